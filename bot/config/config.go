@@ -1,0 +1,112 @@
+// Package config reads the service's configuration once, from the
+// environment, into one struct with defaults, and checks it.
+package config
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Config is the service's configuration. See README.md for each variable.
+type Config struct {
+	Addr       string // OUTREACH_ADDR
+	RedisURL   string // REDIS_URL; empty = embedded store
+	PublicURL  string // OUTREACH_PUBLIC_URL
+	AdminToken string // OUTREACH_ADMIN_TOKEN; empty = admin API closed
+	// DataKey keys contact hashes (OUTREACH_DATA_KEY, base64 of 32 bytes).
+	DataKey []byte
+	// KeyPrefix starts every Redis key (OUTREACH_REDIS_PREFIX).
+	KeyPrefix string
+	// Timezone is where dates and times are shown (OUTREACH_TIMEZONE).
+	Timezone *time.Location
+	// IdleAfter ends a conversation after a silence (OUTREACH_IDLE_AFTER).
+	IdleAfter time.Duration
+	// Retention is how long a silent contact is kept (OUTREACH_RETENTION).
+	Retention time.Duration
+	// MaxReplies bounds the messages one step may send (OUTREACH_MAX_REPLIES).
+	MaxReplies int
+	// ContentDir, when set, loads flows/ and locales/ from this directory
+	// instead of the content built into the binary (OUTREACH_CONTENT_DIR).
+	ContentDir string
+	// ShutdownTimeout bounds a graceful stop (OUTREACH_SHUTDOWN_TIMEOUT).
+	ShutdownTimeout time.Duration
+}
+
+// Load reads the configuration through getenv and checks it. The error names
+// the variable at fault.
+func Load(getenv func(string) string) (Config, error) {
+	c := Config{
+		Addr:       or(getenv("OUTREACH_ADDR"), ":8080"),
+		RedisURL:   getenv("REDIS_URL"),
+		PublicURL:  or(getenv("OUTREACH_PUBLIC_URL"), "http://localhost:8080"),
+		AdminToken: getenv("OUTREACH_ADMIN_TOKEN"),
+		KeyPrefix:  or(getenv("OUTREACH_REDIS_PREFIX"), "outreach:"),
+		ContentDir: getenv("OUTREACH_CONTENT_DIR"),
+	}
+	var err error
+	if v := getenv("OUTREACH_DATA_KEY"); v != "" {
+		key, derr := base64.StdEncoding.DecodeString(v)
+		if derr != nil || len(key) != 32 {
+			return c, fmt.Errorf("OUTREACH_DATA_KEY: want the base64 of 32 random bytes (e.g. openssl rand -base64 32)")
+		}
+		c.DataKey = key
+	}
+	tz := or(getenv("OUTREACH_TIMEZONE"), "Africa/Casablanca")
+	if c.Timezone, err = time.LoadLocation(tz); err != nil {
+		return c, fmt.Errorf("OUTREACH_TIMEZONE: %w", err)
+	}
+	if c.IdleAfter, err = duration(getenv, "OUTREACH_IDLE_AFTER", time.Hour); err != nil {
+		return c, err
+	}
+	if c.Retention, err = duration(getenv, "OUTREACH_RETENTION", 180*24*time.Hour); err != nil {
+		return c, err
+	}
+	if c.ShutdownTimeout, err = duration(getenv, "OUTREACH_SHUTDOWN_TIMEOUT", 10*time.Second); err != nil {
+		return c, err
+	}
+	c.MaxReplies = 6
+	if v := getenv("OUTREACH_MAX_REPLIES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return c, fmt.Errorf("OUTREACH_MAX_REPLIES: want a whole number of at least 1, got %q", v)
+		}
+		c.MaxReplies = n
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < 16 {
+		return c, fmt.Errorf("OUTREACH_ADMIN_TOKEN: too short; use at least 16 random characters (e.g. openssl rand -hex 32)")
+	}
+	return c, nil
+}
+
+// duration reads a Go duration such as "90m"; days may be written "180d".
+func duration(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	if n, ok := trimDays(v); ok {
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%s: want a duration such as 30m, 2h or 180d, got %q", name, v)
+	}
+	return d, nil
+}
+
+func trimDays(v string) (int, bool) {
+	if len(v) < 2 || v[len(v)-1] != 'd' {
+		return 0, false
+	}
+	n, err := strconv.Atoi(v[:len(v)-1])
+	return n, err == nil && n >= 0
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

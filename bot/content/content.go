@@ -1,0 +1,242 @@
+// Package content loads and checks what the bot says: the flows (the shape of
+// the conversation, in flows/*.yaml) and the messages (its words in each
+// language, in locales/<lang>.yaml, read by go-i18n).
+//
+// Content is immutable once loaded; a new version is loaded beside it and
+// swapped in, since a go-i18n Bundle must not change while in use.
+package content
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+	"text/template"
+	"text/template/parse"
+
+	"github.com/nicksnyder/go-i18n/v2/i18n"
+	"go.yaml.in/yaml/v3"
+	"golang.org/x/text/language"
+)
+
+// Content is one complete, loaded set of flows and messages.
+type Content struct {
+	// Flow is the conversation.
+	Flow *Flow
+	// Languages are the languages every message exists in, in the order the
+	// language choice shows them.
+	Languages []string
+
+	bundle     *i18n.Bundle
+	localizers map[string]*i18n.Localizer
+	locales    map[string]*Locale
+	// files keeps the raw files, so a version can be shown or published as is.
+	files map[string][]byte
+}
+
+// Load reads and checks the content rooted at fsys (holding flows/ and
+// locales/). It fails, listing every problem, when the content has errors;
+// warnings alone do not stop it.
+func Load(fsys fs.FS) (*Content, error) {
+	c, problems := Check(fsys)
+	if problems.HasErrors() {
+		return nil, problems.Errors()
+	}
+	return c, nil
+}
+
+// Check reads the content rooted at fsys and returns it with every problem
+// found. The content is nil when it is too broken to be used.
+func Check(fsys fs.FS) (*Content, Problems) {
+	var problems Problems
+	c := &Content{
+		localizers: map[string]*i18n.Localizer{},
+		locales:    map[string]*Locale{},
+		files:      map[string][]byte{},
+	}
+
+	flowFiles, err := fs.Glob(fsys, "flows/*.yaml")
+	if err != nil || len(flowFiles) == 0 {
+		problems.add(Problem{File: "flows", Msg: "no flow files (flows/*.yaml)"})
+		return nil, problems
+	}
+	flow := newFlow()
+	for _, name := range flowFiles {
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			problems.add(Problem{File: name, Msg: err.Error()})
+			continue
+		}
+		c.files[name] = data
+		problems = append(problems, flow.parse(name, data)...)
+	}
+	c.Flow = flow
+
+	localeFiles, err := fs.Glob(fsys, "locales/*.yaml")
+	if err != nil || len(localeFiles) == 0 {
+		problems.add(Problem{File: "locales", Msg: "no message files (locales/<lang>.yaml)"})
+		return nil, problems
+	}
+	if others, _ := fs.Glob(fsys, "locales/*.md"); others != nil {
+		for _, name := range others {
+			if data, err := fs.ReadFile(fsys, name); err == nil {
+				c.files[name] = data
+			}
+		}
+	}
+
+	defaultLang := "fr"
+	if len(flow.Settings.Languages) > 0 {
+		defaultLang = flow.Settings.Languages[0]
+	}
+	defaultTag, err := language.Parse(defaultLang)
+	if err != nil {
+		problems.add(Problem{File: flow.settingsFile, Key: "settings.languages", Msg: fmt.Sprintf("%q is not a language tag", defaultLang)})
+		defaultTag = language.French
+	}
+	c.bundle = i18n.NewBundle(defaultTag)
+	c.bundle.RegisterUnmarshalFunc("yaml", yaml.Unmarshal)
+	for _, name := range localeFiles {
+		lang := strings.TrimSuffix(path.Base(name), ".yaml")
+		if _, err := language.Parse(lang); err != nil {
+			problems.add(Problem{File: name, Msg: fmt.Sprintf("file name %q is not a language tag (e.g. fr.yaml)", path.Base(name))})
+			continue
+		}
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			problems.add(Problem{File: name, Msg: err.Error()})
+			continue
+		}
+		c.files[name] = data
+		loc, ps := parseLocale(name, lang, data)
+		problems = append(problems, ps...)
+		if loc == nil {
+			continue
+		}
+		if _, err := c.bundle.ParseMessageFileBytes(data, name); err != nil {
+			problems.add(Problem{File: name, Msg: "go-i18n: " + err.Error()})
+			continue
+		}
+		c.locales[lang] = loc
+		c.localizers[lang] = i18n.NewLocalizer(c.bundle, lang)
+	}
+
+	c.Languages = flow.Settings.Languages
+	if len(c.Languages) == 0 {
+		for lang := range c.locales {
+			c.Languages = append(c.Languages, lang)
+		}
+		slices.Sort(c.Languages)
+	}
+	problems = append(problems, c.validate()...)
+	if len(c.locales) == 0 || len(flow.Nodes) == 0 {
+		return nil, problems
+	}
+	return c, problems
+}
+
+// Files returns the raw files of this content by path, e.g. "flows/main.yaml".
+func (c *Content) Files() map[string][]byte {
+	return c.files
+}
+
+// HasLanguage reports whether lang is one of the content's languages.
+func (c *Content) HasLanguage(lang string) bool {
+	return slices.Contains(c.Languages, lang)
+}
+
+// Has reports whether message id exists in lang.
+func (c *Content) Has(lang, id string) bool {
+	loc := c.locales[lang]
+	if loc == nil {
+		return false
+	}
+	_, ok := loc.Messages[id]
+	return ok
+}
+
+// Text returns message id in lang, filled with data. A message missing in
+// lang falls back to the default language, then to the id itself, so the bot
+// always says something; validation keeps that from happening.
+func (c *Content) Text(lang, id string, data map[string]any) string {
+	return c.localize(lang, &i18n.LocalizeConfig{MessageID: id, TemplateData: data})
+}
+
+// Plural returns message id in lang in the plural form count calls for.
+// count is also given to the message as {{.Count}}.
+func (c *Content) Plural(lang, id string, count int, data map[string]any) string {
+	d := map[string]any{"Count": count}
+	for k, v := range data {
+		d[k] = v
+	}
+	return c.localize(lang, &i18n.LocalizeConfig{MessageID: id, TemplateData: d, PluralCount: count})
+}
+
+func (c *Content) localize(lang string, cfg *i18n.LocalizeConfig) string {
+	l := c.localizers[lang]
+	if l == nil {
+		if len(c.Languages) == 0 || c.localizers[c.Languages[0]] == nil {
+			return cfg.MessageID
+		}
+		l = c.localizers[c.Languages[0]]
+	}
+	s, err := l.Localize(cfg)
+	if s == "" && err != nil {
+		return cfg.MessageID
+	}
+	return s
+}
+
+// templateVars returns the names of the template fields a text uses ({{.Name}}),
+// sorted and without repeats.
+func templateVars(text string) ([]string, error) {
+	if !strings.Contains(text, "{{") {
+		return nil, nil
+	}
+	tmpl, err := template.New("").Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	var vars []string
+	var walk func(n parse.Node)
+	walk = func(n parse.Node) {
+		switch n := n.(type) {
+		case *parse.ListNode:
+			if n != nil {
+				for _, c := range n.Nodes {
+					walk(c)
+				}
+			}
+		case *parse.ActionNode:
+			walk(n.Pipe)
+		case *parse.PipeNode:
+			if n != nil {
+				for _, c := range n.Cmds {
+					walk(c)
+				}
+			}
+		case *parse.CommandNode:
+			for _, a := range n.Args {
+				walk(a)
+			}
+		case *parse.FieldNode:
+			vars = append(vars, n.Ident[0])
+		case *parse.IfNode:
+			walk(n.Pipe)
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.RangeNode:
+			walk(n.Pipe)
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.WithNode:
+			walk(n.Pipe)
+			walk(n.List)
+			walk(n.ElseList)
+		}
+	}
+	walk(tmpl.Tree.Root)
+	slices.Sort(vars)
+	return slices.Compact(vars), nil
+}

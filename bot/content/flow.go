@@ -1,0 +1,261 @@
+package content
+
+import (
+	"fmt"
+	"strconv"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Node kinds.
+const (
+	KindMenu     = "menu"
+	KindMessage  = "message"
+	KindQuestion = "question"
+	KindAction   = "action"
+	KindSwitch   = "switch"
+	KindList     = "list"
+)
+
+// What a question expects.
+const (
+	ExpectSite     = "site"
+	ExpectLanguage = "language"
+	ExpectText     = "text"
+)
+
+// Actions.
+const (
+	DoSetLanguage = "set_language"
+	DoSubscribe   = "subscribe"
+	DoUnsubscribe = "unsubscribe"
+	DoHandover    = "handover"
+	DoOptOut      = "opt_out"
+	DoOptIn       = "opt_in"
+)
+
+// SourceDistributions is the list source of upcoming distributions.
+const SourceDistributions = "distributions"
+
+// Flow is the conversation: its nodes, the keywords that work everywhere,
+// and how the first message picks a language.
+type Flow struct {
+	Settings  Settings
+	Keywords  []Keyword
+	Greetings map[string][]string
+	Nodes     map[string]*Node
+	// Sites are the ids of the default sites (names are messages "site_<id>").
+	Sites []string
+
+	settingsFile string
+	sitesFile    string
+	sitesLine    int
+}
+
+// Settings names the nodes and messages the engine needs beyond the flow itself.
+type Settings struct {
+	Main           string   `yaml:"main"`
+	Welcome        string   `yaml:"welcome"`
+	ChooseLanguage string   `yaml:"choose_language"`
+	WelcomeBack    string   `yaml:"welcome_back"`
+	Invalid        string   `yaml:"invalid"`
+	FooterMain     string   `yaml:"footer_main"`
+	FooterMenu     string   `yaml:"footer_menu"`
+	BackLabel      string   `yaml:"back_label"`
+	Languages      []string `yaml:"languages"`
+	MaxTries       int      `yaml:"max_tries"`
+}
+
+// Keyword is a set of words that jump to a node from any step.
+type Keyword struct {
+	Goto string `yaml:"goto"`
+	// Words holds the keyword's words per language.
+	Words map[string][]string `yaml:"words"`
+	File  string             `yaml:"-"`
+	Line  int                `yaml:"-"`
+}
+
+// Node is one step of the conversation. Which fields count depends on Kind;
+// see flows/main.yaml for the partner-facing description.
+type Node struct {
+	ID      string            `yaml:"-"`
+	Kind    string            `yaml:"type"`
+	Text    string            `yaml:"text"`
+	Options []Option          `yaml:"options"`
+	Goto    string            `yaml:"goto"`
+	Rest    string            `yaml:"rest"`
+	Footer  *bool             `yaml:"footer"`
+	Expect  string            `yaml:"expect"`
+	Retry   string            `yaml:"retry"`
+	Save    string            `yaml:"save"`
+	Back    string            `yaml:"back"`
+	Do      string            `yaml:"do"`
+	Var     string            `yaml:"var"`
+	Cases   map[string]string `yaml:"cases"`
+	Default string            `yaml:"default"`
+	Source  string            `yaml:"source"`
+	Item    string            `yaml:"item"`
+	Empty   string            `yaml:"empty"`
+	Note    string            `yaml:"note"`
+
+	File string `yaml:"-"`
+	Line int    `yaml:"-"`
+}
+
+// Option is one numbered choice of a menu.
+type Option struct {
+	Key   int    `yaml:"key"`
+	Label string `yaml:"label"`
+	Goto  string `yaml:"goto"`
+	Line  int    `yaml:"-"`
+}
+
+// HasFooter reports whether a message that rests at a menu gets the footer.
+func (n *Node) HasFooter() bool {
+	return n.Footer == nil || *n.Footer
+}
+
+// Waits reports whether the node stops and waits for the person's answer.
+func (n *Node) Waits() bool {
+	return n.Kind == KindMenu || n.Kind == KindQuestion
+}
+
+// Option returns the option numbered key.
+func (n *Node) Option(key int) (Option, bool) {
+	for _, o := range n.Options {
+		if o.Key == key {
+			return o, true
+		}
+	}
+	return Option{}, false
+}
+
+func newFlow() *Flow {
+	return &Flow{Nodes: map[string]*Node{}, Greetings: map[string][]string{}}
+}
+
+// parse adds one flow file to f. A file may hold any of the top-level
+// sections; node ids must be unique across files.
+func (f *Flow) parse(file string, data []byte) Problems {
+	var problems Problems
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		problems.add(yamlProblem(file, err))
+		return problems
+	}
+	if len(doc.Content) == 0 {
+		return problems
+	}
+	top := doc.Content[0]
+	if top.Kind != yaml.MappingNode {
+		problems.add(Problem{File: file, Line: top.Line, Msg: "a flow file is a mapping of sections (settings, keywords, greetings, nodes, sites)"})
+		return problems
+	}
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		key, val := top.Content[i], top.Content[i+1]
+		bad := func(err error) {
+			problems.add(Problem{File: file, Line: val.Line, Key: key.Value, Msg: err.Error()})
+		}
+		switch key.Value {
+		case "settings":
+			var s Settings
+			if err := val.Decode(&s); err != nil {
+				bad(err)
+				continue
+			}
+			f.Settings = s
+			f.settingsFile = file
+		case "keywords":
+			var kws []Keyword
+			if err := val.Decode(&kws); err != nil {
+				bad(err)
+				continue
+			}
+			for j := range kws {
+				kws[j].File, kws[j].Line = file, val.Content[j].Line
+			}
+			f.Keywords = append(f.Keywords, kws...)
+		case "greetings":
+			var g map[string][]string
+			if err := val.Decode(&g); err != nil {
+				bad(err)
+				continue
+			}
+			for lang, words := range g {
+				f.Greetings[lang] = append(f.Greetings[lang], words...)
+			}
+		case "sites":
+			var sites []string
+			if err := val.Decode(&sites); err != nil {
+				bad(err)
+				continue
+			}
+			f.Sites = append(f.Sites, sites...)
+			f.sitesFile, f.sitesLine = file, val.Line
+		case "nodes":
+			problems = append(problems, f.parseNodes(file, val)...)
+		default:
+			problems.add(Problem{File: file, Line: key.Line, Key: key.Value, Msg: "unknown section (want settings, keywords, greetings, nodes or sites)"})
+		}
+	}
+	return problems
+}
+
+func (f *Flow) parseNodes(file string, val *yaml.Node) Problems {
+	var problems Problems
+	if val.Kind != yaml.MappingNode {
+		problems.add(Problem{File: file, Line: val.Line, Key: "nodes", Msg: "nodes is a mapping of node id to node"})
+		return problems
+	}
+	for j := 0; j+1 < len(val.Content); j += 2 {
+		id, body := val.Content[j], val.Content[j+1]
+		if prev, dup := f.Nodes[id.Value]; dup {
+			problems.add(Problem{File: file, Line: id.Line, Key: id.Value, Msg: fmt.Sprintf("node defined twice (also %s:%d)", prev.File, prev.Line)})
+			continue
+		}
+		var n Node
+		if err := body.Decode(&n); err != nil {
+			problems.add(Problem{File: file, Line: body.Line, Key: id.Value, Msg: err.Error()})
+			continue
+		}
+		n.ID, n.File, n.Line = id.Value, file, id.Line
+		if opts := mappingValue(body, "options"); opts != nil {
+			for k := range n.Options {
+				if k < len(opts.Content) {
+					n.Options[k].Line = opts.Content[k].Line
+				}
+			}
+		}
+		f.Nodes[n.ID] = &n
+	}
+	return problems
+}
+
+func mappingValue(m *yaml.Node, key string) *yaml.Node {
+	if m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// yamlProblem turns a YAML error into a problem, keeping the line it names.
+func yamlProblem(file string, err error) Problem {
+	p := Problem{File: file, Msg: "invalid YAML: " + err.Error()}
+	var line int
+	if _, scanErr := fmt.Sscanf(err.Error(), "yaml: line %d:", &line); scanErr == nil {
+		p.Line = line
+	} else if te, ok := err.(*yaml.TypeError); ok && len(te.Errors) > 0 {
+		if _, scanErr := fmt.Sscanf(te.Errors[0], "line %d:", &line); scanErr == nil {
+			p.Line = line
+		}
+	}
+	return p
+}
+
+// keyString formats a menu key for display.
+func keyString(k int) string { return strconv.Itoa(k) }

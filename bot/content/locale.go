@@ -1,0 +1,114 @@
+package content
+
+import (
+	"fmt"
+	"slices"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// pluralCategories are the CLDR plural categories.
+var pluralCategories = []string{"zero", "one", "two", "few", "many", "other"}
+
+// neededCategories are the plural categories each language uses for
+// cardinal numbers (CLDR, as go-i18n applies them). A language not listed
+// needs "other" only.
+var neededCategories = map[string][]string{
+	"ar": {"zero", "one", "two", "few", "many", "other"},
+	"fr": {"one", "many", "other"},
+	"es": {"one", "many", "other"},
+	"pt": {"one", "many", "other"},
+	"it": {"one", "many", "other"},
+	"en": {"one", "other"},
+	"de": {"one", "other"},
+	"nl": {"one", "other"},
+	"ru": {"one", "few", "many", "other"},
+	"uk": {"one", "few", "many", "other"},
+	"pl": {"one", "few", "many", "other"},
+	"ha": {"one", "other"},
+	"wo": {"one", "other"},
+	"ff": {"one", "other"},
+	"bm": {"other"},
+}
+
+// Locale is one language's message file, kept for validation.
+type Locale struct {
+	Lang     string
+	File     string
+	Messages map[string]*Message
+}
+
+// Message is one message id in one language: a single text, or one text per
+// plural category.
+type Message struct {
+	ID     string
+	Line   int
+	Plural bool
+	// Forms maps plural category to text; a simple message has only "other".
+	Forms map[string]string
+}
+
+// Longest returns the longest form, the one that costs the most to send.
+func (m *Message) Longest() string {
+	var s string
+	for _, f := range m.Forms {
+		if len([]rune(f)) > len([]rune(s)) {
+			s = f
+		}
+	}
+	return s
+}
+
+func parseLocale(file, lang string, data []byte) (*Locale, Problems) {
+	var problems Problems
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		problems.add(yamlProblem(file, err))
+		return nil, problems
+	}
+	loc := &Locale{Lang: lang, File: file, Messages: map[string]*Message{}}
+	if len(doc.Content) == 0 {
+		return loc, problems
+	}
+	top := doc.Content[0]
+	if top.Kind != yaml.MappingNode {
+		problems.add(Problem{File: file, Line: top.Line, Msg: "a message file is a mapping of message id to text"})
+		return nil, problems
+	}
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		key, val := top.Content[i], top.Content[i+1]
+		m := &Message{ID: key.Value, Line: key.Line, Forms: map[string]string{}}
+		if _, dup := loc.Messages[m.ID]; dup {
+			problems.add(Problem{File: file, Line: key.Line, Key: m.ID, Msg: "message defined twice"})
+			continue
+		}
+		switch val.Kind {
+		case yaml.ScalarNode:
+			m.Forms["other"] = val.Value
+		case yaml.MappingNode:
+			ok := true
+			for j := 0; j+1 < len(val.Content); j += 2 {
+				cat, text := val.Content[j].Value, val.Content[j+1]
+				if cat == "description" {
+					continue
+				}
+				if !slices.Contains(pluralCategories, cat) || text.Kind != yaml.ScalarNode {
+					problems.add(Problem{File: file, Line: val.Content[j].Line, Key: m.ID,
+						Msg: fmt.Sprintf("%q is not a plural category (zero, one, two, few, many, other) or description; ids are flat, not nested", cat)})
+					ok = false
+					continue
+				}
+				m.Forms[cat] = text.Value
+			}
+			if !ok {
+				continue
+			}
+			m.Plural = len(m.Forms) > 1 || m.Forms["other"] == ""
+		default:
+			problems.add(Problem{File: file, Line: val.Line, Key: m.ID, Msg: "a message is a text or a mapping of plural forms"})
+			continue
+		}
+		loc.Messages[m.ID] = m
+	}
+	return loc, problems
+}

@@ -1,0 +1,489 @@
+package content
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Message ids the engine uses by itself, beyond those a flow names.
+const (
+	MsgLanguageName  = "language_name"
+	MsgDateFormat    = "date_format"
+	MsgTimeRange     = "time_range"
+	MsgListSeparator = "list_separator"
+	MsgDistWho       = "dist_who"
+	MsgDistBring     = "dist_bring"
+)
+
+// Prefixes of message ids that name data: kit items ("item_rice"), sites
+// ("site_nador"), weekdays ("weekday_0" = Sunday) and months ("month_1").
+const (
+	PrefixItem    = "item_"
+	PrefixSite    = "site_"
+	PrefixWeekday = "weekday_"
+	PrefixMonth   = "month_"
+)
+
+// validate checks the loaded flow and messages together.
+func (c *Content) validate() Problems {
+	var ps Problems
+	f := c.Flow
+	used := map[string][]usage{} // message id → where a flow uses it
+
+	use := func(id, file string, line int, key string) {
+		if id != "" {
+			used[id] = append(used[id], usage{file, line, key})
+		}
+	}
+	node := func(id, file string, line int, key, field string) {
+		if id == "" {
+			ps.add(Problem{File: file, Line: line, Key: key, Msg: field + " is missing"})
+			return
+		}
+		if _, ok := f.Nodes[id]; !ok {
+			ps.add(Problem{File: file, Line: line, Key: key, Msg: fmt.Sprintf("%s %q: no such node", field, id)})
+		}
+	}
+
+	// Settings.
+	s := f.Settings
+	sf := f.settingsFile
+	if sf == "" {
+		sf = "flows"
+		ps.add(Problem{File: sf, Key: "settings", Msg: "no settings section in any flow file"})
+	}
+	node(s.Main, sf, 0, "settings.main", "main")
+	node(s.Welcome, sf, 0, "settings.welcome", "welcome")
+	node(s.ChooseLanguage, sf, 0, "settings.choose_language", "choose_language")
+	node(s.WelcomeBack, sf, 0, "settings.welcome_back", "welcome_back")
+	if m := f.Nodes[s.Main]; m != nil && m.Kind != KindMenu {
+		ps.add(Problem{File: sf, Key: "settings.main", Msg: fmt.Sprintf("%q is a %s, not a menu", s.Main, m.Kind)})
+	}
+	for _, id := range []struct{ id, key string }{
+		{s.Invalid, "settings.invalid"}, {s.FooterMain, "settings.footer_main"},
+		{s.FooterMenu, "settings.footer_menu"}, {s.BackLabel, "settings.back_label"},
+	} {
+		if id.id == "" {
+			ps.add(Problem{File: sf, Key: id.key, Msg: "missing message id"})
+		}
+		use(id.id, sf, 0, id.key)
+	}
+	for _, lang := range s.Languages {
+		if c.locales[lang] == nil {
+			ps.add(Problem{File: sf, Key: "settings.languages", Msg: fmt.Sprintf("no message file locales/%s.yaml", lang)})
+		}
+	}
+	for lang := range c.locales {
+		if len(s.Languages) > 0 && !slices.Contains(s.Languages, lang) {
+			ps.add(Problem{File: c.locales[lang].File, Msg: fmt.Sprintf("language %q is not in settings.languages, so nobody can choose it", lang), Warning: true})
+		}
+	}
+	use(MsgLanguageName, sf, 0, "languages")
+
+	// Keywords and greetings.
+	seenWord := map[string]string{}
+	for _, kw := range f.Keywords {
+		node(kw.Goto, kw.File, kw.Line, "keywords", "goto")
+		if len(kw.Words) == 0 {
+			ps.add(Problem{File: kw.File, Line: kw.Line, Key: "keywords", Msg: "a keyword needs words"})
+		}
+		for lang, words := range kw.Words {
+			if c.locales[lang] == nil {
+				ps.add(Problem{File: kw.File, Line: kw.Line, Key: "keywords", Msg: fmt.Sprintf("words for %q, which has no message file", lang)})
+			}
+			for _, w := range words {
+				fw := Fold(w)
+				if prev, ok := seenWord[fw]; ok && prev != kw.Goto {
+					ps.add(Problem{File: kw.File, Line: kw.Line, Key: "keywords", Msg: fmt.Sprintf("%q goes both to %q and to %q", w, prev, kw.Goto)})
+				}
+				seenWord[fw] = kw.Goto
+			}
+		}
+	}
+	for lang := range f.Greetings {
+		if c.locales[lang] == nil {
+			ps.add(Problem{File: sf, Key: "greetings", Msg: fmt.Sprintf("greetings for %q, which has no message file", lang)})
+		}
+	}
+
+	// Sites.
+	for _, site := range f.Sites {
+		use(PrefixSite+site, f.sitesFile, f.sitesLine, "sites")
+	}
+
+	// Nodes.
+	ids := make([]string, 0, len(f.Nodes))
+	for id := range f.Nodes {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		n := f.Nodes[id]
+		at := func(msg string, args ...any) {
+			ps.add(Problem{File: n.File, Line: n.Line, Key: id, Msg: fmt.Sprintf(msg, args...)})
+		}
+		msg := func(mid, field string) {
+			if mid == "" {
+				at("%s is missing", field)
+				return
+			}
+			use(mid, n.File, n.Line, id)
+		}
+		next := func(target, field string) { node(target, n.File, n.Line, id, field) }
+		switch n.Kind {
+		case KindMenu:
+			msg(n.Text, "text")
+			if len(n.Options) == 0 {
+				at("a menu needs options")
+			}
+			keys := map[int]bool{}
+			for _, o := range n.Options {
+				if keys[o.Key] {
+					ps.add(Problem{File: n.File, Line: o.Line, Key: id, Msg: fmt.Sprintf("option %d appears twice", o.Key)})
+				}
+				keys[o.Key] = true
+				if o.Key < 0 || o.Key > 9 {
+					ps.add(Problem{File: n.File, Line: o.Line, Key: id, Msg: fmt.Sprintf("option %d: options are numbered 1 to 9, and 0 for the way back", o.Key)})
+				}
+				if o.Label == "" {
+					ps.add(Problem{File: n.File, Line: o.Line, Key: id, Msg: fmt.Sprintf("option %d has no label", o.Key)})
+				}
+				use(o.Label, n.File, o.Line, id)
+				node(o.Goto, n.File, o.Line, id, fmt.Sprintf("option %d goto", o.Key))
+			}
+			for k := 1; k <= len(keys); k++ {
+				if !keys[k] && hasKeyAbove(keys, k) {
+					at("options skip number %d: number them 1, 2, 3 … without gaps", k)
+					break
+				}
+			}
+			if id != s.Main && !keys[0] {
+				at("a menu other than the main menu needs option 0 as a way back")
+			}
+		case KindMessage:
+			msg(n.Text, "text")
+			switch {
+			case n.Goto != "" && n.Rest != "":
+				at("a message has either goto or rest, not both")
+			case n.Goto != "":
+				next(n.Goto, "goto")
+			case n.Rest != "":
+				next(n.Rest, "rest")
+				if r := f.Nodes[n.Rest]; r != nil && r.Kind != KindMenu {
+					at("rest %q is a %s: a message can only rest at a menu", n.Rest, r.Kind)
+				}
+			default:
+				at("a message needs goto or rest, so that the conversation goes on")
+			}
+		case KindQuestion:
+			msg(n.Text, "text")
+			if n.Retry != "" {
+				use(n.Retry, n.File, n.Line, id)
+			}
+			if !slices.Contains([]string{ExpectSite, ExpectLanguage, ExpectText}, n.Expect) {
+				at("expect %q: want site, language or text", n.Expect)
+			}
+			if n.Save == "" {
+				at("save is missing: name the answer")
+			}
+			next(n.Goto, "goto")
+			if n.Back != "" {
+				next(n.Back, "back")
+			}
+		case KindAction:
+			if !slices.Contains([]string{DoSetLanguage, DoSubscribe, DoUnsubscribe, DoHandover, DoOptOut, DoOptIn}, n.Do) {
+				at("do %q: want set_language, subscribe, unsubscribe, handover, opt_out or opt_in", n.Do)
+			}
+			next(n.Goto, "goto")
+		case KindSwitch:
+			if n.Var == "" {
+				at("var is missing")
+			}
+			for _, target := range n.Cases {
+				next(target, "case")
+			}
+			next(n.Default, "default")
+		case KindList:
+			if n.Source != SourceDistributions {
+				at("source %q: want distributions", n.Source)
+			}
+			msg(n.Text, "text")
+			msg(n.Item, "item")
+			msg(n.Empty, "empty")
+			if n.Note != "" {
+				use(n.Note, n.File, n.Line, id)
+			}
+			next(n.Goto, "goto")
+			for _, m := range []string{MsgDateFormat, MsgTimeRange, MsgListSeparator, MsgDistWho, MsgDistBring} {
+				use(m, n.File, n.Line, id)
+			}
+			for d := 0; d < 7; d++ {
+				use(fmt.Sprintf("%s%d", PrefixWeekday, d), n.File, n.Line, id)
+			}
+			for m := 1; m <= 12; m++ {
+				use(fmt.Sprintf("%s%d", PrefixMonth, m), n.File, n.Line, id)
+			}
+		default:
+			at("type %q: want menu, message, question, action, switch or list", n.Kind)
+		}
+	}
+
+	ps = append(ps, c.checkReachable()...)
+	ps = append(ps, c.checkLoops()...)
+	ps = append(ps, c.checkMessages(used)...)
+	ps = append(ps, c.checkGSM()...)
+	return ps
+}
+
+func hasKeyAbove(keys map[int]bool, k int) bool {
+	for key := range keys {
+		if key > k {
+			return true
+		}
+	}
+	return false
+}
+
+type usage struct {
+	file string
+	line int
+	key  string
+}
+
+// edges returns the nodes a node can lead to.
+func (n *Node) edges() []string {
+	var out []string
+	for _, o := range n.Options {
+		out = append(out, o.Goto)
+	}
+	for _, t := range n.Cases {
+		out = append(out, t)
+	}
+	for _, t := range []string{n.Goto, n.Rest, n.Back, n.Default} {
+		if t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// autoEdges returns the nodes a node goes on to without waiting for an answer.
+func (n *Node) autoEdges() []string {
+	if n.Waits() {
+		return nil
+	}
+	var out []string
+	for _, t := range n.Cases {
+		out = append(out, t)
+	}
+	for _, t := range []string{n.Goto, n.Default} {
+		if t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func (c *Content) checkReachable() Problems {
+	f := c.Flow
+	seen := map[string]bool{}
+	var queue []string
+	push := func(id string) {
+		if _, ok := f.Nodes[id]; ok && !seen[id] {
+			seen[id] = true
+			queue = append(queue, id)
+		}
+	}
+	s := f.Settings
+	for _, id := range []string{s.Main, s.Welcome, s.ChooseLanguage, s.WelcomeBack} {
+		push(id)
+	}
+	for _, kw := range f.Keywords {
+		push(kw.Goto)
+	}
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		for _, next := range f.Nodes[id].edges() {
+			push(next)
+		}
+	}
+	var ps Problems
+	for id, n := range f.Nodes {
+		if !seen[id] {
+			ps.add(Problem{File: n.File, Line: n.Line, Key: id, Msg: "unreachable: no menu, goto or keyword leads here"})
+		}
+	}
+	sortProblems(ps)
+	return ps
+}
+
+// checkLoops finds nodes that go on to each other forever without waiting for
+// an answer: the conversation would never stop sending.
+func (c *Content) checkLoops() Problems {
+	f := c.Flow
+	const (
+		unvisited = iota
+		visiting
+		done
+	)
+	state := map[string]int{}
+	var ps Problems
+	var visit func(id string, path []string)
+	visit = func(id string, path []string) {
+		n := f.Nodes[id]
+		if n == nil || state[id] == done {
+			return
+		}
+		if state[id] == visiting {
+			n := f.Nodes[path[0]]
+			ps.add(Problem{File: n.File, Line: n.Line, Key: path[0], Msg: "loop without a menu or question: " + strings.Join(append(path, id), " → ")})
+			return
+		}
+		state[id] = visiting
+		for _, next := range n.autoEdges() {
+			visit(next, append(path, id))
+		}
+		state[id] = done
+	}
+	ids := make([]string, 0, len(f.Nodes))
+	for id := range f.Nodes {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		visit(id, nil)
+	}
+	return ps
+}
+
+// checkMessages checks that every message used exists in every language with
+// the same template fields and the plural forms each language needs.
+func (c *Content) checkMessages(used map[string][]usage) Problems {
+	var ps Problems
+	langs := c.Languages
+	all := map[string]bool{}
+	for _, loc := range c.locales {
+		for id := range loc.Messages {
+			all[id] = true
+		}
+	}
+	for id, uses := range used {
+		for _, lang := range langs {
+			loc := c.locales[lang]
+			if loc == nil {
+				continue
+			}
+			if _, ok := loc.Messages[id]; !ok && !all[id] {
+				u := uses[0]
+				ps.add(Problem{File: u.file, Line: u.line, Key: u.key, Msg: fmt.Sprintf("message %q does not exist in any language", id)})
+				break
+			}
+		}
+	}
+	ids := make([]string, 0, len(all))
+	for id := range all {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	ref := ""
+	if len(langs) > 0 {
+		ref = langs[0]
+	}
+	for _, id := range ids {
+		var refVars []string
+		var refLang string
+		for _, lang := range langs {
+			loc := c.locales[lang]
+			if loc == nil {
+				continue
+			}
+			m, ok := loc.Messages[id]
+			if !ok {
+				where := ""
+				if u, ok := used[id]; ok {
+					where = fmt.Sprintf(" (used at %s:%d)", u[0].file, u[0].line)
+				}
+				ps.add(Problem{File: loc.File, Key: id, Msg: fmt.Sprintf("missing in %s%s", lang, where)})
+				continue
+			}
+			vars, err := messageVars(m)
+			if err != nil {
+				ps.add(Problem{File: loc.File, Line: m.Line, Key: id, Msg: "template: " + err.Error()})
+				continue
+			}
+			if refLang == "" {
+				refVars, refLang = vars, lang
+			} else if !slices.Equal(vars, refVars) {
+				ps.add(Problem{File: loc.File, Line: m.Line, Key: id, Msg: fmt.Sprintf("uses {{%s}} but %s uses {{%s}}: the languages must use the same fields",
+					strings.Join(dotted(vars), "}} {{"), refLang, strings.Join(dotted(refVars), "}} {{"))})
+			}
+			if m.Plural {
+				for _, cat := range needed(lang) {
+					if _, ok := m.Forms[cat]; !ok {
+						ps.add(Problem{File: loc.File, Line: m.Line, Key: id, Msg: fmt.Sprintf("plural form %q missing: %s needs %s", cat, lang, strings.Join(needed(lang), ", "))})
+					}
+				}
+			}
+		}
+		if _, ok := used[id]; !ok && !dataMessage(id) && ref != "" {
+			if m := c.locales[ref].Messages[id]; m != nil {
+				ps.add(Problem{File: c.locales[ref].File, Line: m.Line, Key: id, Msg: "not used by any flow", Warning: true})
+			}
+		}
+	}
+	return ps
+}
+
+func needed(lang string) []string {
+	if cats, ok := neededCategories[lang]; ok {
+		return cats
+	}
+	return []string{"other"}
+}
+
+func dataMessage(id string) bool {
+	for _, p := range []string{PrefixItem, PrefixSite, PrefixWeekday, PrefixMonth} {
+		if strings.HasPrefix(id, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func messageVars(m *Message) ([]string, error) {
+	var all []string
+	for _, text := range m.Forms {
+		vars, err := templateVars(text)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, vars...)
+	}
+	if m.Plural {
+		all = append(all, "Count")
+	}
+	slices.Sort(all)
+	return slices.Compact(all), nil
+}
+
+func dotted(vars []string) []string {
+	out := make([]string, len(vars))
+	for i, v := range vars {
+		out[i] = "." + v
+	}
+	if len(out) == 0 {
+		return []string{" "}
+	}
+	return out
+}
+
+func sortProblems(ps Problems) {
+	slices.SortFunc(ps, func(a, b Problem) int {
+		if c := strings.Compare(a.File, b.File); c != 0 {
+			return c
+		}
+		return a.Line - b.Line
+	})
+}

@@ -1,0 +1,499 @@
+// Package engine is the conversation engine. It is pure: given a contact's
+// state, what they wrote, the content, the stored data and the time, it
+// returns the replies and the new state. It does no I/O and reads no clock,
+// so every conversation can be replayed and tested without Redis.
+package engine
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/outreach-org/outreach/bot/content"
+)
+
+// State is what the bot remembers of one contact between two messages.
+type State struct {
+	// Lang is the person's language; empty until it is known.
+	Lang string `json:"lang,omitempty"`
+	// Node is the menu or question waiting for the person's answer.
+	Node string `json:"node,omitempty"`
+	// Tries counts wrong answers to the current question.
+	Tries int `json:"tries,omitempty"`
+	// Vars holds saved answers, such as the chosen site.
+	Vars map[string]string `json:"vars,omitempty"`
+	// Sites are the sites whose notices the person chose to receive.
+	Sites []string `json:"sites,omitempty"`
+	// OptedOut is set by STOP: the person gets no notices until START.
+	OptedOut bool `json:"opted_out,omitempty"`
+	// LastSeen is when the person last wrote; zero for a new contact.
+	LastSeen time.Time `json:"last_seen,omitzero"`
+}
+
+func (s State) clone() State {
+	c := s
+	c.Vars = make(map[string]string, len(s.Vars))
+	for k, v := range s.Vars {
+		c.Vars[k] = v
+	}
+	c.Sites = slices.Clone(s.Sites)
+	return c
+}
+
+// Input is one message from the person and the time it arrived.
+type Input struct {
+	Text string
+	Now  time.Time
+}
+
+// Data is the stored data the conversation shows, as a snapshot.
+type Data struct {
+	Sites         []Site
+	Distributions []Distribution
+}
+
+// Site is a place where aid is distributed and notices can be received.
+type Site struct {
+	ID string `json:"id"`
+	// Names by language; a missing one falls back to the message "site_<id>".
+	Names map[string]string `json:"names,omitempty"`
+}
+
+// Distribution is one announced distribution of aid.
+type Distribution struct {
+	ID       string    `json:"id"`
+	Site     string    `json:"site"`
+	StartsAt time.Time `json:"starts_at"`
+	EndsAt   time.Time `json:"ends_at"`
+	// Place, Who and Bring are free texts by language.
+	Place map[string]string `json:"place,omitempty"`
+	Who   map[string]string `json:"who,omitempty"`
+	Bring map[string]string `json:"bring,omitempty"`
+	// Items are ids of the kit catalogue (messages "item_<id>").
+	Items     []string `json:"items,omitempty"`
+	Cancelled bool     `json:"cancelled,omitempty"`
+}
+
+// Reply is one message to send back.
+type Reply struct {
+	Text string
+	// Choices are the answers the reply offers, for channels that show buttons.
+	Choices []Choice
+}
+
+// Choice is one answer a reply offers: what to send, and its label.
+type Choice struct {
+	Key   string
+	Label string
+}
+
+// Effect kinds: what a step changed that others must know of.
+const (
+	EffectSubscribe   = "subscribe"
+	EffectUnsubscribe = "unsubscribe"
+	EffectHandover    = "handover"
+	EffectOptOut      = "opt_out"
+	EffectOptIn       = "opt_in"
+)
+
+// Effect is a change the step made beyond the contact's own state, for the
+// caller to record: a subscription, a request to talk to a person.
+type Effect struct {
+	Kind string
+	// Sites concerned (subscribe: one; unsubscribe: those left).
+	Sites []string
+	// Text the person wrote, for a handover.
+	Text string
+	// Lang is the person's language at the time.
+	Lang string
+}
+
+// Result is the outcome of one step.
+type Result struct {
+	Replies []Reply
+	State   State
+	Effects []Effect
+	// Guarded is set when the loop guard stopped the step.
+	Guarded bool
+}
+
+// Engine runs steps of the conversation over one version of the content.
+type Engine struct {
+	Content *content.Content
+	// Location is where dates and times are shown (Africa/Casablanca).
+	Location *time.Location
+	// IdleAfter is how long a silence ends a conversation: the next message
+	// gets a short welcome back and the main menu. Zero never ends one.
+	IdleAfter time.Duration
+	// MaxReplies bounds the messages one step may send (the loop guard).
+	MaxReplies int
+}
+
+// DefaultMaxReplies is the loop guard's bound when none is set.
+const DefaultMaxReplies = 6
+
+// maxListed bounds the distributions one list shows.
+const maxListed = 3
+
+// Step handles one message: it returns the replies, the contact's new state
+// and the effects to record. It never fails: an answer it cannot use gets a
+// way forward, never silence.
+func (e *Engine) Step(st State, in Input, data Data) Result {
+	r := &step{e: e, c: e.Content, s: e.Content.Flow.Settings, st: st.clone(), data: data, now: in.Now}
+	text := strings.TrimSpace(content.Digits(in.Text))
+	idle := !st.LastSeen.IsZero() && e.IdleAfter > 0 && in.Now.Sub(st.LastSeen) > e.IdleAfter
+	r.st.LastSeen = in.Now
+
+	if kw, ok := r.c.Keyword(text); ok {
+		if r.st.Lang == "" {
+			r.st.Lang = r.c.Languages[0]
+			if lang, ok := r.c.DetectLanguage(text); ok {
+				r.st.Lang = lang
+			}
+		}
+		r.st.Tries = 0
+		r.run(kw.Goto)
+		return r.result()
+	}
+	switch {
+	case r.st.Lang == "" || !r.c.HasLanguage(r.st.Lang):
+		r.st.Lang = ""
+		if lang, ok := r.c.DetectLanguage(text); ok {
+			r.st.Lang = lang
+			r.run(r.s.Welcome)
+		} else if r.st.Node == r.s.ChooseLanguage {
+			r.answer(text)
+		} else {
+			r.run(r.s.ChooseLanguage)
+		}
+	case idle:
+		r.st.Tries = 0
+		r.run(r.s.WelcomeBack)
+	default:
+		r.answer(text)
+	}
+	return r.result()
+}
+
+// step is the working state of one Step.
+type step struct {
+	e       *Engine
+	c       *content.Content
+	s       content.Settings
+	st      State
+	data    Data
+	now     time.Time
+	replies []Reply
+	effects []Effect
+	guarded bool
+}
+
+func (r *step) result() Result {
+	return Result{Replies: r.replies, State: r.st, Effects: r.effects, Guarded: r.guarded}
+}
+
+func (r *step) say(text string, choices []Choice) {
+	r.replies = append(r.replies, Reply{Text: text, Choices: choices})
+}
+
+func (r *step) text(id string) string {
+	return r.c.Text(r.st.Lang, id, r.vars())
+}
+
+// vars is the data every message may use.
+func (r *step) vars() map[string]any {
+	return map[string]any{"Site": r.siteName(r.st.Vars["site"])}
+}
+
+// answer handles what the person wrote to the node waiting for it.
+func (r *step) answer(text string) {
+	n := r.c.Flow.Nodes[r.st.Node]
+	if n == nil || !n.Waits() {
+		r.run(r.s.Main)
+		return
+	}
+	folded := content.Fold(text)
+	switch n.Kind {
+	case content.KindMenu:
+		if key, err := strconv.Atoi(folded); err == nil {
+			if o, ok := n.Option(key); ok {
+				r.st.Tries = 0
+				r.run(o.Goto)
+				return
+			}
+		}
+		menu, choices := r.menu(n)
+		r.say(r.text(r.s.Invalid)+"\n"+menu, choices)
+	case content.KindQuestion:
+		if n.Back != "" && folded == "0" {
+			r.st.Tries = 0
+			r.run(n.Back)
+			return
+		}
+		if value, ok := r.check(n, text, folded); ok {
+			if r.st.Vars == nil {
+				r.st.Vars = map[string]string{}
+			}
+			r.st.Vars[n.Save] = value
+			r.st.Tries = 0
+			r.run(n.Goto)
+			return
+		}
+		r.st.Tries++
+		if r.st.Tries >= r.maxTries() {
+			r.st.Tries = 0
+			back := n.Back
+			if back == "" {
+				back = r.s.Main
+			}
+			if r.st.Lang == "" {
+				// Nobody can be shown a menu before a language is known:
+				// fall back to the first language.
+				r.st.Lang = r.c.Languages[0]
+				back = r.s.Welcome
+			}
+			r.run(back)
+			return
+		}
+		q, choices := r.question(n)
+		if n.Retry != "" && r.st.Lang != "" {
+			q = r.text(n.Retry) + "\n" + q
+		}
+		r.say(q, choices)
+		r.st.Node = n.ID
+	}
+}
+
+func (r *step) maxTries() int {
+	if r.s.MaxTries > 0 {
+		return r.s.MaxTries
+	}
+	return 3
+}
+
+// check validates an answer to a question and returns the value to save.
+func (r *step) check(n *content.Node, text, folded string) (string, bool) {
+	switch n.Expect {
+	case content.ExpectSite:
+		sites := r.data.Sites
+		if i, err := strconv.Atoi(folded); err == nil && i >= 1 && i <= len(sites) {
+			return sites[i-1].ID, true
+		}
+		for _, s := range sites {
+			if folded == content.Fold(s.ID) || folded == content.Fold(r.siteName(s.ID)) {
+				return s.ID, true
+			}
+			for _, name := range s.Names {
+				if folded == content.Fold(name) {
+					return s.ID, true
+				}
+			}
+		}
+	case content.ExpectLanguage:
+		langs := r.c.Languages
+		if i, err := strconv.Atoi(folded); err == nil && i >= 1 && i <= len(langs) {
+			return langs[i-1], true
+		}
+		for _, lang := range langs {
+			if folded == lang || folded == content.Fold(r.c.Text(lang, content.MsgLanguageName, nil)) {
+				return lang, true
+			}
+		}
+	case content.ExpectText:
+		const maxLen = 1000
+		if folded == "" {
+			return "", false
+		}
+		if runes := []rune(text); len(runes) > maxLen {
+			text = string(runes[:maxLen])
+		}
+		return text, true
+	}
+	return "", false
+}
+
+// run goes to node id and on, sending what each node says, until a node
+// waits for an answer.
+func (r *step) run(id string) {
+	maxReplies := r.e.MaxReplies
+	if maxReplies <= 0 {
+		maxReplies = DefaultMaxReplies
+	}
+	for visits := 0; ; visits++ {
+		n := r.c.Flow.Nodes[id]
+		if n == nil || visits > 4*maxReplies || len(r.replies) > maxReplies {
+			r.guard(maxReplies)
+			return
+		}
+		switch n.Kind {
+		case content.KindMenu:
+			text, choices := r.menu(n)
+			r.say(text, choices)
+			r.st.Node = id
+			return
+		case content.KindQuestion:
+			text, choices := r.question(n)
+			r.say(text, choices)
+			r.st.Node = id
+			return
+		case content.KindMessage:
+			text := r.text(n.Text)
+			if n.Rest == "" {
+				r.say(text, nil)
+				id = n.Goto
+				continue
+			}
+			var choices []Choice
+			if rest := r.c.Flow.Nodes[n.Rest]; rest != nil {
+				_, choices = r.menu(rest)
+			}
+			if n.HasFooter() {
+				footer := r.s.FooterMenu
+				if n.Rest == r.s.Main {
+					footer = r.s.FooterMain
+				}
+				text += "\n" + r.text(footer)
+			}
+			r.say(text, choices)
+			r.st.Node = n.Rest
+			r.st.Tries = 0
+			return
+		case content.KindAction:
+			r.act(n)
+			id = n.Goto
+		case content.KindSwitch:
+			if next, ok := n.Cases[r.st.Vars[n.Var]]; ok {
+				id = next
+			} else {
+				id = n.Default
+			}
+		case content.KindList:
+			r.say(r.list(n), nil)
+			id = n.Goto
+		default:
+			r.guard(maxReplies)
+			return
+		}
+	}
+}
+
+// guard stops a step that would not end: it keeps the first replies and
+// leaves the person at the main menu.
+func (r *step) guard(maxReplies int) {
+	if len(r.replies) > maxReplies {
+		r.replies = r.replies[:maxReplies]
+	}
+	r.st.Node = r.s.Main
+	r.guarded = true
+}
+
+// menu renders a menu and the choices it offers.
+func (r *step) menu(n *content.Node) (string, []Choice) {
+	vars := r.vars()
+	var choices []Choice
+	for _, o := range content.SortedOptions(n.Options) {
+		choices = append(choices, Choice{Key: strconv.Itoa(o.Key), Label: r.c.Text(r.st.Lang, o.Label, vars)})
+	}
+	return r.c.MenuText(r.st.Lang, n, vars), choices
+}
+
+// question renders a question with the answers it offers.
+func (r *step) question(n *content.Node) (string, []Choice) {
+	var lines []string
+	var choices []Choice
+	switch n.Expect {
+	case content.ExpectLanguage:
+		if r.st.Lang == "" {
+			for _, lang := range r.c.Languages {
+				lines = append(lines, r.c.Text(lang, n.Text, nil))
+			}
+		} else {
+			lines = append(lines, r.text(n.Text))
+		}
+		for i, lang := range r.c.Languages {
+			choices = append(choices, Choice{Key: strconv.Itoa(i + 1), Label: r.c.Text(lang, content.MsgLanguageName, nil)})
+		}
+	case content.ExpectSite:
+		lines = append(lines, r.text(n.Text))
+		for i, s := range r.data.Sites {
+			choices = append(choices, Choice{Key: strconv.Itoa(i + 1), Label: r.siteName(s.ID)})
+		}
+	default:
+		lines = append(lines, r.text(n.Text))
+	}
+	if n.Back != "" && r.st.Lang != "" && n.Expect != content.ExpectText {
+		choices = append(choices, Choice{Key: "0", Label: r.text(r.s.BackLabel)})
+	}
+	for _, ch := range choices {
+		lines = append(lines, ch.Key+" "+ch.Label)
+	}
+	return strings.Join(lines, "\n"), choices
+}
+
+// act carries out an action node.
+func (r *step) act(n *content.Node) {
+	switch n.Do {
+	case content.DoSetLanguage:
+		v := varName(n, "lang")
+		if lang := r.st.Vars[v]; r.c.HasLanguage(lang) {
+			r.st.Lang = lang
+		}
+		delete(r.st.Vars, v)
+	case content.DoSubscribe:
+		site := r.st.Vars[varName(n, "site")]
+		if site == "" {
+			return
+		}
+		if !slices.Contains(r.st.Sites, site) {
+			r.st.Sites = append(r.st.Sites, site)
+		}
+		r.st.OptedOut = false
+		r.effects = append(r.effects, Effect{Kind: EffectSubscribe, Sites: []string{site}, Lang: r.st.Lang})
+	case content.DoUnsubscribe:
+		if len(r.st.Sites) > 0 {
+			r.effects = append(r.effects, Effect{Kind: EffectUnsubscribe, Sites: r.st.Sites, Lang: r.st.Lang})
+		}
+		r.st.Sites = nil
+	case content.DoHandover:
+		v := varName(n, "request")
+		r.effects = append(r.effects, Effect{Kind: EffectHandover, Text: r.st.Vars[v], Sites: siteList(r.st.Vars["site"]), Lang: r.st.Lang})
+		delete(r.st.Vars, v)
+	case content.DoOptOut:
+		r.st.OptedOut = true
+		r.effects = append(r.effects, Effect{Kind: EffectOptOut, Sites: r.st.Sites, Lang: r.st.Lang})
+	case content.DoOptIn:
+		r.st.OptedOut = false
+		r.effects = append(r.effects, Effect{Kind: EffectOptIn, Sites: r.st.Sites, Lang: r.st.Lang})
+	}
+}
+
+func varName(n *content.Node, def string) string {
+	if n.Var != "" {
+		return n.Var
+	}
+	return def
+}
+
+func siteList(site string) []string {
+	if site == "" {
+		return nil
+	}
+	return []string{site}
+}
+
+// siteName returns a site's name in the person's language.
+func (r *step) siteName(id string) string {
+	if id == "" {
+		return ""
+	}
+	for _, s := range r.data.Sites {
+		if s.ID == id && s.Names[r.st.Lang] != "" {
+			return s.Names[r.st.Lang]
+		}
+	}
+	if r.c.Has(r.st.Lang, content.PrefixSite+id) {
+		return r.c.Text(r.st.Lang, content.PrefixSite+id, nil)
+	}
+	return id
+}

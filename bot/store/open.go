@@ -1,0 +1,42 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// Connect opens Redis at url (redis://host:port/db, or rediss:// for TLS).
+// With an empty url it starts an embedded, in-process Redis-compatible
+// server whose data is lost on exit, and says so once on warn.
+// close releases the client and, if any, the embedded server.
+func Connect(ctx context.Context, url string, warn io.Writer) (rdb redis.UniversalClient, close func(), err error) {
+	if url == "" {
+		srv := miniredis.NewMiniRedis()
+		if err := srv.StartAddr("127.0.0.1:0"); err != nil {
+			return nil, nil, fmt.Errorf("embedded store: %w", err)
+		}
+		fmt.Fprintln(warn, "outreach: REDIS_URL is not set: using an embedded in-process store; every conversation is lost when the process exits")
+		rdb = redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{srv.Addr()}})
+		return rdb, func() { rdb.Close(); srv.Close() }, nil
+	}
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	rdb = redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs:     []string{opts.Addr},
+		DB:        opts.DB,
+		Username:  opts.Username,
+		Password:  opts.Password,
+		TLSConfig: opts.TLSConfig,
+	})
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		rdb.Close()
+		return nil, nil, fmt.Errorf("REDIS_URL: cannot reach Redis: %w", err)
+	}
+	return rdb, func() { rdb.Close() }, nil
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	_ "time/tzdata" // dates are shown in Africa/Casablanca even where the system has no zone data
+
+	"github.com/outreach-org/outreach/bot/config"
+	"github.com/outreach-org/outreach/bot/content"
+	"github.com/outreach-org/outreach/bot/dialog"
+	"github.com/outreach-org/outreach/bot/metrics"
+	"github.com/outreach-org/outreach/bot/store"
+)
+
+const usage = `usage: outreach <command> [flags]
+
+commands:
+  serve            run the webhook service, outbox worker and admin API
+  chat             talk to the bot in this terminal (same engine and content)
+  validate [DIR]   check flows/ and locales/ (the built-in content, or DIR)
+
+Configuration is read from the environment; see README.md.
+`
+
+// errUsage is returned for a command line that cannot be run.
+var errUsage = errors.New("see usage above")
+
+// run is the whole program; main only wires it to the process.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], getenv, stderr)
+	case "chat":
+		return chat(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "validate":
+		return validate(args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q: %w", args[0], errUsage)
+}
+
+// app is what serve and chat share: configuration, store, content, dialog.
+type app struct {
+	cfg     config.Config
+	log     *slog.Logger
+	store   *store.Store
+	metrics *metrics.Metrics
+	dialog  *dialog.Service
+	close   func()
+}
+
+func newApp(ctx context.Context, getenv func(string) string, contentDir string, log *slog.Logger, warn io.Writer) (*app, error) {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return nil, err
+	}
+	if contentDir == "" {
+		contentDir = cfg.ContentDir
+	}
+	fsys := content.Embedded()
+	if contentDir != "" {
+		fsys = content.Dir(contentDir)
+	}
+	c, err := content.Load(fsys)
+	if err != nil {
+		return nil, fmt.Errorf("content is not valid:\n%w", err)
+	}
+	rdb, closeRedis, err := store.Connect(ctx, cfg.RedisURL, warn)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.New(ctx, rdb, store.Options{Prefix: cfg.KeyPrefix, HashKey: cfg.DataKey, Retention: cfg.Retention})
+	if err != nil {
+		closeRedis()
+		return nil, err
+	}
+	m := metrics.New()
+	d := dialog.New(st, c, m, log, dialog.Options{
+		Location:   cfg.Timezone,
+		IdleAfter:  cfg.IdleAfter,
+		MaxReplies: cfg.MaxReplies,
+	})
+	return &app{cfg: cfg, log: log, store: st, metrics: m, dialog: d, close: closeRedis}, nil
+}
+
+// newFlagSet returns a flag set that reports its errors to stderr.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
