@@ -71,8 +71,8 @@ type Keyword struct {
 	Goto string `yaml:"goto"`
 	// Words holds the keyword's words per language.
 	Words map[string][]string `yaml:"words"`
-	File  string             `yaml:"-"`
-	Line  int                `yaml:"-"`
+	File  string              `yaml:"-"`
+	Line  int                 `yaml:"-"`
 }
 
 // Node is one step of the conversation. Which fields count depends on Kind;

@@ -36,10 +36,10 @@ func Fold(s string) string {
 	}
 	s = strings.Map(func(r rune) rune {
 		switch {
-		case unicode.IsLetter(r) || unicode.IsDigit(r):
-			return unicode.ToLower(r)
 		case r == 'ـ': // tatweel, the Arabic stretching stroke
 			return -1
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			return unicode.ToLower(r)
 		}
 		return ' '
 	}, s)

@@ -1,0 +1,227 @@
+package content
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+// shippedFiles copies the built-in content into a MapFS a test can change.
+func shippedFiles(t *testing.T) fstest.MapFS {
+	t.Helper()
+	files := fstest.MapFS{}
+	for _, pattern := range []string{"flows/*", "locales/*"} {
+		names, err := fs.Glob(Embedded(), pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range names {
+			if !strings.HasSuffix(name, ".yaml") && !strings.HasSuffix(name, ".md") {
+				continue
+			}
+			data, err := fs.ReadFile(Embedded(), name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[name] = &fstest.MapFile{Data: data}
+		}
+	}
+	return files
+}
+
+func edit(t *testing.T, files fstest.MapFS, name, old, new string) {
+	t.Helper()
+	f := files[name]
+	if f == nil || !strings.Contains(string(f.Data), old) {
+		t.Fatalf("%s does not contain %q", name, old)
+	}
+	f.Data = []byte(strings.Replace(string(f.Data), old, new, 1))
+}
+
+func TestShippedContentIsValid(t *testing.T) {
+	c, problems := Check(Embedded())
+	if len(problems) > 0 {
+		t.Fatalf("shipped content has problems:\n%v", problems)
+	}
+	if got := strings.Join(c.Languages, ","); got != "fr,en,ar" {
+		t.Errorf("languages = %s, want fr,en,ar", got)
+	}
+	// The contract's main menu: 1 distributions … 5 language, 0 a person.
+	main := c.Flow.Nodes[c.Flow.Settings.Main]
+	want := map[int]string{1: "distributions", 2: "health", 3: "school", 4: "notices", 5: "language", 0: "person"}
+	for key, node := range want {
+		o, ok := main.Option(key)
+		if !ok || o.Goto != node {
+			t.Errorf("main menu option %d = %+v, want goto %s", key, o, node)
+		}
+	}
+	if len(main.Options) != len(want) {
+		t.Errorf("main menu has %d options, want %d", len(main.Options), len(want))
+	}
+	if _, err := fs.ReadFile(Embedded(), "locales/sources.md"); err != nil {
+		t.Errorf("the facts file is not shipped: %v", err)
+	}
+}
+
+func TestShippedMenusFitOneSMSInLatinScript(t *testing.T) {
+	c := mustLoad(t, Embedded())
+	for _, cost := range c.Costs() {
+		if cost.Menu && cost.Lang != "ar" && cost.Segments > 1 {
+			t.Errorf("menu %s in %s costs %d SMS (%d %s units); menus in Latin script must fit one", cost.Key, cost.Lang, cost.Segments, cost.Units, cost.Encoding)
+		}
+		if !cost.Menu && cost.Lang != "ar" && cost.Encoding != "GSM-7" && cost.Key != MsgLanguageName {
+			t.Errorf("message %s in %s is %s: a character forces UCS-2", cost.Key, cost.Lang, cost.Encoding)
+		}
+	}
+}
+
+func mustLoad(t *testing.T, fsys fs.FS) *Content {
+	t.Helper()
+	c, err := Load(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestValidationErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(t *testing.T, files fstest.MapFS)
+		want   []string // each must appear in one problem line
+	}{
+		{"missing Arabic message", func(t *testing.T, f fstest.MapFS) {
+			edit(t, f, "locales/ar.yaml", "health_emergency:", "health_emergency_gone:")
+		}, []string{"locales/ar.yaml", "health_emergency: missing in ar"}},
+		{"goto to nowhere", func(t *testing.T, f fstest.MapFS) {
+			edit(t, f, "flows/main.yaml", "goto: health_where}", "goto: health_nowhere}")
+		}, []string{"flows/main.yaml:", "health: option 2 goto \"health_nowhere\": no such node"}},
+		{"message used by a flow exists nowhere", func(t *testing.T, f fstest.MapFS) {
+			edit(t, f, "flows/main.yaml", "text: health_rights\n", "text: health_rightz\n")
+		}, []string{"flows/main.yaml:", "health_rights: message \"health_rightz\" does not exist in any language"}},
+		{"unreachable node", func(t *testing.T, f fstest.MapFS) {
+			f["flows/extra.yaml"] = &fstest.MapFile{Data: []byte("nodes:\n  orphan:\n    type: message\n    text: welcome\n    goto: main\n")}
+		}, []string{"flows/extra.yaml:2: orphan: unreachable"}},
+		{"menu numbers with a gap", func(t *testing.T, f fstest.MapFS) {
+			edit(t, f, "flows/main.yaml", "{key: 3, label: health_opt_emergency", "{key: 7, label: health_opt_emergency")
+		}, []string{"health: options skip number 3"}},
+		{"menu without a way back", func(t *testing.T, f fstest.MapFS) {
+			edit(t, f, "flows/main.yaml", "      - {key: 0, label: opt_main_menu, goto: main}\n\n  health_rights:", "\n  health_rights:")
+		}, []string{"health: a menu other than the main menu needs option 0"}},
+		{"different template fields", func(t *testing.T, f fstest.MapFS) {
+			edit(t, f, "locales/en.yaml", "{{.Site}}", "{{.Place}}")
+		}, []string{"locales/en.yaml:", "must use the same fields"}},
+		{"arabic plural form missing", func(t *testing.T, f fstest.MapFS) {
+			edit(t, f, "locales/ar.yaml", "  few:", "  fewx:")
+		}, []string{"locales/ar.yaml:", "not a plural category"}},
+		{"invalid YAML names the line", func(t *testing.T, f fstest.MapFS) {
+			edit(t, f, "flows/main.yaml", "  health_rights:\n", "  health_rights:\n   bad: [\n")
+		}, []string{"flows/main.yaml:", "invalid YAML"}},
+		{"message that never waits", func(t *testing.T, f fstest.MapFS) {
+			edit(t, f, "flows/main.yaml", "    text: health_rights\n    rest: health\n", "    text: health_rights\n")
+		}, []string{"health_rights: a message needs goto or rest"}},
+		{"unknown node type", func(t *testing.T, f fstest.MapFS) {
+			edit(t, f, "flows/main.yaml", "type: switch", "type: swich")
+		}, []string{"distributions: type \"swich\""}},
+		{"site without a name", func(t *testing.T, f fstest.MapFS) {
+			edit(t, f, "flows/sites.yaml", "tanger]", "tanger, tiznit]")
+		}, []string{"flows/sites.yaml:", "message \"site_tiznit\" does not exist in any language"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := shippedFiles(t)
+			tt.change(t, files)
+			_, err := Load(files)
+			if err == nil {
+				t.Fatal("Load accepted broken content")
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("problems do not mention %q:\n%v", want, err)
+				}
+			}
+		})
+	}
+}
+
+func TestPluralCategoryMissing(t *testing.T) {
+	files := shippedFiles(t)
+	data := string(files["locales/ar.yaml"].Data)
+	start := strings.Index(data, "dist_header:")
+	few := strings.Index(data[start:], "  few:")
+	end := strings.Index(data[start+few:], "\n")
+	files["locales/ar.yaml"].Data = []byte(data[:start+few] + data[start+few+end+1:])
+	_, err := Load(files)
+	if err == nil || !strings.Contains(err.Error(), `dist_header: plural form "few" missing`) {
+		t.Fatalf("want a missing plural form reported, got %v", err)
+	}
+}
+
+func TestWarningsForCharactersThatForceUCS2(t *testing.T) {
+	files := shippedFiles(t)
+	edit(t, files, "locales/fr.yaml", "Autre sujet", "Autre « sujet »")
+	c, problems := Check(files)
+	if c == nil || problems.HasErrors() {
+		t.Fatalf("a warning must not stop the content: %v", problems)
+	}
+	if !strings.Contains(problems.Error(), "warning: footer_menu: character \"«\" makes the SMS UCS-2") {
+		t.Errorf("no warning about «:\n%v", problems)
+	}
+}
+
+func TestFourthLanguageNeedsNoCode(t *testing.T) {
+	dir := t.TempDir()
+	files := shippedFiles(t)
+	for name, f := range files {
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, f.Data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Spanish, as a translator would add it: a copy of the English file to
+	// translate, listed in the languages and with a greeting.
+	en := string(files["locales/en.yaml"].Data)
+	es := strings.Replace(en, `language_name: "English"`, `language_name: "Español"`, 1)
+	if es == en {
+		t.Fatal("could not find language_name in en.yaml")
+	}
+	// Spanish plurals need one, many and other.
+	es = strings.Replace(es, "  other:", "  many: \"{{.Count}} distribuciones en {{.Site}}:\"\n  other:", 1)
+	os.WriteFile(filepath.Join(dir, "locales", "es.yaml"), []byte(es), 0o644)
+	main := string(files["flows/main.yaml"].Data)
+	main = strings.Replace(main, "languages: [fr, en, ar]", "languages: [fr, en, ar, es]", 1)
+	main = strings.Replace(main, "greetings:\n", "greetings:\n  es: [hola, buenos dias]\n", 1)
+	os.WriteFile(filepath.Join(dir, "flows", "main.yaml"), []byte(main), 0o644)
+
+	c := mustLoad(t, Dir(dir))
+	if !c.HasLanguage("es") {
+		t.Fatalf("languages = %v, want es among them", c.Languages)
+	}
+	if lang, ok := c.DetectLanguage("Hola"); !ok || lang != "es" {
+		t.Errorf("DetectLanguage(Hola) = %q, %v; want es", lang, ok)
+	}
+	if got := c.Text("es", MsgLanguageName, nil); got != "Español" {
+		t.Errorf("language_name in es = %q", got)
+	}
+}
+
+func TestFoldAndDigits(t *testing.T) {
+	tests := map[string]string{
+		"  Arrêt ! ":    "arret",
+		"ARRET":         "arret",
+		"Bonjour,  toi": "bonjour toi",
+		"٣":             "3",
+		"۱۲":            "12",
+		"مَرْحَبًا":     "مرحبا",
+		"مـــرحبا":      "مرحبا",
+	}
+	for in, want := range tests {
+		if got := Fold(in); got != want {
+			t.Errorf("Fold(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,245 @@
+package dialog
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/outreach-org/outreach/bot/content"
+	"github.com/outreach-org/outreach/bot/engine"
+	"github.com/outreach-org/outreach/bot/metrics"
+	"github.com/outreach-org/outreach/bot/redistest"
+	"github.com/outreach-org/outreach/bot/store"
+)
+
+func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
+
+type fixture struct {
+	rdb     redis.UniversalClient
+	prefix  string
+	content *content.Content
+	store   *store.Store
+	svc     *Service
+	metrics *metrics.Metrics
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	rdb, prefix := redistest.New(t)
+	return newFixtureOn(t, rdb, prefix)
+}
+
+// newFixtureOn builds a service over an existing Redis and prefix, as a
+// restarted process would.
+func newFixtureOn(t *testing.T, rdb redis.UniversalClient, prefix string) *fixture {
+	t.Helper()
+	c, err := content.Load(content.Embedded())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.New(context.Background(), rdb, store.Options{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc := New(st, c, m, log, Options{IdleAfter: time.Hour})
+	return &fixture{rdb: rdb, prefix: prefix, content: c, store: st, svc: svc, metrics: m}
+}
+
+func (f *fixture) send(t *testing.T, address, text string) []engine.Reply {
+	t.Helper()
+	replies, err := f.svc.Handle(context.Background(), Message{Channel: "sms", Address: address, Text: text})
+	if err != nil {
+		t.Fatalf("Handle(%q): %v", text, err)
+	}
+	if len(replies) == 0 {
+		t.Fatalf("Handle(%q): no reply", text)
+	}
+	return replies
+}
+
+func contains(replies []engine.Reply, want string) bool {
+	for _, r := range replies {
+		if strings.Contains(r.Text, want) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestConversationContinuesAfterRestart(t *testing.T) {
+	f := newFixture(t)
+	const phone = "+212600000001"
+	f.send(t, phone, "Bonjour")
+	f.send(t, phone, "2")
+
+	// A new process: new store, new service, same Redis.
+	g := newFixtureOn(t, f.rdb, f.prefix)
+	replies := g.send(t, phone, "3")
+	if !contains(replies, g.content.Text("fr", "health_emergency", nil)) {
+		t.Fatalf("after restart, 3 in the health menu did not give the emergency numbers: %+v", replies)
+	}
+}
+
+// TestSamePersonAtOnce sends many messages from one person at the same
+// moment. Each must be handled exactly once, one after the other: the first
+// text handled answers the "talk to a person" question and is recorded; all
+// the others find the person back at the main menu. Were two handled on the
+// same state, more than one request would be recorded.
+func TestSamePersonAtOnce(t *testing.T) {
+	f := newFixture(t)
+	const phone = "+212600000002"
+	f.send(t, phone, "hello")
+	f.send(t, phone, "0") // talk to a person: the next text is the request
+
+	const n = 40
+	var wg sync.WaitGroup
+	results := make([][]engine.Reply, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			results[i], errs[i] = f.svc.Handle(context.Background(), Message{Channel: "sms", Address: phone, Text: fmt.Sprintf("request number %d", i)})
+		}()
+	}
+	close(start)
+	wg.Wait()
+
+	recorded := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("message %d: %v", i, errs[i])
+		}
+		if contains(results[i], f.content.Text("en", "person_recorded", nil)) {
+			recorded++
+		}
+	}
+	if recorded != 1 {
+		t.Errorf("%d messages were taken as the request; want exactly 1", recorded)
+	}
+	reqs, err := f.store.OpenRequests(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reqs) != 1 {
+		t.Fatalf("%d requests recorded, want 1", len(reqs))
+	}
+	if !strings.HasPrefix(reqs[0].Text, "request number ") || reqs[0].Lang != "en" || reqs[0].Channel != "sms" {
+		t.Errorf("request = %+v", reqs[0])
+	}
+	// Every message moved the state on once: 2 before, n now.
+	st, err := f.store.LoadState(context.Background(), f.store.ContactKey("sms", phone))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Version != n+2 {
+		t.Errorf("state version %d, want %d: a message was lost or counted twice", st.Version, n+2)
+	}
+}
+
+func TestNoAddressInRedis(t *testing.T) {
+	f := newFixture(t)
+	const phone = "+212611223344"
+	for _, text := range []string{"Bonjour", "4", "1", "1", "0", "Je cherche un médecin"} {
+		f.send(t, phone, text)
+	}
+	ctx := context.Background()
+	keys, err := f.rdb.Keys(ctx, f.prefix+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) == 0 {
+		t.Fatal("nothing stored")
+	}
+	contact := f.store.ContactKey("sms", phone)
+	sawState := false
+	for _, k := range keys {
+		if strings.Contains(k, "611223344") {
+			t.Errorf("key %q holds the phone number", k)
+		}
+		if k == f.prefix+"{c:"+contact+"}:state" {
+			sawState = true
+		}
+		dump, err := f.rdb.Dump(ctx, k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(dump, "611223344") {
+			t.Errorf("value of %q holds the phone number", k)
+		}
+	}
+	if !sawState {
+		t.Errorf("no state key with the contact's hash tag among %v", keys)
+	}
+	subs, err := f.store.Subscribers(ctx, "nador")
+	if err != nil || len(subs) != 1 || subs[0] != contact {
+		t.Errorf("subscribers of nador = %v, %v; want [%s]", subs, err, contact)
+	}
+}
+
+func TestContactKeys(t *testing.T) {
+	f := newFixture(t)
+	a := f.store.ContactKey("sms", "+212600000003")
+	if a != f.store.ContactKey("sms", "+212600000003") {
+		t.Error("the same address gave two keys")
+	}
+	if a == f.store.ContactKey("whatsapp", "+212600000003") {
+		t.Error("the same number on two channels gave one key")
+	}
+	other, err := store.New(context.Background(), f.rdb, store.Options{Prefix: f.prefix + "other:", HashKey: []byte("another key of thirty-two bytes!")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a == other.ContactKey("sms", "+212600000003") {
+		t.Error("two hash keys gave the same contact key")
+	}
+}
+
+func TestDistributionsReadFromStore(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	start := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Hour)
+	err := f.store.PutDistribution(ctx, engine.Distribution{
+		ID: "d1", Site: "oujda", StartsAt: start, EndsAt: start.Add(2 * time.Hour),
+		Place: map[string]string{"fr": "Parking de la gare"}, Items: []string{"flour", "soap"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc.Refresh()
+	const phone = "+212600000004"
+	f.send(t, phone, "Bonjour")
+	f.send(t, phone, "1")
+	replies := f.send(t, phone, "2") // Oujda
+	for _, want := range []string{"Parking de la gare", f.content.Text("fr", "item_flour", nil), f.content.Text("fr", "dist_free", nil)} {
+		if !contains(replies, want) {
+			t.Errorf("distribution list lacks %q: %+v", want, replies)
+		}
+	}
+}
+
+func TestRedisDownIsAnError(t *testing.T) {
+	f := newFixture(t)
+	down := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{"127.0.0.1:1"}, DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
+	defer down.Close()
+	broken, err := store.New(context.Background(), down, store.Options{Prefix: f.prefix, HashKey: []byte("k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := New(broken, f.content, metrics.New(), slog.New(slog.NewTextHandler(io.Discard, nil)), Options{})
+	if _, err := svc.Handle(context.Background(), Message{Channel: "sms", Address: "+212600000005", Text: "Bonjour"}); err == nil {
+		t.Fatal("Handle with Redis down returned no error")
+	}
+}

@@ -1,0 +1,163 @@
+// Package redistest gives tests a real Redis server and a key prefix of their
+// own. It uses REDIS_URL when set, else a server on 127.0.0.1:6379, else it
+// starts a private redis-server on a free port in a temporary directory. When
+// none of these works the test fails, saying how to install Redis: a test
+// that needs Redis never skips.
+//
+// A package whose tests use it runs them through Main:
+//
+//	func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
+package redistest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+var (
+	once    sync.Once
+	url     string
+	setup   error
+	private *exec.Cmd
+	tmpDir  string
+)
+
+// Main runs the tests of a package and stops a private Redis server, if one
+// was started, when they are done.
+func Main(m *testing.M) int {
+	code := m.Run()
+	if private != nil {
+		private.Process.Kill()
+		private.Wait()
+	}
+	if tmpDir != "" {
+		os.RemoveAll(tmpDir)
+	}
+	return code
+}
+
+// URL returns the redis:// URL of the server the tests use, failing the test
+// when no server can be reached or started.
+func URL(t testing.TB) string {
+	t.Helper()
+	once.Do(func() { url, setup = find() })
+	if setup != nil {
+		t.Fatalf("this test needs a Redis server: %v\n"+
+			"Install one (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) "+
+			"so that redis-server is on PATH, or start one on 127.0.0.1:6379, or set REDIS_URL.", setup)
+	}
+	return url
+}
+
+// New returns a client to the test Redis server and a key prefix unique to
+// this test. Keys under the prefix are deleted when the test ends.
+func New(t testing.TB) (redis.UniversalClient, string) {
+	t.Helper()
+	opts, err := redis.ParseURL(URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{opts.Addr}, DB: opts.DB, Username: opts.Username, Password: opts.Password})
+	prefix := Prefix(t)
+	t.Cleanup(func() {
+		Clean(rdb, prefix)
+		rdb.Close()
+	})
+	return rdb, prefix
+}
+
+// Prefix returns a key prefix unique to this test and this run.
+func Prefix(t testing.TB) string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	name := strings.NewReplacer("/", ".", " ", "_", "{", "(", "}", ")").Replace(t.Name())
+	return "test:" + name + ":" + hex.EncodeToString(b) + ":"
+}
+
+// Clean deletes every key under prefix.
+func Clean(rdb redis.UniversalClient, prefix string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	iter := rdb.Scan(ctx, 0, prefix+"*", 500).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	for _, k := range keys {
+		rdb.Del(ctx, k)
+	}
+}
+
+func find() (string, error) {
+	if u := os.Getenv("REDIS_URL"); u != "" {
+		if err := ping(u); err != nil {
+			return "", fmt.Errorf("REDIS_URL=%s does not answer: %w", u, err)
+		}
+		return u, nil
+	}
+	const local = "redis://127.0.0.1:6379/0"
+	if ping(local) == nil {
+		return local, nil
+	}
+	return start()
+}
+
+func ping(u string) error {
+	opts, err := redis.ParseURL(u)
+	if err != nil {
+		return err
+	}
+	opts.DialTimeout = time.Second
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return rdb.Ping(ctx).Err()
+}
+
+// start runs a private redis-server on a free port, keeping nothing on disk.
+func start() (string, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return "", errors.New("nothing answers on 127.0.0.1:6379, REDIS_URL is not set, and redis-server is not on PATH")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	if tmpDir, err = os.MkdirTemp("", "outreach-redis-"); err != nil {
+		return "", err
+	}
+	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", tmpDir,
+		"--logfile", filepath.Join(tmpDir, "redis.log"))
+	if err := cmd.Start(); err != nil {
+		return "", fmt.Errorf("starting redis-server: %w", err)
+	}
+	private = cmd
+	u := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if ping(u) == nil {
+			return u, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return "", fmt.Errorf("started %s on port %d, but it did not answer within 10s (see %s)", bin, port, filepath.Join(tmpDir, "redis.log"))
+}

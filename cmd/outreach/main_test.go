@@ -1,0 +1,365 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/outreach-org/outreach/bot/content"
+	"github.com/outreach-org/outreach/bot/redistest"
+)
+
+func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
+
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func chatWith(t *testing.T, input string) string {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"chat"}, env(nil), strings.NewReader(input), &out, &errOut)
+	if err != nil {
+		t.Fatalf("chat: %v\n%s", err, errOut.String())
+	}
+	if n := strings.Count(errOut.String(), "embedded"); n != 1 {
+		t.Errorf("chat without REDIS_URL warned %d times about the embedded store, want once:\n%s", n, errOut.String())
+	}
+	return out.String()
+}
+
+func shipped(t *testing.T) *content.Content {
+	c, err := content.Load(content.Embedded())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestChat(t *testing.T) {
+	c := shipped(t)
+	tests := []struct {
+		input string
+		want  []string
+	}{
+		{"Bonjour\n2\n", []string{c.Text("fr", "main_title", nil), c.Text("fr", "health_title", nil)}},
+		{"مرحبا\n", []string{c.Text("ar", "welcome", nil), c.Text("ar", "main_title", nil)}},
+		{"hello\n", []string{c.Text("en", "welcome", nil), c.Text("en", "main_title", nil)}},
+		{"hello\nSTOP\n", []string{c.Text("en", "stop_ack", nil)}},
+		{"Bonjour\nARRÊT\n", []string{c.Text("fr", "stop_ack", nil)}},
+		{"مرحبا\nتوقف\n", []string{c.Text("ar", "stop_ack", nil)}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.ReplaceAll(tt.input, "\n", "|"), func(t *testing.T) {
+			out := chatWith(t, tt.input)
+			for _, want := range tt.want {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+		})
+	}
+}
+
+// copyContent writes the built-in content to a directory a test can change.
+func copyContent(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, pattern := range []string{"flows/*.yaml", "locales/*.yaml", "locales/*.md"} {
+		names, _ := fs.Glob(content.Embedded(), pattern)
+		for _, name := range names {
+			data, err := fs.ReadFile(content.Embedded(), name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, filepath.FromSlash(name))
+			os.MkdirAll(filepath.Dir(path), 0o755)
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return dir
+}
+
+func replaceIn(t *testing.T, path, old, new string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(data, []byte(old)) {
+		t.Fatalf("%s lacks %q", path, old)
+	}
+	os.WriteFile(path, bytes.Replace(data, []byte(old), []byte(new), 1), 0o644)
+}
+
+func TestValidate(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"validate"}, env(nil), nil, &out, &errOut); err != nil {
+		t.Fatalf("validate of the shipped content: %v\n%s", err, errOut.String())
+	}
+	for _, want := range []string{"SMS cost", "menu main", "GSM-7", "UCS-2", "valid"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("validate output lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	t.Run("missing Arabic message", func(t *testing.T) {
+		dir := copyContent(t)
+		replaceIn(t, filepath.Join(dir, "locales", "ar.yaml"), "school_documents:", "school_documentz:")
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), []string{"validate", dir}, env(nil), nil, &out, &errOut)
+		if err == nil {
+			t.Fatal("validate passed content with a missing Arabic message")
+		}
+		if !strings.Contains(errOut.String(), "locales/ar.yaml: school_documents: missing in ar") {
+			t.Errorf("stderr does not name the file and key:\n%s", errOut.String())
+		}
+	})
+	t.Run("goto to nowhere", func(t *testing.T) {
+		dir := copyContent(t)
+		replaceIn(t, filepath.Join(dir, "flows", "main.yaml"), "goto: language_set", "goto: language_sett")
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), []string{"validate", dir}, env(nil), nil, &out, &errOut)
+		if err == nil {
+			t.Fatal("validate passed a goto to nowhere")
+		}
+		if !regexp.MustCompile(`flows/main\.yaml:\d+: language_apply: goto "language_sett": no such node`).MatchString(errOut.String()) {
+			t.Errorf("stderr does not name the file, line and node:\n%s", errOut.String())
+		}
+	})
+}
+
+// syncBuffer is a bytes.Buffer safe for a server's log and a test to share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// service is a running "outreach serve".
+type service struct {
+	base string
+	logs *syncBuffer
+	stop func() error
+}
+
+func startServe(t *testing.T, vars map[string]string) *service {
+	t.Helper()
+	vars["OUTREACH_ADDR"] = "127.0.0.1:0"
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, env(vars), nil, io.Discard, logs) }()
+	addr := regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if m := addr.FindStringSubmatch(logs.String()); m != nil {
+			s := &service{base: "http://" + m[1], logs: logs}
+			stopped := false
+			s.stop = func() error {
+				if stopped {
+					return nil
+				}
+				stopped = true
+				cancel()
+				return <-done
+			}
+			t.Cleanup(func() { s.stop() })
+			waitHealthy(t, s.base)
+			return s
+		}
+		select {
+		case err := <-done:
+			cancel()
+			t.Fatalf("serve stopped: %v\n%s", err, logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("serve did not start:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func waitHealthy(t *testing.T, base string) {
+	t.Helper()
+	for range 100 {
+		if resp, err := http.Get(base + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("/healthz never answered 200")
+}
+
+const adminToken = "test-admin-token-0123456789abcdef"
+
+func simulate(t *testing.T, base, token, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", base+"/api/v1/simulate", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(data)
+}
+
+func say(t *testing.T, base, contact, text string) []string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"contact": contact, "text": text})
+	status, resp := simulate(t, base, adminToken, string(body))
+	if status != http.StatusOK {
+		t.Fatalf("simulate %q: %d %s", text, status, resp)
+	}
+	var out struct {
+		Replies []struct {
+			Text string `json:"text"`
+		} `json:"replies"`
+	}
+	if err := json.Unmarshal([]byte(resp), &out); err != nil {
+		t.Fatalf("simulate answer %s: %v", resp, err)
+	}
+	texts := make([]string, len(out.Replies))
+	for i, r := range out.Replies {
+		texts[i] = r.Text
+	}
+	return texts
+}
+
+func TestServeKeepsConversationAcrossRestart(t *testing.T) {
+	c := shipped(t)
+	vars := map[string]string{
+		"REDIS_URL":             redistest.URL(t),
+		"OUTREACH_REDIS_PREFIX": redistest.Prefix(t),
+		"OUTREACH_ADMIN_TOKEN":  adminToken,
+	}
+	const contact = "restart-test-person"
+	s := startServe(t, vars)
+	say(t, s.base, contact, "Bonjour")
+	got := say(t, s.base, contact, "3") // school
+	if !strings.Contains(strings.Join(got, "\n"), c.Text("fr", "school_title", nil)) {
+		t.Fatalf("3 did not open the school menu: %q", got)
+	}
+	if err := s.stop(); err != nil {
+		t.Fatalf("serve did not stop cleanly: %v", err)
+	}
+
+	s = startServe(t, vars)
+	got = say(t, s.base, contact, "2")
+	if !strings.Contains(strings.Join(got, "\n"), c.Text("fr", "school_documents", nil)) {
+		t.Fatalf("after restart, 2 in the school menu did not give the documents: %q", got)
+	}
+	if strings.Contains(s.logs.String(), contact) {
+		t.Error("the log shows the contact's address")
+	}
+}
+
+func TestServeRoutes(t *testing.T) {
+	s := startServe(t, map[string]string{
+		"REDIS_URL":             redistest.URL(t),
+		"OUTREACH_REDIS_PREFIX": redistest.Prefix(t),
+		"OUTREACH_ADMIN_TOKEN":  adminToken,
+	})
+	tests := []struct {
+		name, token, body string
+		status            int
+		want              string
+	}{
+		{"no token", "", `{"contact":"a","text":"hi"}`, 401, `"error"`},
+		{"wrong token", "wrong-token-0123456789abcdef", `{"contact":"a","text":"hi"}`, 401, `"error"`},
+		{"bad JSON", adminToken, `{"contact":`, 400, `"error"`},
+		{"unknown field", adminToken, `{"contact":"a","txt":"hi"}`, 400, `"error"`},
+		{"no contact", adminToken, `{"text":"hi"}`, 400, `contact`},
+		{"too long", adminToken, fmt.Sprintf(`{"contact":"a","text":%q}`, strings.Repeat("x", 1601)), 400, `1600`},
+		{"too big", adminToken, fmt.Sprintf(`{"contact":"a","text":%q}`, strings.Repeat("x", 70000)), 413, `"error"`},
+		{"ok", adminToken, `{"contact":"a","text":"hello"}`, 200, `"replies":[{"text":"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body := simulate(t, s.base, tt.token, tt.body)
+			if status != tt.status || !strings.Contains(body, tt.want) {
+				t.Errorf("got %d %s, want %d with %q", status, body, tt.status, tt.want)
+			}
+		})
+	}
+	for path, want := range map[string]string{
+		"/healthz": "ok",
+		"/readyz":  "ok",
+		"/metrics": `outreach_inbound_messages_total{channel="simulate"} 1`,
+	} {
+		resp, err := http.Get(s.base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(data), want) {
+			t.Errorf("GET %s = %d, want 200 with %q:\n%.500s", path, resp.StatusCode, want, data)
+		}
+	}
+}
+
+func TestServeWithoutAdminTokenClosesAPI(t *testing.T) {
+	s := startServe(t, map[string]string{"REDIS_URL": redistest.URL(t), "OUTREACH_REDIS_PREFIX": redistest.Prefix(t)})
+	if status, _ := simulate(t, s.base, "anything-at-all-0123456789", `{"contact":"a","text":"hi"}`); status != 401 {
+		t.Errorf("simulate with no admin token configured = %d, want 401", status)
+	}
+}
+
+func TestServeEmbeddedStore(t *testing.T) {
+	s := startServe(t, map[string]string{"OUTREACH_ADMIN_TOKEN": adminToken})
+	if got := say(t, s.base, "x", "hello"); len(got) != 2 {
+		t.Errorf("embedded store: %d replies, want 2", len(got))
+	}
+	if n := strings.Count(s.logs.String(), "embedded in-process store"); n != 1 {
+		t.Errorf("warned %d times about the embedded store, want once", n)
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), nil, env(nil), nil, &out, &errOut); err == nil || !strings.Contains(errOut.String(), "usage") {
+		t.Errorf("no command: err %v, stderr %q", err, errOut.String())
+	}
+	if err := run(context.Background(), []string{"frobnicate"}, env(nil), nil, &out, &errOut); err == nil {
+		t.Error("unknown command accepted")
+	}
+	err := run(context.Background(), []string{"serve"}, env(map[string]string{"OUTREACH_IDLE_AFTER": "soon"}), nil, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "OUTREACH_IDLE_AFTER") {
+		t.Errorf("bad OUTREACH_IDLE_AFTER: %v, want an error naming it", err)
+	}
+}
