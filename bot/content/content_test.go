@@ -69,10 +69,10 @@ func TestShippedContentIsValid(t *testing.T) {
 func TestShippedMenusFitOneSMSInLatinScript(t *testing.T) {
 	c := mustLoad(t, Embedded())
 	for _, cost := range c.Costs() {
-		if cost.Menu && cost.Lang != "ar" && cost.Segments > 1 {
+		if cost.Node && c.Flow.Nodes[cost.Key].Kind == KindMenu && cost.Lang != "ar" && cost.Segments > 1 {
 			t.Errorf("menu %s in %s costs %d SMS (%d %s units); menus in Latin script must fit one", cost.Key, cost.Lang, cost.Segments, cost.Units, cost.Encoding)
 		}
-		if !cost.Menu && cost.Lang != "ar" && cost.Encoding != "GSM-7" && cost.Key != MsgLanguageName {
+		if !cost.Node && cost.Lang != "ar" && cost.Encoding != "GSM-7" && cost.Key != MsgLanguageName {
 			t.Errorf("message %s in %s is %s: a character forces UCS-2", cost.Key, cost.Lang, cost.Encoding)
 		}
 	}

@@ -7,19 +7,21 @@ import (
 	"github.com/outreach-org/outreach/bot/sms"
 )
 
-// Cost is what one message or one composed menu costs as SMS in one language.
+// Cost is what one message, or one node as the bot sends it, costs as SMS in
+// one language.
 type Cost struct {
-	// Key is the message id, or the node id for a menu.
+	// Key is the message id, or the node id when Node is set.
 	Key string
-	// Menu is true for a menu as the bot sends it: header and options.
-	Menu bool
+	// Node is true for a node's text as sent: a menu with its options, or a
+	// message with the footer it gets when it rests at a menu.
+	Node bool
 	Lang string
 	sms.Cost
 }
 
-// Costs returns the SMS cost of every message and every menu in every
-// language, messages first, each group sorted by key. A plural message is
-// measured by its longest form.
+// Costs returns the SMS cost of every message, then of every menu and
+// message node as sent, in every language, each group sorted by key. A
+// plural message is measured by its longest form.
 func (c *Content) Costs() []Cost {
 	var out []Cost
 	var ids []string
@@ -39,20 +41,35 @@ func (c *Content) Costs() []Cost {
 			out = append(out, Cost{Key: id, Lang: lang, Cost: sms.Measure(loc.Messages[id].Longest())})
 		}
 	}
-	var menus []string
+	var nodes []string
 	for id, n := range c.Flow.Nodes {
-		if n.Kind == KindMenu {
-			menus = append(menus, id)
+		if n.Kind == KindMenu || n.Kind == KindMessage {
+			nodes = append(nodes, id)
 		}
 	}
-	slices.Sort(menus)
-	for _, id := range menus {
+	slices.Sort(nodes)
+	for _, id := range nodes {
 		for _, lang := range c.Languages {
-			text := c.MenuText(lang, c.Flow.Nodes[id], nil)
-			out = append(out, Cost{Key: id, Menu: true, Lang: lang, Cost: sms.Measure(text)})
+			out = append(out, Cost{Key: id, Node: true, Lang: lang, Cost: sms.Measure(c.SentText(lang, c.Flow.Nodes[id], nil))})
 		}
 	}
 	return out
+}
+
+// SentText returns a menu or a message as the bot sends it in lang: a menu
+// with its options; a message that rests at a menu with its footer.
+func (c *Content) SentText(lang string, n *Node, data map[string]any) string {
+	switch {
+	case n.Kind == KindMenu:
+		return c.MenuText(lang, n, data)
+	case n.Kind == KindMessage && n.Rest != "" && n.HasFooter():
+		footer := c.Flow.Settings.FooterMenu
+		if n.Rest == c.Flow.Settings.Main {
+			footer = c.Flow.Settings.FooterMain
+		}
+		return c.Text(lang, n.Text, data) + "\n" + c.Text(lang, footer, data)
+	}
+	return c.Text(lang, n.Text, data)
 }
 
 // gsmBreakers are characters that force UCS-2 for no good reason in French

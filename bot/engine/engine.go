@@ -338,7 +338,7 @@ func (r *step) run(id string) {
 			r.st.Node = id
 			return
 		case content.KindMessage:
-			text := r.text(n.Text)
+			text := r.c.SentText(r.st.Lang, n, r.vars())
 			if n.Rest == "" {
 				r.say(text, nil)
 				id = n.Goto
@@ -347,13 +347,6 @@ func (r *step) run(id string) {
 			var choices []Choice
 			if rest := r.c.Flow.Nodes[n.Rest]; rest != nil {
 				_, choices = r.menu(rest)
-			}
-			if n.HasFooter() {
-				footer := r.s.FooterMenu
-				if n.Rest == r.s.Main {
-					footer = r.s.FooterMain
-				}
-				text += "\n" + r.text(footer)
 			}
 			r.say(text, choices)
 			r.st.Node = n.Rest

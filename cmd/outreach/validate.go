@@ -55,22 +55,22 @@ func validate(args []string, stdout, stderr io.Writer) error {
 func printCosts(w io.Writer, c *content.Content) {
 	type row struct {
 		key   string
-		menu  bool
+		node  bool
 		costs map[string]content.Cost
 	}
 	var rows []*row
 	index := map[string]*row{}
 	for _, cost := range c.Costs() {
-		k := fmt.Sprintf("%v/%s", cost.Menu, cost.Key)
+		k := fmt.Sprintf("%v/%s", cost.Node, cost.Key)
 		r := index[k]
 		if r == nil {
-			r = &row{key: cost.Key, menu: cost.Menu, costs: map[string]content.Cost{}}
+			r = &row{key: cost.Key, node: cost.Node, costs: map[string]content.Cost{}}
 			index[k] = r
 			rows = append(rows, r)
 		}
 		r.costs[cost.Lang] = cost
 	}
-	fmt.Fprintln(w, "SMS cost (segments, encoding, length) — GSM-7: 160 in one SMS, 153 each when split; UCS-2: 70, then 67")
+	fmt.Fprintln(w, "SMS cost (segments × encoding (length)) — GSM-7: 160 in one SMS, 153 each when split; UCS-2: 70, then 67.\nMessages alone first, then each menu and each message as sent, with its footer.")
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	header := []string{"MESSAGE"}
 	for _, lang := range c.Languages {
@@ -80,8 +80,8 @@ func printCosts(w io.Writer, c *content.Content) {
 	perLang := map[string][3]int{} // messages, segments, multi-segment
 	for _, r := range rows {
 		name := r.key
-		if r.menu {
-			name = "menu " + r.key
+		if r.node {
+			name = "as sent: " + r.key
 		}
 		cells := []string{name}
 		for _, lang := range c.Languages {
@@ -91,7 +91,7 @@ func printCosts(w io.Writer, c *content.Content) {
 				continue
 			}
 			cells = append(cells, fmt.Sprintf("%d × %s (%d)", cost.Segments, cost.Encoding, cost.Units))
-			if r.menu || !isData(r.key) {
+			if r.node {
 				s := perLang[lang]
 				s[0]++
 				s[1] += cost.Segments
@@ -107,17 +107,6 @@ func printCosts(w io.Writer, c *content.Content) {
 	langs := slices.Clone(c.Languages)
 	for _, lang := range langs {
 		s := perLang[lang]
-		fmt.Fprintf(w, "%s: %d messages and menus, %d segments in all, %d longer than one SMS\n", lang, s[0], s[1], s[2])
+		fmt.Fprintf(w, "%s: %d menus and messages as sent, %d segments in all, %d longer than one SMS\n", lang, s[0], s[1], s[2])
 	}
-}
-
-// isData reports whether a message id is a piece of data (a kit item, a site,
-// a day or a month) rather than a message sent on its own.
-func isData(id string) bool {
-	for _, p := range []string{content.PrefixItem, content.PrefixSite, content.PrefixWeekday, content.PrefixMonth} {
-		if strings.HasPrefix(id, p) {
-			return true
-		}
-	}
-	return false
 }
