@@ -153,7 +153,13 @@ func (e *Engine) Step(st State, in Input, data Data) Result {
 			}
 		}
 		r.st.Tries = 0
-		r.run(kw.Goto)
+		if st.LastSeen.IsZero() && kw.Goto == r.s.Main {
+			// A first message of MENU still gets the welcome and its
+			// privacy notice before the menu.
+			r.run(r.s.Welcome)
+		} else {
+			r.run(kw.Goto)
+		}
 		return r.result()
 	}
 	switch {

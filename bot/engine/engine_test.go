@@ -288,6 +288,12 @@ func TestStopAcknowledgesInPersonsLanguage(t *testing.T) {
 	if res.State.Lang != "en" {
 		t.Errorf("first message HELP: language %q, want en", res.State.Lang)
 	}
+	// A first MENU gets the welcome, with its privacy notice, before the menu.
+	conv = newConversation(t, e)
+	res = conv.send("القائمة")
+	if res.State.Lang != "ar" || len(res.Replies) != 2 || res.Replies[0].Text != text(c, "ar", "welcome") {
+		t.Errorf("first message القائمة: language %q, replies:\n%s", res.State.Lang, joined(res))
+	}
 }
 
 func TestSwitchLanguageAtAnyTime(t *testing.T) {
