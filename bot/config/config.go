@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -74,9 +75,6 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		c.MaxReplies = n
 	}
-	if c.AdminToken != "" && len(c.AdminToken) < 16 {
-		return c, fmt.Errorf("OUTREACH_ADMIN_TOKEN: too short; use at least 16 random characters (e.g. openssl rand -hex 32)")
-	}
 	return c, nil
 }
 
@@ -86,22 +84,20 @@ func duration(getenv func(string) string, name string, def time.Duration) (time.
 	if v == "" {
 		return def, nil
 	}
-	if n, ok := trimDays(v); ok {
+	bad := fmt.Errorf("%s: want a positive duration such as 30m, 2h or 180d, got %q", name, v)
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		const maxDays = 100 * 365
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 || n > maxDays {
+			return 0, bad
+		}
 		return time.Duration(n) * 24 * time.Hour, nil
 	}
 	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%s: want a duration such as 30m, 2h or 180d, got %q", name, v)
+	if err != nil || d <= 0 {
+		return 0, bad
 	}
 	return d, nil
-}
-
-func trimDays(v string) (int, bool) {
-	if len(v) < 2 || v[len(v)-1] != 'd' {
-		return 0, false
-	}
-	n, err := strconv.Atoi(v[:len(v)-1])
-	return n, err == nil && n >= 0
 }
 
 func or(v, def string) string {

@@ -7,11 +7,13 @@
 package content
 
 import (
+	"bytes"
 	"fmt"
 	"io/fs"
 	"path"
 	"slices"
 	"strings"
+	"testing/fstest"
 	"text/template"
 	"text/template/parse"
 
@@ -136,9 +138,24 @@ func Check(fsys fs.FS) (*Content, Problems) {
 	return c, problems
 }
 
-// Files returns the raw files of this content by path, e.g. "flows/main.yaml".
+// Files returns a copy of the raw files of this content by path, e.g.
+// "flows/main.yaml", as they were loaded.
 func (c *Content) Files() map[string][]byte {
-	return c.files
+	out := make(map[string][]byte, len(c.files))
+	for name, data := range c.files {
+		out[name] = bytes.Clone(data)
+	}
+	return out
+}
+
+// FromFiles returns a content root holding the given files, by path
+// relative to the root (e.g. "locales/fr.yaml"): a draft that is not on disk.
+func FromFiles(files map[string][]byte) fs.FS {
+	m := fstest.MapFS{}
+	for name, data := range files {
+		m[name] = &fstest.MapFile{Data: data, Mode: 0o444}
+	}
+	return m
 }
 
 // HasLanguage reports whether lang is one of the content's languages.

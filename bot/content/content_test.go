@@ -12,24 +12,7 @@ import (
 // shippedFiles copies the built-in content into a MapFS a test can change.
 func shippedFiles(t *testing.T) fstest.MapFS {
 	t.Helper()
-	files := fstest.MapFS{}
-	for _, pattern := range []string{"flows/*", "locales/*"} {
-		names, err := fs.Glob(Embedded(), pattern)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, name := range names {
-			if !strings.HasSuffix(name, ".yaml") && !strings.HasSuffix(name, ".md") {
-				continue
-			}
-			data, err := fs.ReadFile(Embedded(), name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			files[name] = &fstest.MapFile{Data: data}
-		}
-	}
-	return files
+	return FromFiles(mustLoad(t, Embedded()).Files()).(fstest.MapFS)
 }
 
 func edit(t *testing.T, files fstest.MapFS, name, old, new string) {
@@ -126,6 +109,17 @@ func TestValidationErrors(t *testing.T) {
 		{"unknown node type", func(t *testing.T, f fstest.MapFS) {
 			edit(t, f, "flows/main.yaml", "type: switch", "type: swich")
 		}, []string{"distributions: type \"swich\""}},
+		{"misspelt field", func(t *testing.T, f fstest.MapFS) {
+			edit(t, f, "flows/main.yaml", "    retry: site_retry\n", "    retyr: site_retry\n")
+		}, []string{"flows/main.yaml:", `dist_site: unknown field "retyr"`}},
+		{"misspelt option field", func(t *testing.T, f fstest.MapFS) {
+			edit(t, f, "flows/main.yaml", "{key: 1, label: health_opt_rights, goto: health_rights}", "{key: 1, label: health_opt_rights, gotto: health_rights}")
+		}, []string{`health: unknown field "gotto"`}},
+		{"template field the bot never fills", func(t *testing.T, f fstest.MapFS) {
+			for _, lang := range []string{"fr", "en", "ar"} {
+				edit(t, f, "locales/"+lang+".yaml", "{{.Site}}", "{{.Nom}}")
+			}
+		}, []string{"locales/fr.yaml:", "{{.Nom}}: the bot fills no such field"}},
 		{"site without a name", func(t *testing.T, f fstest.MapFS) {
 			edit(t, f, "flows/sites.yaml", "tanger]", "tanger, tiznit]")
 		}, []string{"flows/sites.yaml:", "message \"site_tiznit\" does not exist in any language"}},

@@ -1,6 +1,7 @@
 package content
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -43,31 +44,70 @@ func (c *Content) Costs() []Cost {
 	}
 	var nodes []string
 	for id, n := range c.Flow.Nodes {
-		if n.Kind == KindMenu || n.Kind == KindMessage {
+		if n.Kind == KindMenu || n.Kind == KindMessage || n.Kind == KindQuestion {
 			nodes = append(nodes, id)
 		}
 	}
 	slices.Sort(nodes)
 	for _, id := range nodes {
 		for _, lang := range c.Languages {
-			out = append(out, Cost{Key: id, Node: true, Lang: lang, Cost: sms.Measure(c.SentText(lang, c.Flow.Nodes[id], nil))})
+			text := c.SentText(lang, c.Flow.Nodes[id], c.sampleData(lang))
+			out = append(out, Cost{Key: id, Node: true, Lang: lang, Cost: sms.Measure(text)})
 		}
 	}
 	return out
 }
 
-// SentText returns a menu or a message as the bot sends it in lang: a menu
-// with its options; a message that rests at a menu with its footer.
+// sampleData fills messages for measuring: the longest site name.
+func (c *Content) sampleData(lang string) map[string]any {
+	site := ""
+	for _, id := range c.Flow.Sites {
+		if name := c.Text(lang, PrefixSite+id, nil); len([]rune(name)) > len([]rune(site)) {
+			site = name
+		}
+	}
+	return map[string]any{"Site": site, "Count": 2}
+}
+
+// SentText returns a node as the bot sends it in lang: a menu with its
+// options; a message that rests at a menu with its footer; a question with
+// the default sites or the languages to choose from.
 func (c *Content) SentText(lang string, n *Node, data map[string]any) string {
+	s := c.Flow.Settings
 	switch {
 	case n.Kind == KindMenu:
 		return c.MenuText(lang, n, data)
 	case n.Kind == KindMessage && n.Rest != "" && n.HasFooter():
-		footer := c.Flow.Settings.FooterMenu
-		if n.Rest == c.Flow.Settings.Main {
-			footer = c.Flow.Settings.FooterMain
+		footer := s.FooterMenu
+		if n.Rest == s.Main {
+			footer = s.FooterMain
 		}
 		return c.Text(lang, n.Text, data) + "\n" + c.Text(lang, footer, data)
+	case n.Kind == KindQuestion && n.Expect != ExpectText:
+		lines := []string{c.Text(lang, n.Text, data)}
+		if n.ID == s.ChooseLanguage {
+			// Asked before the language is known: in every language.
+			lines = lines[:0]
+			for _, l := range c.Languages {
+				lines = append(lines, c.Text(l, n.Text, data))
+			}
+		}
+		choices := c.Flow.Sites
+		prefix := PrefixSite
+		if n.Expect == ExpectLanguage {
+			choices, prefix = c.Languages, ""
+		}
+		for i, id := range choices {
+			name := c.Text(lang, prefix+id, nil)
+			if prefix == "" {
+				name = c.Text(id, MsgLanguageName, nil)
+			}
+			lines = append(lines, fmt.Sprintf("%d %s", i+1, name))
+		}
+		if n.Back != "" {
+			lines = append(lines, "0 "+c.Text(lang, s.BackLabel, data))
+		}
+		return strings.Join(lines, "\n")
 	}
 	return c.Text(lang, n.Text, data)
 }

@@ -2,7 +2,9 @@ package content
 
 import (
 	"fmt"
-	"strconv"
+	"reflect"
+	"slices"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -159,6 +161,7 @@ func (f *Flow) parse(file string, data []byte) Problems {
 		switch key.Value {
 		case "settings":
 			var s Settings
+			problems = append(problems, unknownFields(file, "settings", val, Settings{})...)
 			if err := val.Decode(&s); err != nil {
 				bad(err)
 				continue
@@ -214,6 +217,12 @@ func (f *Flow) parseNodes(file string, val *yaml.Node) Problems {
 			continue
 		}
 		var n Node
+		problems = append(problems, unknownFields(file, id.Value, body, Node{})...)
+		if opts := mappingValue(body, "options"); opts != nil && opts.Kind == yaml.SequenceNode {
+			for _, o := range opts.Content {
+				problems = append(problems, unknownFields(file, id.Value, o, Option{})...)
+			}
+		}
 		if err := body.Decode(&n); err != nil {
 			problems.add(Problem{File: file, Line: body.Line, Key: id.Value, Msg: err.Error()})
 			continue
@@ -257,5 +266,32 @@ func yamlProblem(file string, err error) Problem {
 	return p
 }
 
-// keyString formats a menu key for display.
-func keyString(k int) string { return strconv.Itoa(k) }
+// unknownFields reports the keys of mapping m that the struct of like does not
+// have, so that a misspelt field ("retyr:") is an error rather than a
+// silently missing feature.
+func unknownFields(file, key string, m *yaml.Node, like any) Problems {
+	if m.Kind != yaml.MappingNode {
+		return nil
+	}
+	known := map[string]bool{}
+	t := reflect.TypeOf(like)
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if name != "" && name != "-" {
+			known[name] = true
+		}
+	}
+	var ps Problems
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k := m.Content[i]
+		if !known[k.Value] {
+			names := make([]string, 0, len(known))
+			for n := range known {
+				names = append(names, n)
+			}
+			slices.Sort(names)
+			ps.add(Problem{File: file, Line: k.Line, Key: key, Msg: fmt.Sprintf("unknown field %q (known: %s)", k.Value, strings.Join(names, ", "))})
+		}
+	}
+	return ps
+}

@@ -16,6 +16,11 @@ const (
 	MsgDistBring     = "dist_bring"
 )
 
+// TemplateFields are the fields the bot fills in messages: {{.Site}} in
+// every message; {{.Count}} in plural messages; the others in the messages
+// that show a distribution.
+var TemplateFields = []string{"Bring", "Count", "Date", "Day", "End", "Items", "Month", "Place", "Site", "Start", "Time", "Weekday", "Who"}
+
 // Prefixes of message ids that name data: kit items ("item_rice"), sites
 // ("site_nador"), weekdays ("weekday_0" = Sunday) and months ("month_1").
 const (
@@ -412,6 +417,11 @@ func (c *Content) checkMessages(used map[string][]usage) Problems {
 			if err != nil {
 				ps.add(Problem{File: loc.File, Line: m.Line, Key: id, Msg: "template: " + err.Error()})
 				continue
+			}
+			for _, v := range vars {
+				if !slices.Contains(TemplateFields, v) {
+					ps.add(Problem{File: loc.File, Line: m.Line, Key: id, Msg: fmt.Sprintf("{{.%s}}: the bot fills no such field (it fills %s)", v, strings.Join(dotted(TemplateFields), " "))})
+				}
 			}
 			if refLang == "" {
 				refVars, refLang = vars, lang

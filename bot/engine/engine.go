@@ -140,8 +140,8 @@ const maxListed = 3
 // and the effects to record. It never fails: an answer it cannot use gets a
 // way forward, never silence.
 func (e *Engine) Step(st State, in Input, data Data) Result {
-	r := &step{e: e, c: e.Content, s: e.Content.Flow.Settings, st: st.clone(), data: data, now: in.Now}
-	text := strings.TrimSpace(content.Digits(in.Text))
+	r := &step{e: e, c: e.Content, s: e.Content.Flow.Settings, st: st.clone(), data: data, now: in.Now, raw: strings.TrimSpace(in.Text)}
+	text := content.Digits(r.raw)
 	idle := !st.LastSeen.IsZero() && e.IdleAfter > 0 && in.Now.Sub(st.LastSeen) > e.IdleAfter
 	r.st.LastSeen = in.Now
 
@@ -173,7 +173,7 @@ func (e *Engine) Step(st State, in Input, data Data) Result {
 		} else {
 			r.run(r.s.ChooseLanguage)
 		}
-	case idle:
+	case idle && !r.awaitsText():
 		r.st.Tries = 0
 		r.run(r.s.WelcomeBack)
 	default:
@@ -182,9 +182,17 @@ func (e *Engine) Step(st State, in Input, data Data) Result {
 	return r.result()
 }
 
+// awaitsText reports whether the person was asked to write freely (a
+// request to a person): such an answer is kept even after a long silence.
+func (r *step) awaitsText() bool {
+	n := r.c.Flow.Nodes[r.st.Node]
+	return n != nil && n.Kind == content.KindQuestion && n.Expect == content.ExpectText
+}
+
 // step is the working state of one Step.
 type step struct {
 	e       *Engine
+	raw     string // the message as written, trimmed
 	c       *content.Content
 	s       content.Settings
 	st      State
@@ -311,6 +319,7 @@ func (r *step) check(n *content.Node, text, folded string) (string, bool) {
 		if folded == "" {
 			return "", false
 		}
+		text := r.raw // as written: digits and all
 		if runes := []rune(text); len(runes) > maxLen {
 			text = string(runes[:maxLen])
 		}
@@ -328,7 +337,7 @@ func (r *step) run(id string) {
 	}
 	for visits := 0; ; visits++ {
 		n := r.c.Flow.Nodes[id]
-		if n == nil || visits > 4*maxReplies || len(r.replies) > maxReplies {
+		if n == nil || visits > 4*maxReplies || (len(r.replies) >= maxReplies && n.Kind != content.KindAction && n.Kind != content.KindSwitch) {
 			r.guard(maxReplies)
 			return
 		}
@@ -377,14 +386,20 @@ func (r *step) run(id string) {
 	}
 }
 
-// guard stops a step that would not end: it keeps the first replies and
-// leaves the person at the main menu.
+// guard stops a step that would not end: it keeps the replies so far, at
+// most maxReplies, and leaves the person at the main menu, showing it when
+// nothing was said, so that no message goes unanswered.
 func (r *step) guard(maxReplies int) {
+	r.guarded = true
+	r.st.Node = r.s.Main
 	if len(r.replies) > maxReplies {
 		r.replies = r.replies[:maxReplies]
 	}
-	r.st.Node = r.s.Main
-	r.guarded = true
+	if len(r.replies) == 0 {
+		if main := r.c.Flow.Nodes[r.s.Main]; main != nil {
+			r.say(r.menu(main))
+		}
+	}
 }
 
 // menu renders a menu and the choices it offers.

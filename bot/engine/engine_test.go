@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"io/fs"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -461,14 +460,7 @@ func TestPluralForms(t *testing.T) {
 }
 
 func TestLoopGuard(t *testing.T) {
-	files := fstest.MapFS{}
-	for _, name := range []string{"flows/main.yaml", "flows/sites.yaml", "locales/fr.yaml", "locales/en.yaml", "locales/ar.yaml"} {
-		data, err := fs.ReadFile(content.Embedded(), name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[name] = &fstest.MapFile{Data: data}
-	}
+	files := content.FromFiles(shipped(t).Files()).(fstest.MapFS)
 	// A partner mistake: two messages that go to each other forever.
 	files["flows/loop.yaml"] = &fstest.MapFile{Data: []byte(`
 nodes:
@@ -492,6 +484,45 @@ nodes:
 	}
 	if res.State.Node != "main" {
 		t.Errorf("node = %q, want main after the guard", res.State.Node)
+	}
+}
+
+func TestLoopGuardBound(t *testing.T) {
+	e := newEngine(t)
+	e.MaxReplies = 1
+	res := e.Step(State{}, Input{Text: "Bonjour", Now: t0}, defaultData(e.Content))
+	if len(res.Replies) != 1 || !res.Guarded {
+		t.Errorf("MaxReplies 1: %d replies, guarded %v; want 1 reply, guarded", len(res.Replies), res.Guarded)
+	}
+}
+
+func TestLoopGuardNeverSilent(t *testing.T) {
+	files := content.FromFiles(shipped(t).Files()).(fstest.MapFS)
+	// Two actions that go to each other: nothing is ever said.
+	files["flows/loop.yaml"] = &fstest.MapFile{Data: []byte(`
+nodes:
+  loop_a: {type: action, do: opt_in, goto: loop_b}
+  loop_b: {type: action, do: opt_in, goto: loop_a}
+`)}
+	main := string(files["flows/main.yaml"].Data)
+	files["flows/main.yaml"].Data = []byte(strings.Replace(main, "goto: health_help}", "goto: loop_a}", 1))
+	c, _ := content.Check(files)
+	e := &Engine{Content: c}
+	res := e.Step(State{Lang: "en", Node: "health", LastSeen: t0}, Input{Text: "6", Now: t0}, defaultData(c))
+	if !res.Guarded || len(res.Replies) != 1 || !strings.Contains(res.Replies[0].Text, text(c, "en", "main_title")) {
+		t.Errorf("guarded %v, replies:\n%s\nwant the main menu", res.Guarded, joined(res))
+	}
+}
+
+func TestRequestKeptAsWritten(t *testing.T) {
+	e := newEngine(t)
+	conv := newConversation(t, e)
+	conv.send("مرحبا")
+	conv.send("0")
+	conv.now = conv.now.Add(3 * time.Hour) // a long silence before writing
+	res := conv.send(" رقمي ٠٦١٢ ")
+	if len(res.Effects) != 1 || res.Effects[0].Text != "رقمي ٠٦١٢" {
+		t.Fatalf("effects = %+v, want the request as written, even after a silence", res.Effects)
 	}
 }
 

@@ -72,7 +72,7 @@ func New(t testing.TB) (redis.UniversalClient, string) {
 		t.Fatal(err)
 	}
 	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{opts.Addr}, DB: opts.DB, Username: opts.Username, Password: opts.Password})
-	prefix := Prefix(t)
+	prefix := uniquePrefix(t)
 	t.Cleanup(func() {
 		Clean(rdb, prefix)
 		rdb.Close()
@@ -80,8 +80,16 @@ func New(t testing.TB) (redis.UniversalClient, string) {
 	return rdb, prefix
 }
 
-// Prefix returns a key prefix unique to this test and this run.
+// Prefix returns a key prefix unique to this test and this run, for a
+// program under test to use on the server at URL. Keys under it are deleted
+// when the test ends.
 func Prefix(t testing.TB) string {
+	t.Helper()
+	_, prefix := New(t)
+	return prefix
+}
+
+func uniquePrefix(t testing.TB) string {
 	b := make([]byte, 4)
 	rand.Read(b)
 	name := strings.NewReplacer("/", ".", " ", "_", "{", "(", "}", ")").Replace(t.Name())

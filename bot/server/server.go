@@ -57,9 +57,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
 	mux.Handle("POST /api/v1/simulate", s.admin(http.HandlerFunc(s.simulate)))
-	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("/api/v1/", s.admin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such route")
-	})
+	})))
 	return http.MaxBytesHandler(mux, maxBody)
 }
 
@@ -83,8 +83,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 // compared in constant time, as hashes so that their length does not leak.
 func (s *Server) admin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || token == "" {
+		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		token = strings.TrimSpace(token)
+		if !strings.EqualFold(scheme, "Bearer") || token == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="outreach"`)
 			writeError(w, http.StatusUnauthorized, "missing bearer token")
 			return
@@ -122,9 +123,6 @@ func (s *Server) simulate(w http.ResponseWriter, r *http.Request) {
 	case len(req.Contact) > 256:
 		writeError(w, http.StatusBadRequest, `"contact" is longer than 256 bytes`)
 		return
-	case !utf8.ValidString(req.Text):
-		writeError(w, http.StatusBadRequest, `"text" is not valid UTF-8`)
-		return
 	case utf8.RuneCountInString(req.Text) > maxText:
 		writeError(w, http.StatusBadRequest, `"text" is longer than 1600 characters`)
 		return
@@ -149,7 +147,11 @@ func (s *Server) simulate(w http.ResponseWriter, r *http.Request) {
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("more than one JSON value")
+	}
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			writeError(w, http.StatusRequestEntityTooLarge, "body too large")

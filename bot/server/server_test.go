@@ -38,7 +38,7 @@ func TestReadyzWhenRedisIsDown(t *testing.T) {
 	}
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/nothing", nil))
-	if rec.Code != http.StatusNotFound || rec.Header().Get("Content-Type") != "application/json" {
-		t.Errorf("unknown API route = %d %s, want 404 JSON", rec.Code, rec.Header().Get("Content-Type"))
+	if rec.Code != http.StatusUnauthorized || rec.Header().Get("Content-Type") != "application/json" {
+		t.Errorf("unknown API route without a token = %d %s, want 401 JSON", rec.Code, rec.Header().Get("Content-Type"))
 	}
 }

@@ -3,7 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
-	"io"
+	"log/slog"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -11,15 +11,15 @@ import (
 
 // Connect opens Redis at url (redis://host:port/db, or rediss:// for TLS).
 // With an empty url it starts an embedded, in-process Redis-compatible
-// server whose data is lost on exit, and says so once on warn.
+// server whose data is lost on exit, and warns once on log.
 // close releases the client and, if any, the embedded server.
-func Connect(ctx context.Context, url string, warn io.Writer) (rdb redis.UniversalClient, close func(), err error) {
+func Connect(ctx context.Context, url string, log *slog.Logger) (rdb redis.UniversalClient, close func(), err error) {
 	if url == "" {
 		srv := miniredis.NewMiniRedis()
 		if err := srv.StartAddr("127.0.0.1:0"); err != nil {
 			return nil, nil, fmt.Errorf("embedded store: %w", err)
 		}
-		fmt.Fprintln(warn, "outreach: REDIS_URL is not set: using an embedded in-process store; every conversation is lost when the process exits")
+		log.Warn("REDIS_URL is not set: using an embedded in-process store; every conversation is lost when the process exits", "component", "store")
 		rdb = redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{srv.Addr()}})
 		return rdb, func() { rdb.Close(); srv.Close() }, nil
 	}

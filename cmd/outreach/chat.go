@@ -20,25 +20,42 @@ func chat(ctx context.Context, args []string, getenv func(string) string, stdin 
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a, err := newApp(ctx, getenv, *contentDir, log, stderr)
+	a, err := newApp(ctx, getenv, *contentDir, log)
 	if err != nil {
 		return err
 	}
 	defer a.close()
 
-	in := bufio.NewScanner(stdin)
-	in.Buffer(make([]byte, 64<<10), 64<<10)
-	for in.Scan() {
-		if ctx.Err() != nil {
+	// Lines are read in their own goroutine, so that Ctrl-C ends the chat
+	// even while it waits for one.
+	lines := make(chan string)
+	readErr := make(chan error, 1)
+	go func() {
+		in := bufio.NewScanner(stdin)
+		in.Buffer(make([]byte, 64<<10), 64<<10)
+		for in.Scan() {
+			select {
+			case lines <- in.Text():
+			case <-ctx.Done():
+				return
+			}
+		}
+		readErr <- in.Err()
+	}()
+	for {
+		select {
+		case <-ctx.Done():
 			return nil
-		}
-		replies, err := a.dialog.Handle(ctx, dialog.Message{Channel: "chat", Address: *contact, Text: in.Text()})
-		if err != nil {
+		case err := <-readErr:
 			return err
-		}
-		for _, r := range replies {
-			fmt.Fprintf(stdout, "%s\n\n", r.Text)
+		case line := <-lines:
+			replies, err := a.dialog.Handle(ctx, dialog.Message{Channel: "chat", Address: *contact, Text: line})
+			if err != nil {
+				return err
+			}
+			for _, r := range replies {
+				fmt.Fprintf(stdout, "%s\n\n", r.Text)
+			}
 		}
 	}
-	return in.Err()
 }

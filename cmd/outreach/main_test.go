@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -76,18 +75,11 @@ func TestChat(t *testing.T) {
 func copyContent(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, pattern := range []string{"flows/*.yaml", "locales/*.yaml", "locales/*.md"} {
-		names, _ := fs.Glob(content.Embedded(), pattern)
-		for _, name := range names {
-			data, err := fs.ReadFile(content.Embedded(), name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			path := filepath.Join(dir, filepath.FromSlash(name))
-			os.MkdirAll(filepath.Dir(path), 0o755)
-			if err := os.WriteFile(path, data, 0o644); err != nil {
-				t.Fatal(err)
-			}
+	for name, data := range shipped(t).Files() {
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
 	return dir
@@ -226,7 +218,9 @@ func simulate(t *testing.T, base, token, body string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", base+"/api/v1/simulate", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
+	if lower, ok := strings.CutPrefix(token, "lower:"); ok {
+		req.Header.Set("Authorization", "bearer "+lower)
+	} else if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
@@ -306,7 +300,9 @@ func TestServeRoutes(t *testing.T) {
 		{"no contact", adminToken, `{"text":"hi"}`, 400, `contact`},
 		{"too long", adminToken, fmt.Sprintf(`{"contact":"a","text":%q}`, strings.Repeat("x", 1601)), 400, `1600`},
 		{"too big", adminToken, fmt.Sprintf(`{"contact":"a","text":%q}`, strings.Repeat("x", 70000)), 413, `"error"`},
+		{"two JSON values", adminToken, `{"contact":"a","text":"hi"} {}`, 400, `"error"`},
 		{"ok", adminToken, `{"contact":"a","text":"hello"}`, 200, `"replies":[{"text":"`},
+		{"lowercase scheme", "lower:" + adminToken, `{"contact":"a","text":"1"}`, 200, `"replies":[{"text":"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -319,7 +315,7 @@ func TestServeRoutes(t *testing.T) {
 	for path, want := range map[string]string{
 		"/healthz": "ok",
 		"/readyz":  "ok",
-		"/metrics": `outreach_inbound_messages_total{channel="simulate"} 1`,
+		"/metrics": `outreach_inbound_messages_total{channel="simulate"} 2`,
 	} {
 		resp, err := http.Get(s.base + path)
 		if err != nil {

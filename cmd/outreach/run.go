@@ -60,7 +60,7 @@ type app struct {
 	close   func()
 }
 
-func newApp(ctx context.Context, getenv func(string) string, contentDir string, log *slog.Logger, warn io.Writer) (*app, error) {
+func newApp(ctx context.Context, getenv func(string) string, contentDir string, log *slog.Logger) (*app, error) {
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return nil, err
@@ -76,7 +76,7 @@ func newApp(ctx context.Context, getenv func(string) string, contentDir string, 
 	if err != nil {
 		return nil, fmt.Errorf("content is not valid:\n%w", err)
 	}
-	rdb, closeRedis, err := store.Connect(ctx, cfg.RedisURL, warn)
+	rdb, closeRedis, err := store.Connect(ctx, cfg.RedisURL, log)
 	if err != nil {
 		return nil, err
 	}

@@ -22,7 +22,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	a, err := newApp(ctx, getenv, *contentDir, log, stderr)
+	a, err := newApp(ctx, getenv, *contentDir, log)
 	if err != nil {
 		return err
 	}
