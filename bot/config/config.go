@@ -33,6 +33,10 @@ type Config struct {
 	ContentDir string
 	// ShutdownTimeout bounds a graceful stop (OUTREACH_SHUTDOWN_TIMEOUT).
 	ShutdownTimeout time.Duration
+
+	Twilio   Twilio
+	Telegram Telegram
+	Outbox   Outbox
 }
 
 // Load reads the configuration through getenv and checks it. The error names
@@ -65,6 +69,9 @@ func Load(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if c.ShutdownTimeout, err = duration(getenv, "OUTREACH_SHUTDOWN_TIMEOUT", 10*time.Second); err != nil {
+		return c, err
+	}
+	if err := loadChannels(&c, getenv); err != nil {
 		return c, err
 	}
 	c.MaxReplies = 6

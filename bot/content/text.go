@@ -75,7 +75,7 @@ func (c *Content) Keyword(text string) (Keyword, bool) {
 }
 
 // DetectLanguage tells the language of a first message when it can: Arabic
-// script, a greeting, or a keyword listed for one language.
+// script, or a greeting.
 func (c *Content) DetectLanguage(text string) (string, bool) {
 	if HasArabicScript(text) && c.HasLanguage("ar") {
 		return "ar", true
@@ -92,6 +92,13 @@ func (c *Content) DetectLanguage(text string) (string, bool) {
 			}
 		}
 	}
+	return "", false
+}
+
+// KeywordLanguage returns the first language that lists text as a keyword:
+// a weak hint, since many keywords (MENU, STOP) are shared.
+func (c *Content) KeywordLanguage(text string) (string, bool) {
+	folded := Fold(text)
 	for _, lang := range c.Languages {
 		for _, kw := range c.Flow.Keywords {
 			for _, w := range kw.Words[lang] {

@@ -6,13 +6,13 @@ package dialog
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +20,7 @@ import (
 	"github.com/outreach-org/outreach/bot/content"
 	"github.com/outreach-org/outreach/bot/engine"
 	"github.com/outreach-org/outreach/bot/metrics"
+	"github.com/outreach-org/outreach/bot/outbox"
 	"github.com/outreach-org/outreach/bot/store"
 )
 
@@ -28,9 +29,24 @@ type Message struct {
 	// Channel is where it came from: "sms", "whatsapp", "telegram", "simulate", "chat".
 	Channel string
 	// Address is the person's address on the channel: phone number, chat id.
-	// It is used only to make the contact key; it is never stored or logged.
+	// It is kept only sealed (encrypted), never logged.
 	Address string
 	Text    string
+	// ProviderID is the provider's id of the message (MessageSid, update_id):
+	// a message seen before is not handled again. Empty: no deduplication.
+	ProviderID string
+	// LangHint is the language the channel reports for the person, if any.
+	LangHint string
+	// Callback is a Telegram callback query to answer with the replies.
+	Callback string
+}
+
+// Outcome is what handling a message gave.
+type Outcome struct {
+	Replies []engine.Reply
+	// Duplicate is set when the provider id was handled before: nothing
+	// was done this time.
+	Duplicate bool
 }
 
 // Options tunes the service.
@@ -46,6 +62,10 @@ type Options struct {
 	DataMaxAge time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Outbox receives the replies on the channels listed in Deliver; the
+	// replies of other channels (simulate, chat) are only returned.
+	Outbox  *outbox.Outbox
+	Deliver []string
 }
 
 // Service handles messages for every channel.
@@ -55,6 +75,9 @@ type Service struct {
 	opts    Options
 	log     *slog.Logger
 	metrics *metrics.Metrics
+	// stripes serialise the messages of one contact within this process, in
+	// arrival order; the compare-and-set serialises them across processes.
+	stripes [256]sync.Mutex
 
 	dataMu sync.Mutex
 	data   atomic.Pointer[snapshot]
@@ -87,93 +110,231 @@ func (s *Service) Content() *content.Content { return s.content.Load() }
 // SetContent swaps in a new content version for the next messages.
 func (s *Service) SetContent(c *content.Content) { s.content.Store(c) }
 
+// ContactKey returns the key of the person at address on channel.
+func (s *Service) ContactKey(channel, address string) string {
+	return s.store.ContactKey(channel, address)
+}
+
 // maxAttempts bounds the retries of one message when the same contact writes
 // many times at once; each round lets at least one of them through.
 const maxAttempts = 64
 
-// Handle handles one message and returns the replies. The new state is saved
-// before Handle returns; on error nothing was saved.
-func (s *Service) Handle(ctx context.Context, msg Message) ([]engine.Reply, error) {
+func (s *Service) lock(contact string) func() {
+	h := fnv.New32a()
+	h.Write([]byte(contact))
+	m := &s.stripes[h.Sum32()%uint32(len(s.stripes))]
+	m.Lock()
+	return m.Unlock
+}
+
+func (s *Service) delivers(channel string) bool {
+	return s.opts.Outbox != nil && slices.Contains(s.opts.Deliver, channel)
+}
+
+// Handle handles one message: it runs the engine and, in one atomic write,
+// saves the new state, marks the provider id as seen and puts the replies in
+// the outbox. On error nothing was written, and the provider may retry.
+func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 	began := time.Now()
 	defer func() { s.metrics.Step.Observe(time.Since(began).Seconds()) }()
 
 	contact := s.store.ContactKey(msg.Channel, msg.Address)
+	defer s.lock(contact)()
 	data, err := s.snapshot(ctx)
 	if err != nil {
 		s.metrics.Errors.WithLabelValues("data").Inc()
-		return nil, err
+		return Outcome{}, err
 	}
 	for attempt := 0; attempt < maxAttempts; attempt++ {
-		stored, err := s.store.LoadState(ctx, contact)
+		stored, err := s.store.LoadState(ctx, contact, msg.ProviderID)
 		if err != nil {
 			s.metrics.Errors.WithLabelValues("load").Inc()
-			return nil, err
+			return Outcome{}, err
 		}
-		var st engine.State
-		if len(stored.Data) > 0 {
-			if err := json.Unmarshal(stored.Data, &st); err != nil {
-				// A state that cannot be read is started afresh rather than
-				// leaving the person without an answer.
-				s.log.Error("unreadable contact state, starting afresh", "contact", contact, "err", err)
-				st = engine.State{}
-			}
+		if stored.Seen {
+			s.metrics.Duplicates.WithLabelValues(msg.Channel).Inc()
+			return Outcome{Duplicate: true}, nil
 		}
+		st := s.decode(contact, stored.Data)
 		eng := engine.Engine{Content: s.Content(), Location: s.opts.Location, IdleAfter: s.opts.IdleAfter, MaxReplies: s.opts.MaxReplies}
-		res := eng.Step(st, engine.Input{Text: msg.Text, Now: s.opts.Now()}, data)
+		res := eng.Step(st, engine.Input{Text: msg.Text, Now: s.opts.Now(), Lang: msg.LangHint}, data)
 		if res.Guarded {
 			s.metrics.Guarded.Inc()
 			s.log.Warn("loop guard stopped a step", "contact", contact, "node", st.Node)
 		}
-		next, err := json.Marshal(res.State)
+		turn, err := s.turn(contact, msg, stored.Version, res)
 		if err != nil {
-			return nil, err
+			return Outcome{}, err
 		}
-		err = s.store.SaveState(ctx, contact, stored.Version, next)
-		if errors.Is(err, store.ErrConflict) {
+		err = s.store.Commit(ctx, turn)
+		switch {
+		case errors.Is(err, store.ErrConflict):
 			s.metrics.Conflicts.Inc()
 			if err := sleep(ctx, time.Duration(rand.IntN(1+attempt*500))*time.Microsecond); err != nil {
-				return nil, err
+				return Outcome{}, err
 			}
 			continue
-		}
-		if err != nil {
+		case errors.Is(err, store.ErrDuplicate):
+			s.metrics.Duplicates.WithLabelValues(msg.Channel).Inc()
+			return Outcome{Duplicate: true}, nil
+		case err != nil:
 			s.metrics.Errors.WithLabelValues("save").Inc()
-			return nil, err
+			return Outcome{}, err
 		}
-		if err := s.record(ctx, contact, msg.Channel, res.Effects); err != nil {
-			s.metrics.Errors.WithLabelValues("effects").Inc()
-			s.log.Error("recording effects", "contact", contact, "err", err)
+		for _, e := range res.Effects {
+			if e.Kind == engine.EffectHandover {
+				s.log.Info("request to talk to a person recorded", "contact", contact, "channel", msg.Channel)
+			}
 		}
 		s.metrics.Inbound.WithLabelValues(msg.Channel).Inc()
 		s.metrics.Replies.WithLabelValues(msg.Channel).Add(float64(len(res.Replies)))
-		return res.Replies, nil
+		return Outcome{Replies: res.Replies}, nil
 	}
 	s.metrics.Errors.WithLabelValues("contention").Inc()
-	return nil, fmt.Errorf("dialog: contact state kept changing: gave up after %d attempts", maxAttempts)
+	return Outcome{}, fmt.Errorf("dialog: contact state kept changing: gave up after %d attempts", maxAttempts)
 }
 
-// record writes what a step changed beyond the contact's state.
-func (s *Service) record(ctx context.Context, contact, channel string, effects []engine.Effect) error {
-	var errs []error
-	for _, e := range effects {
+// decode reads a stored state; one that cannot be read is started afresh
+// rather than leaving the person without an answer.
+func (s *Service) decode(contact string, data []byte) engine.State {
+	var st engine.State
+	if len(data) > 0 {
+		if err := json.Unmarshal(data, &st); err != nil {
+			s.log.Error("unreadable contact state, starting afresh", "contact", contact, "err", err)
+			return engine.State{}
+		}
+	}
+	return st
+}
+
+// turn builds the atomic write of one handled message.
+func (s *Service) turn(contact string, msg Message, version int64, res engine.Result) (store.Turn, error) {
+	data, err := json.Marshal(res.State)
+	if err != nil {
+		return store.Turn{}, err
+	}
+	t := store.Turn{Contact: contact, Version: version, Data: data, SeenID: msg.ProviderID}
+	if s.delivers(msg.Channel) {
+		t.Address, t.Channel = s.store.Seal(msg.Address), msg.Channel
+		t.Outbox = s.opts.Outbox.Keys().Stream(outbox.Reply)
+		if msg.Callback != "" {
+			e := outbox.NewEntry(msg.Channel, t.Address, contact, outbox.Reply)
+			e.Callback = msg.Callback
+			t.Entries = append(t.Entries, e.Encode())
+		}
+		for _, r := range res.Replies {
+			e := outbox.NewEntry(msg.Channel, t.Address, contact, outbox.Reply)
+			e.Text = r.Text
+			for _, c := range r.Choices {
+				e.Choices = append(e.Choices, outbox.Choice{Key: c.Key, Label: c.Label})
+			}
+			t.Entries = append(t.Entries, e.Encode())
+		}
+	}
+	writes, err := s.effectWrites(contact, msg.Channel, res)
+	if err != nil {
+		return store.Turn{}, err
+	}
+	t.Writes = writes
+	return t, nil
+}
+
+// effectWrites turns a step's effects into writes of the same turn.
+func (s *Service) effectWrites(contact, channel string, res engine.Result) ([]store.Write, error) {
+	var ws []store.Write
+	sites := func(cmd string, list []string) {
+		for _, site := range list {
+			ws = append(ws, store.Write{Cmd: cmd, Key: s.store.SubscribersKey(site), Args: []any{contact}})
+		}
+	}
+	for _, e := range res.Effects {
 		switch e.Kind {
-		case engine.EffectSubscribe:
-			errs = append(errs, s.store.Subscribe(ctx, contact, e.Sites...))
-		case engine.EffectUnsubscribe:
-			errs = append(errs, s.store.Unsubscribe(ctx, contact, e.Sites...))
+		case engine.EffectSubscribe, engine.EffectOptIn:
+			sites("SADD", e.Sites)
+		case engine.EffectUnsubscribe, engine.EffectOptOut:
+			sites("SREM", e.Sites)
 		case engine.EffectHandover:
 			site := ""
 			if len(e.Sites) > 0 {
 				site = e.Sites[0]
 			}
-			errs = append(errs, s.store.AddRequest(ctx, store.Request{
-				ID: newID(), Contact: contact, Channel: channel, Lang: e.Lang, Site: site,
-				Text: e.Text, CreatedAt: s.opts.Now().UTC(), Open: true,
-			}))
-			s.log.Info("request to talk to a person recorded", "contact", contact, "channel", channel)
+			req, err := s.store.RequestWrites(store.Request{
+				ID: outbox.NewID(), Contact: contact, Channel: channel, Lang: e.Lang, Site: site,
+				Text: s.store.Seal(e.Text), CreatedAt: s.opts.Now().UTC(), Open: true,
+			})
+			if err != nil {
+				return nil, err
+			}
+			ws = append(ws, req...)
 		}
 	}
-	return errors.Join(errs...)
+	return ws, nil
+}
+
+// SetOptedOut records that a person stopped (or restarted) messages outside
+// the conversation: a blocked Telegram bot, Twilio's STOP. Their site
+// subscriptions are kept, but no notice reaches them while opted out.
+func (s *Service) SetOptedOut(ctx context.Context, contact string, opted bool) error {
+	defer s.lock(contact)()
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		stored, err := s.store.LoadState(ctx, contact, "")
+		if err != nil {
+			return err
+		}
+		if stored.Data == nil {
+			return nil // nothing is kept about this person
+		}
+		st := s.decode(contact, stored.Data)
+		if st.OptedOut == opted {
+			return nil
+		}
+		st.OptedOut = opted
+		res := engine.Result{State: st}
+		kind := engine.EffectOptIn
+		if opted {
+			kind = engine.EffectOptOut
+		}
+		res.Effects = []engine.Effect{{Kind: kind, Sites: st.Sites}}
+		t, err := s.turn(contact, Message{}, stored.Version, res)
+		if err != nil {
+			return err
+		}
+		err = s.store.Commit(ctx, t)
+		if errors.Is(err, store.ErrConflict) {
+			continue
+		}
+		return err
+	}
+	return fmt.Errorf("dialog: contact state kept changing")
+}
+
+// Suppressed tells the outbox whether a contact must not be sent to.
+func (s *Service) Suppressed(ctx context.Context, contact string, bulk bool) (string, error) {
+	r, ok, err := s.store.Reach(ctx, contact)
+	switch {
+	case err != nil:
+		return "", err
+	case r.Undeliverable:
+		return "undeliverable", nil
+	case !bulk:
+		return "", nil
+	case !ok:
+		return "no_contact", nil
+	}
+	if s.decode(contact, r.Data).OptedOut {
+		return "opted_out", nil
+	}
+	return "", nil
+}
+
+// MarkOptedOut records a provider-side opt-out (Twilio 21610, a blocked bot).
+func (s *Service) MarkOptedOut(ctx context.Context, contact string) error {
+	return s.SetOptedOut(ctx, contact, true)
+}
+
+// MarkUndeliverable records that the contact's address cannot receive.
+func (s *Service) MarkUndeliverable(ctx context.Context, contact string) error {
+	return s.store.MarkUndeliverable(ctx, contact)
 }
 
 // snapshot returns the sites and distributions, read again when older than
@@ -219,14 +380,6 @@ func (s *Service) readData(ctx context.Context) (engine.Data, error) {
 		return engine.Data{}, err
 	}
 	return engine.Data{Sites: sites, Distributions: dists}, nil
-}
-
-func newID() string {
-	b := make([]byte, 8)
-	if _, err := crand.Read(b); err != nil {
-		return fmt.Sprintf("%x", time.Now().UnixNano())
-	}
-	return hex.EncodeToString(b)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -57,14 +57,14 @@ func newFixtureOn(t *testing.T, rdb redis.UniversalClient, prefix string) *fixtu
 
 func (f *fixture) send(t *testing.T, address, text string) []engine.Reply {
 	t.Helper()
-	replies, err := f.svc.Handle(context.Background(), Message{Channel: "sms", Address: address, Text: text})
+	out, err := f.svc.Handle(context.Background(), Message{Channel: "sms", Address: address, Text: text})
 	if err != nil {
 		t.Fatalf("Handle(%q): %v", text, err)
 	}
-	if len(replies) == 0 {
+	if len(out.Replies) == 0 {
 		t.Fatalf("Handle(%q): no reply", text)
 	}
-	return replies
+	return out.Replies
 }
 
 func contains(replies []engine.Reply, want string) bool {
@@ -111,7 +111,9 @@ func TestSamePersonAtOnce(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			results[i], errs[i] = f.svc.Handle(context.Background(), Message{Channel: "sms", Address: phone, Text: fmt.Sprintf("request number %d", i)})
+			var out Outcome
+			out, errs[i] = f.svc.Handle(context.Background(), Message{Channel: "sms", Address: phone, Text: fmt.Sprintf("request number %d", i)})
+			results[i] = out.Replies
 		}()
 	}
 	close(start)
@@ -136,11 +138,15 @@ func TestSamePersonAtOnce(t *testing.T) {
 	if len(reqs) != 1 {
 		t.Fatalf("%d requests recorded, want 1", len(reqs))
 	}
-	if !strings.HasPrefix(reqs[0].Text, "request number ") || reqs[0].Lang != "en" || reqs[0].Channel != "sms" {
+	text, err := f.store.Open(reqs[0].Text)
+	if err != nil {
+		t.Fatalf("request text cannot be opened: %v", err)
+	}
+	if !strings.HasPrefix(text, "request number ") || reqs[0].Lang != "en" || reqs[0].Channel != "sms" {
 		t.Errorf("request = %+v", reqs[0])
 	}
 	// Every message moved the state on once: 2 before, n now.
-	st, err := f.store.LoadState(context.Background(), f.store.ContactKey("sms", phone))
+	st, err := f.store.LoadState(context.Background(), f.store.ContactKey("sms", phone), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +204,7 @@ func TestContactKeys(t *testing.T) {
 	if a == f.store.ContactKey("whatsapp", "+212600000003") {
 		t.Error("the same number on two channels gave one key")
 	}
-	other, err := store.New(context.Background(), f.rdb, store.Options{Prefix: f.prefix + "other:", HashKey: []byte("another key of thirty-two bytes!")})
+	other, err := store.New(context.Background(), f.rdb, store.Options{Prefix: f.prefix + "other:", DataKey: []byte("another key of thirty-two bytes!")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +240,7 @@ func TestRedisDownIsAnError(t *testing.T) {
 	f := newFixture(t)
 	down := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{"127.0.0.1:1"}, DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
 	defer down.Close()
-	broken, err := store.New(context.Background(), down, store.Options{Prefix: f.prefix, HashKey: []byte("k")})
+	broken, err := store.New(context.Background(), down, store.Options{Prefix: f.prefix, DataKey: []byte("a key of exactly thirty-two byte")})
 	if err != nil {
 		t.Fatal(err)
 	}

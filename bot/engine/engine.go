@@ -45,6 +45,9 @@ func (s State) clone() State {
 type Input struct {
 	Text string
 	Now  time.Time
+	// Lang is the language the channel says the person uses (Telegram's
+	// language_code), tried when the first message does not tell.
+	Lang string
 }
 
 // Data is the stored data the conversation shows, as a snapshot.
@@ -150,6 +153,10 @@ func (e *Engine) Step(st State, in Input, data Data) Result {
 			r.st.Lang = r.c.Languages[0]
 			if lang, ok := r.c.DetectLanguage(text); ok {
 				r.st.Lang = lang
+			} else if hint := baseLanguage(in.Lang); r.c.HasLanguage(hint) {
+				r.st.Lang = hint
+			} else if lang, ok := r.c.KeywordLanguage(text); ok {
+				r.st.Lang = lang
 			}
 		}
 		r.st.Tries = 0
@@ -167,6 +174,9 @@ func (e *Engine) Step(st State, in Input, data Data) Result {
 		r.st.Lang = ""
 		if lang, ok := r.c.DetectLanguage(text); ok {
 			r.st.Lang = lang
+			r.run(r.s.Welcome)
+		} else if hint := baseLanguage(in.Lang); r.st.Node != r.s.ChooseLanguage && r.c.HasLanguage(hint) {
+			r.st.Lang = hint
 			r.run(r.s.Welcome)
 		} else if r.st.Node == r.s.ChooseLanguage {
 			r.answer(text)
@@ -187,6 +197,12 @@ func (e *Engine) Step(st State, in Input, data Data) Result {
 func (r *step) awaitsText() bool {
 	n := r.c.Flow.Nodes[r.st.Node]
 	return n != nil && n.Kind == content.KindQuestion && n.Expect == content.ExpectText
+}
+
+// baseLanguage returns the language of a tag such as "fr-FR" or "ar".
+func baseLanguage(tag string) string {
+	base, _, _ := strings.Cut(strings.ToLower(tag), "-")
+	return base
 }
 
 // step is the working state of one Step.

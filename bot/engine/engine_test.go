@@ -123,6 +123,27 @@ func TestFirstMessagePicksLanguage(t *testing.T) {
 	}
 }
 
+func TestChannelLanguageHint(t *testing.T) {
+	e := newEngine(t)
+	c := e.Content
+	res := e.Step(State{}, Input{Text: "MENU", Now: t0, Lang: "ar-MA"}, defaultData(c))
+	if res.State.Lang != "ar" {
+		t.Errorf("MENU with hint ar-MA: language %q, want ar", res.State.Lang)
+	}
+	res = e.Step(State{}, Input{Text: "???", Now: t0, Lang: "en"}, defaultData(c))
+	if res.State.Lang != "en" || res.Replies[0].Text != text(c, "en", "welcome") {
+		t.Errorf("??? with hint en: language %q", res.State.Lang)
+	}
+	res = e.Step(State{}, Input{Text: "Bonjour", Now: t0, Lang: "en"}, defaultData(c))
+	if res.State.Lang != "fr" {
+		t.Errorf("Bonjour with hint en: language %q, want fr (the text tells)", res.State.Lang)
+	}
+	res = e.Step(State{}, Input{Text: "???", Now: t0, Lang: "de"}, defaultData(c))
+	if res.State.Lang != "" || res.State.Node != "first_language" {
+		t.Errorf("??? with hint de: state %+v, want the language question", res.State)
+	}
+}
+
 func TestUnknownLanguageAsksFirst(t *testing.T) {
 	e := newEngine(t)
 	c := e.Content

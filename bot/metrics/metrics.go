@@ -25,6 +25,26 @@ type Metrics struct {
 	Guarded prometheus.Counter
 	// Errors counts failures, by stage.
 	Errors *prometheus.CounterVec
+
+	// Webhooks counts webhook requests, by route and status code.
+	Webhooks *prometheus.CounterVec
+	// Duplicates counts provider retries of messages already handled.
+	Duplicates *prometheus.CounterVec
+	// Sent counts messages the provider accepted, by channel.
+	Sent *prometheus.CounterVec
+	// SendFailures counts failed sends, by channel and reason.
+	SendFailures *prometheus.CounterVec
+	// SendSeconds times provider calls, by channel.
+	SendSeconds *prometheus.HistogramVec
+	// Skipped counts messages not sent, by channel and reason (opted out,
+	// undeliverable, needs a template).
+	Skipped *prometheus.CounterVec
+	// DeadLetters counts messages given up, by channel and reason.
+	DeadLetters *prometheus.CounterVec
+	// Claimed counts entries taken over from a worker that stopped.
+	Claimed prometheus.Counter
+	// Statuses counts delivery status callbacks, by status.
+	Statuses *prometheus.CounterVec
 }
 
 // New makes the metrics and registers them with the Go and process collectors.
@@ -51,10 +71,39 @@ func New() *Metrics {
 			Name: "outreach_errors_total", Help: "Failures, by stage.",
 		}, []string{"stage"}),
 	}
+	m.Webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "outreach_webhook_requests_total", Help: "Webhook requests, by route and status code.",
+	}, []string{"route", "code"})
+	m.Duplicates = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "outreach_duplicates_total", Help: "Provider retries of messages already handled, by channel.",
+	}, []string{"channel"})
+	m.Sent = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "outreach_sent_total", Help: "Messages the provider accepted, by channel.",
+	}, []string{"channel"})
+	m.SendFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "outreach_send_failures_total", Help: "Failed sends, by channel and reason.",
+	}, []string{"channel", "reason"})
+	m.SendSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "outreach_send_seconds", Help: "Time of one provider call, by channel.",
+		Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15},
+	}, []string{"channel"})
+	m.Skipped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "outreach_skipped_total", Help: "Messages not sent, by channel and reason.",
+	}, []string{"channel", "reason"})
+	m.DeadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "outreach_dead_letters_total", Help: "Messages given up to the dead-letter list, by channel and reason.",
+	}, []string{"channel", "reason"})
+	m.Claimed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "outreach_outbox_claimed_total", Help: "Outbox entries taken over from a worker that stopped.",
+	})
+	m.Statuses = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "outreach_delivery_status_total", Help: "Delivery status callbacks, by status.",
+	}, []string{"status"})
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.Inbound, m.Replies, m.Step, m.Conflicts, m.Guarded, m.Errors,
+		m.Webhooks, m.Duplicates, m.Sent, m.SendFailures, m.SendSeconds, m.Skipped, m.DeadLetters, m.Claimed, m.Statuses,
 	)
 	return m
 }

@@ -10,13 +10,16 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/outreach-org/outreach/bot/dialog"
 	"github.com/outreach-org/outreach/bot/metrics"
+	"github.com/outreach-org/outreach/bot/outbox"
 )
 
 // maxBody bounds every request body.
@@ -32,19 +35,33 @@ type Pinger interface {
 
 // Server holds what the routes need.
 type Server struct {
-	dialog     *dialog.Service
-	store      Pinger
-	metrics    *metrics.Metrics
+	opts       Options
 	log        *slog.Logger
 	adminToken [32]byte
 	adminOpen  bool
 }
 
-// New returns a Server. An empty adminToken keeps the admin API closed.
-func New(d *dialog.Service, store Pinger, m *metrics.Metrics, log *slog.Logger, adminToken string) *Server {
-	s := &Server{dialog: d, store: store, metrics: m, log: log.With("component", "http")}
-	if adminToken != "" {
-		s.adminToken = sha256.Sum256([]byte(adminToken))
+// Options are the server's parts. A channel left nil is off, and its webhook
+// answers 404.
+type Options struct {
+	Dialog  *dialog.Service
+	Store   Pinger
+	Metrics *metrics.Metrics
+	Log     *slog.Logger
+	// AdminToken opens the admin API; empty keeps it closed.
+	AdminToken string
+	Outbox     *outbox.Outbox
+	// TwilioInbound and TwilioStatus serve Twilio's webhooks.
+	TwilioInbound, TwilioStatus http.Handler
+	// Telegram serves Telegram's webhook.
+	Telegram http.Handler
+}
+
+// New returns a Server.
+func New(opts Options) *Server {
+	s := &Server{opts: opts, log: opts.Log.With("component", "http")}
+	if opts.AdminToken != "" {
+		s.adminToken = sha256.Sum256([]byte(opts.AdminToken))
 		s.adminOpen = true
 	}
 	return s
@@ -55,12 +72,84 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Metrics.Registry, promhttp.HandlerOpts{}))
+	if s.opts.TwilioInbound != nil {
+		mux.Handle("POST /webhooks/twilio", s.counted("twilio", s.opts.TwilioInbound))
+		mux.Handle("POST /webhooks/twilio/status", s.counted("twilio_status", s.opts.TwilioStatus))
+	}
+	if s.opts.Telegram != nil {
+		mux.Handle("POST /webhooks/telegram", s.counted("telegram", s.opts.Telegram))
+	}
 	mux.Handle("POST /api/v1/simulate", s.admin(http.HandlerFunc(s.simulate)))
+	if s.opts.Outbox != nil {
+		mux.Handle("GET /api/v1/outbox", s.admin(http.HandlerFunc(s.outboxDepth)))
+		mux.Handle("GET /api/v1/outbox/dead", s.admin(http.HandlerFunc(s.deadLetters)))
+	}
 	mux.Handle("/api/v1/", s.admin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such route")
 	})))
 	return http.MaxBytesHandler(mux, maxBody)
+}
+
+// counted counts a webhook's answers by status code.
+func (s *Server) counted(route string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		s.opts.Metrics.Webhooks.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (s *Server) outboxDepth(w http.ResponseWriter, r *http.Request) {
+	depth, err := s.opts.Outbox.Depth(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "the store is unavailable; try again")
+		return
+	}
+	writeJSON(w, http.StatusOK, depth)
+}
+
+// deadLetters lists the messages given up, newest first (?limit=N, at most 1000).
+// Addresses stay sealed.
+func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request) {
+	limit := int64(100)
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, http.StatusBadRequest, "limit: want 1 to 1000")
+			return
+		}
+		limit = n
+	}
+	dead, err := s.opts.Outbox.Dead(r.Context(), limit)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "the store is unavailable; try again")
+		return
+	}
+	type letter struct {
+		ID        string    `json:"id"`
+		Channel   string    `json:"channel"`
+		Priority  string    `json:"priority"`
+		Broadcast string    `json:"broadcast,omitempty"`
+		Tries     int       `json:"tries"`
+		Reason    string    `json:"reason"`
+		At        time.Time `json:"at"`
+	}
+	out := make([]letter, len(dead))
+	for i, d := range dead {
+		out[i] = letter{ID: d.Entry.ID, Channel: d.Entry.Channel, Priority: string(d.Entry.Priority), Broadcast: d.Entry.Broadcast, Tries: d.Entry.Tries, Reason: d.Reason, At: d.At}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"dead": out})
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -70,7 +159,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if err := s.store.Ping(r.Context()); err != nil {
+	if err := s.opts.Store.Ping(r.Context()); err != nil {
 		s.log.Warn("not ready: Redis does not answer", "err", err)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		w.Write([]byte("redis unavailable\n"))
@@ -127,7 +216,7 @@ func (s *Server) simulate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, `"text" is longer than 1600 characters`)
 		return
 	}
-	replies, err := s.dialog.Handle(r.Context(), dialog.Message{Channel: "simulate", Address: req.Contact, Text: req.Text})
+	outcome, err := s.opts.Dialog.Handle(r.Context(), dialog.Message{Channel: "simulate", Address: req.Contact, Text: req.Text})
 	if err != nil {
 		s.log.Error("simulate failed", "err", err)
 		writeError(w, http.StatusServiceUnavailable, "the store is unavailable; try again")
@@ -135,8 +224,8 @@ func (s *Server) simulate(w http.ResponseWriter, r *http.Request) {
 	}
 	out := struct {
 		Replies []simulateReply `json:"replies"`
-	}{Replies: make([]simulateReply, len(replies))}
-	for i, rep := range replies {
+	}{Replies: make([]simulateReply, len(outcome.Replies))}
+	for i, rep := range outcome.Replies {
 		out.Replies[i] = simulateReply{Text: rep.Text}
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -23,7 +23,7 @@ func TestReadyzWhenRedisIsDown(t *testing.T) {
 	// Nothing listens on port 1: this client's Redis is down.
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
 	defer rdb.Close()
-	s := New(nil, redisPinger{rdb}, metrics.New(), slog.New(slog.NewTextHandler(io.Discard, nil)), "")
+	s := New(Options{Store: redisPinger{rdb}, Metrics: metrics.New(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	h := s.Handler()
 
 	rec := httptest.NewRecorder()

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/outreach-org/outreach/bot/engine"
+	"github.com/outreach-org/outreach/bot/seal"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -28,6 +29,7 @@ type Store struct {
 	rdb       redis.UniversalClient
 	prefix    string
 	hashKey   []byte
+	box       *seal.Box
 	retention time.Duration
 }
 
@@ -35,45 +37,67 @@ type Store struct {
 type Options struct {
 	// Prefix starts every key, e.g. "outreach:".
 	Prefix string
-	// HashKey keys the contact hash. Empty: a random key is generated once and
-	// kept in Redis, so contact keys stay the same across restarts.
-	HashKey []byte
+	// DataKey is the 32-byte master key: it keys the contact hash and seals
+	// addresses. Empty: a random key is made once and kept in Redis, so that
+	// contact keys stay the same across restarts — weaker, since whoever
+	// reads the data also reads the key.
+	DataKey []byte
 	// Retention is how long a silent contact's state is kept.
 	Retention time.Duration
 }
 
 // New returns a Store over rdb.
 func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Store, error) {
-	s := &Store{rdb: rdb, prefix: opts.Prefix, hashKey: opts.HashKey, retention: opts.Retention}
+	s := &Store{rdb: rdb, prefix: opts.Prefix, retention: opts.Retention}
 	if s.retention <= 0 {
 		s.retention = 180 * 24 * time.Hour
 	}
-	if len(s.hashKey) == 0 {
-		key, err := s.storedHashKey(ctx)
+	master := opts.DataKey
+	if len(master) == 0 {
+		key, err := s.storedKey(ctx)
 		if err != nil {
 			return nil, err
 		}
-		s.hashKey = key
+		master = key
 	}
+	if len(master) != 32 {
+		return nil, fmt.Errorf("store: data key is %d bytes, want 32", len(master))
+	}
+	s.hashKey = seal.Derive(master, "contact-hash")
+	box, err := seal.New(seal.Derive(master, "address-seal"))
+	if err != nil {
+		return nil, err
+	}
+	s.box = box
 	return s, nil
 }
 
-// storedHashKey returns the contact-hash key kept in Redis, making it on first use.
-func (s *Store) storedHashKey(ctx context.Context) ([]byte, error) {
+// storedKey returns the master key kept in Redis, making it on first use.
+func (s *Store) storedKey(ctx context.Context) ([]byte, error) {
 	fresh := make([]byte, 32)
 	if _, err := rand.Read(fresh); err != nil {
 		return nil, err
 	}
-	k := s.prefix + "contact-hash-key"
+	k := s.prefix + "data-key"
 	if err := s.rdb.SetNX(ctx, k, hex.EncodeToString(fresh), 0).Err(); err != nil {
-		return nil, fmt.Errorf("store: contact hash key: %w", err)
+		return nil, fmt.Errorf("store: data key: %w", err)
 	}
 	v, err := s.rdb.Get(ctx, k).Result()
 	if err != nil {
-		return nil, fmt.Errorf("store: contact hash key: %w", err)
+		return nil, fmt.Errorf("store: data key: %w", err)
 	}
 	return hex.DecodeString(v)
 }
+
+// Seal encrypts a piece of personal data (an address, a request's text) for
+// keeping in Redis.
+func (s *Store) Seal(text string) string { return s.box.Seal(text) }
+
+// Open decrypts what Seal made.
+func (s *Store) Open(sealed string) (string, error) { return s.box.Open(sealed) }
+
+// Prefix returns the prefix of every key.
+func (s *Store) Prefix() string { return s.prefix }
 
 // Client returns the Redis client.
 func (s *Store) Client() redis.UniversalClient { return s.rdb }
@@ -98,48 +122,173 @@ func (s *Store) stateKey(contact string) string {
 // ErrConflict means the state changed since it was read: read it again.
 var ErrConflict = errors.New("store: contact state changed concurrently")
 
+// ErrDuplicate means the provider's message was already handled.
+var ErrDuplicate = errors.New("store: message already handled")
+
 // State is a contact's stored dialog state and its version.
 type State struct {
 	Data    []byte
 	Version int64
+	// Seen is set when the provider id asked about was already handled.
+	Seen bool
 }
 
-// LoadState reads a contact's state. A new contact has no data and version 0.
-func (s *Store) LoadState(ctx context.Context, contact string) (State, error) {
-	vals, err := s.rdb.HMGet(ctx, s.stateKey(contact), "v", "s").Result()
+// LoadState reads a contact's state and, when seenID is not empty, whether
+// that provider message id was already handled — in one round trip. A new
+// contact has no data and version 0.
+func (s *Store) LoadState(ctx context.Context, contact, seenID string) (State, error) {
+	var vals *redis.SliceCmd
+	var seen *redis.IntCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		vals = p.HMGet(ctx, s.stateKey(contact), "v", "s")
+		if seenID != "" {
+			seen = p.Exists(ctx, s.seenKey(contact, seenID))
+		}
+		return nil
+	})
 	if err != nil {
 		return State{}, fmt.Errorf("store: load state: %w", err)
 	}
 	var st State
-	if v, ok := vals[0].(string); ok {
-		if st.Version, err = strconv.ParseInt(v, 10, 64); err != nil {
+	v := vals.Val()
+	if ver, ok := v[0].(string); ok {
+		if st.Version, err = strconv.ParseInt(ver, 10, 64); err != nil {
 			return State{}, fmt.Errorf("store: load state: bad version: %w", err)
 		}
 	}
-	if d, ok := vals[1].(string); ok {
+	if d, ok := v[1].(string); ok {
 		st.Data = []byte(d)
 	}
+	st.Seen = seen != nil && seen.Val() > 0
 	return st, nil
 }
 
-//go:embed save_state.lua
-var saveStateSrc string
+// Turn is everything one conversation turn writes.
+type Turn struct {
+	Contact string
+	// Version is the state version read; Data the new state.
+	Version int64
+	Data    []byte
+	// Address is the sealed address and Channel its channel, kept so that
+	// notices and staff can reach the person; empty keeps the stored one.
+	Address string
+	Channel string
+	// SeenID is the provider's message id, marked as handled; empty for none.
+	SeenID string
+	// Outbox is the stream the Entries are appended to.
+	Outbox  string
+	Entries []string
+	// Writes are the turn's other writes.
+	Writes []Write
+}
 
-var saveState = redis.NewScript(saveStateSrc)
+// Write is one more command a turn runs on a key: SADD, SREM, SET, ZADD or ZREM.
+type Write struct {
+	Cmd  string
+	Key  string
+	Args []any
+}
 
-// SaveState writes a contact's new state if it is still at version; else it
-// returns ErrConflict and writes nothing. The state expires after the
-// retention period without a new message.
-func (s *Store) SaveState(ctx context.Context, contact string, version int64, data []byte) error {
-	n, err := saveState.Run(ctx, s.rdb, []string{s.stateKey(contact)},
-		version, data, s.retention.Milliseconds()).Int()
-	if err != nil {
-		return fmt.Errorf("store: save state: %w", err)
+// seenTTL is how long a provider message id is remembered. Telegram keeps an
+// update for 24 hours; Twilio retries within minutes.
+const seenTTL = 48 * time.Hour
+
+//go:embed turn.lua
+var turnSrc string
+
+var turnScript = redis.NewScript(turnSrc)
+
+// Commit writes a turn atomically if the contact's state is still at
+// t.Version; else it returns ErrConflict and writes nothing. It returns
+// ErrDuplicate when t.SeenID was already handled.
+//
+// The turn touches the contact's keys, the outbox stream and shared indexes
+// in one script: this needs a single Redis node (or Sentinel); on Cluster
+// those keys would sit in different slots.
+func (s *Store) Commit(ctx context.Context, t Turn) error {
+	state := s.stateKey(t.Contact)
+	seen, outbox := state, state
+	var seenMS int64
+	if t.SeenID != "" {
+		seen, seenMS = s.seenKey(t.Contact, t.SeenID), seenTTL.Milliseconds()
 	}
-	if n == 0 {
+	if len(t.Entries) > 0 {
+		outbox = t.Outbox
+	}
+	keys := []string{state, seen, outbox}
+	args := []any{t.Version, t.Data, s.retention.Milliseconds(), t.Address, t.Channel, seenMS, len(t.Entries)}
+	for _, e := range t.Entries {
+		args = append(args, e)
+	}
+	for _, w := range t.Writes {
+		keys = append(keys, w.Key)
+		args = append(args, w.Cmd, len(w.Args))
+		args = append(args, w.Args...)
+	}
+	n, err := turnScript.Run(ctx, s.rdb, keys, args...).Int()
+	switch {
+	case err != nil:
+		return fmt.Errorf("store: commit turn: %w", err)
+	case n == 0:
 		return ErrConflict
+	case n == 2:
+		return ErrDuplicate
 	}
 	return nil
+}
+
+func (s *Store) seenKey(contact, id string) string {
+	return s.prefix + "{c:" + contact + "}:seen:" + id
+}
+
+// Reach is what the service keeps to reach a contact.
+type Reach struct {
+	// Address is sealed; Channel is where it is.
+	Address string
+	Channel string
+	// Data is the dialog state.
+	Data []byte
+	// Undeliverable is set when the provider said the address cannot receive.
+	Undeliverable bool
+}
+
+// Reach reads how to reach a contact; ok is false when nothing is stored.
+func (s *Store) Reach(ctx context.Context, contact string) (r Reach, ok bool, err error) {
+	vals, err := s.rdb.HMGet(ctx, s.stateKey(contact), "a", "ch", "s", "x").Result()
+	if err != nil {
+		return Reach{}, false, fmt.Errorf("store: reach: %w", err)
+	}
+	r.Address, _ = vals[0].(string)
+	r.Channel, _ = vals[1].(string)
+	if d, ok := vals[2].(string); ok {
+		r.Data = []byte(d)
+	}
+	x, _ := vals[3].(string)
+	r.Undeliverable = x == "undeliverable"
+	return r, vals[2] != nil, nil
+}
+
+// MarkUndeliverable records that a contact's address cannot receive
+// messages; the next message from the person clears it.
+func (s *Store) MarkUndeliverable(ctx context.Context, contact string) error {
+	return s.rdb.HSet(ctx, s.stateKey(contact), "x", "undeliverable").Err()
+}
+
+// SubscribersKey is the key of the set of contacts subscribed to a site.
+func (s *Store) SubscribersKey(site string) string {
+	return s.subscribersKey(site)
+}
+
+// RequestWrites returns the writes that record a request to talk to a person.
+func (s *Store) RequestWrites(req Request) ([]Write, error) {
+	data, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	return []Write{
+		{Cmd: "SET", Key: s.prefix + "request:" + req.ID, Args: []any{data, "PX", s.retention.Milliseconds()}},
+		{Cmd: "ZADD", Key: s.prefix + "requests:open", Args: []any{req.CreatedAt.UnixMilli(), req.ID}},
+	}, nil
 }
 
 // Subscribe adds a contact to the subscribers of sites.
@@ -183,21 +332,6 @@ type Request struct {
 	Text      string    `json:"text"`
 	CreatedAt time.Time `json:"created_at"`
 	Open      bool      `json:"open"`
-}
-
-// AddRequest records a request to talk to a person. id must be unique and
-// stable for the message that made it, so that recording twice keeps one.
-func (s *Store) AddRequest(ctx context.Context, req Request) error {
-	data, err := json.Marshal(req)
-	if err != nil {
-		return err
-	}
-	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, s.prefix+"request:"+req.ID, data, s.retention)
-		p.ZAdd(ctx, s.prefix+"requests:open", redis.Z{Score: float64(req.CreatedAt.UnixMilli()), Member: req.ID})
-		return nil
-	})
-	return err
 }
 
 // OpenRequests returns the open requests, oldest first.

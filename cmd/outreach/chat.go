@@ -49,11 +49,11 @@ func chat(ctx context.Context, args []string, getenv func(string) string, stdin 
 		case err := <-readErr:
 			return err
 		case line := <-lines:
-			replies, err := a.dialog.Handle(ctx, dialog.Message{Channel: "chat", Address: *contact, Text: line})
+			outcome, err := a.dialog.Handle(ctx, dialog.Message{Channel: "chat", Address: *contact, Text: line})
 			if err != nil {
 				return err
 			}
-			for _, r := range replies {
+			for _, r := range outcome.Replies {
 				fmt.Fprintf(stdout, "%s\n\n", r.Text)
 			}
 		}

@@ -13,7 +13,10 @@ import (
 	"github.com/outreach-org/outreach/bot/content"
 	"github.com/outreach-org/outreach/bot/dialog"
 	"github.com/outreach-org/outreach/bot/metrics"
+	"github.com/outreach-org/outreach/bot/outbox"
 	"github.com/outreach-org/outreach/bot/store"
+	"github.com/outreach-org/outreach/bot/telegram"
+	"github.com/outreach-org/outreach/bot/twilio"
 )
 
 const usage = `usage: outreach <command> [flags]
@@ -22,6 +25,9 @@ commands:
   serve            run the webhook service, outbox worker and admin API
   chat             talk to the bot in this terminal (same engine and content)
   validate [DIR]   check flows/ and locales/ (the built-in content, or DIR)
+  telegram-webhook [set]
+                   show the Telegram webhook's status, or set it to
+                   OUTREACH_PUBLIC_URL/webhooks/telegram with the secret token
 
 Configuration is read from the environment; see README.md.
 `
@@ -42,6 +48,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return chat(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "validate":
 		return validate(args[1:], stdout, stderr)
+	case "telegram-webhook":
+		return telegramWebhook(args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -57,6 +65,7 @@ type app struct {
 	store   *store.Store
 	metrics *metrics.Metrics
 	dialog  *dialog.Service
+	outbox  *outbox.Outbox
 	close   func()
 }
 
@@ -80,18 +89,34 @@ func newApp(ctx context.Context, getenv func(string) string, contentDir string, 
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.New(ctx, rdb, store.Options{Prefix: cfg.KeyPrefix, HashKey: cfg.DataKey, Retention: cfg.Retention})
+	st, err := store.New(ctx, rdb, store.Options{Prefix: cfg.KeyPrefix, DataKey: cfg.DataKey, Retention: cfg.Retention})
 	if err != nil {
 		closeRedis()
 		return nil, err
 	}
+	if len(cfg.DataKey) == 0 && cfg.RedisURL != "" {
+		log.Warn("OUTREACH_DATA_KEY is not set: the key that seals addresses is kept in Redis beside them; set one in production", "component", "store")
+	}
 	m := metrics.New()
+	ob := outbox.New(rdb, cfg.KeyPrefix)
+	var deliver []string
+	if cfg.Twilio.SMS() {
+		deliver = append(deliver, twilio.SMS)
+	}
+	if cfg.Twilio.WhatsApp() {
+		deliver = append(deliver, twilio.WhatsApp)
+	}
+	if cfg.Telegram.On() {
+		deliver = append(deliver, telegram.Channel)
+	}
 	d := dialog.New(st, c, m, log, dialog.Options{
 		Location:   cfg.Timezone,
 		IdleAfter:  cfg.IdleAfter,
 		MaxReplies: cfg.MaxReplies,
+		Outbox:     ob,
+		Deliver:    deliver,
 	})
-	return &app{cfg: cfg, log: log, store: st, metrics: m, dialog: d, close: closeRedis}, nil
+	return &app{cfg: cfg, log: log, store: st, metrics: m, dialog: d, outbox: ob, close: closeRedis}, nil
 }
 
 // newFlagSet returns a flag set that reports its errors to stderr.

@@ -8,16 +8,25 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+
+	"github.com/outreach-org/outreach/bot/outbox"
 	"github.com/outreach-org/outreach/bot/server"
+	"github.com/outreach-org/outreach/bot/telegram"
+	"github.com/outreach-org/outreach/bot/twilio"
 )
 
-// serve runs the HTTP service until ctx is cancelled, then stops gracefully:
-// it stops accepting, finishes the requests in hand, then closes Redis.
+// serve runs the HTTP service and the outbox worker until ctx is cancelled,
+// then stops in reverse order: it stops accepting and finishes the requests
+// in hand, lets the worker finish its sends in hand, then closes Redis.
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
 	contentDir := fs.String("content", "", "load flows/ and locales/ from this directory instead of the built-in content")
+	setWebhook := fs.Bool("set-telegram-webhook", false, "register the Telegram webhook at start (as OUTREACH_TELEGRAM_SET_WEBHOOK=true)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -27,8 +36,50 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 	defer a.close()
+	cfg := a.cfg
 
-	srv := server.New(a.dialog, a.store, a.metrics, log, a.cfg.AdminToken)
+	opts := server.Options{
+		Dialog: a.dialog, Store: a.store, Metrics: a.metrics, Log: log,
+		AdminToken: cfg.AdminToken, Outbox: a.outbox,
+	}
+	a.metrics.Registry.MustRegister(a.outbox.Collector())
+	channels := map[string]*outbox.Channel{}
+	statusURL := strings.TrimSuffix(cfg.PublicURL, "/") + "/webhooks/twilio/status"
+	if tw := cfg.Twilio; tw.AccountSID != "" {
+		api, err := twilio.NewClient(tw.AccountSID, tw.AuthToken, tw.APIURL, cfg.Outbox.SendTimeout)
+		if err != nil {
+			return err
+		}
+		var on []string
+		if tw.SMS() {
+			on = append(on, twilio.SMS)
+			channels[twilio.SMS] = &outbox.Channel{
+				Sender: twilio.NewSMSSender(api, tw.MessagingServiceSID, tw.SMSFrom, statusURL),
+				MaxLen: twilio.MaxBody, Cost: twilio.SMSCost, Gate: outbox.NewGate(cfg.Outbox.RateSMS, max(cfg.Outbox.RateSMS, 1)),
+			}
+		}
+		if tw.WhatsApp() {
+			on = append(on, twilio.WhatsApp)
+			channels[twilio.WhatsApp] = &outbox.Channel{
+				Sender: twilio.NewWhatsAppSender(api, tw.WhatsAppFrom, statusURL),
+				MaxLen: twilio.MaxBody, Gate: outbox.NewGate(cfg.Outbox.RateWhatsApp, max(cfg.Outbox.RateWhatsApp, 1)),
+			}
+		}
+		h := twilio.NewHandler(tw.AuthToken, cfg.PublicURL, a.dialog, a.outbox, a.dialog, on, log)
+		opts.TwilioInbound, opts.TwilioStatus = http.HandlerFunc(h.Inbound), http.HandlerFunc(h.Status)
+	}
+	var bot *tgbotapi.BotAPI
+	if tg := cfg.Telegram; tg.On() {
+		bot = telegram.NewBot(tg.BotToken, tg.APIURL, cfg.Outbox.SendTimeout)
+		channels[telegram.Channel] = &outbox.Channel{
+			Sender: telegram.NewSender(bot), MaxLen: telegram.MaxText,
+			Gate:    outbox.NewGate(cfg.Outbox.RateTelegram, max(cfg.Outbox.RateTelegram, 1)),
+			PerChat: outbox.NewGate(cfg.Outbox.RateTelegramChat, 3),
+		}
+		opts.Telegram = telegram.NewHandler(tg.WebhookSecret, a.dialog, log)
+	}
+
+	srv := server.New(opts)
 	httpServer := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -37,27 +88,66 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	ln, err := net.Listen("tcp", a.cfg.Addr)
+	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("OUTREACH_ADDR: %w", err)
 	}
-	log.Info("listening", "component", "serve", "addr", ln.Addr().String(), "admin_api", a.cfg.AdminToken != "")
+	log.Info("listening", "component", "serve", "addr", ln.Addr().String(), "admin_api", cfg.AdminToken != "",
+		"sms", cfg.Twilio.SMS(), "whatsapp", cfg.Twilio.WhatsApp(), "telegram", cfg.Telegram.On())
+
+	if bot != nil && (cfg.Telegram.SetWebhook || *setWebhook) {
+		u := strings.TrimSuffix(cfg.PublicURL, "/") + "/webhooks/telegram"
+		if err := telegram.SetWebhook(bot, u, cfg.Telegram.WebhookSecret); err != nil {
+			log.Error("registering the Telegram webhook failed; run outreach telegram-webhook set later", "component", "telegram", "err", err)
+		} else {
+			log.Info("Telegram webhook registered", "component", "telegram", "url", u)
+		}
+	}
+
+	workerCtx, stopWorker := context.WithCancel(context.Background())
+	var workerDone sync.WaitGroup
+	if len(channels) > 0 {
+		w := a.outbox.NewWorker(channels, a.dialog, a.store, a.metrics, log, outbox.Options{
+			ReplyWorkers: cfg.Outbox.Workers, BulkWorkers: max(1, cfg.Outbox.Workers/2),
+			ClaimIdle: cfg.Outbox.ClaimIdle, MaxTries: cfg.Outbox.MaxTries, SendTimeout: cfg.Outbox.SendTimeout,
+		})
+		workerDone.Add(1)
+		go func() {
+			defer workerDone.Done()
+			if err := w.Run(workerCtx); err != nil {
+				log.Error("outbox worker stopped", "component", "outbox", "err", err)
+			}
+		}()
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- httpServer.Serve(ln) }()
 	select {
-	case err := <-errc:
-		return err
+	case err = <-errc:
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", "component", "serve")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := httpServer.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	if shutErr := httpServer.Shutdown(shutdownCtx); shutErr != nil && err == nil {
+		err = fmt.Errorf("shutdown: %w", shutErr)
 	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
+	stopWorker()
+	waitOrTimeout(&workerDone, shutdownCtx)
+	if err == nil {
+		if serveErr := <-errc; !errors.Is(serveErr, http.ErrServerClosed) {
+			err = serveErr
+		}
 	}
-	return nil
+	return err
+}
+
+// waitOrTimeout waits for wg until ctx ends.
+func waitOrTimeout(wg *sync.WaitGroup, ctx context.Context) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }

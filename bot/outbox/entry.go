@@ -1,0 +1,93 @@
+// Package outbox is the one durable way out of the service: every reply and
+// every broadcast is an entry in a Redis stream, read by workers through a
+// consumer group and acknowledged only after the provider accepted it. A
+// worker that dies mid-send loses nothing: its entries are claimed by
+// another. Replies and bulk traffic have streams of their own, so that a
+// reply never waits behind a broadcast.
+package outbox
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+)
+
+// Priority tells replies from bulk traffic.
+type Priority string
+
+// The two priorities.
+const (
+	// Reply is an answer to someone who just wrote.
+	Reply Priority = "reply"
+	// Bulk is a broadcast or a notice.
+	Bulk Priority = "bulk"
+)
+
+// Choice is an answer offered with a message, shown as a button where the
+// channel has buttons.
+type Choice struct {
+	Key   string `json:"k"`
+	Label string `json:"l"`
+}
+
+// Entry is one message waiting to leave.
+type Entry struct {
+	ID      string `json:"id"`
+	Channel string `json:"ch"`
+	// To is the sealed address; it is opened only to send.
+	To string `json:"to"`
+	// Contact is the contact key, for acting on permanent errors.
+	Contact string   `json:"ck"`
+	Text    string   `json:"text,omitempty"`
+	Choices []Choice `json:"choices,omitempty"`
+	// Callback is a Telegram callback query to answer (an entry with no text).
+	Callback  string   `json:"cbq,omitempty"`
+	Priority  Priority `json:"prio"`
+	Broadcast string   `json:"bc,omitempty"`
+	// Tries counts failed attempts so far.
+	Tries int `json:"tries,omitempty"`
+	// Created is when the entry was made, in Unix milliseconds.
+	Created int64 `json:"at"`
+}
+
+// NewID returns a fresh entry id.
+func NewID() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// NewEntry returns an entry with a fresh id, made now.
+func NewEntry(channel, sealedTo, contact string, prio Priority) Entry {
+	return Entry{ID: NewID(), Channel: channel, To: sealedTo, Contact: contact, Priority: prio, Created: time.Now().UnixMilli()}
+}
+
+// Encode returns the entry as stored in a stream.
+func (e Entry) Encode() string {
+	b, _ := json.Marshal(e)
+	return string(b)
+}
+
+func decodeEntry(s string) (Entry, error) {
+	var e Entry
+	err := json.Unmarshal([]byte(s), &e)
+	return e, err
+}
+
+// Keys names the outbox's Redis keys. They share the hash tag {o}.
+type Keys struct{ prefix string }
+
+// NewKeys returns the key names under prefix.
+func NewKeys(prefix string) Keys { return Keys{prefix: prefix} }
+
+// Stream returns the stream of one priority.
+func (k Keys) Stream(p Priority) string { return k.prefix + "{o}:" + string(p) }
+
+func (k Keys) delayed() string          { return k.prefix + "{o}:delayed" }
+func (k Keys) dead() string             { return k.prefix + "{o}:dead" }
+func (k Keys) done(id string) string    { return k.prefix + "{o}:done:" + id }
+func (k Keys) status(sid string) string { return k.prefix + "{o}:msg:" + sid }
+
+// group is the consumer group every worker reads with.
+const group = "senders"

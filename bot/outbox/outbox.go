@@ -1,0 +1,178 @@
+package outbox
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+)
+
+// Outbox is the outbox in Redis: its streams, its delayed and dead-letter
+// lists, and the delivery state of sent messages.
+type Outbox struct {
+	rdb  redis.UniversalClient
+	keys Keys
+}
+
+// New returns the outbox under prefix.
+func New(rdb redis.UniversalClient, prefix string) *Outbox {
+	return &Outbox{rdb: rdb, keys: NewKeys(prefix)}
+}
+
+// Keys returns the names of the outbox's keys.
+func (o *Outbox) Keys() Keys { return o.keys }
+
+// Setup creates the streams and their consumer group if they do not exist.
+func (o *Outbox) Setup(ctx context.Context) error {
+	for _, p := range []Priority{Reply, Bulk} {
+		err := o.rdb.XGroupCreateMkStream(ctx, o.keys.Stream(p), group, "0").Err()
+		if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+			return fmt.Errorf("outbox: create group: %w", err)
+		}
+	}
+	return nil
+}
+
+// Enqueue appends entries to their priority's stream.
+func (o *Outbox) Enqueue(ctx context.Context, entries ...Entry) error {
+	_, err := o.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, e := range entries {
+			p.XAdd(ctx, &redis.XAddArgs{Stream: o.keys.Stream(e.Priority), Values: []any{"e", e.Encode()}})
+		}
+		return nil
+	})
+	return err
+}
+
+// DeadLetter is a message given up on, for staff to inspect.
+type DeadLetter struct {
+	Entry  Entry     `json:"entry"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
+
+// maxDead bounds the dead-letter list.
+const maxDead = 10000
+
+// Dead returns the newest n dead letters, newest first.
+func (o *Outbox) Dead(ctx context.Context, n int64) ([]DeadLetter, error) {
+	vals, err := o.rdb.LRange(ctx, o.keys.dead(), 0, n-1).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DeadLetter, 0, len(vals))
+	for _, v := range vals {
+		var d DeadLetter
+		if json.Unmarshal([]byte(v), &d) == nil {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// Depth returns how many entries wait: per stream (not yet acknowledged
+// included), delayed for a retry, and dead.
+func (o *Outbox) Depth(ctx context.Context) (map[string]int64, error) {
+	var reply, bulk, delayed, dead *redis.IntCmd
+	_, err := o.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		reply = p.XLen(ctx, o.keys.Stream(Reply))
+		bulk = p.XLen(ctx, o.keys.Stream(Bulk))
+		delayed = p.ZCard(ctx, o.keys.delayed())
+		dead = p.LLen(ctx, o.keys.dead())
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]int64{"reply": reply.Val(), "bulk": bulk.Val(), "delayed": delayed.Val(), "dead": dead.Val()}, nil
+}
+
+// Collector returns a Prometheus collector of the outbox depth, read from
+// Redis at each scrape.
+func (o *Outbox) Collector() prometheus.Collector { return depthCollector{o} }
+
+type depthCollector struct{ o *Outbox }
+
+var depthDesc = prometheus.NewDesc("outreach_outbox_depth", "Messages waiting in the outbox, by queue (reply, bulk, delayed for retry, dead).", []string{"queue"}, nil)
+
+func (c depthCollector) Describe(ch chan<- *prometheus.Desc) { ch <- depthDesc }
+
+func (c depthCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	depth, err := c.o.Depth(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(depthDesc, err)
+		return
+	}
+	for q, n := range depth {
+		ch <- prometheus.MustNewConstMetric(depthDesc, prometheus.GaugeValue, float64(n), q)
+	}
+}
+
+// statusRanks orders delivery states: a state only replaces a lower one, as
+// status callbacks can arrive out of order.
+var statusRanks = map[string]int{
+	"accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent": 3,
+	"delivered": 4, "undelivered": 4, "failed": 4, "canceled": 4, "read": 5,
+}
+
+// statusTTL is how long a sent message's delivery state is kept.
+const statusTTL = 30 * 24 * time.Hour
+
+//go:embed status.lua
+var statusSrc string
+
+var statusScript = redis.NewScript(statusSrc)
+
+// Delivery is what is known of a sent message.
+type Delivery struct {
+	// ID is the outbox entry's id; Contact, Channel and Broadcast come from it.
+	ID        string
+	Contact   string
+	Channel   string
+	Broadcast string
+	Status    string
+	Error     string
+}
+
+// recordSent notes a message the provider accepted, under its provider id.
+func (o *Outbox) recordSent(ctx context.Context, providerID, status string, e Entry) error {
+	k := o.keys.status(providerID)
+	_, err := o.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, k, "id", e.ID, "ck", e.Contact, "ch", e.Channel, "bc", e.Broadcast)
+		statusScript.Eval(ctx, p, []string{k}, status, statusRanks[status], "", statusTTL.Milliseconds())
+		return nil
+	})
+	return err
+}
+
+// ErrUnknownStatus means a status the outbox does not track.
+var ErrUnknownStatus = errors.New("outbox: unknown delivery status")
+
+// UpdateStatus moves a sent message's delivery state forward (never back)
+// and returns what is known of the message; changed is false when the state
+// was already as far or further.
+func (o *Outbox) UpdateStatus(ctx context.Context, providerID, status, errorCode string) (d Delivery, changed bool, err error) {
+	rank, ok := statusRanks[status]
+	if !ok {
+		return Delivery{}, false, ErrUnknownStatus
+	}
+	k := o.keys.status(providerID)
+	n, err := statusScript.Run(ctx, o.rdb, []string{k}, status, rank, errorCode, statusTTL.Milliseconds()).Int()
+	if err != nil {
+		return Delivery{}, false, err
+	}
+	vals, err := o.rdb.HMGet(ctx, k, "id", "ck", "ch", "bc", "status", "err").Result()
+	if err != nil {
+		return Delivery{}, false, err
+	}
+	str := func(i int) string { s, _ := vals[i].(string); return s }
+	return Delivery{ID: str(0), Contact: str(1), Channel: str(2), Broadcast: str(3), Status: str(4), Error: str(5)}, n == 1, nil
+}

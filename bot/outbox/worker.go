@@ -1,0 +1,441 @@
+package outbox
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/outreach-org/outreach/bot/metrics"
+)
+
+// Message is one message for a Sender.
+type Message struct {
+	// ID is the outbox entry's id.
+	ID string
+	// To is the address in clear: a phone number or a chat id.
+	To   string
+	Text string
+	// Choices are shown as buttons where the channel has them.
+	Choices []Choice
+	// Callback is a callback query to answer instead of sending text.
+	Callback string
+}
+
+// Sender sends messages on one channel. It returns the provider's id for the
+// message ("" if it has none), or a *SendError saying what a failure means.
+type Sender interface {
+	Send(ctx context.Context, m Message) (providerID string, err error)
+}
+
+// Channel is how the outbox uses one channel.
+type Channel struct {
+	Sender Sender
+	// MaxLen is the longest text one message may carry, in characters.
+	MaxLen int
+	// Cost is what a text costs against the rate (SMS: its segments); nil: 1.
+	Cost func(text string) float64
+	// Gate is the channel's overall rate.
+	Gate *Gate
+	// PerChat, when set, limits each address (Telegram: about 1 a second).
+	PerChat *Gate
+	// perChat holds the per-address gates made like PerChat.
+	perChat *gates
+}
+
+// Contacts is what the worker needs to know and change about people.
+type Contacts interface {
+	// Suppressed returns why a contact must not be sent to ("" if it can be):
+	// an address known undeliverable, or, for bulk, an opt-out.
+	Suppressed(ctx context.Context, contact string, bulk bool) (string, error)
+	// MarkOptedOut records that the person stopped messages at the provider.
+	MarkOptedOut(ctx context.Context, contact string) error
+	// MarkUndeliverable records that the address cannot receive.
+	MarkUndeliverable(ctx context.Context, contact string) error
+}
+
+// Opener opens sealed addresses.
+type Opener interface {
+	Open(sealed string) (string, error)
+}
+
+// Options tunes a worker.
+type Options struct {
+	// Consumer names this worker in the consumer group; unique per process.
+	Consumer string
+	// ReplyWorkers and BulkWorkers are the goroutines reading each stream.
+	ReplyWorkers, BulkWorkers int
+	// ClaimIdle is how long an entry may stay unacknowledged before another
+	// worker takes it over (its worker is taken for dead).
+	ClaimIdle time.Duration
+	// MaxTries bounds the attempts at one message before it goes to the
+	// dead-letter list.
+	MaxTries int
+	// Block is how long one read waits for new entries.
+	Block time.Duration
+	// SendTimeout bounds one call to a provider.
+	SendTimeout time.Duration
+	// Backoff is the wait before retry number tries (1, 2, …).
+	Backoff func(tries int) time.Duration
+}
+
+func (o *Options) defaults() {
+	if o.Consumer == "" {
+		host, _ := os.Hostname()
+		o.Consumer = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), NewID()[:6])
+	}
+	if o.ReplyWorkers <= 0 {
+		o.ReplyWorkers = 4
+	}
+	if o.BulkWorkers <= 0 {
+		o.BulkWorkers = 2
+	}
+	if o.ClaimIdle <= 0 {
+		o.ClaimIdle = 30 * time.Second
+	}
+	if o.MaxTries <= 0 {
+		o.MaxTries = 8
+	}
+	if o.Block <= 0 {
+		o.Block = time.Second
+	}
+	if o.SendTimeout <= 0 {
+		o.SendTimeout = 15 * time.Second
+	}
+	if o.Backoff == nil {
+		o.Backoff = Backoff
+	}
+}
+
+// Backoff is the default wait before a retry: exponential from 2 seconds,
+// capped at 10 minutes, with jitter.
+func Backoff(tries int) time.Duration {
+	d := 2 * time.Second << min(tries-1, 9)
+	d = min(d, 10*time.Minute)
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// maxDeliveries bounds how often one entry is taken over after its worker
+// died: an entry that kills its workers goes to the dead-letter list.
+const maxDeliveries = 5
+
+// Worker sends what the outbox holds.
+type Worker struct {
+	o        *Outbox
+	channels map[string]*Channel
+	contacts Contacts
+	opener   Opener
+	metrics  *metrics.Metrics
+	log      *slog.Logger
+	opts     Options
+}
+
+// NewWorker returns a worker sending on channels (by channel name: "sms",
+// "whatsapp", "telegram"). Entries of a channel not listed go to the
+// dead-letter list.
+func (o *Outbox) NewWorker(channels map[string]*Channel, contacts Contacts, opener Opener, m *metrics.Metrics, log *slog.Logger, opts Options) *Worker {
+	opts.defaults()
+	for _, ch := range channels {
+		if ch.PerChat != nil {
+			ch.perChat = newGates(ch.PerChat.rate, ch.PerChat.burst)
+		}
+	}
+	return &Worker{o: o, channels: channels, contacts: contacts, opener: opener, metrics: m, log: log.With("component", "outbox"), opts: opts}
+}
+
+// Run sends until ctx ends, then finishes the sends in hand and returns.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := w.o.Setup(ctx); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	for _, r := range []struct {
+		p Priority
+		n int
+	}{{Reply, w.opts.ReplyWorkers}, {Bulk, w.opts.BulkWorkers}} {
+		for range r.n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w.read(ctx, r.p)
+			}()
+		}
+	}
+	wg.Add(2)
+	go func() { defer wg.Done(); w.every(ctx, 250*time.Millisecond, w.moveDue) }()
+	go func() { defer wg.Done(); w.every(ctx, w.opts.ClaimIdle/2, w.claim) }()
+	wg.Wait()
+	return nil
+}
+
+func (w *Worker) every(ctx context.Context, d time.Duration, f func(context.Context)) {
+	t := time.NewTicker(max(d, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f(ctx)
+		}
+	}
+}
+
+// read takes new entries of one priority and sends them.
+func (w *Worker) read(ctx context.Context, p Priority) {
+	stream := w.o.keys.Stream(p)
+	for ctx.Err() == nil {
+		res, err := w.o.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+			Group: group, Consumer: w.opts.Consumer, Streams: []string{stream, ">"}, Count: 1, Block: w.opts.Block,
+		}).Result()
+		if errors.Is(err, redis.Nil) || ctx.Err() != nil {
+			continue
+		}
+		if err != nil {
+			if strings.HasPrefix(err.Error(), "NOGROUP") {
+				w.o.Setup(ctx)
+				continue
+			}
+			w.metrics.Errors.WithLabelValues("outbox_read").Inc()
+			w.log.Warn("reading the outbox failed; retrying", "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		for _, s := range res {
+			for _, xm := range s.Messages {
+				w.handle(context.WithoutCancel(ctx), stream, xm)
+			}
+		}
+	}
+}
+
+// handle sends one entry and acknowledges it, or schedules its retry, or
+// gives it up to the dead-letter list. It runs to the end even when the
+// worker is stopping, so that a send in hand is finished.
+func (w *Worker) handle(ctx context.Context, stream string, xm redis.XMessage) {
+	raw, _ := xm.Values["e"].(string)
+	e, err := decodeEntry(raw)
+	if err != nil {
+		w.bury(ctx, stream, xm.ID, Entry{ID: "undecodable"}, "undecodable")
+		return
+	}
+	ch := w.channels[e.Channel]
+	if ch == nil {
+		w.bury(ctx, stream, xm.ID, e, "channel_off")
+		return
+	}
+	if w.contacts != nil && e.Contact != "" {
+		reason, err := w.contacts.Suppressed(ctx, e.Contact, e.Priority == Bulk)
+		if err != nil {
+			w.log.Warn("reading the contact failed; the entry stays for another try", "err", err)
+			return // not acknowledged: claimed again later
+		}
+		if reason != "" {
+			w.metrics.Skipped.WithLabelValues(e.Channel, reason).Inc()
+			w.ack(ctx, stream, xm.ID)
+			return
+		}
+	}
+	to, err := w.opener.Open(e.To)
+	if err != nil {
+		w.bury(ctx, stream, xm.ID, e, "address_unreadable")
+		return
+	}
+	done, err := w.o.rdb.Get(ctx, w.o.keys.done(e.ID)).Int()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		w.log.Warn("reading the outbox failed; the entry stays for another try", "err", err)
+		return
+	}
+	parts := []string{e.Text}
+	if e.Callback == "" {
+		parts = Split(e.Text, ch.MaxLen)
+	}
+	for i := done; i < len(parts); i++ {
+		msg := Message{ID: e.ID, To: to, Text: parts[i], Callback: e.Callback}
+		if i == len(parts)-1 {
+			msg.Choices = e.Choices
+		}
+		if err := w.wait(ctx, ch, e, to, parts[i]); err != nil {
+			return
+		}
+		began := time.Now()
+		sendCtx, cancel := context.WithTimeout(ctx, w.opts.SendTimeout)
+		id, err := ch.Sender.Send(sendCtx, msg)
+		cancel()
+		w.metrics.SendSeconds.WithLabelValues(e.Channel).Observe(time.Since(began).Seconds())
+		if err != nil {
+			w.failed(ctx, stream, xm.ID, e, ch, err)
+			return
+		}
+		w.metrics.Sent.WithLabelValues(e.Channel).Inc()
+		if err := w.o.rdb.Set(ctx, w.o.keys.done(e.ID), i+1, 7*24*time.Hour).Err(); err != nil {
+			w.log.Warn("recording a sent part failed", "err", err)
+		}
+		if id != "" {
+			if err := w.o.recordSent(ctx, id, "queued", e); err != nil {
+				w.log.Warn("recording a sent message failed", "err", err)
+			}
+		}
+	}
+	w.ack(ctx, stream, xm.ID)
+}
+
+// wait takes the rate tokens for one part.
+func (w *Worker) wait(ctx context.Context, ch *Channel, e Entry, to, text string) error {
+	cost := 1.0
+	if ch.Cost != nil {
+		cost = ch.Cost(text)
+	}
+	high := e.Priority == Reply
+	if err := ch.Gate.Wait(ctx, cost, high); err != nil {
+		return err
+	}
+	if ch.perChat != nil {
+		return ch.perChat.get(to).Wait(ctx, 1, high)
+	}
+	return nil
+}
+
+// failed acts on a failed send.
+func (w *Worker) failed(ctx context.Context, stream, xid string, e Entry, ch *Channel, err error) {
+	var se *SendError
+	if !errors.As(err, &se) {
+		se = &SendError{Failure: Retry, Reason: "error"}
+	}
+	w.metrics.SendFailures.WithLabelValues(e.Channel, se.Reason).Inc()
+	w.log.Warn("send failed", "channel", e.Channel, "entry", e.ID, "reason", se.Reason, "tries", e.Tries+1)
+	switch se.Failure {
+	case Retry:
+		if se.RetryAfter > 0 {
+			ch.Gate.Pause(se.RetryAfter)
+		}
+		e.Tries++
+		if e.Tries >= w.opts.MaxTries {
+			w.bury(ctx, stream, xid, e, "gave_up:"+se.Reason)
+			return
+		}
+		delay := max(se.RetryAfter, w.opts.Backoff(e.Tries))
+		_, err := w.o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.ZAdd(ctx, w.o.keys.delayed(), redis.Z{Score: float64(time.Now().Add(delay).UnixMilli()), Member: e.Encode()})
+			p.XAck(ctx, stream, group, xid)
+			p.XDel(ctx, stream, xid)
+			return nil
+		})
+		if err != nil {
+			w.log.Warn("scheduling a retry failed; the entry stays for another try", "err", err)
+		}
+		return
+	case OptedOut:
+		if err := w.contacts.MarkOptedOut(ctx, e.Contact); err != nil {
+			w.log.Warn("marking a contact opted out failed", "err", err)
+		}
+	case Undeliverable:
+		if err := w.contacts.MarkUndeliverable(ctx, e.Contact); err != nil {
+			w.log.Warn("marking a contact undeliverable failed", "err", err)
+		}
+	case NeedsTemplate:
+		w.metrics.Skipped.WithLabelValues(e.Channel, "needs_template").Inc()
+	case Permanent:
+		w.bury(ctx, stream, xid, e, se.Reason)
+		return
+	}
+	w.ack(ctx, stream, xid)
+}
+
+func (w *Worker) ack(ctx context.Context, stream, xid string) {
+	_, err := w.o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.XAck(ctx, stream, group, xid)
+		p.XDel(ctx, stream, xid)
+		return nil
+	})
+	if err != nil {
+		w.log.Warn("acknowledging failed; the entry may be claimed again", "err", err)
+	}
+}
+
+// bury moves an entry to the dead-letter list and acknowledges it.
+func (w *Worker) bury(ctx context.Context, stream, xid string, e Entry, reason string) {
+	w.metrics.DeadLetters.WithLabelValues(e.Channel, reasonLabel(reason)).Inc()
+	w.log.Warn("message given up, moved to the dead-letter list", "channel", e.Channel, "entry", e.ID, "reason", reason)
+	d, _ := json.Marshal(DeadLetter{Entry: e, Reason: reason, At: time.Now().UTC()})
+	_, err := w.o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.LPush(ctx, w.o.keys.dead(), d)
+		p.LTrim(ctx, w.o.keys.dead(), 0, maxDead-1)
+		p.XAck(ctx, stream, group, xid)
+		p.XDel(ctx, stream, xid)
+		return nil
+	})
+	if err != nil {
+		w.log.Warn("moving to the dead-letter list failed", "err", err)
+	}
+}
+
+func reasonLabel(reason string) string {
+	r, _, _ := strings.Cut(reason, ":")
+	if r == "gave_up" {
+		return r
+	}
+	return reason
+}
+
+//go:embed move.lua
+var moveSrc string
+
+var moveScript = redis.NewScript(moveSrc)
+
+// moveDue puts entries whose retry time has come back in their stream.
+func (w *Worker) moveDue(ctx context.Context) {
+	k := w.o.keys
+	err := moveScript.Run(ctx, w.o.rdb, []string{k.delayed(), k.Stream(Reply), k.Stream(Bulk)}, time.Now().UnixMilli(), 100).Err()
+	if err != nil && ctx.Err() == nil {
+		w.log.Warn("moving due retries failed", "err", err)
+	}
+}
+
+// claim takes over the entries another worker took and never acknowledged
+// (it died, or lost Redis mid-send), and sends them.
+func (w *Worker) claim(ctx context.Context) {
+	for _, p := range []Priority{Reply, Bulk} {
+		stream := w.o.keys.Stream(p)
+		msgs, _, err := w.o.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+			Stream: stream, Group: group, Consumer: w.opts.Consumer, MinIdle: w.opts.ClaimIdle, Start: "0-0", Count: 50,
+		}).Result()
+		if err != nil {
+			if ctx.Err() == nil && !strings.HasPrefix(err.Error(), "NOGROUP") {
+				w.log.Warn("claiming stale entries failed", "err", err)
+			}
+			continue
+		}
+		for _, xm := range msgs {
+			if ctx.Err() != nil {
+				return
+			}
+			pending, err := w.o.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: stream, Group: group, Start: xm.ID, End: xm.ID, Count: 1}).Result()
+			if err == nil && len(pending) == 1 && pending[0].RetryCount > maxDeliveries {
+				e, _ := decodeEntry(fmt.Sprint(xm.Values["e"]))
+				w.bury(context.WithoutCancel(ctx), stream, xm.ID, e, "claimed_too_often")
+				continue
+			}
+			w.metrics.Claimed.Inc()
+			w.handle(context.WithoutCancel(ctx), stream, xm)
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

@@ -1,0 +1,196 @@
+package telegram
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode"
+
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+
+	"github.com/outreach-org/outreach/bot/dialog"
+)
+
+// Event kinds of an update.
+const (
+	// KindIgnore: nothing to do (an edit, a group, a channel post).
+	KindIgnore = iota
+	// KindMessage: a person wrote, or pressed a button.
+	KindMessage
+	// KindBlocked and KindUnblocked: the person blocked or unblocked the bot.
+	KindBlocked
+	KindUnblocked
+)
+
+// Event is what one update asks of the bot.
+type Event struct {
+	Kind     int
+	UpdateID int
+	// ChatID is the private chat with the person.
+	ChatID string
+	Text   string
+	// Lang is the language of the person's Telegram app.
+	Lang string
+	// Callback is the id of the button press to answer.
+	Callback string
+}
+
+// ErrMalformed means an update is not valid JSON or lacks what it needs.
+var ErrMalformed = errors.New("telegram: malformed update")
+
+// command returns the word the flows understand for a bot command.
+func command(cmd string) (string, bool) {
+	switch strings.ToLower(cmd) {
+	case "/start", "/menu":
+		return "MENU", true
+	case "/help":
+		return "HELP", true
+	case "/aide":
+		return "AIDE", true
+	case "/stop":
+		return "STOP", true
+	case "/language":
+		return "LANGUAGE", true
+	case "/langue":
+		return "LANGUE", true
+	}
+	return "", false
+}
+
+// Parse reads one update.
+func Parse(body []byte) (Event, error) {
+	var u tgbotapi.Update
+	if err := json.Unmarshal(body, &u); err != nil {
+		return Event{}, ErrMalformed
+	}
+	ev := Event{UpdateID: u.UpdateID}
+	switch {
+	case u.Message != nil:
+		m := u.Message
+		if m.Chat == nil || m.Chat.Type != "private" {
+			return ev, nil
+		}
+		ev.Kind, ev.ChatID, ev.Text = KindMessage, strconv.FormatInt(m.Chat.ID, 10), clean(m.Text)
+		if m.From != nil {
+			ev.Lang = m.From.LanguageCode
+		}
+		if cmd, _, _ := strings.Cut(ev.Text, " "); strings.HasPrefix(cmd, "/") {
+			cmd, _, _ = strings.Cut(cmd, "@") // "/start@outreach_bot"
+			if word, ok := command(cmd); ok {
+				ev.Text = word
+			}
+		}
+	case u.CallbackQuery != nil:
+		q := u.CallbackQuery
+		if q.Message == nil || q.Message.Chat == nil || q.Message.Chat.Type != "private" || q.ID == "" {
+			return ev, nil
+		}
+		ev.Kind, ev.ChatID, ev.Text, ev.Callback = KindMessage, strconv.FormatInt(q.Message.Chat.ID, 10), clean(q.Data), q.ID
+		if q.From != nil {
+			ev.Lang = q.From.LanguageCode
+		}
+	case u.MyChatMember != nil:
+		cm := u.MyChatMember
+		if cm.Chat.Type != "private" {
+			return ev, nil
+		}
+		ev.ChatID = strconv.FormatInt(cm.Chat.ID, 10)
+		switch cm.NewChatMember.Status {
+		case "kicked":
+			ev.Kind = KindBlocked
+		case "member":
+			ev.Kind = KindUnblocked
+		}
+	}
+	if ev.Kind != KindIgnore && (ev.ChatID == "0" || ev.ChatID == "") {
+		return Event{}, ErrMalformed
+	}
+	return ev, nil
+}
+
+// clean makes a text safe to handle: valid UTF-8, no control characters but
+// line breaks and tabs.
+func clean(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\t' || !unicode.IsControl(r) {
+			return r
+		}
+		return -1
+	}, s)
+}
+
+// Dialog handles messages and records blocks.
+type Dialog interface {
+	Handle(ctx context.Context, msg dialog.Message) (dialog.Outcome, error)
+	ContactKey(channel, address string) string
+	SetOptedOut(ctx context.Context, contact string, opted bool) error
+}
+
+// Handler serves POST /webhooks/telegram.
+type Handler struct {
+	secret [32]byte
+	dialog Dialog
+	log    *slog.Logger
+}
+
+// NewHandler returns the webhook handler for the secret token given to
+// setWebhook.
+func NewHandler(secret string, d Dialog, log *slog.Logger) *Handler {
+	return &Handler{secret: sha256.Sum256([]byte(secret)), dialog: d, log: log.With("component", "telegram")}
+}
+
+// ServeHTTP checks the secret token (in constant time), parses the update and
+// handles it, deduplicated by update_id. Only a store failure answers 5xx,
+// so that Telegram tries again.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	got := sha256.Sum256([]byte(r.Header.Get("X-Telegram-Bot-Api-Secret-Token")))
+	if subtle.ConstantTimeCompare(got[:], h.secret[:]) != 1 {
+		h.log.Warn("webhook secret token is missing or wrong")
+		http.Error(w, "invalid secret token", http.StatusForbidden)
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+		} else {
+			http.Error(w, "cannot read body", http.StatusBadRequest)
+		}
+		return
+	}
+	ev, err := Parse(body)
+	if err != nil {
+		h.log.Warn("update is not valid", "bytes", len(body))
+		http.Error(w, "invalid update", http.StatusBadRequest)
+		return
+	}
+	switch ev.Kind {
+	case KindMessage:
+		_, err = h.dialog.Handle(r.Context(), dialog.Message{
+			Channel: Channel, Address: ev.ChatID, Text: ev.Text, LangHint: ev.Lang,
+			ProviderID: "u" + strconv.Itoa(ev.UpdateID), Callback: ev.Callback,
+		})
+	case KindBlocked, KindUnblocked:
+		err = h.dialog.SetOptedOut(r.Context(), h.dialog.ContactKey(Channel, ev.ChatID), ev.Kind == KindBlocked)
+	}
+	if err != nil {
+		h.log.Error("handling an update failed; Telegram will retry", "err", err)
+		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// containsFold reports whether s contains sub, ignoring case.
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+}

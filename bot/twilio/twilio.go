@@ -1,0 +1,168 @@
+// Package twilio is the SMS and WhatsApp channel through Twilio: the
+// verified webhooks for inbound messages and delivery status, and the sender
+// that goes through the twilio-go SDK.
+//
+// Webhooks: https://www.twilio.com/docs/messaging/guides/webhook-request
+// Signatures: https://www.twilio.com/docs/usage/webhooks/webhooks-security
+package twilio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	twilio "github.com/twilio/twilio-go"
+	"github.com/twilio/twilio-go/client"
+	openapi "github.com/twilio/twilio-go/rest/api/v2010"
+
+	"github.com/outreach-org/outreach/bot/outbox"
+	"github.com/outreach-org/outreach/bot/sms"
+)
+
+// Channel names.
+const (
+	SMS      = "sms"
+	WhatsApp = "whatsapp"
+)
+
+// whatsappPrefix marks WhatsApp addresses in Twilio's From and To.
+const whatsappPrefix = "whatsapp:"
+
+// MaxBody is the longest text Twilio takes in one message; longer texts are
+// split before sending.
+const MaxBody = 1600
+
+// DefaultAPIURL is Twilio's REST API.
+const DefaultAPIURL = "https://api.twilio.com"
+
+// NewClient returns a twilio-go client for an account. twilio-go has no base
+// URL option, so when apiURL is not Twilio's the client's transport sends
+// every request there instead (a test fake, a proxy).
+func NewClient(accountSID, authToken, apiURL string, timeout time.Duration) (*twilio.RestClient, error) {
+	hc := &http.Client{
+		Timeout: timeout,
+		// As twilio-go's own client: never follow redirects.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	if apiURL != "" && apiURL != DefaultAPIURL {
+		base, err := url.Parse(apiURL)
+		if err != nil || base.Scheme == "" || base.Host == "" {
+			return nil, fmt.Errorf("TWILIO_API_URL: want a URL such as https://api.twilio.com, got %q", apiURL)
+		}
+		hc.Transport = rebase{base: base, next: http.DefaultTransport}
+	}
+	cl := &client.Client{Credentials: client.NewCredentials(accountSID, authToken), HTTPClient: hc}
+	cl.SetAccountSid(accountSID)
+	return twilio.NewRestClientWithParams(twilio.ClientParams{Client: cl}), nil
+}
+
+// rebase sends requests to another scheme, host and path prefix.
+type rebase struct {
+	base *url.URL
+	next http.RoundTripper
+}
+
+func (rb rebase) RoundTrip(req *http.Request) (*http.Response, error) {
+	r := req.Clone(req.Context())
+	r.URL.Scheme = rb.base.Scheme
+	r.URL.Host = rb.base.Host
+	r.URL.Path = strings.TrimSuffix(rb.base.Path, "/") + req.URL.Path
+	r.Host = rb.base.Host
+	return rb.next.RoundTrip(r)
+}
+
+// Sender sends SMS or WhatsApp messages through Twilio's Messages API.
+type Sender struct {
+	api *twilio.RestClient
+	// from is the sender number, or messagingService the Messaging Service.
+	from             string
+	messagingService string
+	statusCallback   string
+	whatsapp         bool
+}
+
+// NewSMSSender returns the SMS sender: from a Messaging Service when
+// messagingService is set, else from the number from.
+func NewSMSSender(api *twilio.RestClient, messagingService, from, statusCallback string) *Sender {
+	return &Sender{api: api, messagingService: messagingService, from: from, statusCallback: statusCallback}
+}
+
+// NewWhatsAppSender returns the WhatsApp sender from "whatsapp:+…".
+func NewWhatsAppSender(api *twilio.RestClient, from, statusCallback string) *Sender {
+	if !strings.HasPrefix(from, whatsappPrefix) {
+		from = whatsappPrefix + from
+	}
+	return &Sender{api: api, from: from, statusCallback: statusCallback, whatsapp: true}
+}
+
+// Send sends one message and returns its Twilio SID. twilio-go takes no
+// context: the client's timeout bounds the call.
+func (s *Sender) Send(ctx context.Context, m outbox.Message) (string, error) {
+	p := &openapi.CreateMessageParams{}
+	to := m.To
+	if s.whatsapp {
+		to = whatsappPrefix + to
+	}
+	p.SetTo(to)
+	p.SetBody(m.Text)
+	if s.messagingService != "" && !s.whatsapp {
+		p.SetMessagingServiceSid(s.messagingService)
+	} else {
+		p.SetFrom(s.from)
+	}
+	if s.statusCallback != "" {
+		p.SetStatusCallback(s.statusCallback)
+	}
+	msg, err := s.api.Api.CreateMessage(p)
+	if err != nil {
+		return "", Classify(err)
+	}
+	if msg.Sid == nil {
+		return "", &outbox.SendError{Failure: outbox.Retry, Reason: "twilio_no_sid"}
+	}
+	return *msg.Sid, nil
+}
+
+// SMSCost is what a text costs against the SMS rate: its segments.
+func SMSCost(text string) float64 {
+	return float64(max(1, sms.Measure(text).Segments))
+}
+
+// Classify says what a Twilio error means for the message and the person.
+// The reason never holds Twilio's message, which can quote the number.
+// https://www.twilio.com/docs/api/errors
+func Classify(err error) *outbox.SendError {
+	var te *client.TwilioRestError
+	if errors.As(err, &te) {
+		reason := fmt.Sprintf("twilio_%d", te.Code)
+		switch te.Code {
+		case 21610: // the recipient sent STOP
+			return &outbox.SendError{Failure: outbox.OptedOut, Reason: reason}
+		case 21211, 21614, 30005, 30006: // invalid, not mobile, unknown, landline
+			return &outbox.SendError{Failure: outbox.Undeliverable, Reason: reason}
+		case 63016: // WhatsApp outside the 24-hour window
+			return &outbox.SendError{Failure: outbox.NeedsTemplate, Reason: reason}
+		case 20429, 30003: // too many requests; unreachable for now
+			return &outbox.SendError{Failure: outbox.Retry, Reason: reason}
+		}
+		if te.Status == http.StatusTooManyRequests || te.Status >= 500 || te.Status == http.StatusUnauthorized {
+			return &outbox.SendError{Failure: outbox.Retry, Reason: reason}
+		}
+		return &outbox.SendError{Failure: outbox.Permanent, Reason: reason}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return &outbox.SendError{Failure: outbox.Retry, Reason: "network"}
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return &outbox.SendError{Failure: outbox.Retry, Reason: "network"}
+	}
+	// An error answer that is not Twilio's JSON (a proxy's 502 page).
+	return &outbox.SendError{Failure: outbox.Retry, Reason: "twilio_bad_answer"}
+}

@@ -1,0 +1,268 @@
+package twilio
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/twilio/twilio-go/client"
+
+	"github.com/outreach-org/outreach/bot/dialog"
+	"github.com/outreach-org/outreach/bot/outbox"
+)
+
+// Inbound is one message a person sent, as Twilio posts it.
+type Inbound struct {
+	MessageSID string
+	// Channel is SMS or WhatsApp; Address the person's number, without the
+	// "whatsapp:" prefix.
+	Channel string
+	Address string
+	Body    string
+}
+
+// ErrMalformed means a webhook's fields are missing or wrong.
+var ErrMalformed = errors.New("twilio: malformed webhook")
+
+// ParseInbound reads an inbound message webhook's fields.
+func ParseInbound(form url.Values) (Inbound, error) {
+	in := Inbound{MessageSID: form.Get("MessageSid"), Channel: SMS, Address: form.Get("From"), Body: clean(form.Get("Body"))}
+	if !validSID(in.MessageSID) || in.Address == "" || len(in.Address) > 64 {
+		return Inbound{}, ErrMalformed
+	}
+	if rest, ok := strings.CutPrefix(in.Address, whatsappPrefix); ok {
+		in.Channel, in.Address = WhatsApp, rest
+	}
+	if in.Address == "" {
+		return Inbound{}, ErrMalformed
+	}
+	return in, nil
+}
+
+// Status is one delivery status callback.
+type Status struct {
+	MessageSID string
+	Status     string
+	ErrorCode  string
+}
+
+// ParseStatus reads a status callback's fields.
+func ParseStatus(form url.Values) (Status, error) {
+	st := Status{MessageSID: form.Get("MessageSid"), Status: strings.ToLower(form.Get("MessageStatus")), ErrorCode: form.Get("ErrorCode")}
+	if !validSID(st.MessageSID) || st.Status == "" || len(st.Status) > 32 || len(st.ErrorCode) > 16 {
+		return Status{}, ErrMalformed
+	}
+	for _, r := range st.ErrorCode {
+		if r < '0' || r > '9' {
+			return Status{}, ErrMalformed
+		}
+	}
+	return st, nil
+}
+
+// validSID accepts Twilio SIDs: two letters then 32 hex digits.
+func validSID(sid string) bool {
+	if len(sid) != 34 {
+		return false
+	}
+	for i, r := range sid {
+		switch {
+		case i < 2 && r >= 'A' && r <= 'Z':
+		case i >= 2 && (r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// clean makes a message text safe to handle: valid UTF-8, no control
+// characters but line breaks and tabs.
+func clean(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\t' || !unicode.IsControl(r) {
+			return r
+		}
+		return -1
+	}, s)
+}
+
+// Dialog handles a message and records provider-side opt-outs.
+type Dialog interface {
+	Handle(ctx context.Context, msg dialog.Message) (dialog.Outcome, error)
+}
+
+// Deliveries moves delivery states and acts on what they say.
+type Deliveries interface {
+	UpdateStatus(ctx context.Context, providerID, status, errorCode string) (outbox.Delivery, bool, error)
+}
+
+// Contacts records what delivery errors say about a person.
+type Contacts interface {
+	MarkOptedOut(ctx context.Context, contact string) error
+	MarkUndeliverable(ctx context.Context, contact string) error
+}
+
+// Handler serves Twilio's webhooks.
+type Handler struct {
+	validator  client.RequestValidator
+	publicURL  string
+	dialog     Dialog
+	deliveries Deliveries
+	contacts   Contacts
+	channels   map[string]bool
+	log        *slog.Logger
+}
+
+// NewHandler returns the webhook handler. publicURL is the base URL Twilio
+// calls (OUTREACH_PUBLIC_URL): signatures are checked against it, not against
+// the Host the request arrived with, which a proxy may have changed.
+// channels lists the enabled channels (SMS, WhatsApp); messages on another
+// are acknowledged and ignored.
+func NewHandler(authToken, publicURL string, d Dialog, deliveries Deliveries, contacts Contacts, channels []string, log *slog.Logger) *Handler {
+	h := &Handler{
+		validator: client.NewRequestValidator(authToken), publicURL: strings.TrimSuffix(publicURL, "/"),
+		dialog: d, deliveries: deliveries, contacts: contacts, channels: map[string]bool{}, log: log.With("component", "twilio"),
+	}
+	for _, c := range channels {
+		h.channels[c] = true
+	}
+	return h
+}
+
+// verify reads and checks a webhook request; it answers the error itself and
+// returns false when the request must go no further.
+func (h *Handler) verify(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+		} else {
+			http.Error(w, "cannot read body", http.StatusBadRequest)
+		}
+		return nil, false
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		h.log.Warn("webhook body is not a form", "path", r.URL.Path)
+		http.Error(w, "body is not application/x-www-form-urlencoded", http.StatusBadRequest)
+		return nil, false
+	}
+	sig := r.Header.Get("X-Twilio-Signature")
+	params := make(map[string]string, len(form))
+	for k, v := range form {
+		params[k] = v[0]
+	}
+	u := h.publicURL + r.URL.Path
+	if r.URL.RawQuery != "" {
+		u += "?" + r.URL.RawQuery
+	}
+	if sig == "" || !h.validator.Validate(u, params, sig) {
+		h.log.Warn("webhook signature is missing or wrong", "path", r.URL.Path)
+		http.Error(w, "invalid signature", http.StatusForbidden)
+		return nil, false
+	}
+	return form, true
+}
+
+// emptyResponse is the TwiML that sends nothing back: replies leave through
+// the REST API, where they get an id, retries and status callbacks.
+const emptyResponse = `<?xml version="1.0" encoding="UTF-8"?><Response/>`
+
+func twiml(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	io.WriteString(w, emptyResponse)
+}
+
+// Inbound serves POST /webhooks/twilio: verify, parse, handle (deduplicated
+// by MessageSid), answer. Only a store failure answers 5xx, so that Twilio
+// tries again.
+func (h *Handler) Inbound(w http.ResponseWriter, r *http.Request) {
+	form, ok := h.verify(w, r)
+	if !ok {
+		return
+	}
+	in, err := ParseInbound(form)
+	if err != nil {
+		h.log.Warn("inbound webhook without a valid MessageSid or From")
+		http.Error(w, "missing or invalid MessageSid or From", http.StatusBadRequest)
+		return
+	}
+	if !h.channels[in.Channel] {
+		h.log.Info("message on a channel that is off, ignored", "channel", in.Channel)
+		twiml(w)
+		return
+	}
+	if !utf8.ValidString(in.Body) {
+		in.Body = strings.ToValidUTF8(in.Body, "\uFFFD")
+	}
+	_, err = h.dialog.Handle(r.Context(), dialog.Message{Channel: in.Channel, Address: in.Address, Text: in.Body, ProviderID: in.MessageSID})
+	if err != nil {
+		h.log.Error("handling an inbound message failed; Twilio will retry", "channel", in.Channel, "err", err)
+		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	twiml(w)
+}
+
+// Status serves POST /webhooks/twilio/status: the delivery state moves
+// forward only, and a final error acts on the contact (acting twice is
+// harmless, so a retried callback acts again).
+func (h *Handler) Status(w http.ResponseWriter, r *http.Request) {
+	form, ok := h.verify(w, r)
+	if !ok {
+		return
+	}
+	st, err := ParseStatus(form)
+	if err != nil {
+		h.log.Warn("status callback without a valid MessageSid or MessageStatus")
+		http.Error(w, "missing or invalid MessageSid or MessageStatus", http.StatusBadRequest)
+		return
+	}
+	d, _, err := h.deliveries.UpdateStatus(r.Context(), st.MessageSID, st.Status, st.ErrorCode)
+	if errors.Is(err, outbox.ErrUnknownStatus) {
+		twiml(w)
+		return
+	}
+	if err != nil {
+		h.log.Error("recording a delivery status failed; Twilio will retry", "err", err)
+		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	if d.Contact != "" && (st.Status == "failed" || st.Status == "undelivered") {
+		var act error
+		switch classifyCode(st.ErrorCode) {
+		case outbox.OptedOut:
+			act = h.contacts.MarkOptedOut(r.Context(), d.Contact)
+		case outbox.Undeliverable:
+			act = h.contacts.MarkUndeliverable(r.Context(), d.Contact)
+		}
+		if act != nil {
+			h.log.Error("acting on a delivery error failed; Twilio will retry", "err", act)
+			http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+			return
+		}
+	}
+	twiml(w)
+}
+
+// classifyCode says what an error code of a status callback means.
+func classifyCode(code string) outbox.Failure {
+	switch code {
+	case "21610":
+		return outbox.OptedOut
+	case "21211", "21614", "30005", "30006":
+		return outbox.Undeliverable
+	case "63016":
+		return outbox.NeedsTemplate
+	}
+	return outbox.Permanent
+}
