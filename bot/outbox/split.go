@@ -32,8 +32,8 @@ func Split(text string, limit int) []string {
 		parts = append(parts, strings.TrimRightFunc(string(runes[:cut]), unicode.IsSpace))
 		runes = []rune(strings.TrimLeftFunc(string(runes[cut:]), unicode.IsSpace))
 	}
-	if len(runes) > 0 {
-		parts = append(parts, string(runes))
+	if last := strings.TrimRightFunc(string(runes), unicode.IsSpace); last != "" {
+		parts = append(parts, last)
 	}
 	return parts
 }
