@@ -1,0 +1,195 @@
+package outbox_test
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/outreach-org/outreach/bot/channeltest"
+	"github.com/outreach-org/outreach/bot/outbox"
+	"github.com/outreach-org/outreach/bot/redistest"
+	"github.com/outreach-org/outreach/bot/telegram"
+	"github.com/outreach-org/outreach/bot/telegram/telegramtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
+
+const token = "7000000001:AAtesttokentesttokentesttoken"
+
+func channels(fake *telegramtest.Server, rate float64) map[string]*outbox.Channel {
+	bot := telegram.NewBot(token, fake.URL, 5*time.Second)
+	return map[string]*outbox.Channel{
+		telegram.Channel: {Sender: telegram.NewSender(bot), MaxLen: telegram.MaxText, Gate: outbox.NewGate(rate, 1)},
+	}
+}
+
+func entry(env *channeltest.Env, chat, text string, p outbox.Priority) outbox.Entry {
+	e := outbox.NewEntry(telegram.Channel, env.Store.Seal(chat), "", p)
+	e.Text = text
+	return e
+}
+
+// TestWorkerKilledBeforeAck takes an entry as a worker that then dies, before
+// sending and acknowledging. Another worker takes it over and sends it once.
+func TestWorkerKilledBeforeAck(t *testing.T) {
+	env := channeltest.New(t, telegram.Channel)
+	fake := telegramtest.NewServer(t, token)
+	ctx := context.Background()
+	if err := env.Outbox.Enqueue(ctx, entry(env, "42", "hello once", outbox.Reply)); err != nil {
+		t.Fatal(err)
+	}
+	stream := env.Outbox.Keys().Stream(outbox.Reply)
+	taken, err := env.Redis.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "senders", Consumer: "worker-that-died", Streams: []string{stream, ">"}, Count: 1}).Result()
+	if err != nil || len(taken[0].Messages) != 1 {
+		t.Fatalf("taking the entry: %v", err)
+	}
+	env.StartWorker(channels(fake, 100), outbox.Options{ClaimIdle: 200 * time.Millisecond})
+	sent := fake.WaitSent(t, 1, 10*time.Second)
+	if sent[0].Params.Get("text") != "hello once" {
+		t.Errorf("sent %q", sent[0].Params.Get("text"))
+	}
+	waitFor(t, func() bool {
+		n, _ := env.Redis.XLen(ctx, stream).Result()
+		return n == 0
+	})
+	time.Sleep(500 * time.Millisecond) // more than two claim rounds
+	if n := len(fake.Sent()); n != 1 {
+		t.Errorf("sent %d times, want once", n)
+	}
+}
+
+// TestSentPartsAreNotSentAgain: an entry whose first part went out before
+// its worker died sends only the rest when taken over.
+func TestSentPartsAreNotSentAgain(t *testing.T) {
+	env := channeltest.New(t, telegram.Channel)
+	fake := telegramtest.NewServer(t, token)
+	ctx := context.Background()
+	e := entry(env, "42", strings.Repeat("a", telegram.MaxText)+" "+"the end", outbox.Reply)
+	if err := env.Outbox.Enqueue(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	// The first part was sent, then the worker died.
+	env.Redis.Set(ctx, env.Prefix+"{o}:done:"+e.ID, 1, time.Hour)
+	env.StartWorker(channels(fake, 100), outbox.Options{})
+	sent := fake.WaitSent(t, 1, 10*time.Second)
+	time.Sleep(200 * time.Millisecond)
+	if len(fake.Sent()) != 1 || sent[0].Params.Get("text") != "the end" {
+		t.Errorf("sent %d messages, first %q; want only the second part", len(fake.Sent()), sent[0].Params.Get("text"))
+	}
+}
+
+// TestRepliesOvertakeBulk queues a broadcast, then a reply: the reply leaves
+// within the next few sends, not after the broadcast.
+func TestRepliesOvertakeBulk(t *testing.T) {
+	env := channeltest.New(t, telegram.Channel)
+	fake := telegramtest.NewServer(t, token)
+	ctx := context.Background()
+	const bulk = 40
+	var entries []outbox.Entry
+	for i := range bulk {
+		entries = append(entries, entry(env, strconv.Itoa(1000+i), "notice", outbox.Bulk))
+	}
+	if err := env.Outbox.Enqueue(ctx, entries...); err != nil {
+		t.Fatal(err)
+	}
+	env.StartWorker(channels(fake, 40), outbox.Options{ReplyWorkers: 1, BulkWorkers: 2})
+	fake.WaitSent(t, 3, 10*time.Second)
+	if err := env.Outbox.Enqueue(ctx, entry(env, "42", "reply", outbox.Reply)); err != nil {
+		t.Fatal(err)
+	}
+	before := len(fake.Sent())
+	all := fake.WaitSent(t, bulk+1, 20*time.Second)
+	pos := -1
+	for i, c := range all {
+		if c.Params.Get("text") == "reply" {
+			pos = i
+		}
+	}
+	if pos < 0 || pos > before+3 {
+		t.Errorf("the reply left at position %d; %d sends had gone before it was queued: it waited behind bulk", pos, before)
+	}
+}
+
+func TestPermanentErrorGoesToDeadLetters(t *testing.T) {
+	env := channeltest.New(t, telegram.Channel)
+	fake := telegramtest.NewServer(t, token)
+	ctx := context.Background()
+	// An empty text is refused by Telegram with 400: never retried.
+	if err := env.Outbox.Enqueue(ctx, entry(env, "42", "", outbox.Reply)); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Outbox.Enqueue(ctx, outbox.Entry{ID: "x", Channel: "pigeon", Priority: outbox.Reply}); err != nil {
+		t.Fatal(err)
+	}
+	env.StartWorker(channels(fake, 100), outbox.Options{})
+	var dead []outbox.DeadLetter
+	waitFor(t, func() bool { dead, _ = env.Outbox.Dead(ctx, 10); return len(dead) == 2 })
+	reasons := dead[0].Reason + " " + dead[1].Reason
+	if !strings.Contains(reasons, "telegram_400") || !strings.Contains(reasons, "channel_off") {
+		t.Errorf("reasons %q", reasons)
+	}
+	if n := len(fake.Calls("sendMessage")); n != 1 {
+		t.Errorf("%d sends of a refused message, want 1", n)
+	}
+	depth, err := env.Outbox.Depth(ctx)
+	if err != nil || depth["reply"] != 0 || depth["dead"] != 2 {
+		t.Errorf("depth = %v, %v", depth, err)
+	}
+}
+
+func TestGateServesHighFirst(t *testing.T) {
+	g := outbox.NewGate(50, 1)
+	ctx := context.Background()
+	g.Wait(ctx, 1, false) // empty the bucket
+	order := make(chan string, 2)
+	go func() { g.Wait(ctx, 1, false); order <- "low" }()
+	time.Sleep(2 * time.Millisecond)
+	go func() { g.Wait(ctx, 1, true); order <- "high" }()
+	if first := <-order; first != "high" {
+		t.Errorf("%s went first, want high", first)
+	}
+	<-order
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	g.Pause(time.Hour)
+	if err := g.Wait(cctx, 1, true); err == nil {
+		t.Error("Wait on a paused gate with a cancelled context returned no error")
+	}
+}
+
+func TestSplit(t *testing.T) {
+	tests := []struct {
+		text  string
+		limit int
+		want  []string
+	}{
+		{"short", 10, []string{"short"}},
+		{"one two three four", 9, []string{"one two", "three", "four"}},
+		{"line one\nline two", 12, []string{"line one", "line two"}},
+		{"ééééééééé", 4, []string{"éééé", "éééé", "é"}},
+		{"مرحبا بكم في", 6, []string{"مرحبا", "بكم في"}},
+		{"abc", 0, []string{"abc"}},
+	}
+	for _, tt := range tests {
+		got := outbox.Split(tt.text, tt.limit)
+		if strings.Join(got, "|") != strings.Join(tt.want, "|") {
+			t.Errorf("Split(%q, %d) = %q, want %q", tt.text, tt.limit, got, tt.want)
+		}
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,257 @@
+package telegram
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+
+	"github.com/outreach-org/outreach/bot/channeltest"
+	"github.com/outreach-org/outreach/bot/dialog"
+	"github.com/outreach-org/outreach/bot/outbox"
+	"github.com/outreach-org/outreach/bot/redistest"
+	"github.com/outreach-org/outreach/bot/telegram/telegramtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
+
+const (
+	secret = "s3cret_token-for-tests"
+	token  = "7000000001:AAtesttokentesttokentesttoken"
+	chat   = "111111111"
+)
+
+func update(t testing.TB, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func post(file, secretToken string) func(t testing.TB) *http.Request {
+	return func(t testing.TB) *http.Request {
+		r := httptest.NewRequest("POST", "/webhooks/telegram", strings.NewReader(string(update(t, file))))
+		r.Header.Set("Content-Type", "application/json")
+		if secretToken != "" {
+			r.Header.Set("X-Telegram-Bot-Api-Secret-Token", secretToken)
+		}
+		return r
+	}
+}
+
+func setup(t *testing.T) (*channeltest.Env, http.Handler) {
+	env := channeltest.New(t, Channel)
+	return env, NewHandler(secret, env.Dialog, env.Log)
+}
+
+func TestWebhook(t *testing.T) {
+	channeltest.Run(t, []channeltest.Case{
+		{Label: "French text", Request: post("message_text_fr.json", secret),
+			Status: 200, Replies: 2, ReplyHas: "Bonjour", Channel: Channel, Address: chat, Lang: "fr"},
+		{Label: "Arabic text", Request: post("message_text_ar.json", secret),
+			Status: 200, Replies: 2, Channel: Channel, Address: chat, Lang: "ar"},
+		{Label: "/start uses the app's language", Request: post("message_start.json", secret),
+			Status: 200, Replies: 2, ReplyHas: "Hello", Channel: Channel, Address: chat, Lang: "en"},
+		{Label: "a digit first uses the app's language", Request: post("message_digit.json", secret),
+			Status: 200, Replies: 2, Channel: Channel, Address: chat, Lang: "fr"},
+		{Label: "a photo gets an answer", Request: post("message_photo.json", secret),
+			Status: 200, Replies: 2, Channel: Channel, Address: chat},
+		{Label: "button press is handled and answered", Request: post("callback_query.json", secret),
+			Status: 200, Replies: 2, Channel: Channel, Address: chat,
+			Check: func(t testing.TB, env *channeltest.Env) {
+				entries := env.Entries(outbox.Reply)
+				if len(entries) == 0 || entries[0].Callback != "4772183665149273031" {
+					t.Errorf("the callback query is not answered first: %+v", entries)
+				}
+			}},
+		{Label: "menus carry buttons", Request: post("message_text_fr.json", secret),
+			Status: 200, Replies: 2, Channel: Channel, Address: chat,
+			Check: func(t testing.TB, env *channeltest.Env) {
+				entries := env.Entries(outbox.Reply)
+				if len(entries[1].Choices) != 6 || entries[1].Choices[0].Key != "1" || entries[1].Choices[5].Key != "0" {
+					t.Errorf("menu choices = %+v", entries[1].Choices)
+				}
+			}},
+		{Label: "edited message ignored", Request: post("edited_message.json", secret),
+			Status: 200, Replies: 0, Channel: Channel, Address: chat, NoState: true},
+		{Label: "group message ignored", Request: post("group_message.json", secret),
+			Status: 200, Replies: 0},
+		{Label: "channel post ignored", Request: post("channel_post.json", secret),
+			Status: 200, Replies: 0},
+		{Label: "wrong secret", Request: post("message_text_fr.json", "wrong"),
+			Status: 403, Replies: 0, Channel: Channel, Address: chat, NoState: true},
+		{Label: "no secret", Request: post("message_text_fr.json", ""),
+			Status: 403, Replies: 0, Channel: Channel, Address: chat, NoState: true},
+		{Label: "not JSON", Request: func(t testing.TB) *http.Request {
+			r := httptest.NewRequest("POST", "/webhooks/telegram", strings.NewReader("{not json"))
+			r.Header.Set("X-Telegram-Bot-Api-Secret-Token", secret)
+			return r
+		}, Status: 400},
+	}, setup)
+}
+
+func TestBlockAndUnblock(t *testing.T) {
+	env, h := setup(t)
+	serve := func(file string) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, post(file, secret)(t))
+		if rec.Code != 200 {
+			t.Fatalf("%s: %d", file, rec.Code)
+		}
+	}
+	serve("message_text_fr.json")
+	// Subscribe to Nador's notices: 4, 1, 1.
+	for _, text := range []string{"4", "1", "1"} {
+		if _, err := env.Dialog.Handle(context.Background(), dialog.Message{Channel: Channel, Address: chat, Text: text}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	subs := func() int {
+		n, _ := env.Redis.SCard(context.Background(), env.Store.SubscribersKey("nador")).Result()
+		return int(n)
+	}
+	if subs() != 1 {
+		t.Fatal("not subscribed")
+	}
+	serve("my_chat_member_kicked.json")
+	if st, _ := env.State(Channel, chat); !st.OptedOut || subs() != 0 {
+		t.Errorf("after blocking: opted out %v, %d subscribers; want true, 0", st.OptedOut, subs())
+	}
+	serve("my_chat_member_member.json")
+	if st, _ := env.State(Channel, chat); st.OptedOut || subs() != 1 {
+		t.Errorf("after unblocking: opted out %v, %d subscribers; want false, 1", st.OptedOut, subs())
+	}
+}
+
+func TestUpdateHandledOnce(t *testing.T) {
+	env, h := setup(t)
+	done := make(chan int, 3)
+	for range 3 {
+		go func() {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, post("message_text_ar.json", secret)(t))
+			done <- rec.Code
+		}()
+	}
+	for range 3 {
+		if code := <-done; code != 200 {
+			t.Fatalf("status %d", code)
+		}
+	}
+	if n := len(env.Entries(outbox.Reply)); n != 2 {
+		t.Fatalf("%d replies for one update sent three times, want 2", n)
+	}
+}
+
+func startWorker(t *testing.T, env *channeltest.Env, fake *telegramtest.Server, opts outbox.Options) {
+	bot := NewBot(token, fake.URL, 2*time.Second)
+	env.StartWorker(map[string]*outbox.Channel{
+		Channel: {Sender: NewSender(bot), MaxLen: MaxText, Gate: outbox.NewGate(1000, 1000), PerChat: outbox.NewGate(1000, 1000)},
+	}, opts)
+}
+
+func TestRepliesReachTelegram(t *testing.T) {
+	env, h := setup(t)
+	fake := telegramtest.NewServer(t, token)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, post("callback_query.json", secret)(t))
+	startWorker(t, env, fake, outbox.Options{})
+	sent := fake.WaitSent(t, 2, 10*time.Second)
+	if sent[0].Params.Get("chat_id") != chat {
+		t.Errorf("chat_id %q", sent[0].Params.Get("chat_id"))
+	}
+	menu := sent[1]
+	if !strings.Contains(menu.Params.Get("text"), "1 ") || !strings.Contains(menu.Params.Get("reply_markup"), `"callback_data":"1"`) {
+		t.Errorf("menu without numbers and buttons: %v", menu.Params)
+	}
+	waitFor(t, func() bool { return len(fake.Calls("answerCallbackQuery")) == 1 })
+	if id := fake.Calls("answerCallbackQuery")[0].Params.Get("callback_query_id"); id != "4772183665149273031" {
+		t.Errorf("answered callback %q", id)
+	}
+	if strings.Contains(env.Logs.String(), chat) {
+		t.Error("the log holds the chat id")
+	}
+}
+
+func TestRetryAfterAndBlocked(t *testing.T) {
+	env, h := setup(t)
+	fake := telegramtest.NewServer(t, token)
+	fake.FailNext("sendMessage", 1, 429, "Too Many Requests: retry after 1", 1)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, post("message_text_fr.json", secret)(t))
+	startWorker(t, env, fake, outbox.Options{Backoff: func(int) time.Duration { return 10 * time.Millisecond }})
+	fake.WaitSent(t, 2, 10*time.Second)
+	if n := len(fake.Calls("sendMessage")); n != 3 {
+		t.Errorf("%d sendMessage calls, want 3 (one refused with 429, then two)", n)
+	}
+
+	// A person who blocked the bot: 403 opts them out; nothing is retried.
+	env, h = setup(t)
+	fake = telegramtest.NewServer(t, token)
+	fake.FailChat(111111111, 403, "Forbidden: bot was blocked by the user")
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, post("message_text_fr.json", secret)(t))
+	startWorker(t, env, fake, outbox.Options{})
+	waitFor(t, func() bool { st, _ := env.State(Channel, chat); return st.OptedOut })
+	waitFor(t, func() bool { return len(env.Entries(outbox.Reply)) == 0 })
+}
+
+func TestSetWebhook(t *testing.T) {
+	fake := telegramtest.NewServer(t, token)
+	bot := NewBot(token, fake.URL, 2*time.Second)
+	if err := SetWebhook(bot, "https://bot.example.org/webhooks/telegram", secret); err != nil {
+		t.Fatal(err)
+	}
+	u, s, allowed := fake.Webhook()
+	if u != "https://bot.example.org/webhooks/telegram" || s != secret || strings.Join(allowed, ",") != "message,callback_query,my_chat_member" {
+		t.Errorf("webhook = %q %q %v", u, s, allowed)
+	}
+	if err := SetWebhook(bot, "http://insecure.example.org/x", secret); err == nil || strings.Contains(err.Error(), token) {
+		t.Errorf("plain HTTP: %v; want an error without the token", err)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		err  error
+		want outbox.Failure
+	}{
+		{&tgbotapi.Error{Code: 429, Message: "Too Many Requests", ResponseParameters: tgbotapi.ResponseParameters{RetryAfter: 7}}, outbox.Retry},
+		{&tgbotapi.Error{Code: 403, Message: "Forbidden: bot was blocked by the user"}, outbox.OptedOut},
+		{&tgbotapi.Error{Code: 400, Message: "Bad Request: chat not found"}, outbox.Undeliverable},
+		{&tgbotapi.Error{Code: 400, Message: "Bad Request: message text is empty"}, outbox.Permanent},
+		{&tgbotapi.Error{Code: 502, Message: "Bad Gateway"}, outbox.Retry},
+		{errors.New(`Post "https://api.telegram.org/bot` + token + `/sendMessage": dial tcp: timeout`), outbox.Retry},
+	}
+	for _, tt := range tests {
+		got := Classify(tt.err)
+		if got.Failure != tt.want {
+			t.Errorf("Classify(%v) = %v, want %v", tt.err, got.Failure, tt.want)
+		}
+		if strings.Contains(got.Reason, token) {
+			t.Errorf("reason holds the token")
+		}
+	}
+	if got := Classify(tests[0].err); got.RetryAfter != 7*time.Second {
+		t.Errorf("retry after %v, want 7s", got.RetryAfter)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
