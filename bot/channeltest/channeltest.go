@@ -106,6 +106,16 @@ func (e *Env) Entries(p outbox.Priority) []outbox.Entry {
 	return out
 }
 
+// Replies returns the messages waiting in the reply stream, in order.
+func (e *Env) Replies() []outbox.Text {
+	e.T.Helper()
+	var out []outbox.Text
+	for _, en := range e.Entries(outbox.Reply) {
+		out = append(out, en.Messages...)
+	}
+	return out
+}
+
 // State returns the dialog state of the person at address on channel.
 func (e *Env) State(channel, address string) (engine.State, bool) {
 	e.T.Helper()
@@ -158,11 +168,9 @@ func Run(t *testing.T, cases []Case, setup func(t *testing.T) (*Env, http.Handle
 				t.Fatalf("status %d, want %d; body %q", rec.Code, c.Status, rec.Body.String())
 			}
 			entries := env.Entries(outbox.Reply)
-			var replies []outbox.Entry
-			for _, en := range entries {
-				if en.Callback == "" {
-					replies = append(replies, en)
-				}
+			replies := env.Replies()
+			if len(entries) > 1 {
+				t.Errorf("%d outbox entries for one message, want at most 1 (its replies in order)", len(entries))
 			}
 			if len(replies) != c.Replies {
 				t.Errorf("%d replies queued, want %d", len(replies), c.Replies)

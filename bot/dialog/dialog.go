@@ -217,18 +217,17 @@ func (s *Service) turn(contact string, msg Message, version int64, res engine.Re
 	if s.delivers(msg.Channel) {
 		t.Address, t.Channel = s.store.Seal(msg.Address), msg.Channel
 		t.Outbox = s.opts.Outbox.Keys().Stream(outbox.Reply)
-		if msg.Callback != "" {
-			e := outbox.NewEntry(msg.Channel, t.Address, contact, outbox.Reply)
-			e.Callback = msg.Callback
-			t.Entries = append(t.Entries, e.Encode())
-		}
+		e := outbox.NewEntry(msg.Channel, t.Address, contact, outbox.Reply)
+		e.Callback = msg.Callback
 		for _, r := range res.Replies {
-			e := outbox.NewEntry(msg.Channel, t.Address, contact, outbox.Reply)
-			e.Text = r.Text
+			m := outbox.Text{Text: r.Text}
 			for _, c := range r.Choices {
-				e.Choices = append(e.Choices, outbox.Choice{Key: c.Key, Label: c.Label})
+				m.Choices = append(m.Choices, outbox.Choice{Key: c.Key, Label: c.Label})
 			}
-			t.Entries = append(t.Entries, e.Encode())
+			e.Messages = append(e.Messages, m)
+		}
+		if e.Callback != "" || len(e.Messages) > 0 {
+			t.Entries = []string{e.Encode()}
 		}
 	}
 	writes, err := s.effectWrites(contact, msg.Channel, res)

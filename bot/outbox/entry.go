@@ -31,17 +31,23 @@ type Choice struct {
 	Label string `json:"l"`
 }
 
-// Entry is one message waiting to leave.
+// Text is one message of an entry.
+type Text struct {
+	Text    string   `json:"t"`
+	Choices []Choice `json:"c,omitempty"`
+}
+
+// Entry is what waits to leave for one person at once: the replies of one
+// turn, or one notice. Its messages are sent in order, by one worker.
 type Entry struct {
 	ID      string `json:"id"`
 	Channel string `json:"ch"`
 	// To is the sealed address; it is opened only to send.
 	To string `json:"to"`
 	// Contact is the contact key, for acting on permanent errors.
-	Contact string   `json:"ck"`
-	Text    string   `json:"text,omitempty"`
-	Choices []Choice `json:"choices,omitempty"`
-	// Callback is a Telegram callback query to answer (an entry with no text).
+	Contact  string `json:"ck"`
+	Messages []Text `json:"msgs,omitempty"`
+	// Callback is a Telegram callback query to answer before the messages.
 	Callback  string   `json:"cbq,omitempty"`
 	Priority  Priority `json:"prio"`
 	Broadcast string   `json:"bc,omitempty"`

@@ -30,7 +30,7 @@ func channels(fake *telegramtest.Server, rate float64) map[string]*outbox.Channe
 
 func entry(env *channeltest.Env, chat, text string, p outbox.Priority) outbox.Entry {
 	e := outbox.NewEntry(telegram.Channel, env.Store.Seal(chat), "", p)
-	e.Text = text
+	e.Messages = []outbox.Text{{Text: text}}
 	return e
 }
 

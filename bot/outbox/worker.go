@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -137,6 +138,7 @@ type Worker struct {
 	metrics  *metrics.Metrics
 	log      *slog.Logger
 	opts     Options
+	stripes  [256]sync.Mutex
 }
 
 // NewWorker returns a worker sending on channels (by channel name: "sms",
@@ -255,16 +257,12 @@ func (w *Worker) handle(ctx context.Context, stream string, xm redis.XMessage) {
 		w.log.Warn("reading the outbox failed; the entry stays for another try", "err", err)
 		return
 	}
-	parts := []string{e.Text}
-	if e.Callback == "" {
-		parts = Split(e.Text, ch.MaxLen)
-	}
-	for i := done; i < len(parts); i++ {
-		msg := Message{ID: e.ID, To: to, Text: parts[i], Callback: e.Callback}
-		if i == len(parts)-1 {
-			msg.Choices = e.Choices
+	defer w.lock(e.Channel + ":" + to)()
+	for i, msg := range sends(e, ch.MaxLen, to) {
+		if i < done {
+			continue // sent before its worker stopped
 		}
-		if err := w.wait(ctx, ch, e, to, parts[i]); err != nil {
+		if err := w.wait(ctx, ch, e, msg); err != nil {
 			return
 		}
 		began := time.Now()
@@ -276,7 +274,9 @@ func (w *Worker) handle(ctx context.Context, stream string, xm redis.XMessage) {
 			w.failed(ctx, stream, xm.ID, e, ch, err)
 			return
 		}
-		w.metrics.Sent.WithLabelValues(e.Channel).Inc()
+		if msg.Callback == "" {
+			w.metrics.Sent.WithLabelValues(e.Channel).Inc()
+		}
 		if err := w.o.rdb.Set(ctx, w.o.keys.done(e.ID), i+1, 7*24*time.Hour).Err(); err != nil {
 			w.log.Warn("recording a sent part failed", "err", err)
 		}
@@ -289,18 +289,52 @@ func (w *Worker) handle(ctx context.Context, stream string, xm redis.XMessage) {
 	w.ack(ctx, stream, xm.ID)
 }
 
-// wait takes the rate tokens for one part.
-func (w *Worker) wait(ctx context.Context, ch *Channel, e Entry, to, text string) error {
+// sends returns the sends of an entry in order: the callback answer, then
+// each message cut to the channel's length, its choices on its last part.
+func sends(e Entry, maxLen int, to string) []Message {
+	var out []Message
+	if e.Callback != "" {
+		out = append(out, Message{ID: e.ID, To: to, Callback: e.Callback})
+	}
+	for _, m := range e.Messages {
+		parts := Split(m.Text, maxLen)
+		for j, p := range parts {
+			msg := Message{ID: e.ID, To: to, Text: p}
+			if j == len(parts)-1 {
+				msg.Choices = m.Choices
+			}
+			out = append(out, msg)
+		}
+	}
+	return out
+}
+
+// lock keeps one person's entries in order within this process: a second
+// entry for the same person waits until the first is sent.
+func (w *Worker) lock(key string) func() {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	m := &w.stripes[h.Sum32()%uint32(len(w.stripes))]
+	m.Lock()
+	return m.Unlock
+}
+
+// wait takes the rate tokens for one send. Answering a button press costs
+// nothing: it is not a message.
+func (w *Worker) wait(ctx context.Context, ch *Channel, e Entry, msg Message) error {
+	if msg.Callback != "" {
+		return nil
+	}
 	cost := 1.0
 	if ch.Cost != nil {
-		cost = ch.Cost(text)
+		cost = ch.Cost(msg.Text)
 	}
 	high := e.Priority == Reply
 	if err := ch.Gate.Wait(ctx, cost, high); err != nil {
 		return err
 	}
 	if ch.perChat != nil {
-		return ch.perChat.get(to).Wait(ctx, 1, high)
+		return ch.perChat.get(msg.To).Wait(ctx, 1, high)
 	}
 	return nil
 }

@@ -75,9 +75,9 @@ func TestWebhook(t *testing.T) {
 		{Label: "menus carry buttons", Request: post("message_text_fr.json", secret),
 			Status: 200, Replies: 2, Channel: Channel, Address: chat,
 			Check: func(t testing.TB, env *channeltest.Env) {
-				entries := env.Entries(outbox.Reply)
-				if len(entries[1].Choices) != 6 || entries[1].Choices[0].Key != "1" || entries[1].Choices[5].Key != "0" {
-					t.Errorf("menu choices = %+v", entries[1].Choices)
+				replies := env.Replies()
+				if len(replies[1].Choices) != 6 || replies[1].Choices[0].Key != "1" || replies[1].Choices[5].Key != "0" {
+					t.Errorf("menu choices = %+v", replies[1].Choices)
 				}
 			}},
 		{Label: "edited message ignored", Request: post("edited_message.json", secret),
@@ -146,7 +146,7 @@ func TestUpdateHandledOnce(t *testing.T) {
 			t.Fatalf("status %d", code)
 		}
 	}
-	if n := len(env.Entries(outbox.Reply)); n != 2 {
+	if n := len(env.Replies()); n != 2 {
 		t.Fatalf("%d replies for one update sent three times, want 2", n)
 	}
 }

@@ -195,7 +195,7 @@ func TestRetryHandledOnce(t *testing.T) {
 			t.Fatalf("status %d", rec.Code)
 		}
 	}
-	if n := len(env.Entries(outbox.Reply)); n != 2 {
+	if n := len(env.Replies()); n != 2 {
 		t.Fatalf("%d replies after a retry, want 2 (one welcome, one menu)", n)
 	}
 
@@ -213,7 +213,7 @@ func TestRetryHandledOnce(t *testing.T) {
 	if a, b := <-done, <-done; a != 200 || b != 200 {
 		t.Fatalf("statuses %d %d, want 200 200", a, b)
 	}
-	if n := len(env.Entries(outbox.Reply)); n != 2 {
+	if n := len(env.Replies()); n != 2 {
 		t.Fatalf("%d replies after two copies at once, want 2", n)
 	}
 }
@@ -371,7 +371,7 @@ func TestLongTextSplitAtCharacters(t *testing.T) {
 	fake := twiliotest.NewServer(t, accountSID, authToken)
 	long := strings.Repeat("توزيع المساعدات مجاني ", 120) // 2640 characters, 4800+ bytes
 	e := outbox.NewEntry(SMS, env.Store.Seal(person), "", outbox.Reply)
-	e.Text = long
+	e.Messages = []outbox.Text{{Text: long}}
 	if err := env.Outbox.Enqueue(context.Background(), e); err != nil {
 		t.Fatal(err)
 	}
