@@ -331,6 +331,11 @@ func (s *Service) MarkOptedOut(ctx context.Context, contact string) error {
 	return s.SetOptedOut(ctx, contact, true)
 }
 
+// MarkNeedsTemplate records that WhatsApp wants a template for this contact.
+func (s *Service) MarkNeedsTemplate(ctx context.Context, contact string) error {
+	return s.store.MarkNeedsTemplate(ctx, contact, s.opts.Now())
+}
+
 // MarkUndeliverable records that the contact's address cannot receive.
 func (s *Service) MarkUndeliverable(ctx context.Context, contact string) error {
 	return s.store.MarkUndeliverable(ctx, contact)

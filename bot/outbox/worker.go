@@ -62,6 +62,9 @@ type Contacts interface {
 	MarkOptedOut(ctx context.Context, contact string) error
 	// MarkUndeliverable records that the address cannot receive.
 	MarkUndeliverable(ctx context.Context, contact string) error
+	// MarkNeedsTemplate records that WhatsApp refused free text to the
+	// person (outside the 24-hour window).
+	MarkNeedsTemplate(ctx context.Context, contact string) error
 }
 
 // Opener opens sealed addresses.
@@ -378,6 +381,9 @@ func (w *Worker) failed(ctx context.Context, stream, xid string, e Entry, ch *Ch
 		}
 	case NeedsTemplate:
 		w.metrics.Skipped.WithLabelValues(e.Channel, "needs_template").Inc()
+		if err := w.contacts.MarkNeedsTemplate(ctx, e.Contact); err != nil {
+			w.log.Warn("marking a contact as needing a template failed", "err", err)
+		}
 	case Permanent:
 		w.bury(ctx, stream, xid, e, se.Reason)
 		return

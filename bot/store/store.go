@@ -274,6 +274,12 @@ func (s *Store) MarkUndeliverable(ctx context.Context, contact string) error {
 	return s.rdb.HSet(ctx, s.stateKey(contact), "x", "undeliverable").Err()
 }
 
+// MarkNeedsTemplate records that WhatsApp refused free text to a contact
+// (outside the 24-hour window): notices to them need a template.
+func (s *Store) MarkNeedsTemplate(ctx context.Context, contact string, at time.Time) error {
+	return s.rdb.HSet(ctx, s.stateKey(contact), "tpl", at.UnixMilli()).Err()
+}
+
 // SubscribersKey is the key of the set of contacts subscribed to a site.
 func (s *Store) SubscribersKey(site string) string {
 	return s.subscribersKey(site)

@@ -294,22 +294,29 @@ func TestRepliesReachTwilio(t *testing.T) {
 func TestSendErrorsAct(t *testing.T) {
 	tests := []struct {
 		name   string
+		file   string
 		status int
 		code   int
 		check  func(t *testing.T, env *channeltest.Env)
 	}{
-		{"21610 opts the person out", 400, 21610, func(t *testing.T, env *channeltest.Env) {
+		{"63016 on WhatsApp is recorded as needing a template", "inbound_whatsapp_hello.form", 400, 63016, func(t *testing.T, env *channeltest.Env) {
+			tpl, err := env.Redis.HGet(context.Background(), env.Prefix+"{c:"+env.Store.ContactKey(WhatsApp, person)+"}:state", "tpl").Result()
+			if err != nil || tpl == "" {
+				t.Errorf("needs-template mark = %q, %v", tpl, err)
+			}
+		}},
+		{"21610 opts the person out", "inbound_sms_bonjour.form", 400, 21610, func(t *testing.T, env *channeltest.Env) {
 			if st, _ := env.State(SMS, person); !st.OptedOut {
 				t.Error("not opted out")
 			}
 		}},
-		{"30006 stops sending", 400, 30006, func(t *testing.T, env *channeltest.Env) {
+		{"30006 stops sending", "inbound_sms_bonjour.form", 400, 30006, func(t *testing.T, env *channeltest.Env) {
 			reason, err := env.Dialog.Suppressed(context.Background(), env.Store.ContactKey(SMS, person), false)
 			if err != nil || reason != "undeliverable" {
 				t.Errorf("suppressed = %q, %v; want undeliverable", reason, err)
 			}
 		}},
-		{"21211 stops sending", 400, 21211, func(t *testing.T, env *channeltest.Env) {
+		{"21211 stops sending", "inbound_sms_bonjour.form", 400, 21211, func(t *testing.T, env *channeltest.Env) {
 			reason, _ := env.Dialog.Suppressed(context.Background(), env.Store.ContactKey(SMS, person), false)
 			if reason != "undeliverable" {
 				t.Errorf("suppressed = %q, want undeliverable", reason)
@@ -318,11 +325,12 @@ func TestSendErrorsAct(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env := channeltest.New(t, SMS)
+			env := channeltest.New(t, SMS, WhatsApp)
 			fake := twiliotest.NewServer(t, accountSID, authToken)
 			fake.FailTo(person, tt.status, tt.code)
+			fake.FailTo("whatsapp:"+person, tt.status, tt.code)
 			rec := httptest.NewRecorder()
-			newHandler(env).Inbound(rec, signed("/webhooks/twilio", "inbound_sms_bonjour.form", authToken, nil)(t))
+			newHandler(env).Inbound(rec, signed("/webhooks/twilio", tt.file, authToken, nil)(t))
 			worker(t, env, fake, outbox.Options{})
 			waitFor(t, func() bool { return len(env.Entries(outbox.Reply)) == 0 })
 			tt.check(t, env)

@@ -108,6 +108,7 @@ type Deliveries interface {
 type Contacts interface {
 	MarkOptedOut(ctx context.Context, contact string) error
 	MarkUndeliverable(ctx context.Context, contact string) error
+	MarkNeedsTemplate(ctx context.Context, contact string) error
 }
 
 // Handler serves Twilio's webhooks.
@@ -244,6 +245,8 @@ func (h *Handler) Status(w http.ResponseWriter, r *http.Request) {
 			act = h.contacts.MarkOptedOut(r.Context(), d.Contact)
 		case outbox.Undeliverable:
 			act = h.contacts.MarkUndeliverable(r.Context(), d.Contact)
+		case outbox.NeedsTemplate:
+			act = h.contacts.MarkNeedsTemplate(r.Context(), d.Contact)
 		}
 		if act != nil {
 			h.log.Error("acting on a delivery error failed; Twilio will retry", "err", act)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -143,6 +144,24 @@ func TestEndToEndChannels(t *testing.T) {
 	}
 	if n := len(p.telegram.Sent()); n != 2 {
 		t.Errorf("%d Telegram messages, want 2", n)
+	}
+	resp, err := http.Get(s.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`outreach_sent_total{channel="sms"} 2`,
+		`outreach_sent_total{channel="telegram"} 2`,
+		`outreach_outbox_depth{queue="reply"} 0`,
+		`outreach_send_seconds_count{channel="sms"} 2`,
+		`outreach_webhook_requests_total{code="403",route="twilio"} 1`,
+		`outreach_duplicates_total{channel="sms"} 1`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 	if logs := s.logs.String(); strings.Contains(logs, "612345678") || strings.Contains(logs, "111111111") || strings.Contains(logs, e2eBot) {
 		t.Error("the log holds a phone number, a chat id or the bot token")
