@@ -4,19 +4,17 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/outreach-org/outreach/bot/access"
 	"github.com/outreach-org/outreach/bot/dialog"
 	"github.com/outreach-org/outreach/bot/metrics"
 	"github.com/outreach-org/outreach/bot/outbox"
@@ -35,10 +33,8 @@ type Pinger interface {
 
 // Server holds what the routes need.
 type Server struct {
-	opts       Options
-	log        *slog.Logger
-	adminToken [32]byte
-	adminOpen  bool
+	opts Options
+	log  *slog.Logger
 }
 
 // Options are the server's parts. A channel left nil is off, and its webhook
@@ -48,9 +44,10 @@ type Options struct {
 	Store   Pinger
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
-	// AdminToken opens the admin API; empty keeps it closed.
-	AdminToken string
-	Outbox     *outbox.Outbox
+	// Tokens tell who holds a bearer token; Audit records their changes.
+	Tokens *access.Tokens
+	Audit  *access.Audit
+	Outbox *outbox.Outbox
 	// TwilioInbound and TwilioStatus serve Twilio's webhooks.
 	TwilioInbound, TwilioStatus http.Handler
 	// Telegram serves Telegram's webhook.
@@ -59,12 +56,7 @@ type Options struct {
 
 // New returns a Server.
 func New(opts Options) *Server {
-	s := &Server{opts: opts, log: opts.Log.With("component", "http")}
-	if opts.AdminToken != "" {
-		s.adminToken = sha256.Sum256([]byte(opts.AdminToken))
-		s.adminOpen = true
-	}
-	return s
+	return &Server{opts: opts, log: opts.Log.With("component", "http")}
 }
 
 // Handler returns every route of the service.
@@ -80,14 +72,12 @@ func (s *Server) Handler() http.Handler {
 	if s.opts.Telegram != nil {
 		mux.Handle("POST /webhooks/telegram", s.counted("telegram", s.opts.Telegram))
 	}
-	mux.Handle("POST /api/v1/simulate", s.admin(http.HandlerFunc(s.simulate)))
-	if s.opts.Outbox != nil {
-		mux.Handle("GET /api/v1/outbox", s.admin(http.HandlerFunc(s.outboxDepth)))
-		mux.Handle("GET /api/v1/outbox/dead", s.admin(http.HandlerFunc(s.deadLetters)))
+	for _, rt := range s.routes() {
+		mux.Handle(rt.pattern, s.allow(rt.roles, rt.handler))
 	}
-	mux.Handle("/api/v1/", s.admin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("/api/v1/", s.allow(nil, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such route")
-	})))
+	}))
 	return http.MaxBytesHandler(mux, maxBody)
 }
 
@@ -122,14 +112,9 @@ func (s *Server) outboxDepth(w http.ResponseWriter, r *http.Request) {
 // deadLetters lists the messages given up, newest first (?limit=N, at most 1000).
 // Addresses stay sealed.
 func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request) {
-	limit := int64(100)
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1 || n > 1000 {
-			writeError(w, http.StatusBadRequest, "limit: want 1 to 1000")
-			return
-		}
-		limit = n
+	limit, ok := limitParam(w, r, 100, 1000)
+	if !ok {
+		return
 	}
 	dead, err := s.opts.Outbox.Dead(r.Context(), limit)
 	if err != nil {
@@ -166,27 +151,6 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Write([]byte("ok\n"))
-}
-
-// admin lets through requests that carry the admin bearer token. Tokens are
-// compared in constant time, as hashes so that their length does not leak.
-func (s *Server) admin(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-		token = strings.TrimSpace(token)
-		if !strings.EqualFold(scheme, "Bearer") || token == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="outreach"`)
-			writeError(w, http.StatusUnauthorized, "missing bearer token")
-			return
-		}
-		sum := sha256.Sum256([]byte(token))
-		if !s.adminOpen || subtle.ConstantTimeCompare(sum[:], s.adminToken[:]) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="outreach", error="invalid_token"`)
-			writeError(w, http.StatusUnauthorized, "invalid token")
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 type simulateRequest struct {
@@ -260,4 +224,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// limitParam reads ?limit=N, from 1 to most; it answers the error itself.
+func limitParam(w http.ResponseWriter, r *http.Request, def, most int64) (int64, bool) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return def, true
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1 || n > most {
+		writeError(w, http.StatusBadRequest, "limit: want 1 to "+strconv.FormatInt(most, 10))
+		return 0, false
+	}
+	return n, true
 }

@@ -359,3 +359,76 @@ func TestCommandLine(t *testing.T) {
 		t.Errorf("bad OUTREACH_IDLE_AFTER: %v, want an error naming it", err)
 	}
 }
+
+func api(t *testing.T, method, url, token, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func TestTokensAndRoles(t *testing.T) {
+	s := startServe(t, map[string]string{
+		"REDIS_URL":             redistest.URL(t),
+		"OUTREACH_REDIS_PREFIX": redistest.Prefix(t),
+		"OUTREACH_ADMIN_TOKEN":  adminToken,
+	})
+	newToken := func(name, role string) string {
+		code, out := api(t, "POST", s.base+"/api/v1/tokens", adminToken, fmt.Sprintf(`{"name":%q,"role":%q}`, name, role))
+		if code != 201 {
+			t.Fatalf("create %s token: %d %v", role, code, out)
+		}
+		return out["token"].(string)
+	}
+	staff, partner := newToken("fatima", "staff"), newToken("caritas-rabat", "partner")
+	sim := `{"contact":"c1","text":"hello"}`
+	for _, tt := range []struct {
+		token  string
+		method string
+		path   string
+		body   string
+		want   int
+	}{
+		{partner, "POST", "/api/v1/simulate", sim, 200},
+		{staff, "POST", "/api/v1/simulate", sim, 403},
+		{staff, "POST", "/api/v1/tokens", `{"name":"x","role":"admin"}`, 403},
+		{partner, "GET", "/api/v1/audit", "", 403},
+		{staff, "GET", "/api/v1/outbox/dead", "", 200},
+		{partner, "GET", "/api/v1/outbox", "", 403},
+		{adminToken, "POST", "/api/v1/tokens", `{"name":"fatima","role":"staff"}`, 409},
+		{adminToken, "POST", "/api/v1/tokens", `{"name":"x","role":"king"}`, 400},
+		{"otk_forged", "POST", "/api/v1/simulate", sim, 401},
+	} {
+		if code, out := api(t, tt.method, s.base+tt.path, tt.token, tt.body); code != tt.want {
+			t.Errorf("%s %s: %d %v, want %d", tt.method, tt.path, code, out, tt.want)
+		}
+	}
+	if code, _ := api(t, "DELETE", s.base+"/api/v1/tokens/caritas-rabat", adminToken, ""); code != 204 {
+		t.Errorf("delete token: %d", code)
+	}
+	if code, _ := api(t, "POST", s.base+"/api/v1/simulate", partner, sim); code != 401 {
+		t.Errorf("deleted token still works: %d", code)
+	}
+	code, out := api(t, "GET", s.base+"/api/v1/audit", adminToken, "")
+	if code != 200 {
+		t.Fatalf("audit: %d", code)
+	}
+	data, _ := json.Marshal(out)
+	for _, want := range []string{`"action":"token.create"`, `"action":"token.delete"`, `"who":"bootstrap-admin"`, `caritas-rabat`} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("audit lacks %s: %s", want, data)
+		}
+	}
+	if strings.Contains(string(data), staff) || strings.Contains(string(data), "otk_") {
+		t.Error("the audit log holds a token")
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
+	"github.com/outreach-org/outreach/bot/access"
 	"github.com/outreach-org/outreach/bot/outbox"
 	"github.com/outreach-org/outreach/bot/server"
 	"github.com/outreach-org/outreach/bot/telegram"
@@ -39,8 +40,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	cfg := a.cfg
 
 	opts := server.Options{
-		Dialog: a.dialog, Store: a.store, Metrics: a.metrics, Log: log,
-		AdminToken: cfg.AdminToken, Outbox: a.outbox,
+		Dialog: a.dialog, Store: a.store, Metrics: a.metrics, Log: log, Outbox: a.outbox,
+		Tokens: access.NewTokens(a.store.Client(), cfg.KeyPrefix, cfg.AdminToken),
+		Audit:  access.NewAudit(a.store.Client(), cfg.KeyPrefix),
 	}
 	a.metrics.Registry.MustRegister(a.outbox.Collector())
 	channels := map[string]*outbox.Channel{}

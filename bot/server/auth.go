@@ -1,0 +1,141 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/outreach-org/outreach/bot/access"
+)
+
+// route is one admin API route and the roles that may use it (admin may use
+// every route).
+type route struct {
+	pattern string
+	roles   []access.Role
+	handler http.HandlerFunc
+}
+
+// routes lists the admin API, in one place.
+func (s *Server) routes() []route {
+	staff := []access.Role{access.Staff}
+	partner := []access.Role{access.Partner}
+	admin := []access.Role{access.Admin}
+	rs := []route{
+		{"POST /api/v1/simulate", partner, s.simulate},
+		{"POST /api/v1/tokens", admin, s.createToken},
+		{"DELETE /api/v1/tokens/{name}", admin, s.deleteToken},
+		{"GET /api/v1/audit", admin, s.audit},
+	}
+	if s.opts.Outbox != nil {
+		rs = append(rs,
+			route{"GET /api/v1/outbox", staff, s.outboxDepth},
+			route{"GET /api/v1/outbox/dead", staff, s.deadLetters},
+		)
+	}
+	return rs
+}
+
+type principalKey struct{}
+
+// principal returns who made the request.
+func principal(r *http.Request) access.Principal {
+	p, _ := r.Context().Value(principalKey{}).(access.Principal)
+	return p
+}
+
+// allow lets through requests whose bearer token has one of roles (any
+// valid token when roles is empty): 401 without a valid token, 403 with the
+// wrong role.
+func (s *Server) allow(roles []access.Role, next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		token = strings.TrimSpace(token)
+		if !strings.EqualFold(scheme, "Bearer") || token == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="outreach"`)
+			writeError(w, http.StatusUnauthorized, "missing bearer token")
+			return
+		}
+		if s.opts.Tokens == nil {
+			writeError(w, http.StatusUnauthorized, "invalid token")
+			return
+		}
+		p, ok, err := s.opts.Tokens.Lookup(r.Context(), token)
+		if err != nil {
+			writeError(w, http.StatusServiceUnavailable, "the store is unavailable; try again")
+			return
+		}
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="outreach", error="invalid_token"`)
+			writeError(w, http.StatusUnauthorized, "invalid token")
+			return
+		}
+		if len(roles) > 0 && !p.Role.Allows(roles...) {
+			writeError(w, http.StatusForbidden, "this token's role ("+string(p.Role)+") may not do this")
+			return
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	})
+}
+
+// record writes an audit event for a change; a failure is logged, not
+// shown: the change itself was made.
+func (s *Server) record(r *http.Request, action, target string) {
+	if s.opts.Audit == nil {
+		return
+	}
+	if err := s.opts.Audit.Record(r.Context(), principal(r), action, target); err != nil {
+		s.log.Error("audit log write failed", "action", action, "err", err)
+	}
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Name string      `json:"name"`
+		Role access.Role `json:"role"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	token, err := s.opts.Tokens.Create(r.Context(), req.Name, req.Role)
+	switch {
+	case err == access.ErrInvalid:
+		writeError(w, http.StatusBadRequest, `"name" (letters, digits . _ @ -, at most 64) and "role" (admin, staff or partner) are required`)
+		return
+	case err == access.ErrExists:
+		writeError(w, http.StatusConflict, "a token of that name exists; delete it first")
+		return
+	case err != nil:
+		writeError(w, http.StatusServiceUnavailable, "the store is unavailable; try again")
+		return
+	}
+	s.record(r, "token.create", req.Name+" ("+string(req.Role)+")")
+	writeJSON(w, http.StatusCreated, map[string]string{"name": req.Name, "role": string(req.Role), "token": token})
+}
+
+func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	switch err := s.opts.Tokens.Delete(r.Context(), name); {
+	case err == access.ErrNotFound:
+		writeError(w, http.StatusNotFound, "no token of that name")
+		return
+	case err != nil:
+		writeError(w, http.StatusServiceUnavailable, "the store is unavailable; try again")
+		return
+	}
+	s.record(r, "token.delete", name)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) audit(w http.ResponseWriter, r *http.Request) {
+	limit, ok := limitParam(w, r, 100, 10000)
+	if !ok {
+		return
+	}
+	events, err := s.opts.Audit.List(r.Context(), limit)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "the store is unavailable; try again")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": events})
+}
