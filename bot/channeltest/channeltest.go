@@ -41,6 +41,9 @@ type Env struct {
 	Log     *slog.Logger
 	// Logs is everything logged, to check that no personal data is.
 	Logs *Buffer
+	// Outbound, set by a channel's setup, starts the outbox worker on the
+	// provider's fake and returns the first n texts the provider accepted.
+	Outbound func(t testing.TB, n int) []string
 }
 
 // dataKey is the master key every Env uses.
@@ -152,6 +155,9 @@ type Case struct {
 	Channel, Address string
 	Lang             string
 	NoState          bool
+	// Sends, in order, must each be contained in a text the provider's fake
+	// accepted once the outbox worker ran (the expected outbound calls).
+	Sends []string
 	// Check runs last, for what is particular to the case.
 	Check func(t testing.TB, env *Env)
 }
@@ -190,6 +196,17 @@ func Run(t *testing.T, cases []Case, setup func(t *testing.T) (*Env, http.Handle
 					t.Errorf("state stored, want none")
 				case c.Lang != "" && st.Lang != c.Lang:
 					t.Errorf("contact language %q, want %q", st.Lang, c.Lang)
+				}
+			}
+			if len(c.Sends) > 0 {
+				if env.Outbound == nil {
+					t.Fatal("the channel's setup gives no Outbound")
+				}
+				got := env.Outbound(t, len(c.Sends))
+				for i, want := range c.Sends {
+					if i >= len(got) || !strings.Contains(got[i], want) {
+						t.Errorf("outbound call %d does not contain %q: %q", i, want, got)
+					}
 				}
 			}
 			if c.Check != nil {

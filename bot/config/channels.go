@@ -115,7 +115,7 @@ func loadChannels(c *Config, getenv func(string) string) error {
 	if o.ClaimIdle, err = duration(getenv, "OUTREACH_OUTBOX_CLAIM_IDLE", 30*time.Second); err != nil {
 		return err
 	}
-	if o.SendTimeout, err = duration(getenv, "OUTREACH_SEND_TIMEOUT", 15*time.Second); err != nil {
+	if o.SendTimeout, err = duration(getenv, "OUTREACH_SEND_TIMEOUT", 10*time.Second); err != nil {
 		return err
 	}
 	return nil

@@ -58,6 +58,9 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		c.DataKey = key
 	}
+	if c.RedisURL != "" && c.DataKey == nil {
+		return c, fmt.Errorf("OUTREACH_DATA_KEY: required with REDIS_URL, to seal addresses at rest; make one with: openssl rand -base64 32")
+	}
 	tz := or(getenv("OUTREACH_TIMEZONE"), "Africa/Casablanca")
 	if c.Timezone, err = time.LoadLocation(tz); err != nil {
 		return c, fmt.Errorf("OUTREACH_TIMEZONE: %w", err)
@@ -68,7 +71,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.Retention, err = duration(getenv, "OUTREACH_RETENTION", 180*24*time.Hour); err != nil {
 		return c, err
 	}
-	if c.ShutdownTimeout, err = duration(getenv, "OUTREACH_SHUTDOWN_TIMEOUT", 10*time.Second); err != nil {
+	if c.ShutdownTimeout, err = duration(getenv, "OUTREACH_SHUTDOWN_TIMEOUT", 20*time.Second); err != nil {
 		return c, err
 	}
 	if err := loadChannels(&c, getenv); err != nil {

@@ -48,6 +48,9 @@ func TestErrorsNameTheVariable(t *testing.T) {
 			t.Errorf("%s=%s: error %v, want one naming the variable", name, value, err)
 		}
 	}
+	if _, err := Load(env(map[string]string{"REDIS_URL": "redis://x:6379/0"})); err == nil || !strings.Contains(err.Error(), "OUTREACH_DATA_KEY") {
+		t.Errorf("REDIS_URL without a data key: %v", err)
+	}
 	if _, err := Load(env(map[string]string{"OUTREACH_RETENTION": "99999999999d"})); err == nil {
 		t.Error("a retention that overflows was accepted")
 	}

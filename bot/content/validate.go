@@ -14,7 +14,23 @@ const (
 	MsgListSeparator = "list_separator"
 	MsgDistWho       = "dist_who"
 	MsgDistBring     = "dist_bring"
+	MsgDistItem      = "dist_item"
+	MsgDistFree      = "dist_free"
+	MsgNoticeFooter  = "notice_footer"
 )
+
+// Distribution notices: each kind is a message of that id.
+const (
+	NoticeNew       = "notice_new"
+	NoticeReminder  = "notice_reminder"
+	NoticeChanged   = "notice_changed"
+	NoticeCancelled = "notice_cancelled"
+)
+
+// NoticeKinds returns the kinds of distribution notice.
+func NoticeKinds() []string {
+	return []string{NoticeNew, NoticeReminder, NoticeChanged, NoticeCancelled}
+}
 
 // TemplateFields are the fields the bot fills in messages: {{.Site}} in
 // every message; {{.Count}} in plural messages; the others in the messages
@@ -110,6 +126,11 @@ func (c *Content) validate() Problems {
 		if c.locales[lang] == nil {
 			ps.add(Problem{File: sf, Key: "greetings", Msg: fmt.Sprintf("greetings for %q, which has no message file", lang)})
 		}
+	}
+
+	// Notices, sent to subscribers with a distribution.
+	for _, id := range append([]string{MsgDistItem, MsgDistFree, MsgNoticeFooter, MsgDateFormat, MsgTimeRange, MsgListSeparator, MsgDistWho, MsgDistBring}, NoticeKinds()...) {
+		use(id, sf, 0, "notices")
 	}
 
 	// Sites.

@@ -13,9 +13,11 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/outreach-org/outreach/bot/content"
 	"github.com/outreach-org/outreach/bot/engine"
@@ -113,6 +115,19 @@ func (s *Service) SetContent(c *content.Content) { s.content.Store(c) }
 // ContactKey returns the key of the person at address on channel.
 func (s *Service) ContactKey(channel, address string) string {
 	return s.store.ContactKey(channel, address)
+}
+
+// Clean makes a text that came from outside safe to handle: valid UTF-8,
+// no control characters but line breaks and tabs. Channels apply it to what
+// people write.
+func Clean(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\t' || !unicode.IsControl(r) {
+			return r
+		}
+		return -1
+	}, s)
 }
 
 // maxAttempts bounds the retries of one message when the same contact writes
@@ -270,10 +285,35 @@ func (s *Service) effectWrites(contact, channel string, res engine.Result) ([]st
 	return ws, nil
 }
 
-// SetOptedOut records that a person stopped (or restarted) messages outside
-// the conversation: a blocked Telegram bot, Twilio's STOP. Their site
-// subscriptions are kept, but no notice reaches them while opted out.
+// SetOptedOut records that a person stopped messages at the provider
+// (Twilio's STOP, error 21610): their site subscriptions are kept, but no
+// notice reaches them until they opt in again.
 func (s *Service) SetOptedOut(ctx context.Context, contact string, opted bool) error {
+	return s.update(ctx, contact, func(st *engine.State) bool {
+		if st.OptedOut == opted {
+			return false
+		}
+		st.OptedOut = opted
+		return true
+	})
+}
+
+// SetBlocked records that a person blocked (or unblocked) the bot. While
+// blocked nothing is sent to them; unblocking does not undo a STOP.
+func (s *Service) SetBlocked(ctx context.Context, contact string, blocked bool) error {
+	return s.update(ctx, contact, func(st *engine.State) bool {
+		if st.Blocked == blocked {
+			return false
+		}
+		st.Blocked = blocked
+		return true
+	})
+}
+
+// update changes a contact's state outside a conversation, keeping the
+// site subscriber sets in line: a person is listed only when neither opted
+// out nor blocked.
+func (s *Service) update(ctx context.Context, contact string, change func(*engine.State) bool) error {
 	defer s.lock(contact)()
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		stored, err := s.store.LoadState(ctx, contact, "")
@@ -284,16 +324,18 @@ func (s *Service) SetOptedOut(ctx context.Context, contact string, opted bool) e
 			return nil // nothing is kept about this person
 		}
 		st := s.decode(contact, stored.Data)
-		if st.OptedOut == opted {
+		wasListed := !st.OptedOut && !st.Blocked
+		if !change(&st) {
 			return nil
 		}
-		st.OptedOut = opted
 		res := engine.Result{State: st}
-		kind := engine.EffectOptIn
-		if opted {
-			kind = engine.EffectOptOut
+		if listed := !st.OptedOut && !st.Blocked; listed != wasListed {
+			kind := engine.EffectOptOut
+			if listed {
+				kind = engine.EffectOptIn
+			}
+			res.Effects = []engine.Effect{{Kind: kind, Sites: st.Sites}}
 		}
-		res.Effects = []engine.Effect{{Kind: kind, Sites: st.Sites}}
 		t, err := s.turn(contact, Message{}, stored.Version, res)
 		if err != nil {
 			return err
@@ -320,7 +362,11 @@ func (s *Service) Suppressed(ctx context.Context, contact string, bulk bool) (st
 	case !ok:
 		return "no_contact", nil
 	}
-	if s.decode(contact, r.Data).OptedOut {
+	st := s.decode(contact, r.Data)
+	switch {
+	case st.Blocked:
+		return "blocked", nil
+	case st.OptedOut:
 		return "opted_out", nil
 	}
 	return "", nil
@@ -329,6 +375,11 @@ func (s *Service) Suppressed(ctx context.Context, contact string, bulk bool) (st
 // MarkOptedOut records a provider-side opt-out (Twilio 21610, a blocked bot).
 func (s *Service) MarkOptedOut(ctx context.Context, contact string) error {
 	return s.SetOptedOut(ctx, contact, true)
+}
+
+// MarkBlocked records that the person blocked the bot (Telegram 403).
+func (s *Service) MarkBlocked(ctx context.Context, contact string) error {
+	return s.SetBlocked(ctx, contact, true)
 }
 
 // MarkNeedsTemplate records that WhatsApp wants a template for this contact.

@@ -5,6 +5,8 @@
 package engine
 
 import (
+	"encoding/json"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,6 +29,9 @@ type State struct {
 	Sites []string `json:"sites,omitempty"`
 	// OptedOut is set by STOP: the person gets no notices until START.
 	OptedOut bool `json:"opted_out,omitempty"`
+	// Blocked is set while the person blocks the bot (Telegram): nothing
+	// can reach them. Unblocking clears it, not an opt-out.
+	Blocked bool `json:"blocked,omitempty"`
 	// LastSeen is when the person last wrote; zero for a new contact.
 	LastSeen time.Time `json:"last_seen,omitzero"`
 }
@@ -61,6 +66,41 @@ type Site struct {
 	ID string `json:"id"`
 	// Names by language; a missing one falls back to the message "site_<id>".
 	Names map[string]string `json:"names,omitempty"`
+	// Retired sites are no longer offered; what refers to them still reads.
+	Retired bool `json:"retired,omitempty"`
+}
+
+// Localized is a free text given per language. In JSON it is an object of
+// language → text, or a plain string, taken as French.
+type Localized map[string]string
+
+// UnmarshalJSON accepts a string or an object.
+func (l *Localized) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*l = Localized{}
+		if s != "" {
+			(*l)["fr"] = s
+		}
+		return nil
+	}
+	var m map[string]string
+	if err := json.Unmarshal(b, &m); err != nil {
+		return errors.New("want a text, or an object of language to text")
+	}
+	*l = m
+	return nil
+}
+
+// activeSites returns the sites people can choose.
+func (d Data) activeSites() []Site {
+	out := make([]Site, 0, len(d.Sites))
+	for _, s := range d.Sites {
+		if !s.Retired {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Distribution is one announced distribution of aid.
@@ -70,12 +110,17 @@ type Distribution struct {
 	StartsAt time.Time `json:"starts_at"`
 	EndsAt   time.Time `json:"ends_at"`
 	// Place, Who and Bring are free texts by language.
-	Place map[string]string `json:"place,omitempty"`
-	Who   map[string]string `json:"who,omitempty"`
-	Bring map[string]string `json:"bring,omitempty"`
+	Place Localized `json:"place,omitempty"`
+	Who   Localized `json:"who,omitempty"`
+	Bring Localized `json:"bring,omitempty"`
 	// Items are ids of the kit catalogue (messages "item_<id>").
 	Items     []string `json:"items,omitempty"`
 	Cancelled bool     `json:"cancelled,omitempty"`
+	// Notify announces it to the site's subscribers; Told lists the
+	// broadcasts that did, so that a change reaches the same people.
+	Notify   bool     `json:"notify,omitempty"`
+	Told     []string `json:"told,omitempty"`
+	Reminder string   `json:"reminder,omitempty"`
 }
 
 // Reply is one message to send back.
@@ -306,7 +351,7 @@ func (r *step) maxTries() int {
 func (r *step) check(n *content.Node, text, folded string) (string, bool) {
 	switch n.Expect {
 	case content.ExpectSite:
-		sites := r.data.Sites
+		sites := r.data.activeSites()
 		if i, err := strconv.Atoi(folded); err == nil && i >= 1 && i <= len(sites) {
 			return sites[i-1].ID, true
 		}
@@ -446,7 +491,7 @@ func (r *step) question(n *content.Node) (string, []Choice) {
 		}
 	case content.ExpectSite:
 		lines = append(lines, r.text(n.Text))
-		for i, s := range r.data.Sites {
+		for i, s := range r.data.activeSites() {
 			choices = append(choices, Choice{Key: strconv.Itoa(i + 1), Label: r.siteName(s.ID)})
 		}
 	default:

@@ -25,7 +25,7 @@ func (r *step) list(n *content.Node) string {
 	slices.SortFunc(upcoming, func(a, b Distribution) int { return a.StartsAt.Compare(b.StartsAt) })
 	parts := []string{r.c.Plural(r.st.Lang, n.Text, len(upcoming), map[string]any{"Site": siteName})}
 	for _, d := range upcoming[:min(len(upcoming), maxListed)] {
-		parts = append(parts, r.distribution(n, d))
+		parts = append(parts, r.distribution(n.Item, d))
 	}
 	if n.Note != "" {
 		parts = append(parts, r.text(n.Note))
@@ -33,18 +33,15 @@ func (r *step) list(n *content.Node) string {
 	return strings.Join(parts, "\n\n")
 }
 
-func (r *step) distribution(n *content.Node, d Distribution) string {
+// distribution renders one distribution with the message item.
+func (r *step) distribution(item string, d Distribution) string {
 	lang := r.st.Lang
 	loc := r.e.Location
 	if loc == nil {
 		loc = time.UTC
 	}
 	start, end := d.StartsAt.In(loc), d.EndsAt.In(loc)
-	date := r.c.Text(lang, content.MsgDateFormat, map[string]any{
-		"Weekday": r.c.Text(lang, fmt.Sprintf("%s%d", content.PrefixWeekday, int(start.Weekday())), nil),
-		"Day":     start.Day(),
-		"Month":   r.c.Text(lang, fmt.Sprintf("%s%d", content.PrefixMonth, int(start.Month())), nil),
-	})
+	date := r.date(start)
 	hours := r.c.Text(lang, content.MsgTimeRange, map[string]any{
 		"Start": start.Format("15:04"),
 		"End":   end.Format("15:04"),
@@ -57,7 +54,7 @@ func (r *step) distribution(n *content.Node, d Distribution) string {
 			items = append(items, it)
 		}
 	}
-	text := r.c.Text(lang, n.Item, map[string]any{
+	text := r.c.Text(lang, item, map[string]any{
 		"Date":  date,
 		"Time":  hours,
 		"Place": r.localized(d.Place),
@@ -92,4 +89,31 @@ func (r *step) localized(texts map[string]string) string {
 		}
 	}
 	return ""
+}
+
+// date renders a day in the person's language: "samedi 5 décembre".
+func (r *step) date(t time.Time) string {
+	lang := r.st.Lang
+	return r.c.Text(lang, content.MsgDateFormat, map[string]any{
+		"Weekday": r.c.Text(lang, fmt.Sprintf("%s%d", content.PrefixWeekday, int(t.Weekday())), nil),
+		"Day":     t.Day(),
+		"Month":   r.c.Text(lang, fmt.Sprintf("%s%d", content.PrefixMonth, int(t.Month())), nil),
+	})
+}
+
+// Notice renders a distribution notice in lang: the notice of that kind
+// (content.NoticeNew …), the distribution, that aid is free and this the
+// only official channel, and how to stop notices.
+func Notice(c *content.Content, loc *time.Location, lang, kind string, d Distribution, sites []Site) string {
+	if loc == nil {
+		loc = time.UTC
+	}
+	r := &step{e: &Engine{Content: c, Location: loc}, c: c, st: State{Lang: lang}, data: Data{Sites: sites}}
+	vars := map[string]any{"Site": r.siteName(d.Site), "Date": r.date(d.StartsAt.In(loc))}
+	parts := []string{c.Text(lang, kind, vars)}
+	if kind != content.NoticeCancelled {
+		parts = append(parts, r.distribution(content.MsgDistItem, d))
+	}
+	parts = append(parts, c.Text(lang, content.MsgDistFree, nil), c.Text(lang, content.MsgNoticeFooter, nil))
+	return strings.Join(parts, "\n\n")
 }

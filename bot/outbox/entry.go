@@ -51,6 +51,10 @@ type Entry struct {
 	Callback  string   `json:"cbq,omitempty"`
 	Priority  Priority `json:"prio"`
 	Broadcast string   `json:"bc,omitempty"`
+	// Template is a WhatsApp content template (ContentSid) to send instead
+	// of free text, with its variables.
+	Template     string            `json:"tpl,omitempty"`
+	TemplateVars map[string]string `json:"tplv,omitempty"`
 	// Tries counts failed attempts so far.
 	Tries int `json:"tries,omitempty"`
 	// Created is when the entry was made, in Unix milliseconds.
@@ -89,6 +93,12 @@ func NewKeys(prefix string) Keys { return Keys{prefix: prefix} }
 
 // Stream returns the stream of one priority.
 func (k Keys) Stream(p Priority) string { return k.prefix + "{o}:" + string(p) }
+
+// Broadcast returns the hash of a broadcast (its definition and status).
+func (k Keys) Broadcast(id string) string { return k.prefix + "{o}:bc:" + id }
+
+// BroadcastCounts returns the hash of a broadcast's counts.
+func (k Keys) BroadcastCounts(id string) string { return k.prefix + "{o}:bc:" + id + ":n" }
 
 func (k Keys) delayed() string          { return k.prefix + "{o}:delayed" }
 func (k Keys) dead() string             { return k.prefix + "{o}:dead" }

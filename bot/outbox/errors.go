@@ -12,8 +12,10 @@ type Failure int
 const (
 	// Retry: try again later (rate limit, provider error, network).
 	Retry Failure = iota
-	// OptedOut: the person stopped the messages (SMS STOP, a blocked bot).
+	// OptedOut: the person stopped the messages (SMS STOP at the provider).
 	OptedOut
+	// Blocked: the person blocked the bot (Telegram); unblocking undoes it.
+	Blocked
 	// Undeliverable: the address cannot receive (invalid, unknown, landline).
 	Undeliverable
 	// NeedsTemplate: WhatsApp outside the 24-hour window; free text refused.

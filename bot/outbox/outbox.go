@@ -174,5 +174,21 @@ func (o *Outbox) UpdateStatus(ctx context.Context, providerID, status, errorCode
 		return Delivery{}, false, err
 	}
 	str := func(i int) string { s, _ := vals[i].(string); return s }
-	return Delivery{ID: str(0), Contact: str(1), Channel: str(2), Broadcast: str(3), Status: str(4), Error: str(5)}, n == 1, nil
+	d = Delivery{ID: str(0), Contact: str(1), Channel: str(2), Broadcast: str(3), Status: str(4), Error: str(5)}
+	if n == 1 && d.Broadcast != "" {
+		// Delivery counts of broadcasts come from these callbacks.
+		field := ""
+		switch status {
+		case "delivered", "read":
+			field = "delivered"
+		case "undelivered", "failed":
+			field = "failed"
+		}
+		if field != "" && !(status == "read" && rank > 0 && d.Status == "read" && false) {
+			if err := o.rdb.HIncrBy(ctx, o.keys.BroadcastCounts(d.Broadcast), field, 1).Err(); err != nil {
+				return d, true, err
+			}
+		}
+	}
+	return d, n == 1, nil
 }

@@ -145,10 +145,10 @@ func TestPermanentErrorGoesToDeadLetters(t *testing.T) {
 func TestGateServesHighFirst(t *testing.T) {
 	g := outbox.NewGate(50, 1)
 	ctx := context.Background()
-	g.Wait(ctx, 1, false) // empty the bucket
+	// While the gate is paused both wait; when it opens, high goes first.
+	g.Pause(300 * time.Millisecond)
 	order := make(chan string, 2)
 	go func() { g.Wait(ctx, 1, false); order <- "low" }()
-	time.Sleep(2 * time.Millisecond)
 	go func() { g.Wait(ctx, 1, true); order <- "high" }()
 	if first := <-order; first != "high" {
 		t.Errorf("%s went first, want high", first)
@@ -191,5 +191,54 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 10s")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSlowEntryIsNotTakenOver: an entry whose sends take longer than the
+// claim idle time stays with its worker (the heartbeat) and leaves once.
+func TestSlowEntryIsNotTakenOver(t *testing.T) {
+	env := channeltest.New(t, telegram.Channel)
+	fake := telegramtest.NewServer(t, token)
+	fake.SetDelay(150 * time.Millisecond)
+	e := outbox.NewEntry(telegram.Channel, env.Store.Seal("42"), "", outbox.Reply)
+	for _, text := range []string{"a", "b", "c", "d"} {
+		e.Messages = append(e.Messages, outbox.Text{Text: text})
+	}
+	if err := env.Outbox.Enqueue(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	env.StartWorker(channels(fake, 100), outbox.Options{ClaimIdle: 200 * time.Millisecond, ReplyWorkers: 2})
+	fake.WaitSent(t, 4, 10*time.Second)
+	waitFor(t, func() bool {
+		n, _ := env.Redis.XLen(context.Background(), env.Outbox.Keys().Stream(outbox.Reply)).Result()
+		return n == 0
+	})
+	var texts []string
+	for _, c := range fake.Sent() {
+		texts = append(texts, c.Params.Get("text"))
+	}
+	if strings.Join(texts, "") != "abcd" {
+		t.Errorf("sent %q, want a b c d once each, in order", texts)
+	}
+}
+
+// TestStaleButtonPressKeepsReplies: Telegram refuses to answer a button
+// press that is too old; the replies still leave.
+func TestStaleButtonPressKeepsReplies(t *testing.T) {
+	env := channeltest.New(t, telegram.Channel)
+	fake := telegramtest.NewServer(t, token)
+	fake.FailNext("answerCallbackQuery", 1, 400, "Bad Request: query is too old and response timeout expired or query ID is invalid", 0)
+	e := entry(env, "42", "the menu", outbox.Reply)
+	e.Callback = "12345"
+	if err := env.Outbox.Enqueue(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	env.StartWorker(channels(fake, 100), outbox.Options{})
+	sent := fake.WaitSent(t, 1, 10*time.Second)
+	if sent[0].Params.Get("text") != "the menu" {
+		t.Errorf("sent %q", sent[0].Params.Get("text"))
+	}
+	if dead, _ := env.Outbox.Dead(context.Background(), 10); len(dead) != 0 {
+		t.Errorf("dead letters: %+v", dead)
 	}
 }

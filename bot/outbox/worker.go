@@ -30,6 +30,9 @@ type Message struct {
 	Choices []Choice
 	// Callback is a callback query to answer instead of sending text.
 	Callback string
+	// Template is a WhatsApp content template to send instead of Text.
+	Template     string
+	TemplateVars map[string]string
 }
 
 // Sender sends messages on one channel. It returns the provider's id for the
@@ -60,6 +63,8 @@ type Contacts interface {
 	Suppressed(ctx context.Context, contact string, bulk bool) (string, error)
 	// MarkOptedOut records that the person stopped messages at the provider.
 	MarkOptedOut(ctx context.Context, contact string) error
+	// MarkBlocked records that the person blocked the bot.
+	MarkBlocked(ctx context.Context, contact string) error
 	// MarkUndeliverable records that the address cannot receive.
 	MarkUndeliverable(ctx context.Context, contact string) error
 	// MarkNeedsTemplate records that WhatsApp refused free text to the
@@ -90,6 +95,8 @@ type Options struct {
 	SendTimeout time.Duration
 	// Backoff is the wait before retry number tries (1, 2, …).
 	Backoff func(tries int) time.Duration
+	// Quiet reports the hours when bulk traffic waits; nil: never.
+	Quiet func(time.Time) bool
 }
 
 func (o *Options) defaults() {
@@ -142,6 +149,11 @@ type Worker struct {
 	log      *slog.Logger
 	opts     Options
 	stripes  [256]sync.Mutex
+
+	// inHand holds the entries this worker is handling, by stream entry id:
+	// their idle time is refreshed, so that no worker takes them over.
+	mu     sync.Mutex
+	inHand map[string]string
 }
 
 // NewWorker returns a worker sending on channels (by channel name: "sms",
@@ -149,12 +161,14 @@ type Worker struct {
 // dead-letter list.
 func (o *Outbox) NewWorker(channels map[string]*Channel, contacts Contacts, opener Opener, m *metrics.Metrics, log *slog.Logger, opts Options) *Worker {
 	opts.defaults()
-	for _, ch := range channels {
-		if ch.PerChat != nil {
-			ch.perChat = newGates(ch.PerChat.rate, ch.PerChat.burst)
+	for name, ch := range channels {
+		c := *ch
+		if c.PerChat != nil {
+			c.perChat = newGates(c.PerChat.rate, c.PerChat.burst)
 		}
+		channels[name] = &c
 	}
-	return &Worker{o: o, channels: channels, contacts: contacts, opener: opener, metrics: m, log: log.With("component", "outbox"), opts: opts}
+	return &Worker{o: o, channels: channels, contacts: contacts, opener: opener, metrics: m, log: log.With("component", "outbox"), opts: opts, inHand: map[string]string{}}
 }
 
 // Run sends until ctx ends, then finishes the sends in hand and returns.
@@ -178,8 +192,64 @@ func (w *Worker) Run(ctx context.Context) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); w.every(ctx, 250*time.Millisecond, w.moveDue) }()
 	go func() { defer wg.Done(); w.every(ctx, w.opts.ClaimIdle/2, w.claim) }()
+	// The heartbeat outlives ctx: entries in hand are finished after it ends.
+	beat, stopBeat := context.WithCancel(context.WithoutCancel(ctx))
+	beatDone := make(chan struct{})
+	go func() { defer close(beatDone); w.every(beat, w.opts.ClaimIdle/3, w.heartbeat) }()
 	wg.Wait()
+	stopBeat()
+	<-beatDone
+	w.leave()
 	return nil
+}
+
+// heartbeat resets the idle time of the entries in hand, so that a slow
+// send (a rate limit, a provider's Retry-After) is not taken for a dead
+// worker's.
+func (w *Worker) heartbeat(ctx context.Context) {
+	w.mu.Lock()
+	byStream := map[string][]string{}
+	for id, stream := range w.inHand {
+		byStream[stream] = append(byStream[stream], id)
+	}
+	w.mu.Unlock()
+	for stream, ids := range byStream {
+		err := w.o.rdb.XClaimJustID(ctx, &redis.XClaimArgs{Stream: stream, Group: group, Consumer: w.opts.Consumer, MinIdle: 0, Messages: ids}).Err()
+		if err != nil && ctx.Err() == nil {
+			w.log.Warn("refreshing entries in hand failed", "err", err)
+		}
+	}
+}
+
+// take marks an entry in hand; false when it already is (a claim of our own).
+func (w *Worker) take(stream, id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.inHand[id]; ok {
+		return false
+	}
+	w.inHand[id] = stream
+	return true
+}
+
+func (w *Worker) release(id string) {
+	w.mu.Lock()
+	delete(w.inHand, id)
+	w.mu.Unlock()
+}
+
+// leave removes this worker from the consumer group when it holds nothing,
+// so that the group's consumer list does not grow with every restart.
+func (w *Worker) leave() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, p := range []Priority{Reply, Bulk} {
+		stream := w.o.keys.Stream(p)
+		pending, err := w.o.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: stream, Group: group, Consumer: w.opts.Consumer, Start: "-", End: "+", Count: 1}).Result()
+		if err == nil && len(pending) == 0 {
+			w.o.rdb.XGroupDelConsumer(ctx, stream, group, w.opts.Consumer)
+		}
+	}
 }
 
 func (w *Worker) every(ctx context.Context, d time.Duration, f func(context.Context)) {
@@ -199,6 +269,10 @@ func (w *Worker) every(ctx context.Context, d time.Duration, f func(context.Cont
 func (w *Worker) read(ctx context.Context, p Priority) {
 	stream := w.o.keys.Stream(p)
 	for ctx.Err() == nil {
+		if p == Bulk && w.opts.Quiet != nil && w.opts.Quiet(time.Now()) {
+			sleep(ctx, min(w.opts.Block, time.Second))
+			continue
+		}
 		res, err := w.o.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 			Group: group, Consumer: w.opts.Consumer, Streams: []string{stream, ">"}, Count: 1, Block: w.opts.Block,
 		}).Result()
@@ -217,16 +291,22 @@ func (w *Worker) read(ctx context.Context, p Priority) {
 		}
 		for _, s := range res {
 			for _, xm := range s.Messages {
-				w.handle(context.WithoutCancel(ctx), stream, xm)
+				w.handle(ctx, stream, xm)
 			}
 		}
 	}
 }
 
 // handle sends one entry and acknowledges it, or schedules its retry, or
-// gives it up to the dead-letter list. It runs to the end even when the
-// worker is stopping, so that a send in hand is finished.
-func (w *Worker) handle(ctx context.Context, stream string, xm redis.XMessage) {
+// gives it up to the dead-letter list. When stop ends while it waits for
+// the rate, it leaves the entry unacknowledged for another worker; a send
+// under way is finished, and recorded, whatever stop says.
+func (w *Worker) handle(stop context.Context, stream string, xm redis.XMessage) {
+	if !w.take(stream, xm.ID) {
+		return // already in hand here
+	}
+	defer w.release(xm.ID)
+	ctx := context.WithoutCancel(stop)
 	raw, _ := xm.Values["e"].(string)
 	e, err := decodeEntry(raw)
 	if err != nil {
@@ -245,8 +325,18 @@ func (w *Worker) handle(ctx context.Context, stream string, xm redis.XMessage) {
 			return // not acknowledged: claimed again later
 		}
 		if reason != "" {
-			w.metrics.Skipped.WithLabelValues(e.Channel, reason).Inc()
-			w.ack(ctx, stream, xm.ID)
+			w.skip(ctx, stream, xm.ID, e, reason)
+			return
+		}
+	}
+	if e.Broadcast != "" {
+		status, err := w.o.rdb.HGet(ctx, w.o.keys.Broadcast(e.Broadcast), "status").Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			w.log.Warn("reading the broadcast failed; the entry stays for another try", "err", err)
+			return
+		}
+		if status == "cancelled" {
+			w.skip(ctx, stream, xm.ID, e, "cancelled")
 			return
 		}
 	}
@@ -255,30 +345,43 @@ func (w *Worker) handle(ctx context.Context, stream string, xm redis.XMessage) {
 		w.bury(ctx, stream, xm.ID, e, "address_unreadable")
 		return
 	}
+	defer w.lock(e.Channel + ":" + to)()
 	done, err := w.o.rdb.Get(ctx, w.o.keys.done(e.ID)).Int()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		w.log.Warn("reading the outbox failed; the entry stays for another try", "err", err)
 		return
 	}
-	defer w.lock(e.Channel + ":" + to)()
-	for i, msg := range sends(e, ch.MaxLen, to) {
+	all := sends(e, ch.MaxLen, to)
+	for i, msg := range all {
 		if i < done {
 			continue // sent before its worker stopped
 		}
-		if err := w.wait(ctx, ch, e, msg); err != nil {
-			return
+		if err := w.wait(stop, ch, e, msg); err != nil {
+			return // stopping: left for another worker
 		}
 		began := time.Now()
 		sendCtx, cancel := context.WithTimeout(ctx, w.opts.SendTimeout)
 		id, err := ch.Sender.Send(sendCtx, msg)
 		cancel()
 		w.metrics.SendSeconds.WithLabelValues(e.Channel).Observe(time.Since(began).Seconds())
+		if err != nil && msg.Callback != "" {
+			// Answering a button press is a courtesy: a query too old to
+			// answer must not hold back the replies.
+			w.log.Info("answering a button press failed", "channel", e.Channel, "entry", e.ID)
+			err = nil
+		}
 		if err != nil {
 			w.failed(ctx, stream, xm.ID, e, ch, err)
 			return
 		}
 		if msg.Callback == "" {
 			w.metrics.Sent.WithLabelValues(e.Channel).Inc()
+		}
+		if e.Broadcast != "" && i == len(all)-1 {
+			w.count(ctx, e, "sent")
+			if id == "" { // no delivery callbacks (Telegram): accepted is delivered
+				w.count(ctx, e, "delivered")
+			}
 		}
 		if err := w.o.rdb.Set(ctx, w.o.keys.done(e.ID), i+1, 7*24*time.Hour).Err(); err != nil {
 			w.log.Warn("recording a sent part failed", "err", err)
@@ -289,7 +392,7 @@ func (w *Worker) handle(ctx context.Context, stream string, xm redis.XMessage) {
 			}
 		}
 	}
-	w.ack(ctx, stream, xm.ID)
+	w.ack(ctx, stream, xm.ID, e.ID)
 }
 
 // sends returns the sends of an entry in order: the callback answer, then
@@ -298,6 +401,9 @@ func sends(e Entry, maxLen int, to string) []Message {
 	var out []Message
 	if e.Callback != "" {
 		out = append(out, Message{ID: e.ID, To: to, Callback: e.Callback})
+	}
+	if e.Template != "" {
+		return append(out, Message{ID: e.ID, To: to, Template: e.Template, TemplateVars: e.TemplateVars})
 	}
 	for _, m := range e.Messages {
 		parts := Split(m.Text, maxLen)
@@ -375,26 +481,59 @@ func (w *Worker) failed(ctx context.Context, stream, xid string, e Entry, ch *Ch
 		if err := w.contacts.MarkOptedOut(ctx, e.Contact); err != nil {
 			w.log.Warn("marking a contact opted out failed", "err", err)
 		}
+		w.count(ctx, e, "failed")
+	case Blocked:
+		if err := w.contacts.MarkBlocked(ctx, e.Contact); err != nil {
+			w.log.Warn("marking a contact blocked failed", "err", err)
+		}
+		w.count(ctx, e, "failed")
 	case Undeliverable:
 		if err := w.contacts.MarkUndeliverable(ctx, e.Contact); err != nil {
 			w.log.Warn("marking a contact undeliverable failed", "err", err)
 		}
+		w.count(ctx, e, "failed")
 	case NeedsTemplate:
-		w.metrics.Skipped.WithLabelValues(e.Channel, "needs_template").Inc()
 		if err := w.contacts.MarkNeedsTemplate(ctx, e.Contact); err != nil {
 			w.log.Warn("marking a contact as needing a template failed", "err", err)
 		}
+		w.skip(ctx, stream, xid, e, "needs_template")
+		return
 	case Permanent:
 		w.bury(ctx, stream, xid, e, se.Reason)
 		return
 	}
-	w.ack(ctx, stream, xid)
+	w.ack(ctx, stream, xid, e.ID)
 }
 
-func (w *Worker) ack(ctx context.Context, stream, xid string) {
+// skip acknowledges an entry not sent, and counts why.
+func (w *Worker) skip(ctx context.Context, stream, xid string, e Entry, reason string) {
+	w.metrics.Skipped.WithLabelValues(e.Channel, reason).Inc()
+	w.count(ctx, e, "skipped", "skipped:"+reason)
+	w.ack(ctx, stream, xid, e.ID)
+}
+
+// count adds one to a broadcast's counts.
+func (w *Worker) count(ctx context.Context, e Entry, fields ...string) {
+	if e.Broadcast == "" {
+		return
+	}
+	k := w.o.keys.BroadcastCounts(e.Broadcast)
+	_, err := w.o.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, f := range fields {
+			p.HIncrBy(ctx, k, f, 1)
+		}
+		return nil
+	})
+	if err != nil {
+		w.log.Warn("counting a broadcast failed", "err", err)
+	}
+}
+
+func (w *Worker) ack(ctx context.Context, stream, xid string, entryID string) {
 	_, err := w.o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.XAck(ctx, stream, group, xid)
 		p.XDel(ctx, stream, xid)
+		p.Del(ctx, w.o.keys.done(entryID))
 		return nil
 	})
 	if err != nil {
@@ -405,6 +544,7 @@ func (w *Worker) ack(ctx context.Context, stream, xid string) {
 // bury moves an entry to the dead-letter list and acknowledges it.
 func (w *Worker) bury(ctx context.Context, stream, xid string, e Entry, reason string) {
 	w.metrics.DeadLetters.WithLabelValues(e.Channel, reasonLabel(reason)).Inc()
+	w.count(ctx, e, "failed")
 	w.log.Warn("message given up, moved to the dead-letter list", "channel", e.Channel, "entry", e.ID, "reason", reason)
 	d, _ := json.Marshal(DeadLetter{Entry: e, Reason: reason, At: time.Now().UTC()})
 	_, err := w.o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -466,7 +606,7 @@ func (w *Worker) claim(ctx context.Context) {
 				continue
 			}
 			w.metrics.Claimed.Inc()
-			w.handle(context.WithoutCancel(ctx), stream, xm)
+			w.handle(ctx, stream, xm)
 		}
 	}
 }

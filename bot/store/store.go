@@ -268,16 +268,20 @@ func (s *Store) Reach(ctx context.Context, contact string) (r Reach, ok bool, er
 	return r, vals[2] != nil, nil
 }
 
+// setIfKept sets a field of a contact's state only while the state exists,
+// so that a mark never recreates a purged contact without its expiry.
+var setIfKept = redis.NewScript(`if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end return 0`)
+
 // MarkUndeliverable records that a contact's address cannot receive
 // messages; the next message from the person clears it.
 func (s *Store) MarkUndeliverable(ctx context.Context, contact string) error {
-	return s.rdb.HSet(ctx, s.stateKey(contact), "x", "undeliverable").Err()
+	return setIfKept.Run(ctx, s.rdb, []string{s.stateKey(contact)}, "x", "undeliverable").Err()
 }
 
 // MarkNeedsTemplate records that WhatsApp refused free text to a contact
 // (outside the 24-hour window): notices to them need a template.
 func (s *Store) MarkNeedsTemplate(ctx context.Context, contact string, at time.Time) error {
-	return s.rdb.HSet(ctx, s.stateKey(contact), "tpl", at.UnixMilli()).Err()
+	return setIfKept.Run(ctx, s.rdb, []string{s.stateKey(contact)}, "tpl", at.UnixMilli()).Err()
 }
 
 // SubscribersKey is the key of the set of contacts subscribed to a site.

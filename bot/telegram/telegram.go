@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
@@ -86,8 +87,10 @@ func Classify(err error) *outbox.SendError {
 		switch {
 		case te.Code == http.StatusTooManyRequests:
 			return &outbox.SendError{Failure: outbox.Retry, Reason: reason, RetryAfter: time.Duration(te.RetryAfter) * time.Second}
-		case te.Code == http.StatusForbidden: // blocked by the user, or deactivated
-			return &outbox.SendError{Failure: outbox.OptedOut, Reason: reason}
+		case te.Code == http.StatusForbidden && containsFold(te.Message, "deactivated"):
+			return &outbox.SendError{Failure: outbox.Undeliverable, Reason: reason}
+		case te.Code == http.StatusForbidden: // blocked by the user
+			return &outbox.SendError{Failure: outbox.Blocked, Reason: reason}
 		case te.Code == http.StatusBadRequest && containsFold(te.Message, "chat not found"):
 			return &outbox.SendError{Failure: outbox.Undeliverable, Reason: reason}
 		case te.Code >= 500 || te.Code == http.StatusUnauthorized || te.Code == 0:
@@ -112,4 +115,9 @@ func SetWebhook(bot *tgbotapi.BotAPI, url, secret string) error {
 		return fmt.Errorf("telegram setWebhook: %s", Classify(err).Reason)
 	}
 	return nil
+}
+
+// containsFold reports whether s contains sub, ignoring case.
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
 }

@@ -49,6 +49,15 @@ func post(file, secretToken string) func(t testing.TB) *http.Request {
 
 func setup(t *testing.T) (*channeltest.Env, http.Handler) {
 	env := channeltest.New(t, Channel)
+	env.Outbound = func(t testing.TB, n int) []string {
+		fake := telegramtest.NewServer(t, token)
+		startWorker(t.(*testing.T), env, fake, outbox.Options{})
+		var texts []string
+		for _, c := range fake.WaitSent(t, n, 10*time.Second) {
+			texts = append(texts, c.Params.Get("chat_id")+" "+c.Params.Get("text")+" "+c.Params.Get("reply_markup"))
+		}
+		return texts
+	}
 	return env, NewHandler(secret, env.Dialog, env.Log)
 }
 
@@ -57,9 +66,11 @@ func TestWebhook(t *testing.T) {
 		{Label: "French text", Request: post("message_text_fr.json", secret),
 			Status: 200, Replies: 2, ReplyHas: "Bonjour", Channel: Channel, Address: chat, Lang: "fr"},
 		{Label: "Arabic text", Request: post("message_text_ar.json", secret),
-			Status: 200, Replies: 2, Channel: Channel, Address: chat, Lang: "ar"},
+			Status: 200, Replies: 2, Channel: Channel, Address: chat, Lang: "ar",
+			Sends: []string{chat + " مرحبا", chat + " القائمة - أرسل رقما"}},
 		{Label: "/start uses the app's language", Request: post("message_start.json", secret),
-			Status: 200, Replies: 2, ReplyHas: "Hello", Channel: Channel, Address: chat, Lang: "en"},
+			Status: 200, Replies: 2, ReplyHas: "Hello", Channel: Channel, Address: chat, Lang: "en",
+			Sends: []string{"Hello", `"callback_data":"0"`}},
 		{Label: "a digit first uses the app's language", Request: post("message_digit.json", secret),
 			Status: 200, Replies: 2, Channel: Channel, Address: chat, Lang: "fr"},
 		{Label: "a photo gets an answer", Request: post("message_photo.json", secret),
@@ -122,12 +133,21 @@ func TestBlockAndUnblock(t *testing.T) {
 		t.Fatal("not subscribed")
 	}
 	serve("my_chat_member_kicked.json")
-	if st, _ := env.State(Channel, chat); !st.OptedOut || subs() != 0 {
-		t.Errorf("after blocking: opted out %v, %d subscribers; want true, 0", st.OptedOut, subs())
+	if st, _ := env.State(Channel, chat); !st.Blocked || subs() != 0 {
+		t.Errorf("after blocking: blocked %v, %d subscribers; want true, 0", st.Blocked, subs())
 	}
 	serve("my_chat_member_member.json")
-	if st, _ := env.State(Channel, chat); st.OptedOut || subs() != 1 {
-		t.Errorf("after unblocking: opted out %v, %d subscribers; want false, 1", st.OptedOut, subs())
+	if st, _ := env.State(Channel, chat); st.Blocked || subs() != 1 {
+		t.Errorf("after unblocking: blocked %v, %d subscribers; want false, 1", st.Blocked, subs())
+	}
+	// STOP, then block and unblock: the STOP stands.
+	if _, err := env.Dialog.Handle(context.Background(), dialog.Message{Channel: Channel, Address: chat, Text: "STOP"}); err != nil {
+		t.Fatal(err)
+	}
+	serve("my_chat_member_kicked.json")
+	serve("my_chat_member_member.json")
+	if st, _ := env.State(Channel, chat); !st.OptedOut || subs() != 0 {
+		t.Errorf("STOP then block and unblock: opted out %v, %d subscribers; want true, 0", st.OptedOut, subs())
 	}
 }
 
@@ -193,14 +213,14 @@ func TestRetryAfterAndBlocked(t *testing.T) {
 		t.Errorf("%d sendMessage calls, want 3 (one refused with 429, then two)", n)
 	}
 
-	// A person who blocked the bot: 403 opts them out; nothing is retried.
+	// A person who blocked the bot: 403 marks them blocked; nothing is retried.
 	env, h = setup(t)
 	fake = telegramtest.NewServer(t, token)
 	fake.FailChat(111111111, 403, "Forbidden: bot was blocked by the user")
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, post("message_text_fr.json", secret)(t))
 	startWorker(t, env, fake, outbox.Options{})
-	waitFor(t, func() bool { st, _ := env.State(Channel, chat); return st.OptedOut })
+	waitFor(t, func() bool { st, _ := env.State(Channel, chat); return st.Blocked })
 	waitFor(t, func() bool { return len(env.Entries(outbox.Reply)) == 0 })
 }
 
@@ -225,7 +245,8 @@ func TestClassify(t *testing.T) {
 		want outbox.Failure
 	}{
 		{&tgbotapi.Error{Code: 429, Message: "Too Many Requests", ResponseParameters: tgbotapi.ResponseParameters{RetryAfter: 7}}, outbox.Retry},
-		{&tgbotapi.Error{Code: 403, Message: "Forbidden: bot was blocked by the user"}, outbox.OptedOut},
+		{&tgbotapi.Error{Code: 403, Message: "Forbidden: bot was blocked by the user"}, outbox.Blocked},
+		{&tgbotapi.Error{Code: 403, Message: "Forbidden: user is deactivated"}, outbox.Undeliverable},
 		{&tgbotapi.Error{Code: 400, Message: "Bad Request: chat not found"}, outbox.Undeliverable},
 		{&tgbotapi.Error{Code: 400, Message: "Bad Request: message text is empty"}, outbox.Permanent},
 		{&tgbotapi.Error{Code: 502, Message: "Bad Gateway"}, outbox.Retry},

@@ -11,17 +11,19 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"unicode"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
 	"github.com/outreach-org/outreach/bot/dialog"
 )
 
+// Kind is what an update asks for.
+type Kind int
+
 // Event kinds of an update.
 const (
 	// KindIgnore: nothing to do (an edit, a group, a channel post).
-	KindIgnore = iota
+	KindIgnore Kind = iota
 	// KindMessage: a person wrote, or pressed a button.
 	KindMessage
 	// KindBlocked and KindUnblocked: the person blocked or unblocked the bot.
@@ -31,7 +33,7 @@ const (
 
 // Event is what one update asks of the bot.
 type Event struct {
-	Kind     int
+	Kind     Kind
 	UpdateID int
 	// ChatID is the private chat with the person.
 	ChatID string
@@ -77,7 +79,7 @@ func Parse(body []byte) (Event, error) {
 		if m.Chat == nil || m.Chat.Type != "private" {
 			return ev, nil
 		}
-		ev.Kind, ev.ChatID, ev.Text = KindMessage, strconv.FormatInt(m.Chat.ID, 10), clean(m.Text)
+		ev.Kind, ev.ChatID, ev.Text = KindMessage, strconv.FormatInt(m.Chat.ID, 10), dialog.Clean(m.Text)
 		if m.From != nil {
 			ev.Lang = m.From.LanguageCode
 		}
@@ -92,7 +94,7 @@ func Parse(body []byte) (Event, error) {
 		if q.Message == nil || q.Message.Chat == nil || q.Message.Chat.Type != "private" || q.ID == "" {
 			return ev, nil
 		}
-		ev.Kind, ev.ChatID, ev.Text, ev.Callback = KindMessage, strconv.FormatInt(q.Message.Chat.ID, 10), clean(q.Data), q.ID
+		ev.Kind, ev.ChatID, ev.Text, ev.Callback = KindMessage, strconv.FormatInt(q.Message.Chat.ID, 10), dialog.Clean(q.Data), q.ID
 		if q.From != nil {
 			ev.Lang = q.From.LanguageCode
 		}
@@ -115,23 +117,11 @@ func Parse(body []byte) (Event, error) {
 	return ev, nil
 }
 
-// clean makes a text safe to handle: valid UTF-8, no control characters but
-// line breaks and tabs.
-func clean(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\t' || !unicode.IsControl(r) {
-			return r
-		}
-		return -1
-	}, s)
-}
-
 // Dialog handles messages and records blocks.
 type Dialog interface {
 	Handle(ctx context.Context, msg dialog.Message) (dialog.Outcome, error)
 	ContactKey(channel, address string) string
-	SetOptedOut(ctx context.Context, contact string, opted bool) error
+	SetBlocked(ctx context.Context, contact string, blocked bool) error
 }
 
 // Handler serves POST /webhooks/telegram.
@@ -180,7 +170,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			ProviderID: "u" + strconv.Itoa(ev.UpdateID), Callback: ev.Callback,
 		})
 	case KindBlocked, KindUnblocked:
-		err = h.dialog.SetOptedOut(r.Context(), h.dialog.ContactKey(Channel, ev.ChatID), ev.Kind == KindBlocked)
+		err = h.dialog.SetBlocked(r.Context(), h.dialog.ContactKey(Channel, ev.ChatID), ev.Kind == KindBlocked)
 	}
 	if err != nil {
 		h.log.Error("handling an update failed; Telegram will retry", "err", err)
@@ -188,9 +178,4 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusOK)
-}
-
-// containsFold reports whether s contains sub, ignoring case.
-func containsFold(s, sub string) bool {
-	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
 }

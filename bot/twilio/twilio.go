@@ -8,6 +8,7 @@ package twilio
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -109,7 +110,17 @@ func (s *Sender) Send(ctx context.Context, m outbox.Message) (string, error) {
 		to = whatsappPrefix + to
 	}
 	p.SetTo(to)
-	p.SetBody(m.Text)
+	if m.Template != "" {
+		// Outside WhatsApp's 24-hour window only an approved template goes.
+		vars, err := json.Marshal(m.TemplateVars)
+		if err != nil {
+			return "", &outbox.SendError{Failure: outbox.Permanent, Reason: "template_vars"}
+		}
+		p.SetContentSid(m.Template)
+		p.SetContentVariables(string(vars))
+	} else {
+		p.SetBody(m.Text)
+	}
 	if s.messagingService != "" && !s.whatsapp {
 		p.SetMessagingServiceSid(s.messagingService)
 	} else {

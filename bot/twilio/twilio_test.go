@@ -88,22 +88,33 @@ func signed(path, file, token string, tamper func(url.Values)) func(t testing.TB
 }
 
 func newHandler(env *channeltest.Env) *Handler {
-	return NewHandler(authToken, publicURL+"/", env.Dialog, env.Outbox, env.Dialog, []string{SMS, WhatsApp}, env.Log)
+	return NewHandler(authToken, publicURL+"/", env.Dialog, env.Outbox, env.Dialog, []string{SMS, WhatsApp}, env.Metrics, env.Log)
 }
 
 func inboundSetup(t *testing.T) (*channeltest.Env, http.Handler) {
 	env := channeltest.New(t, SMS, WhatsApp)
+	env.Outbound = func(t testing.TB, n int) []string {
+		fake := twiliotest.NewServer(t, accountSID, authToken)
+		worker(t.(*testing.T), env, fake, outbox.Options{})
+		var bodies []string
+		for _, c := range fake.WaitAccepted(t, n, 10*time.Second) {
+			bodies = append(bodies, c.To+" "+c.Body)
+		}
+		return bodies
+	}
 	return env, http.HandlerFunc(newHandler(env).Inbound)
 }
 
 func TestInbound(t *testing.T) {
 	channeltest.Run(t, []channeltest.Case{
 		{Label: "SMS Bonjour gets French", Request: signed("/webhooks/twilio", "inbound_sms_bonjour.form", authToken, nil),
-			Status: 200, Replies: 2, ReplyHas: "Bonjour", Channel: SMS, Address: person, Lang: "fr"},
+			Status: 200, Replies: 2, ReplyHas: "Bonjour", Channel: SMS, Address: person, Lang: "fr",
+			Sends: []string{person + " Bonjour", person + " Menu - répondez par un numéro"}},
 		{Label: "SMS in Arabic gets Arabic", Request: signed("/webhooks/twilio", "inbound_sms_arabic.form", authToken, nil),
 			Status: 200, Replies: 2, Channel: SMS, Address: "+212612345679", Lang: "ar"},
 		{Label: "WhatsApp hello gets English on WhatsApp", Request: signed("/webhooks/twilio", "inbound_whatsapp_hello.form", authToken, nil),
 			Status: 200, Replies: 2, Channel: WhatsApp, Address: person, Lang: "en",
+			Sends: []string{"whatsapp:" + person + " Hello", "whatsapp:" + person + " Menu - reply with a number"},
 			Check: func(t testing.TB, env *channeltest.Env) {
 				for _, e := range env.Entries(outbox.Reply) {
 					if e.Channel != WhatsApp {
@@ -138,7 +149,9 @@ func TestInbound(t *testing.T) {
 			r := httptest.NewRequest("POST", "/webhooks/twilio", strings.NewReader("%zz"))
 			r.Header.Set("X-Twilio-Signature", "x")
 			return r
-		}, Status: 400},
+		}, Status: 403},
+		{Label: "WhatsApp prefix twice", Request: signedForm(url.Values{"MessageSid": {"SM00000000000000000000000000000009"}, "From": {"whatsapp:whatsapp:+1555"}, "Body": {"hi"}}),
+			Status: 400},
 	}, inboundSetup)
 }
 
@@ -231,7 +244,7 @@ func TestRedisDownAnswers503(t *testing.T) {
 
 func TestChannelOffIsIgnored(t *testing.T) {
 	env := channeltest.New(t, SMS)
-	h := NewHandler(authToken, publicURL, env.Dialog, env.Outbox, env.Dialog, []string{SMS}, env.Log)
+	h := NewHandler(authToken, publicURL, env.Dialog, env.Outbox, env.Dialog, []string{SMS}, env.Metrics, env.Log)
 	rec := httptest.NewRecorder()
 	h.Inbound(rec, signed("/webhooks/twilio", "inbound_whatsapp_hello.form", authToken, nil)(t))
 	if rec.Code != 200 || len(env.Entries(outbox.Reply)) != 0 {

@@ -8,12 +8,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twilio/twilio-go/client"
 
 	"github.com/outreach-org/outreach/bot/dialog"
+	"github.com/outreach-org/outreach/bot/metrics"
 	"github.com/outreach-org/outreach/bot/outbox"
 )
 
@@ -32,14 +32,14 @@ var ErrMalformed = errors.New("twilio: malformed webhook")
 
 // ParseInbound reads an inbound message webhook's fields.
 func ParseInbound(form url.Values) (Inbound, error) {
-	in := Inbound{MessageSID: form.Get("MessageSid"), Channel: SMS, Address: form.Get("From"), Body: clean(form.Get("Body"))}
+	in := Inbound{MessageSID: form.Get("MessageSid"), Channel: SMS, Address: form.Get("From"), Body: dialog.Clean(form.Get("Body"))}
 	if !validSID(in.MessageSID) || in.Address == "" || len(in.Address) > 64 {
 		return Inbound{}, ErrMalformed
 	}
 	if rest, ok := strings.CutPrefix(in.Address, whatsappPrefix); ok {
 		in.Channel, in.Address = WhatsApp, rest
 	}
-	if in.Address == "" {
+	if in.Address == "" || strings.Contains(in.Address, ":") {
 		return Inbound{}, ErrMalformed
 	}
 	return in, nil
@@ -82,18 +82,6 @@ func validSID(sid string) bool {
 	return true
 }
 
-// clean makes a message text safe to handle: valid UTF-8, no control
-// characters but line breaks and tabs.
-func clean(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\t' || !unicode.IsControl(r) {
-			return r
-		}
-		return -1
-	}, s)
-}
-
 // Dialog handles a message and records provider-side opt-outs.
 type Dialog interface {
 	Handle(ctx context.Context, msg dialog.Message) (dialog.Outcome, error)
@@ -119,6 +107,7 @@ type Handler struct {
 	deliveries Deliveries
 	contacts   Contacts
 	channels   map[string]bool
+	statuses   *prometheus.CounterVec
 	log        *slog.Logger
 }
 
@@ -127,10 +116,11 @@ type Handler struct {
 // the Host the request arrived with, which a proxy may have changed.
 // channels lists the enabled channels (SMS, WhatsApp); messages on another
 // are acknowledged and ignored.
-func NewHandler(authToken, publicURL string, d Dialog, deliveries Deliveries, contacts Contacts, channels []string, log *slog.Logger) *Handler {
+func NewHandler(authToken, publicURL string, d Dialog, deliveries Deliveries, contacts Contacts, channels []string, m *metrics.Metrics, log *slog.Logger) *Handler {
 	h := &Handler{
 		validator: client.NewRequestValidator(authToken), publicURL: strings.TrimSuffix(publicURL, "/"),
-		dialog: d, deliveries: deliveries, contacts: contacts, channels: map[string]bool{}, log: log.With("component", "twilio"),
+		dialog: d, deliveries: deliveries, contacts: contacts, channels: map[string]bool{},
+		statuses: m.Statuses, log: log.With("component", "twilio"),
 	}
 	for _, c := range channels {
 		h.channels[c] = true
@@ -153,8 +143,9 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) (url.Values, bo
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
-		h.log.Warn("webhook body is not a form", "path", r.URL.Path)
-		http.Error(w, "body is not application/x-www-form-urlencoded", http.StatusBadRequest)
+		// A body that is not a form cannot carry a valid signature.
+		h.log.Warn("webhook body is not a form: signature cannot be valid", "path", r.URL.Path)
+		http.Error(w, "invalid signature", http.StatusForbidden)
 		return nil, false
 	}
 	sig := r.Header.Get("X-Twilio-Signature")
@@ -202,9 +193,6 @@ func (h *Handler) Inbound(w http.ResponseWriter, r *http.Request) {
 		twiml(w)
 		return
 	}
-	if !utf8.ValidString(in.Body) {
-		in.Body = strings.ToValidUTF8(in.Body, "\uFFFD")
-	}
 	_, err = h.dialog.Handle(r.Context(), dialog.Message{Channel: in.Channel, Address: in.Address, Text: in.Body, ProviderID: in.MessageSID})
 	if err != nil {
 		h.log.Error("handling an inbound message failed; Twilio will retry", "channel", in.Channel, "err", err)
@@ -228,7 +216,10 @@ func (h *Handler) Status(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "missing or invalid MessageSid or MessageStatus", http.StatusBadRequest)
 		return
 	}
-	d, _, err := h.deliveries.UpdateStatus(r.Context(), st.MessageSID, st.Status, st.ErrorCode)
+	d, changed, err := h.deliveries.UpdateStatus(r.Context(), st.MessageSID, st.Status, st.ErrorCode)
+	if changed {
+		h.statuses.WithLabelValues(st.Status).Inc()
+	}
 	if errors.Is(err, outbox.ErrUnknownStatus) {
 		twiml(w)
 		return

@@ -162,6 +162,9 @@ type service struct {
 func startServe(t *testing.T, vars map[string]string) *service {
 	t.Helper()
 	vars["OUTREACH_ADDR"] = "127.0.0.1:0"
+	if vars["REDIS_URL"] != "" && vars["OUTREACH_DATA_KEY"] == "" {
+		vars["OUTREACH_DATA_KEY"] = "dGVzdC1kYXRhLWtleS0zMi1ieXRlcy1sb25nLW9rISE=" // "test-data-key-32-bytes-long-ok!!"
+	}
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -357,6 +360,10 @@ func TestCommandLine(t *testing.T) {
 	err := run(context.Background(), []string{"serve"}, env(map[string]string{"OUTREACH_IDLE_AFTER": "soon"}), nil, &out, &errOut)
 	if err == nil || !strings.Contains(err.Error(), "OUTREACH_IDLE_AFTER") {
 		t.Errorf("bad OUTREACH_IDLE_AFTER: %v, want an error naming it", err)
+	}
+	err = run(context.Background(), []string{"serve"}, env(map[string]string{"REDIS_URL": "redis://127.0.0.1:6379/0"}), nil, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "OUTREACH_DATA_KEY") {
+		t.Errorf("REDIS_URL without OUTREACH_DATA_KEY: %v, want a refusal naming the key", err)
 	}
 }
 

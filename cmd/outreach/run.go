@@ -94,9 +94,6 @@ func newApp(ctx context.Context, getenv func(string) string, contentDir string, 
 		closeRedis()
 		return nil, err
 	}
-	if len(cfg.DataKey) == 0 && cfg.RedisURL != "" {
-		log.Warn("OUTREACH_DATA_KEY is not set: the key that seals addresses is kept in Redis beside them; set one in production", "component", "store")
-	}
 	m := metrics.New()
 	ob := outbox.New(rdb, cfg.KeyPrefix)
 	var deliver []string

@@ -67,7 +67,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 				MaxLen: twilio.MaxBody, Gate: outbox.NewGate(cfg.Outbox.RateWhatsApp, max(cfg.Outbox.RateWhatsApp, 1)),
 			}
 		}
-		h := twilio.NewHandler(tw.AuthToken, cfg.PublicURL, a.dialog, a.outbox, a.dialog, on, log)
+		h := twilio.NewHandler(tw.AuthToken, cfg.PublicURL, a.dialog, a.outbox, a.dialog, on, a.metrics, log)
 		opts.TwilioInbound, opts.TwilioStatus = http.HandlerFunc(h.Inbound), http.HandlerFunc(h.Status)
 	}
 	var bot *tgbotapi.BotAPI
