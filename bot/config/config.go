@@ -37,11 +37,20 @@ type Config struct {
 	Twilio   Twilio
 	Telegram Telegram
 	Outbox   Outbox
+
+	// QuietHours hold bulk traffic (OUTREACH_QUIET_HOURS, default 21:00-08:00).
+	QuietHours QuietHours
+	// RemindBefore is when a distribution's reminder goes (OUTREACH_REMINDER_BEFORE).
+	RemindBefore time.Duration
+	// Templates are WhatsApp content templates by notice kind (OUTREACH_WHATSAPP_TEMPLATES).
+	Templates map[string]string
 }
 
-// Load reads the configuration through getenv and checks it. The error names
-// the variable at fault.
-func Load(getenv func(string) string) (Config, error) {
+// Load reads the configuration through lookupEnv (os.LookupEnv) and checks
+// it. The error names the variable at fault. A variable set empty counts as
+// unset, except OUTREACH_QUIET_HOURS, where empty means none.
+func Load(lookupEnv func(string) (string, bool)) (Config, error) {
+	getenv := func(k string) string { v, _ := lookupEnv(k); return v }
 	c := Config{
 		Addr:       or(getenv("OUTREACH_ADDR"), ":8080"),
 		RedisURL:   getenv("REDIS_URL"),
@@ -75,6 +84,19 @@ func Load(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if err := loadChannels(&c, getenv); err != nil {
+		return c, err
+	}
+	quiet, ok := lookupEnv("OUTREACH_QUIET_HOURS")
+	if !ok {
+		quiet = "21:00-08:00"
+	}
+	if c.QuietHours, err = parseQuietHours(quiet, c.Timezone); err != nil {
+		return c, err
+	}
+	if c.RemindBefore, err = duration(getenv, "OUTREACH_REMINDER_BEFORE", 24*time.Hour); err != nil {
+		return c, err
+	}
+	if c.Templates, err = parseTemplates(getenv("OUTREACH_WHATSAPP_TEMPLATES")); err != nil {
 		return c, err
 	}
 	c.MaxReplies = 6

@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-func env(vars map[string]string) func(string) string {
-	return func(k string) string { return vars[k] }
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
 }
 
 func TestDefaults(t *testing.T) {
@@ -53,5 +53,38 @@ func TestErrorsNameTheVariable(t *testing.T) {
 	}
 	if _, err := Load(env(map[string]string{"OUTREACH_RETENTION": "99999999999d"})); err == nil {
 		t.Error("a retention that overflows was accepted")
+	}
+}
+
+func TestQuietHours(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(h, m int) time.Time { return time.Date(2026, 12, 1, h, m, 0, 0, c.Timezone) }
+	for _, tt := range []struct {
+		t    time.Time
+		want bool
+	}{{at(21, 0), true}, {at(23, 59), true}, {at(3, 0), true}, {at(7, 59), true}, {at(8, 0), false}, {at(12, 0), false}, {at(20, 59), false}} {
+		if got := c.QuietHours.Quiet(tt.t); got != tt.want {
+			t.Errorf("default quiet at %s = %v, want %v", tt.t.Format("15:04"), got, tt.want)
+		}
+	}
+	none, err := Load(env(map[string]string{"OUTREACH_QUIET_HOURS": ""}))
+	if err != nil || none.QuietHours.Quiet(at(23, 0)) {
+		t.Errorf("OUTREACH_QUIET_HOURS empty: %v, quiet at 23:00 %v; want none", err, none.QuietHours.Quiet(at(23, 0)))
+	}
+	day, err := Load(env(map[string]string{"OUTREACH_QUIET_HOURS": "12:00-14:00"}))
+	if err != nil || !day.QuietHours.Quiet(at(13, 0)) || day.QuietHours.Quiet(at(15, 0)) {
+		t.Errorf("12:00-14:00: %v", err)
+	}
+	for _, bad := range []string{"21-08", "25:00-08:00", "night"} {
+		if _, err := Load(env(map[string]string{"OUTREACH_QUIET_HOURS": bad})); err == nil || !strings.Contains(err.Error(), "OUTREACH_QUIET_HOURS") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+	tpl, err := Load(env(map[string]string{"OUTREACH_WHATSAPP_TEMPLATES": "notice_new=HX123,message=HX456"}))
+	if err != nil || tpl.Templates["notice_new"] != "HX123" || tpl.Templates["message"] != "HX456" {
+		t.Errorf("templates: %v %v", tpl.Templates, err)
 	}
 }

@@ -158,6 +158,21 @@ func FromFiles(files map[string][]byte) fs.FS {
 	return m
 }
 
+// Items returns the kit catalogue: the ids of the messages "item_<id>" of
+// the first language, sorted.
+func (c *Content) Items() []string {
+	var items []string
+	if loc := c.locales[c.Languages[0]]; loc != nil {
+		for id := range loc.Messages {
+			if it, ok := strings.CutPrefix(id, PrefixItem); ok {
+				items = append(items, it)
+			}
+		}
+	}
+	slices.Sort(items)
+	return items
+}
+
 // HasLanguage reports whether lang is one of the content's languages.
 func (c *Content) HasLanguage(lang string) bool {
 	return slices.Contains(c.Languages, lang)

@@ -263,9 +263,11 @@ func (s *Service) effectWrites(contact, channel string, res engine.Result) ([]st
 	}
 	for _, e := range res.Effects {
 		switch e.Kind {
-		case engine.EffectSubscribe, engine.EffectOptIn:
+		// STOP and START leave the subscriber sets alone: a broadcast counts
+		// an opted-out subscriber as skipped, and START restores everything.
+		case engine.EffectSubscribe:
 			sites("SADD", e.Sites)
-		case engine.EffectUnsubscribe, engine.EffectOptOut:
+		case engine.EffectUnsubscribe:
 			sites("SREM", e.Sites)
 		case engine.EffectHandover:
 			site := ""
@@ -310,9 +312,7 @@ func (s *Service) SetBlocked(ctx context.Context, contact string, blocked bool) 
 	})
 }
 
-// update changes a contact's state outside a conversation, keeping the
-// site subscriber sets in line: a person is listed only when neither opted
-// out nor blocked.
+// update changes a contact's state outside a conversation.
 func (s *Service) update(ctx context.Context, contact string, change func(*engine.State) bool) error {
 	defer s.lock(contact)()
 	for attempt := 0; attempt < maxAttempts; attempt++ {
@@ -324,19 +324,10 @@ func (s *Service) update(ctx context.Context, contact string, change func(*engin
 			return nil // nothing is kept about this person
 		}
 		st := s.decode(contact, stored.Data)
-		wasListed := !st.OptedOut && !st.Blocked
 		if !change(&st) {
 			return nil
 		}
-		res := engine.Result{State: st}
-		if listed := !st.OptedOut && !st.Blocked; listed != wasListed {
-			kind := engine.EffectOptOut
-			if listed {
-				kind = engine.EffectOptIn
-			}
-			res.Effects = []engine.Effect{{Kind: kind, Sites: st.Sites}}
-		}
-		t, err := s.turn(contact, Message{}, stored.Version, res)
+		t, err := s.turn(contact, Message{}, stored.Version, engine.Result{State: st})
 		if err != nil {
 			return err
 		}

@@ -27,6 +27,26 @@ func (s *Server) routes() []route {
 		{"DELETE /api/v1/tokens/{name}", admin, s.deleteToken},
 		{"GET /api/v1/audit", admin, s.audit},
 	}
+	if s.opts.Broadcasts != nil {
+		rs = append(rs,
+			route{"GET /api/v1/sites", []access.Role{access.Staff, access.Partner}, s.listSites},
+			route{"POST /api/v1/sites", staff, s.addSite},
+			route{"PATCH /api/v1/sites/{id}", staff, s.changeSite},
+			route{"POST /api/v1/broadcasts", staff, s.createBroadcast},
+			route{"GET /api/v1/broadcasts", staff, s.listBroadcasts},
+			route{"GET /api/v1/broadcasts/{id}", staff, s.getBroadcast},
+			route{"POST /api/v1/broadcasts/{id}/cancel", staff, s.cancelBroadcast},
+		)
+	}
+	if s.opts.Distributions != nil {
+		rs = append(rs,
+			route{"POST /api/v1/distributions", staff, s.createDistribution},
+			route{"GET /api/v1/distributions", staff, s.listDistributions},
+			route{"GET /api/v1/distributions/{id}", staff, s.getDistribution},
+			route{"PATCH /api/v1/distributions/{id}", staff, s.patchDistribution},
+			route{"DELETE /api/v1/distributions/{id}", staff, s.deleteDistribution},
+		)
+	}
 	if s.opts.Outbox != nil {
 		rs = append(rs,
 			route{"GET /api/v1/outbox", staff, s.outboxDepth},

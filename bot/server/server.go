@@ -15,7 +15,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/outreach-org/outreach/bot/access"
+	"github.com/outreach-org/outreach/bot/broadcast"
 	"github.com/outreach-org/outreach/bot/dialog"
+	"github.com/outreach-org/outreach/bot/distribution"
+	"github.com/outreach-org/outreach/bot/engine"
 	"github.com/outreach-org/outreach/bot/metrics"
 	"github.com/outreach-org/outreach/bot/outbox"
 )
@@ -26,9 +29,10 @@ const maxBody = 64 << 10
 // maxText bounds the text of one simulated message, as Twilio bounds a Body.
 const maxText = 1600
 
-// Pinger tells whether the store answers.
-type Pinger interface {
+// Store is what the routes need of the store.
+type Store interface {
 	Ping(ctx context.Context) error
+	PutSites(ctx context.Context, sites []engine.Site) error
 }
 
 // Server holds what the routes need.
@@ -41,13 +45,16 @@ type Server struct {
 // answers 404.
 type Options struct {
 	Dialog  *dialog.Service
-	Store   Pinger
+	Store   Store
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
 	// Tokens tell who holds a bearer token; Audit records their changes.
 	Tokens *access.Tokens
 	Audit  *access.Audit
 	Outbox *outbox.Outbox
+	// Broadcasts and Distributions serve staff.
+	Broadcasts    *broadcast.Service
+	Distributions *distribution.Service
 	// TwilioInbound and TwilioStatus serve Twilio's webhooks.
 	TwilioInbound, TwilioStatus http.Handler
 	// Telegram serves Telegram's webhook.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/outreach-org/outreach/bot/engine"
 	"github.com/outreach-org/outreach/bot/metrics"
 )
 
@@ -18,6 +19,10 @@ import (
 type redisPinger struct{ rdb *redis.Client }
 
 func (p redisPinger) Ping(ctx context.Context) error { return p.rdb.Ping(ctx).Err() }
+
+func (p redisPinger) PutSites(ctx context.Context, sites []engine.Site) error {
+	return p.rdb.Ping(ctx).Err()
+}
 
 func TestReadyzWhenRedisIsDown(t *testing.T) {
 	// Nothing listens on port 1: this client's Redis is down.

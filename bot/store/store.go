@@ -272,6 +272,46 @@ func (s *Store) Reach(ctx context.Context, contact string) (r Reach, ok bool, er
 // so that a mark never recreates a purged contact without its expiry.
 var setIfKept = redis.NewScript(`if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end return 0`)
 
+// ReachMany reads how to reach many contacts in one round trip.
+func (s *Store) ReachMany(ctx context.Context, contacts []string) ([]Reach, error) {
+	cmds := make([]*redis.SliceCmd, len(contacts))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, ck := range contacts {
+			cmds[i] = p.HMGet(ctx, s.stateKey(ck), "a", "ch", "s", "x")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: reach: %w", err)
+	}
+	out := make([]Reach, len(contacts))
+	for i, cmd := range cmds {
+		vals := cmd.Val()
+		out[i].Address, _ = vals[0].(string)
+		out[i].Channel, _ = vals[1].(string)
+		if d, ok := vals[2].(string); ok {
+			out[i].Data = []byte(d)
+		}
+		x, _ := vals[3].(string)
+		out[i].Undeliverable = x == "undeliverable"
+	}
+	return out, nil
+}
+
+// Distribution returns one distribution; ok is false when there is none.
+func (s *Store) Distribution(ctx context.Context, id string) (d engine.Distribution, ok bool, err error) {
+	v, err := s.rdb.HGet(ctx, s.prefix+"distributions", id).Result()
+	if errors.Is(err, redis.Nil) {
+		return d, false, nil
+	} else if err != nil {
+		return d, false, fmt.Errorf("store: distribution: %w", err)
+	}
+	if err := json.Unmarshal([]byte(v), &d); err != nil {
+		return d, false, fmt.Errorf("store: distribution %s: %w", id, err)
+	}
+	return d, true, nil
+}
+
 // MarkUndeliverable records that a contact's address cannot receive
 // messages; the next message from the person clears it.
 func (s *Store) MarkUndeliverable(ctx context.Context, contact string) error {

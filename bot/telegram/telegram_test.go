@@ -133,8 +133,11 @@ func TestBlockAndUnblock(t *testing.T) {
 		t.Fatal("not subscribed")
 	}
 	serve("my_chat_member_kicked.json")
-	if st, _ := env.State(Channel, chat); !st.Blocked || subs() != 0 {
-		t.Errorf("after blocking: blocked %v, %d subscribers; want true, 0", st.Blocked, subs())
+	if st, _ := env.State(Channel, chat); !st.Blocked || subs() != 1 {
+		t.Errorf("after blocking: blocked %v, %d subscribers; want true, 1 (kept, not sent to)", st.Blocked, subs())
+	}
+	if reason, _ := env.Dialog.Suppressed(context.Background(), env.Store.ContactKey(Channel, chat), true); reason != "blocked" {
+		t.Errorf("a blocked person is not suppressed from notices: %q", reason)
 	}
 	serve("my_chat_member_member.json")
 	if st, _ := env.State(Channel, chat); st.Blocked || subs() != 1 {
@@ -146,8 +149,11 @@ func TestBlockAndUnblock(t *testing.T) {
 	}
 	serve("my_chat_member_kicked.json")
 	serve("my_chat_member_member.json")
-	if st, _ := env.State(Channel, chat); !st.OptedOut || subs() != 0 {
-		t.Errorf("STOP then block and unblock: opted out %v, %d subscribers; want true, 0", st.OptedOut, subs())
+	if st, _ := env.State(Channel, chat); !st.OptedOut {
+		t.Errorf("STOP then block and unblock: opted out %v; want true", st.OptedOut)
+	}
+	if reason, _ := env.Dialog.Suppressed(context.Background(), env.Store.ContactKey(Channel, chat), true); reason != "opted_out" {
+		t.Errorf("suppressed %q, want opted_out", reason)
 	}
 }
 

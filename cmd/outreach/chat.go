@@ -12,7 +12,7 @@ import (
 
 // chat is a conversation with the bot in the terminal: each line read is a
 // message, and the replies are printed, a blank line between two.
-func chat(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+func chat(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("chat", stderr)
 	contentDir := fs.String("content", "", "load flows/ and locales/ from this directory instead of the built-in content")
 	contact := fs.String("contact", "terminal", "who you are to the bot; the same name continues the same conversation")
@@ -20,7 +20,7 @@ func chat(ctx context.Context, args []string, getenv func(string) string, stdin 
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a, err := newApp(ctx, getenv, *contentDir, log)
+	a, err := newApp(ctx, lookupEnv, *contentDir, log)
 	if err != nil {
 		return err
 	}

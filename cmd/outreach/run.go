@@ -36,20 +36,20 @@ Configuration is read from the environment; see README.md.
 var errUsage = errors.New("see usage above")
 
 // run is the whole program; main only wires it to the process.
-func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errUsage
 	}
 	switch args[0] {
 	case "serve":
-		return serve(ctx, args[1:], getenv, stderr)
+		return serve(ctx, args[1:], lookupEnv, stderr)
 	case "chat":
-		return chat(ctx, args[1:], getenv, stdin, stdout, stderr)
+		return chat(ctx, args[1:], lookupEnv, stdin, stdout, stderr)
 	case "validate":
 		return validate(args[1:], stdout, stderr)
 	case "telegram-webhook":
-		return telegramWebhook(args[1:], getenv, stdout, stderr)
+		return telegramWebhook(args[1:], lookupEnv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -69,8 +69,8 @@ type app struct {
 	close   func()
 }
 
-func newApp(ctx context.Context, getenv func(string) string, contentDir string, log *slog.Logger) (*app, error) {
-	cfg, err := config.Load(getenv)
+func newApp(ctx context.Context, lookupEnv func(string) (string, bool), contentDir string, log *slog.Logger) (*app, error) {
+	cfg, err := config.Load(lookupEnv)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,8 @@ import (
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
 	"github.com/outreach-org/outreach/bot/access"
+	"github.com/outreach-org/outreach/bot/broadcast"
+	"github.com/outreach-org/outreach/bot/distribution"
 	"github.com/outreach-org/outreach/bot/outbox"
 	"github.com/outreach-org/outreach/bot/server"
 	"github.com/outreach-org/outreach/bot/telegram"
@@ -24,7 +26,7 @@ import (
 // serve runs the HTTP service and the outbox worker until ctx is cancelled,
 // then stops in reverse order: it stops accepting and finishes the requests
 // in hand, lets the worker finish its sends in hand, then closes Redis.
-func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+func serve(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
 	contentDir := fs.String("content", "", "load flows/ and locales/ from this directory instead of the built-in content")
 	setWebhook := fs.Bool("set-telegram-webhook", false, "register the Telegram webhook at start (as OUTREACH_TELEGRAM_SET_WEBHOOK=true)")
@@ -32,14 +34,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	a, err := newApp(ctx, getenv, *contentDir, log)
+	a, err := newApp(ctx, lookupEnv, *contentDir, log)
 	if err != nil {
 		return err
 	}
 	defer a.close()
 	cfg := a.cfg
 
+	broadcasts := broadcast.New(a.store.Client(), cfg.KeyPrefix, a.store, a.dialog.Content, log, broadcast.Options{
+		Location: cfg.Timezone, Templates: cfg.Templates,
+	})
+	distributions := distribution.New(a.store, broadcasts, a.dialog.Content, cfg.RemindBefore, nil, a.dialog.Refresh)
 	opts := server.Options{
+		Broadcasts: broadcasts, Distributions: distributions,
 		Dialog: a.dialog, Store: a.store, Metrics: a.metrics, Log: log, Outbox: a.outbox,
 		Tokens: access.NewTokens(a.store.Client(), cfg.KeyPrefix, cfg.AdminToken),
 		Audit:  access.NewAudit(a.store.Client(), cfg.KeyPrefix),
@@ -112,6 +119,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		w := a.outbox.NewWorker(channels, a.dialog, a.store, a.metrics, log, outbox.Options{
 			ReplyWorkers: cfg.Outbox.Workers, BulkWorkers: max(1, cfg.Outbox.Workers/2),
 			ClaimIdle: cfg.Outbox.ClaimIdle, MaxTries: cfg.Outbox.MaxTries, SendTimeout: cfg.Outbox.SendTimeout,
+			Quiet: cfg.QuietHours.Quiet,
 		})
 		workerDone.Add(1)
 		go func() {
@@ -121,6 +129,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 			}
 		}()
 	}
+	workerDone.Add(1)
+	go func() {
+		defer workerDone.Done()
+		broadcasts.Run(workerCtx)
+	}()
 
 	errc := make(chan error, 1)
 	go func() { errc <- httpServer.Serve(ln) }()

@@ -12,8 +12,8 @@ import (
 
 // telegramWebhook shows the Telegram webhook's status, or with "set"
 // registers it at OUTREACH_PUBLIC_URL/webhooks/telegram.
-func telegramWebhook(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := config.Load(getenv)
+func telegramWebhook(args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
+	cfg, err := config.Load(lookupEnv)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,560 @@
+// Package broadcast sends one message to many: staff broadcasts and the
+// notices of distributions. A broadcast is stored, waits for its time, then
+// fans out into the outbox at bulk priority, each person in their language
+// on their channel, each at most once, and keeps its counts.
+package broadcast
+
+import (
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/outreach-org/outreach/bot/content"
+	"github.com/outreach-org/outreach/bot/engine"
+	"github.com/outreach-org/outreach/bot/outbox"
+	"github.com/outreach-org/outreach/bot/store"
+)
+
+// KindMessage is a broadcast of staff's own text; the other kinds are the
+// distribution notices (content.NoticeNew …).
+const KindMessage = "message"
+
+// Statuses of a broadcast.
+const (
+	Scheduled = "scheduled"
+	Sending   = "sending"
+	Done      = "done"
+	Cancelled = "cancelled"
+)
+
+// Broadcast is one message to many.
+type Broadcast struct {
+	ID   string `json:"id"`
+	Kind string `json:"kind"`
+	// Text is staff's message by language (kind "message"); a missing
+	// language falls back to French.
+	Text map[string]string `json:"text,omitempty"`
+	// Distribution is the distribution a notice is about.
+	Distribution string    `json:"distribution,omitempty"`
+	Audience     Audience  `json:"audience"`
+	SendAt       time.Time `json:"send_at"`
+	CreatedBy    string    `json:"created_by,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// Audience says who a broadcast reaches: the subscribers of Sites (all
+// sites when empty), narrowed to Languages and Channels when given — or,
+// with RecipientsOf, the people earlier broadcasts reached (a correction).
+type Audience struct {
+	Sites        []string `json:"sites,omitempty"`
+	Languages    []string `json:"languages,omitempty"`
+	Channels     []string `json:"channels,omitempty"`
+	RecipientsOf []string `json:"recipients_of,omitempty"`
+}
+
+// Counts are a broadcast's numbers. Total counts the people reached by the
+// audience; each ends sent (then delivered or failed) or skipped.
+type Counts struct {
+	Total     int64            `json:"total"`
+	Sent      int64            `json:"sent"`
+	Delivered int64            `json:"delivered"`
+	Failed    int64            `json:"failed"`
+	Skipped   int64            `json:"skipped"`
+	SkippedBy map[string]int64 `json:"skipped_by,omitempty"`
+}
+
+// Report is a broadcast with its status and counts.
+type Report struct {
+	Broadcast
+	Status string `json:"status"`
+	Counts Counts `json:"counts"`
+}
+
+// Options configures the service.
+type Options struct {
+	// Location is where notice dates are shown.
+	Location *time.Location
+	// Templates are WhatsApp content templates (ContentSid) by kind, for
+	// people outside WhatsApp's 24-hour window; without one they are skipped.
+	Templates map[string]string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service keeps and sends broadcasts.
+type Service struct {
+	rdb     redis.UniversalClient
+	keys    outbox.Keys
+	prefix  string
+	store   *store.Store
+	content func() *content.Content
+	opts    Options
+	log     *slog.Logger
+}
+
+// New returns the service. content returns the content in use.
+func New(rdb redis.UniversalClient, prefix string, st *store.Store, content func() *content.Content, log *slog.Logger, opts Options) *Service {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Location == nil {
+		opts.Location = time.UTC
+	}
+	return &Service{rdb: rdb, keys: outbox.NewKeys(prefix), prefix: prefix, store: st, content: content, opts: opts, log: log.With("component", "broadcast")}
+}
+
+func (s *Service) due() string              { return s.prefix + "{o}:bc:due" }
+func (s *Service) all() string              { return s.prefix + "{o}:bc:all" }
+func (s *Service) rcpt(id string) string    { return s.prefix + "{o}:bc:" + id + ":rcpt" }
+func (s *Service) lockKey(id string) string { return s.prefix + "{o}:bc:" + id + ":lock" }
+func (s *Service) idem(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return s.prefix + "{o}:idem:" + hex.EncodeToString(sum[:16])
+}
+
+// ErrInvalid wraps what is wrong with a broadcast.
+var ErrInvalid = errors.New("invalid broadcast")
+
+// ErrNotFound means no broadcast has that id.
+var ErrNotFound = errors.New("no such broadcast")
+
+// Validate checks a broadcast before it is stored.
+func (s *Service) Validate(b Broadcast) error {
+	c := s.content()
+	switch {
+	case b.Kind == KindMessage:
+		if len(b.Text) == 0 {
+			return fmt.Errorf("%w: \"text\" needs a message in at least one language", ErrInvalid)
+		}
+		for lang, t := range b.Text {
+			if !c.HasLanguage(lang) {
+				return fmt.Errorf("%w: text in %q, which the bot does not speak", ErrInvalid, lang)
+			}
+			if t == "" || len([]rune(t)) > 1600 {
+				return fmt.Errorf("%w: text in %q is empty or longer than 1600 characters", ErrInvalid, lang)
+			}
+		}
+	case slices.Contains(content.NoticeKinds(), b.Kind):
+		if b.Distribution == "" {
+			return fmt.Errorf("%w: a notice needs \"distribution\"", ErrInvalid)
+		}
+	default:
+		return fmt.Errorf("%w: \"kind\" must be message or one of %v", ErrInvalid, content.NoticeKinds())
+	}
+	for _, lang := range b.Audience.Languages {
+		if !c.HasLanguage(lang) {
+			return fmt.Errorf("%w: audience language %q is not one of %v", ErrInvalid, lang, c.Languages)
+		}
+	}
+	for _, ch := range b.Audience.Channels {
+		if !slices.Contains([]string{"sms", "whatsapp", "telegram"}, ch) {
+			return fmt.Errorf("%w: audience channel %q is not sms, whatsapp or telegram", ErrInvalid, ch)
+		}
+	}
+	return nil
+}
+
+// Create stores a broadcast, to fan out at its SendAt (now when zero). With
+// an idempotency key already used, it returns the broadcast made then, and
+// existed true.
+func (s *Service) Create(ctx context.Context, b Broadcast, idempotencyKey string) (id string, existed bool, err error) {
+	if err := s.Validate(b); err != nil {
+		return "", false, err
+	}
+	b.ID = outbox.NewID()
+	b.CreatedAt = s.opts.Now().UTC()
+	if b.SendAt.IsZero() {
+		b.SendAt = b.CreatedAt
+	}
+	if idempotencyKey != "" {
+		ok, err := s.rdb.SetNX(ctx, s.idem(idempotencyKey), b.ID, 24*time.Hour).Result()
+		if err != nil {
+			return "", false, err
+		}
+		if !ok {
+			prev, err := s.rdb.Get(ctx, s.idem(idempotencyKey)).Result()
+			return prev, true, err
+		}
+	}
+	def, _ := json.Marshal(b)
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, s.keys.Broadcast(b.ID), "def", def, "status", Scheduled)
+		p.ZAdd(ctx, s.due(), redis.Z{Score: float64(b.SendAt.UnixMilli()), Member: b.ID})
+		p.ZAdd(ctx, s.all(), redis.Z{Score: float64(b.CreatedAt.UnixMilli()), Member: b.ID})
+		return nil
+	})
+	if err != nil {
+		return "", false, err
+	}
+	return b.ID, false, nil
+}
+
+// Get returns a broadcast with its status and counts.
+func (s *Service) Get(ctx context.Context, id string) (Report, error) {
+	var h *redis.MapStringStringCmd
+	var n *redis.MapStringStringCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		h = p.HGetAll(ctx, s.keys.Broadcast(id))
+		n = p.HGetAll(ctx, s.keys.BroadcastCounts(id))
+		return nil
+	})
+	if err != nil {
+		return Report{}, err
+	}
+	fields := h.Val()
+	if fields["def"] == "" {
+		return Report{}, ErrNotFound
+	}
+	var r Report
+	if err := json.Unmarshal([]byte(fields["def"]), &r.Broadcast); err != nil {
+		return Report{}, err
+	}
+	for k, v := range n.Val() {
+		x, _ := strconv.ParseInt(v, 10, 64)
+		switch k {
+		case "total":
+			r.Counts.Total = x
+		case "sent":
+			r.Counts.Sent = x
+		case "delivered":
+			r.Counts.Delivered = x
+		case "failed":
+			r.Counts.Failed = x
+		case "skipped":
+			r.Counts.Skipped = x
+		default:
+			if reason, ok := cutPrefix(k, "skipped:"); ok {
+				if r.Counts.SkippedBy == nil {
+					r.Counts.SkippedBy = map[string]int64{}
+				}
+				r.Counts.SkippedBy[reason] = x
+			}
+		}
+	}
+	r.Status = fields["status"]
+	if r.Status == Sending && fields["fanned"] == "1" && r.Counts.Sent+r.Counts.Failed+r.Counts.Skipped >= r.Counts.Total {
+		r.Status = Done
+	}
+	return r, nil
+}
+
+// List returns the newest broadcasts first, at most n.
+func (s *Service) List(ctx context.Context, n int64) ([]Report, error) {
+	ids, err := s.rdb.ZRevRange(ctx, s.all(), 0, n-1).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Report, 0, len(ids))
+	for _, id := range ids {
+		r, err := s.Get(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Cancel stops a broadcast: what has not left yet will not.
+func (s *Service) Cancel(ctx context.Context, id string) error {
+	r, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if r.Status == Done || r.Status == Cancelled {
+		return nil
+	}
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, s.keys.Broadcast(id), "status", Cancelled)
+		p.ZRem(ctx, s.due(), id)
+		return nil
+	})
+	return err
+}
+
+// Run fans out the broadcasts whose time has come, until ctx ends.
+func (s *Service) Run(ctx context.Context) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ids, err := s.rdb.ZRangeByScore(ctx, s.due(), &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(s.opts.Now().UnixMilli(), 10), Count: 10}).Result()
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("reading due broadcasts failed", "err", err)
+			}
+			continue
+		}
+		for _, id := range ids {
+			if err := s.fanOut(ctx, id); err != nil && ctx.Err() == nil {
+				s.log.Warn("fanning out a broadcast failed; it will be resumed", "broadcast", id, "err", err)
+			}
+		}
+	}
+}
+
+// lockTTL bounds how long one fan-out holds a broadcast; it is renewed
+// after each batch, and another instance resumes when it lapses.
+const lockTTL = 30 * time.Second
+
+// batch is how many people one step of a fan-out reads.
+const batch = 500
+
+//go:embed enqueue.lua
+var enqueueSrc string
+
+var enqueueScript = redis.NewScript(enqueueSrc)
+
+// fanOut puts a broadcast's entries in the outbox, resuming where a crashed
+// fan-out stopped.
+func (s *Service) fanOut(ctx context.Context, id string) error {
+	ok, err := s.rdb.SetNX(ctx, s.lockKey(id), "1", lockTTL).Result()
+	if err != nil || !ok {
+		return err
+	}
+	defer s.rdb.Del(context.WithoutCancel(ctx), s.lockKey(id))
+
+	fields, err := s.rdb.HGetAll(ctx, s.keys.Broadcast(id)).Result()
+	if err != nil {
+		return err
+	}
+	if fields["status"] == Cancelled || fields["def"] == "" {
+		return s.rdb.ZRem(ctx, s.due(), id).Err()
+	}
+	var b Broadcast
+	if err := json.Unmarshal([]byte(fields["def"]), &b); err != nil {
+		return err
+	}
+	if err := s.rdb.HSet(ctx, s.keys.Broadcast(id), "status", Sending).Err(); err != nil {
+		return err
+	}
+	render, err := s.renderer(ctx, b)
+	if err != nil {
+		return err
+	}
+	sources, err := s.sources(ctx, b)
+	if err != nil {
+		return err
+	}
+	for i, src := range sources {
+		field := "cur:" + strconv.Itoa(i)
+		cursor := fields[field]
+		if cursor == "done" {
+			continue
+		}
+		cur, _ := strconv.ParseUint(cursor, 10, 64)
+		for {
+			members, next, err := s.rdb.SScan(ctx, src, cur, "", batch).Result()
+			if err != nil {
+				return err
+			}
+			if err := s.enqueue(ctx, b, members, render); err != nil {
+				return err
+			}
+			mark := strconv.FormatUint(next, 10)
+			if next == 0 {
+				mark = "done"
+			}
+			status, err := s.rdb.HGet(ctx, s.keys.Broadcast(id), "status").Result()
+			if err != nil {
+				return err
+			}
+			if status == Cancelled {
+				return s.rdb.ZRem(ctx, s.due(), id).Err()
+			}
+			if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+				p.HSet(ctx, s.keys.Broadcast(id), field, mark)
+				p.Expire(ctx, s.lockKey(id), lockTTL)
+				return nil
+			}); err != nil {
+				return err
+			}
+			if next == 0 {
+				break
+			}
+			cur = next
+		}
+	}
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, s.keys.Broadcast(id), "fanned", "1")
+		p.ZRem(ctx, s.due(), id)
+		return nil
+	})
+	return err
+}
+
+// sources returns the sets of contact keys a broadcast reaches.
+func (s *Service) sources(ctx context.Context, b Broadcast) ([]string, error) {
+	if len(b.Audience.RecipientsOf) > 0 {
+		var out []string
+		for _, id := range b.Audience.RecipientsOf {
+			out = append(out, s.rcpt(id))
+		}
+		return out, nil
+	}
+	sites := b.Audience.Sites
+	if len(sites) == 0 {
+		all, err := s.Sites(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, site := range all {
+			sites = append(sites, site.ID)
+		}
+	}
+	out := make([]string, len(sites))
+	for i, site := range sites {
+		out[i] = s.store.SubscribersKey(site)
+	}
+	return out, nil
+}
+
+// Sites returns the sites: those staff stored, else the content's defaults.
+func (s *Service) Sites(ctx context.Context) ([]engine.Site, error) {
+	sites, err := s.store.Sites(ctx)
+	if err != nil || sites != nil {
+		return sites, err
+	}
+	for _, id := range s.content().Flow.Sites {
+		sites = append(sites, engine.Site{ID: id})
+	}
+	return sites, nil
+}
+
+// render returns a broadcast's text in a language, and its WhatsApp template
+// variables.
+type render func(lang string) (text string, vars map[string]string)
+
+func (s *Service) renderer(ctx context.Context, b Broadcast) (render, error) {
+	c := s.content()
+	footer := func(lang string) string { return c.Text(lang, content.MsgNoticeFooter, nil) }
+	if b.Kind == KindMessage {
+		return func(lang string) (string, map[string]string) {
+			t := b.Text[lang]
+			if t == "" {
+				t = b.Text[c.Languages[0]]
+			}
+			if t == "" {
+				for _, l := range c.Languages {
+					if t = b.Text[l]; t != "" {
+						break
+					}
+				}
+			}
+			return t + "\n\n" + footer(lang), map[string]string{"1": t}
+		}, nil
+	}
+	d, ok, err := s.store.Distribution(ctx, b.Distribution)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("distribution %s is gone", b.Distribution)
+	}
+	sites, err := s.Sites(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return func(lang string) (string, map[string]string) {
+		text := engine.Notice(c, s.opts.Location, lang, b.Kind, d, sites)
+		start := d.StartsAt.In(s.opts.Location)
+		place := d.Place[lang]
+		if place == "" {
+			place = d.Place[c.Languages[0]]
+		}
+		return text, map[string]string{
+			"1": d.Site, "2": start.Format("2006-01-02"), "3": start.Format("15:04") + "-" + d.EndsAt.In(s.opts.Location).Format("15:04"),
+			"4": place,
+		}
+	}, nil
+}
+
+// whatsAppWindow is how long after a person's last message WhatsApp takes
+// free text.
+const whatsAppWindow = 24 * time.Hour
+
+// enqueue decides, for one batch of contacts, who gets what, and enqueues it.
+func (s *Service) enqueue(ctx context.Context, b Broadcast, contacts []string, render render) error {
+	if len(contacts) == 0 {
+		return nil
+	}
+	reaches, err := s.store.ReachMany(ctx, contacts)
+	if err != nil {
+		return err
+	}
+	now := s.opts.Now()
+	var args []any
+	for i, ck := range contacts {
+		r := reaches[i]
+		if r.Data == nil {
+			args = append(args, ck, "s", "no_contact")
+			continue
+		}
+		var st engine.State
+		if err := json.Unmarshal(r.Data, &st); err != nil {
+			args = append(args, ck, "s", "unreadable")
+			continue
+		}
+		if len(b.Audience.Channels) > 0 && !slices.Contains(b.Audience.Channels, r.Channel) {
+			continue // not in the audience
+		}
+		if len(b.Audience.Languages) > 0 && !slices.Contains(b.Audience.Languages, st.Lang) {
+			continue
+		}
+		switch {
+		case r.Address == "":
+			args = append(args, ck, "s", "no_address")
+			continue
+		case st.OptedOut:
+			args = append(args, ck, "s", "opted_out")
+			continue
+		case st.Blocked:
+			args = append(args, ck, "s", "blocked")
+			continue
+		case r.Undeliverable:
+			args = append(args, ck, "s", "undeliverable")
+			continue
+		}
+		text, vars := render(st.Lang)
+		e := outbox.NewEntry(r.Channel, r.Address, ck, outbox.Bulk)
+		e.Broadcast = b.ID
+		if r.Channel == "whatsapp" && now.Sub(st.LastSeen) > whatsAppWindow {
+			tpl := s.opts.Templates[b.Kind]
+			if tpl == "" {
+				args = append(args, ck, "s", "needs_template")
+				continue
+			}
+			e.Template, e.TemplateVars = tpl, vars
+		} else {
+			e.Messages = []outbox.Text{{Text: text}}
+		}
+		args = append(args, ck, "e", e.Encode())
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	return enqueueScript.Run(ctx, s.rdb, []string{s.rcpt(b.ID), s.keys.BroadcastCounts(b.ID), s.keys.Stream(outbox.Bulk)}, args...).Err()
+}
+
+func cutPrefix(s, prefix string) (string, bool) {
+	if len(s) > len(prefix) && s[:len(prefix)] == prefix {
+		return s[len(prefix):], true
+	}
+	return "", false
+}

@@ -1,0 +1,18 @@
+-- Enqueues one batch of a broadcast: each person at most once, whatever
+-- crashes or retries happen, and counts them.
+-- KEYS[1] recipients set, KEYS[2] counts hash, KEYS[3] bulk stream (all share {o})
+-- ARGV: triples of contact key, 'e' (entry) or 's' (skipped), entry or reason
+local added = 0
+for i = 1, #ARGV, 3 do
+  if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then
+    redis.call('HINCRBY', KEYS[2], 'total', 1)
+    if ARGV[i + 1] == 'e' then
+      redis.call('XADD', KEYS[3], '*', 'e', ARGV[i + 2])
+      added = added + 1
+    else
+      redis.call('HINCRBY', KEYS[2], 'skipped', 1)
+      redis.call('HINCRBY', KEYS[2], 'skipped:' .. ARGV[i + 2], 1)
+    end
+  end
+end
+return added

@@ -1,0 +1,284 @@
+// Package distribution keeps the distributions staff announce, and tells
+// the people concerned: a notice when one is announced, a reminder the day
+// before, a correction when its time or place changes, or when it is
+// cancelled — each to everyone who was told.
+package distribution
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/outreach-org/outreach/bot/broadcast"
+	"github.com/outreach-org/outreach/bot/content"
+	"github.com/outreach-org/outreach/bot/engine"
+	"github.com/outreach-org/outreach/bot/outbox"
+	"github.com/outreach-org/outreach/bot/store"
+)
+
+// Service keeps distributions.
+type Service struct {
+	store      *store.Store
+	broadcasts *broadcast.Service
+	content    func() *content.Content
+	// remindBefore is how long before the start the reminder goes.
+	remindBefore time.Duration
+	now          func() time.Time
+	// changed is called after a change, so that the bot shows it at once.
+	changed func()
+}
+
+// New returns the service. changed, if not nil, is called after each change.
+func New(st *store.Store, bc *broadcast.Service, content func() *content.Content, remindBefore time.Duration, now func() time.Time, changed func()) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	if changed == nil {
+		changed = func() {}
+	}
+	return &Service{store: st, broadcasts: bc, content: content, remindBefore: remindBefore, now: now, changed: changed}
+}
+
+// ErrInvalid wraps what is wrong with a distribution.
+var ErrInvalid = errors.New("invalid distribution")
+
+// ErrNotFound means no distribution has that id.
+var ErrNotFound = errors.New("no such distribution")
+
+func (s *Service) validate(ctx context.Context, d engine.Distribution) error {
+	c := s.content()
+	sites, err := s.broadcasts.Sites(ctx)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(sites, func(x engine.Site) bool { return x.ID == d.Site })
+	switch {
+	case d.Site == "":
+		return fmt.Errorf("%w: \"site\" is required", ErrInvalid)
+	case i < 0:
+		return fmt.Errorf("%w: no site %q (see GET /api/v1/sites)", ErrInvalid, d.Site)
+	case sites[i].Retired:
+		return fmt.Errorf("%w: site %q is retired", ErrInvalid, d.Site)
+	case d.StartsAt.IsZero() || d.EndsAt.IsZero():
+		return fmt.Errorf("%w: \"starts_at\" and \"ends_at\" are required (RFC 3339)", ErrInvalid)
+	case !d.EndsAt.After(d.StartsAt):
+		return fmt.Errorf("%w: \"ends_at\" must come after \"starts_at\"", ErrInvalid)
+	case d.EndsAt.Sub(d.StartsAt) > 24*time.Hour:
+		return fmt.Errorf("%w: a distribution lasts at most a day", ErrInvalid)
+	case len(d.Place) == 0:
+		return fmt.Errorf("%w: \"place\" is required", ErrInvalid)
+	}
+	for _, l := range []engine.Localized{d.Place, d.Who, d.Bring} {
+		for lang, text := range l {
+			if !c.HasLanguage(lang) {
+				return fmt.Errorf("%w: text in %q, which the bot does not speak", ErrInvalid, lang)
+			}
+			if len([]rune(text)) > 300 {
+				return fmt.Errorf("%w: a text is longer than 300 characters", ErrInvalid)
+			}
+		}
+	}
+	catalogue := c.Items()
+	for _, it := range d.Items {
+		if !slices.Contains(catalogue, it) {
+			return fmt.Errorf("%w: item %q is not in the catalogue %v", ErrInvalid, it, catalogue)
+		}
+	}
+	return nil
+}
+
+// Create stores a distribution and, when it asks to notify, announces it
+// to the site's subscribers and schedules the reminder.
+func (s *Service) Create(ctx context.Context, d engine.Distribution, by string) (engine.Distribution, error) {
+	d.ID = outbox.NewID()
+	d.StartsAt, d.EndsAt = d.StartsAt.UTC(), d.EndsAt.UTC()
+	d.Told, d.Reminder, d.Cancelled = nil, "", false
+	if err := s.validate(ctx, d); err != nil {
+		return d, err
+	}
+	if d.EndsAt.Before(s.now()) {
+		return d, fmt.Errorf("%w: it is already over", ErrInvalid)
+	}
+	if d.Notify {
+		if err := s.store.PutDistribution(ctx, d); err != nil {
+			return d, err
+		}
+		if err := s.announce(ctx, &d, content.NoticeNew, broadcast.Audience{Sites: []string{d.Site}}, by); err != nil {
+			return d, err
+		}
+		if err := s.scheduleReminder(ctx, &d, by); err != nil {
+			return d, err
+		}
+	}
+	if err := s.store.PutDistribution(ctx, d); err != nil {
+		return d, err
+	}
+	s.changed()
+	return d, nil
+}
+
+// Patch is a change to a distribution; nil fields stay as they are.
+type Patch struct {
+	StartsAt *time.Time       `json:"starts_at"`
+	EndsAt   *time.Time       `json:"ends_at"`
+	Place    engine.Localized `json:"place"`
+	Who      engine.Localized `json:"who"`
+	Bring    engine.Localized `json:"bring"`
+	Items    []string         `json:"items"`
+}
+
+// Update changes a distribution. A change of time or place is sent as a
+// correction to everyone who was told, and the reminder follows the new time.
+func (s *Service) Update(ctx context.Context, id string, p Patch, by string) (engine.Distribution, error) {
+	d, ok, err := s.store.Distribution(ctx, id)
+	if err != nil {
+		return d, err
+	}
+	if !ok {
+		return d, ErrNotFound
+	}
+	if d.Cancelled {
+		return d, fmt.Errorf("%w: it was cancelled", ErrInvalid)
+	}
+	before := d
+	if p.StartsAt != nil {
+		d.StartsAt = p.StartsAt.UTC()
+	}
+	if p.EndsAt != nil {
+		d.EndsAt = p.EndsAt.UTC()
+	}
+	if p.Place != nil {
+		d.Place = p.Place
+	}
+	if p.Who != nil {
+		d.Who = p.Who
+	}
+	if p.Bring != nil {
+		d.Bring = p.Bring
+	}
+	if p.Items != nil {
+		d.Items = p.Items
+	}
+	if err := s.validate(ctx, d); err != nil {
+		return d, err
+	}
+	moved := !d.StartsAt.Equal(before.StartsAt) || !d.EndsAt.Equal(before.EndsAt) || !sameText(d.Place, before.Place)
+	if moved && d.Notify && len(d.Told) > 0 {
+		if err := s.store.PutDistribution(ctx, d); err != nil {
+			return d, err
+		}
+		if err := s.announce(ctx, &d, content.NoticeChanged, broadcast.Audience{RecipientsOf: d.Told}, by); err != nil {
+			return d, err
+		}
+	}
+	if moved && d.Notify {
+		if d.Reminder != "" {
+			if err := s.broadcasts.Cancel(ctx, d.Reminder); err != nil {
+				return d, err
+			}
+			d.Reminder = ""
+		}
+		if err := s.scheduleReminder(ctx, &d, by); err != nil {
+			return d, err
+		}
+	}
+	if err := s.store.PutDistribution(ctx, d); err != nil {
+		return d, err
+	}
+	s.changed()
+	return d, nil
+}
+
+// Cancel cancels a distribution: the reminder is called off and everyone
+// who was told hears of it. The record stays, marked cancelled.
+func (s *Service) Cancel(ctx context.Context, id, by string) error {
+	d, ok, err := s.store.Distribution(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrNotFound
+	}
+	if d.Cancelled {
+		return nil
+	}
+	d.Cancelled = true
+	if d.Reminder != "" {
+		if err := s.broadcasts.Cancel(ctx, d.Reminder); err != nil {
+			return err
+		}
+	}
+	if err := s.store.PutDistribution(ctx, d); err != nil {
+		return err
+	}
+	if len(d.Told) > 0 {
+		if err := s.announce(ctx, &d, content.NoticeCancelled, broadcast.Audience{RecipientsOf: d.Told}, by); err != nil {
+			return err
+		}
+		if err := s.store.PutDistribution(ctx, d); err != nil {
+			return err
+		}
+	}
+	s.changed()
+	return nil
+}
+
+// Get returns one distribution.
+func (s *Service) Get(ctx context.Context, id string) (engine.Distribution, error) {
+	d, ok, err := s.store.Distribution(ctx, id)
+	if err == nil && !ok {
+		err = ErrNotFound
+	}
+	return d, err
+}
+
+// List returns every distribution, soonest first.
+func (s *Service) List(ctx context.Context) ([]engine.Distribution, error) {
+	all, err := s.store.Distributions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(all, func(a, b engine.Distribution) int { return a.StartsAt.Compare(b.StartsAt) })
+	return all, nil
+}
+
+// announce sends a notice now and notes it among those who were told.
+func (s *Service) announce(ctx context.Context, d *engine.Distribution, kind string, aud broadcast.Audience, by string) error {
+	id, _, err := s.broadcasts.Create(ctx, broadcast.Broadcast{Kind: kind, Distribution: d.ID, Audience: aud, CreatedBy: by}, "")
+	if err != nil {
+		return err
+	}
+	d.Told = append(d.Told, id)
+	return nil
+}
+
+// scheduleReminder schedules the reminder, when its time is still to come.
+func (s *Service) scheduleReminder(ctx context.Context, d *engine.Distribution, by string) error {
+	at := d.StartsAt.Add(-s.remindBefore)
+	if s.remindBefore <= 0 || !at.After(s.now()) {
+		return nil
+	}
+	id, _, err := s.broadcasts.Create(ctx, broadcast.Broadcast{
+		Kind: content.NoticeReminder, Distribution: d.ID, Audience: broadcast.Audience{Sites: []string{d.Site}}, SendAt: at, CreatedBy: by,
+	}, "")
+	if err != nil {
+		return err
+	}
+	d.Reminder = id
+	d.Told = append(d.Told, id)
+	return nil
+}
+
+func sameText(a, b engine.Localized) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}

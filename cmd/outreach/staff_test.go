@@ -1,0 +1,249 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/outreach-org/outreach/bot/twilio/twiliotest"
+)
+
+// people writes to the bot as three people, one a channel.
+type people struct {
+	t    *testing.T
+	base string
+	seq  int
+}
+
+func (p *people) sms(from, body string) {
+	p.t.Helper()
+	p.seq++
+	f := url.Values{
+		"MessageSid": {fmt.Sprintf("SM%032x", p.seq)}, "AccountSid": {e2eSID},
+		"From": {from}, "To": {e2eOurPhone}, "Body": {body}, "NumMedia": {"0"},
+	}
+	if strings.HasPrefix(from, "whatsapp:") {
+		f.Set("To", "whatsapp:"+e2eOurPhone)
+	}
+	req, _ := http.NewRequest("POST", p.base+"/webhooks/twilio", strings.NewReader(f.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", twiliotest.Sign(e2eToken, e2ePublic+"/webhooks/twilio", f))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		p.t.Fatalf("SMS %q: %d", body, resp.StatusCode)
+	}
+}
+
+func (p *people) telegram(chat int64, lang, text string) {
+	p.t.Helper()
+	p.seq++
+	u := map[string]any{"update_id": 900000 + p.seq, "message": map[string]any{
+		"message_id": p.seq, "date": time.Now().Unix(), "text": text,
+		"chat": map[string]any{"id": chat, "type": "private"},
+		"from": map[string]any{"id": chat, "is_bot": false, "first_name": "A", "language_code": lang},
+	}}
+	body, _ := json.Marshal(u)
+	req, _ := http.NewRequest("POST", p.base+"/webhooks/telegram", strings.NewReader(string(body)))
+	req.Header.Set("X-Telegram-Bot-Api-Secret-Token", e2eSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		p.t.Fatalf("Telegram %q: %d", text, resp.StatusCode)
+	}
+}
+
+func broadcastReport(t *testing.T, base, id string) map[string]any {
+	t.Helper()
+	code, out := api(t, "GET", base+"/api/v1/broadcasts/"+id, adminToken, "")
+	if code != 200 {
+		t.Fatalf("broadcast %s: %d %v", id, code, out)
+	}
+	return out
+}
+
+// TestDistributionNotices: three people subscribe to Nador through the bot
+// (SMS in French, WhatsApp in English, Telegram in Arabic); the Telegram
+// one then opts out. A distribution announced with notify reaches the two
+// others, each in their language; its broadcast counts match; cancelling it
+// tells the same two.
+func TestDistributionNotices(t *testing.T) {
+	c := shipped(t)
+	p := withProviders(t)
+	p.vars["OUTREACH_QUIET_HOURS"] = ""
+	s := startServe(t, p.vars)
+	ppl := &people{t: t, base: s.base}
+	const smsPerson, waPerson, tgChat = "+212611000001", "whatsapp:+212611000002", int64(555000003)
+	for _, text := range []string{"Bonjour", "4", "1", "1"} {
+		ppl.sms(smsPerson, text)
+	}
+	for _, text := range []string{"hello", "4", "1", "1"} {
+		ppl.sms(waPerson, text)
+	}
+	for _, text := range []string{"مرحبا", "4", "1", "1", "توقف"} {
+		ppl.telegram(tgChat, "ar", text)
+	}
+	// Let the replies leave, then count only what follows.
+	p.twilio.WaitAccepted(t, 10, 10*time.Second)
+	p.telegram.WaitSent(t, 6, 10*time.Second)
+	twilioBefore, telegramBefore := len(p.twilio.Accepted()), len(p.telegram.Sent())
+
+	start := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Hour)
+	body := fmt.Sprintf(`{"site":"nador","starts_at":%q,"ends_at":%q,"place":{"fr":"Terrain de sport","en":"Sports ground"},
+		"items":["rice","oil","blanket"],"bring":"la carte","notify":true}`, start.Format(time.RFC3339), start.Add(3*time.Hour).Format(time.RFC3339))
+	code, d := api(t, "POST", s.base+"/api/v1/distributions", adminToken, body)
+	if code != 201 {
+		t.Fatalf("create distribution: %d %v", code, d)
+	}
+	told := d["told"].([]any)
+	if len(told) != 2 || d["reminder"] == "" {
+		t.Fatalf("told %v, reminder %v: want the notice and the reminder", told, d["reminder"])
+	}
+	notice := told[0].(string)
+
+	calls := p.twilio.WaitAccepted(t, twilioBefore+2, 15*time.Second)[twilioBefore:]
+	byTo := map[string]string{}
+	for _, call := range calls {
+		byTo[call.To] = call.Body
+	}
+	if b := byTo[smsPerson]; !strings.Contains(b, "Terrain de sport") || !strings.Contains(b, c.Text("fr", "item_blanket", nil)) || !strings.Contains(b, c.Text("fr", "dist_free", nil)) {
+		t.Errorf("French notice by SMS: %q", b)
+	}
+	if b := byTo[waPerson]; !strings.Contains(b, "Sports ground") || !strings.Contains(b, c.Text("en", "dist_free", nil)) {
+		t.Errorf("English notice by WhatsApp: %q", b)
+	}
+	waitFor(t, func() bool {
+		r := broadcastReport(t, s.base, notice)
+		return r["status"] == "done"
+	})
+	counts := broadcastReport(t, s.base, notice)["counts"].(map[string]any)
+	if counts["total"] != 3.0 || counts["sent"] != 2.0 || counts["skipped"] != 1.0 {
+		t.Errorf("counts %v: want total 3, sent 2, skipped 1 (opted out)", counts)
+	}
+	if n := len(p.telegram.Sent()); n != telegramBefore {
+		t.Errorf("the person who sent STOP got %d notices", n-telegramBefore)
+	}
+
+	// A delivery callback for the SMS notice counts as delivered.
+	var sid string
+	for _, call := range calls {
+		if call.To == smsPerson {
+			sid = call.SID
+		}
+	}
+	f := url.Values{"MessageSid": {sid}, "MessageStatus": {"delivered"}, "AccountSid": {e2eSID}, "To": {smsPerson}}
+	req, _ := http.NewRequest("POST", s.base+"/webhooks/twilio/status", strings.NewReader(f.Encode()))
+	req.Header.Set("X-Twilio-Signature", twiliotest.Sign(e2eToken, e2ePublic+"/webhooks/twilio/status", f))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("status callback: %v %v", err, resp)
+	}
+	if counts := broadcastReport(t, s.base, notice)["counts"].(map[string]any); counts["delivered"] != 1.0 {
+		t.Errorf("delivered %v, want 1", counts["delivered"])
+	}
+
+	// Cancelling tells the same two people.
+	if code, out := api(t, "DELETE", s.base+"/api/v1/distributions/"+d["id"].(string), adminToken, ""); code != 204 {
+		t.Fatalf("cancel: %d %v", code, out)
+	}
+	cancelled := p.twilio.WaitAccepted(t, twilioBefore+4, 15*time.Second)[twilioBefore+2:]
+	for _, call := range cancelled {
+		if !strings.Contains(call.Body, "nnul") && !strings.Contains(call.Body, "ancel") {
+			t.Errorf("cancellation to %s: %q", call.To, call.Body)
+		}
+	}
+	code, d = api(t, "GET", s.base+"/api/v1/distributions/"+d["id"].(string), adminToken, "")
+	if code != 200 || d["cancelled"] != true {
+		t.Errorf("after DELETE: %d %v", code, d)
+	}
+	if r := broadcastReport(t, s.base, d["reminder"].(string)); r["status"] != "cancelled" {
+		t.Errorf("reminder status %v, want cancelled", r["status"])
+	}
+}
+
+func TestBroadcastAPI(t *testing.T) {
+	p := withProviders(t)
+	p.vars["OUTREACH_QUIET_HOURS"] = ""
+	s := startServe(t, p.vars)
+	ppl := &people{t: t, base: s.base}
+	for _, text := range []string{"Bonjour", "4", "1", "2"} { // Oujda
+		ppl.sms("+212611000009", text)
+	}
+	p.twilio.WaitAccepted(t, 5, 10*time.Second)
+	post := func(key, body string) (int, map[string]any) {
+		req, _ := http.NewRequest("POST", s.base+"/api/v1/broadcasts", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		if key != "" {
+			req.Header.Set("Idempotency-Key", key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	msg := `{"text":{"fr":"Le bureau est fermé lundi.","en":"The office is closed on Monday."},"audience":{"sites":["oujda"]}}`
+	code, a := post("k-1", msg)
+	code2, b := post("k-1", msg)
+	if code != 202 || code2 != 202 || a["id"] != b["id"] {
+		t.Fatalf("same Idempotency-Key: %d %v, %d %v; want one broadcast", code, a, code2, b)
+	}
+	id := a["id"].(string)
+	calls := p.twilio.WaitAccepted(t, 6, 10*time.Second)
+	if !strings.Contains(calls[5].Body, "Le bureau est fermé lundi.") {
+		t.Errorf("broadcast body %q", calls[5].Body)
+	}
+	waitFor(t, func() bool { return broadcastReport(t, s.base, id)["status"] == "done" })
+	time.Sleep(300 * time.Millisecond)
+	if n := len(p.twilio.Accepted()); n != 6 {
+		t.Errorf("%d messages, want 6: the broadcast went twice", n)
+	}
+	// Scheduled, then cancelled: nothing leaves.
+	later := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	_, c := post("", fmt.Sprintf(`{"text":{"fr":"plus tard"},"send_at":%q}`, later))
+	if r := broadcastReport(t, s.base, c["id"].(string)); r["status"] != "scheduled" {
+		t.Errorf("status %v, want scheduled", r["status"])
+	}
+	if code, r := api(t, "POST", s.base+"/api/v1/broadcasts/"+c["id"].(string)+"/cancel", adminToken, ""); code != 200 || r["status"] != "cancelled" {
+		t.Errorf("cancel: %d %v", code, r)
+	}
+	for _, bad := range []string{`{"text":{}}`, `{"text":{"de":"Hallo"}}`, `{"kind":"notice_new"}`, `{"text":{"fr":"x"},"audience":{"channels":["fax"]}}`} {
+		if code, _ := post("", bad); code != 422 {
+			t.Errorf("%s: %d, want 422", bad, code)
+		}
+	}
+}
+
+func TestSitesAPI(t *testing.T) {
+	s := startServe(t, map[string]string{"OUTREACH_ADMIN_TOKEN": adminToken})
+	code, out := api(t, "GET", s.base+"/api/v1/sites", adminToken, "")
+	if code != 200 || !strings.Contains(fmt.Sprint(out), "nador") {
+		t.Fatalf("sites: %d %v", code, out)
+	}
+	if code, out := api(t, "POST", s.base+"/api/v1/sites", adminToken, `{"id":"tiznit","names":{"fr":"Tiznit","en":"Tiznit","ar":"تيزنيت"}}`); code != 201 {
+		t.Fatalf("add: %d %v", code, out)
+	}
+	if code, _ := api(t, "PATCH", s.base+"/api/v1/sites/rabat", adminToken, `{"retired":true}`); code != 200 {
+		t.Fatalf("retire: %d", code)
+	}
+	got := say(t, s.base, "site-person", "Bonjour")
+	got = say(t, s.base, "site-person", "4")
+	got = say(t, s.base, "site-person", "1")
+	text := strings.Join(got, "\n")
+	if !strings.Contains(text, "Tiznit") || strings.Contains(text, "Rabat") {
+		t.Errorf("notices menu does not list the new site or still lists the retired one:\n%s", text)
+	}
+}
