@@ -48,6 +48,9 @@ type Flow struct {
 	Nodes     map[string]*Node
 	// Sites are the ids of the default sites (names are messages "site_<id>").
 	Sites []string
+	// Urgent are words, per language, that flag a request to a person as
+	// urgent (violence, abuse, a child at risk).
+	Urgent map[string][]string
 
 	settingsFile string
 	sitesFile    string
@@ -187,6 +190,18 @@ func (f *Flow) parse(file string, data []byte) Problems {
 			for lang, words := range g {
 				f.Greetings[lang] = append(f.Greetings[lang], words...)
 			}
+		case "urgent":
+			var u map[string][]string
+			if err := val.Decode(&u); err != nil {
+				bad(err)
+				continue
+			}
+			if f.Urgent == nil {
+				f.Urgent = map[string][]string{}
+			}
+			for lang, words := range u {
+				f.Urgent[lang] = append(f.Urgent[lang], words...)
+			}
 		case "sites":
 			var sites []string
 			if err := val.Decode(&sites); err != nil {
@@ -198,7 +213,7 @@ func (f *Flow) parse(file string, data []byte) Problems {
 		case "nodes":
 			problems = append(problems, f.parseNodes(file, val)...)
 		default:
-			problems.add(Problem{File: file, Line: key.Line, Key: key.Value, Msg: "unknown section (want settings, keywords, greetings, nodes or sites)"})
+			problems.add(Problem{File: file, Line: key.Line, Key: key.Value, Msg: "unknown section (want settings, keywords, greetings, urgent, nodes or sites)"})
 		}
 	}
 	return problems

@@ -136,3 +136,17 @@ func SortedOptions(opts []Option) []Option {
 	})
 	return out
 }
+
+// Urgent reports whether a text holds a word that flags a request to a
+// person as urgent, in any language.
+func (c *Content) Urgent(text string) bool {
+	folded := " " + Fold(text) + " "
+	for _, words := range c.Flow.Urgent {
+		for _, w := range words {
+			if fw := Fold(w); fw != "" && strings.Contains(folded, " "+fw) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -224,6 +224,10 @@ func (s *Service) decode(contact string, data []byte) engine.State {
 
 // turn builds the atomic write of one handled message.
 func (s *Service) turn(contact string, msg Message, version int64, res engine.Result) (store.Turn, error) {
+	writes, err := s.effectWrites(contact, msg.Channel, &res)
+	if err != nil {
+		return store.Turn{}, err
+	}
 	data, err := json.Marshal(res.State)
 	if err != nil {
 		return store.Turn{}, err
@@ -245,16 +249,14 @@ func (s *Service) turn(contact string, msg Message, version int64, res engine.Re
 			t.Entries = []string{e.Encode()}
 		}
 	}
-	writes, err := s.effectWrites(contact, msg.Channel, res)
-	if err != nil {
-		return store.Turn{}, err
-	}
 	t.Writes = writes
 	return t, nil
 }
 
-// effectWrites turns a step's effects into writes of the same turn.
-func (s *Service) effectWrites(contact, channel string, res engine.Result) ([]store.Write, error) {
+// effectWrites turns a step's effects into writes of the same turn; a
+// request to a person is noted in the new state, so that the bot stays
+// quiet until staff close it.
+func (s *Service) effectWrites(contact, channel string, res *engine.Result) ([]store.Write, error) {
 	var ws []store.Write
 	sites := func(cmd string, list []string) {
 		for _, site := range list {
@@ -274,14 +276,21 @@ func (s *Service) effectWrites(contact, channel string, res engine.Result) ([]st
 			if len(e.Sites) > 0 {
 				site = e.Sites[0]
 			}
+			id := outbox.NewID()
 			req, err := s.store.RequestWrites(store.Request{
-				ID: outbox.NewID(), Contact: contact, Channel: channel, Lang: e.Lang, Site: site,
+				ID: id, Contact: contact, Channel: channel, Lang: e.Lang, Site: site,
 				Text: s.store.Seal(e.Text), CreatedAt: s.opts.Now().UTC(), Open: true,
+				Urgent: s.Content().Urgent(e.Text),
 			})
 			if err != nil {
 				return nil, err
 			}
 			ws = append(ws, req...)
+			res.State.Request = id
+		case engine.EffectNote:
+			if res.State.Request != "" && e.Text != "" {
+				ws = append(ws, s.store.NoteWrites(res.State.Request, s.store.Seal(e.Text))...)
+			}
 		}
 	}
 	return ws, nil
@@ -437,4 +446,54 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// ErrRequestClosed means a request is closed: it takes no reply.
+var ErrRequestClosed = errors.New("dialog: the request is closed")
+
+// ReplyToRequest sends staff's reply to the person who asked, on their
+// channel, ahead of bulk traffic.
+func (s *Service) ReplyToRequest(ctx context.Context, id, text string) error {
+	req, _, err := s.store.Request(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !req.Open {
+		return ErrRequestClosed
+	}
+	reach, ok, err := s.store.Reach(ctx, req.Contact)
+	if err != nil {
+		return err
+	}
+	if !ok || reach.Address == "" || s.opts.Outbox == nil {
+		return fmt.Errorf("dialog: the person can no longer be reached (data deleted, or a channel that is off)")
+	}
+	e := outbox.NewEntry(reach.Channel, reach.Address, req.Contact, outbox.Reply)
+	e.Messages = []outbox.Text{{Text: text}}
+	if err := s.opts.Outbox.Enqueue(ctx, e); err != nil {
+		return err
+	}
+	req.Replies++
+	return s.store.PutRequest(ctx, req)
+}
+
+// CloseRequest closes a request and hands the person back to the bot.
+func (s *Service) CloseRequest(ctx context.Context, id string) error {
+	req, _, err := s.store.Request(ctx, id)
+	if err != nil {
+		return err
+	}
+	if req.Open {
+		req.Open = false
+		if err := s.store.PutRequest(ctx, req); err != nil {
+			return err
+		}
+	}
+	return s.update(ctx, req.Contact, func(st *engine.State) bool {
+		if st.Request != id {
+			return false
+		}
+		st.Request = ""
+		return true
+	})
 }

@@ -32,6 +32,10 @@ type State struct {
 	// Blocked is set while the person blocks the bot (Telegram): nothing
 	// can reach them. Unblocking clears it, not an opt-out.
 	Blocked bool `json:"blocked,omitempty"`
+	// Request is the open request to talk to a person: while it is open the
+	// bot stays quiet but for keywords, and what the person writes goes to
+	// staff.
+	Request string `json:"request,omitempty"`
 	// LastSeen is when the person last wrote; zero for a new contact.
 	LastSeen time.Time `json:"last_seen,omitzero"`
 }
@@ -141,6 +145,8 @@ const (
 	EffectSubscribe   = "subscribe"
 	EffectUnsubscribe = "unsubscribe"
 	EffectHandover    = "handover"
+	// EffectNote is a message written while a request to a person is open.
+	EffectNote = "note"
 	EffectOptOut      = "opt_out"
 	EffectOptIn       = "opt_in"
 )
@@ -215,6 +221,10 @@ func (e *Engine) Step(st State, in Input, data Data) Result {
 		return r.result()
 	}
 	switch {
+	case r.st.Request != "" && r.c.HasLanguage(r.st.Lang) && !r.navigates(text):
+		// A person from the staff answers: the bot stays quiet, and what
+		// the person writes goes to them.
+		r.effects = append(r.effects, Effect{Kind: EffectNote, Text: r.raw, Lang: r.st.Lang})
 	case r.st.Lang == "" || !r.c.HasLanguage(r.st.Lang):
 		r.st.Lang = ""
 		if lang, ok := r.c.DetectLanguage(text); ok {
@@ -235,6 +245,27 @@ func (e *Engine) Step(st State, in Input, data Data) Result {
 		r.answer(text)
 	}
 	return r.result()
+}
+
+// navigates reports whether an answer is a choice the waiting menu or
+// question offers: while a request is open, such answers still work the
+// menus, and anything else is for staff.
+func (r *step) navigates(text string) bool {
+	n := r.c.Flow.Nodes[r.st.Node]
+	if n == nil {
+		return false
+	}
+	folded := content.Fold(text)
+	switch {
+	case n.Kind == content.KindMenu:
+		key, err := strconv.Atoi(folded)
+		_, ok := n.Option(key)
+		return err == nil && ok
+	case n.Kind == content.KindQuestion && n.Expect != content.ExpectText:
+		_, ok := r.check(n, text, folded)
+		return ok || (n.Back != "" && folded == "0")
+	}
+	return false
 }
 
 // awaitsText reports whether the person was asked to write freely (a

@@ -389,6 +389,24 @@ func TestTalkToAPerson(t *testing.T) {
 	}
 }
 
+func TestQuietWhileARequestIsOpen(t *testing.T) {
+	e := newEngine(t)
+	st := State{Lang: "fr", Node: "main", LastSeen: t0, Request: "r1"}
+	res := e.Step(st, Input{Text: "Mon enfant est malade", Now: t0.Add(time.Minute)}, defaultData(e.Content))
+	if len(res.Replies) != 0 || len(res.Effects) != 1 || res.Effects[0].Kind != EffectNote || res.Effects[0].Text != "Mon enfant est malade" {
+		t.Errorf("replies %d, effects %+v: want silence and a note", len(res.Replies), res.Effects)
+	}
+	res = e.Step(st, Input{Text: "MENU", Now: t0.Add(time.Minute)}, defaultData(e.Content))
+	if len(res.Replies) != 1 || res.State.Request != "r1" {
+		t.Errorf("a keyword while a request is open: %d replies, request %q", len(res.Replies), res.State.Request)
+	}
+	// The menu still works: a bare option number navigates.
+	res = e.Step(st, Input{Text: "2", Now: t0.Add(time.Minute)}, defaultData(e.Content))
+	if len(res.Replies) != 1 || res.State.Node != "health" || len(res.Effects) != 0 {
+		t.Errorf("2 at the main menu while a request is open: node %q, effects %+v", res.State.Node, res.Effects)
+	}
+}
+
 func TestSubscribeToASite(t *testing.T) {
 	e := newEngine(t)
 	c := e.Content

@@ -38,6 +38,14 @@ func (s *Server) routes() []route {
 			route{"POST /api/v1/broadcasts/{id}/cancel", staff, s.cancelBroadcast},
 		)
 	}
+	if s.opts.Requests != nil {
+		rs = append(rs,
+			route{"GET /api/v1/requests", staff, s.listRequests},
+			route{"GET /api/v1/requests/{id}", staff, s.getRequest},
+			route{"POST /api/v1/requests/{id}/reply", staff, s.replyRequest},
+			route{"POST /api/v1/requests/{id}/close", staff, s.closeRequest},
+		)
+	}
 	if s.opts.Distributions != nil {
 		rs = append(rs,
 			route{"POST /api/v1/distributions", staff, s.createDistribution},

@@ -52,6 +52,8 @@ type Options struct {
 	Tokens *access.Tokens
 	Audit  *access.Audit
 	Outbox *outbox.Outbox
+	// Requests are the requests to talk to a person.
+	Requests Requests
 	// Broadcasts and Distributions serve staff.
 	Broadcasts    *broadcast.Service
 	Distributions *distribution.Service

@@ -182,7 +182,8 @@ type Turn struct {
 	Writes []Write
 }
 
-// Write is one more command a turn runs on a key: SADD, SREM, SET, ZADD or ZREM.
+// Write is one more command a turn runs on a key: SADD, SREM, SET, ZADD,
+// ZREM, RPUSH or PEXPIRE.
 type Write struct {
 	Cmd  string
 	Key  string
@@ -336,7 +337,7 @@ func (s *Store) RequestWrites(req Request) ([]Write, error) {
 		return nil, err
 	}
 	return []Write{
-		{Cmd: "SET", Key: s.prefix + "request:" + req.ID, Args: []any{data, "PX", s.retention.Milliseconds()}},
+		{Cmd: "SET", Key: s.requestKey(req.ID), Args: []any{data, "PX", s.retention.Milliseconds()}},
 		{Cmd: "ZADD", Key: s.prefix + "requests:open", Args: []any{req.CreatedAt.UnixMilli(), req.ID}},
 	}, nil
 }
@@ -382,6 +383,63 @@ type Request struct {
 	Text      string    `json:"text"`
 	CreatedAt time.Time `json:"created_at"`
 	Open      bool      `json:"open"`
+	// Urgent is set when the text holds a word of danger.
+	Urgent bool `json:"urgent,omitempty"`
+	// Replies counts staff's replies.
+	Replies int `json:"replies,omitempty"`
+}
+
+func (s *Store) requestKey(id string) string { return s.prefix + "request:" + id }
+func (s *Store) notesKey(id string) string   { return s.prefix + "request:" + id + ":notes" }
+
+// NoteWrites returns the writes that add what a person wrote to their open
+// request (sealed text).
+func (s *Store) NoteWrites(id, sealed string) []Write {
+	return []Write{
+		{Cmd: "RPUSH", Key: s.notesKey(id), Args: []any{sealed}},
+		{Cmd: "PEXPIRE", Key: s.notesKey(id), Args: []any{s.retention.Milliseconds()}},
+	}
+}
+
+// Request returns one request and the notes written after it (sealed).
+func (s *Store) Request(ctx context.Context, id string) (Request, []string, error) {
+	var get *redis.StringCmd
+	var notes *redis.StringSliceCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		get = p.Get(ctx, s.requestKey(id))
+		notes = p.LRange(ctx, s.notesKey(id), 0, 99)
+		return nil
+	})
+	if errors.Is(err, redis.Nil) || errors.Is(get.Err(), redis.Nil) {
+		return Request{}, nil, ErrNoRequest
+	} else if err != nil {
+		return Request{}, nil, err
+	}
+	var r Request
+	if err := json.Unmarshal([]byte(get.Val()), &r); err != nil {
+		return Request{}, nil, err
+	}
+	return r, notes.Val(), nil
+}
+
+// ErrNoRequest means no request has that id.
+var ErrNoRequest = errors.New("store: no such request")
+
+// PutRequest replaces a request; closing one moves it out of the open list.
+func (s *Store) PutRequest(ctx context.Context, r Request) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, s.requestKey(r.ID), data, s.retention)
+		if !r.Open {
+			p.ZRem(ctx, s.prefix+"requests:open", r.ID)
+			p.ZAdd(ctx, s.prefix+"requests:closed", redis.Z{Score: float64(r.CreatedAt.UnixMilli()), Member: r.ID})
+		}
+		return nil
+	})
+	return err
 }
 
 // OpenRequests returns the open requests, oldest first.
@@ -393,7 +451,7 @@ func (s *Store) OpenRequests(ctx context.Context) ([]Request, error) {
 	cmds := make([]*redis.StringCmd, len(ids))
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
-			cmds[i] = p.Get(ctx, s.prefix+"request:"+id)
+			cmds[i] = p.Get(ctx, s.requestKey(id))
 		}
 		return nil
 	}); err != nil && !errors.Is(err, redis.Nil) {

@@ -34,7 +34,7 @@ for _ = 1, tonumber(ARGV[7]) do
   redis.call('XADD', KEYS[3], '*', 'e', ARGV[i])
   i = i + 1
 end
-local allowed = {SADD = true, SREM = true, SET = true, ZADD = true, ZREM = true}
+local allowed = {SADD = true, SREM = true, SET = true, ZADD = true, ZREM = true, RPUSH = true, PEXPIRE = true}
 local k = 4
 while i <= #ARGV do
   local cmd, n = ARGV[i], tonumber(ARGV[i + 1])

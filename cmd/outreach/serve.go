@@ -46,7 +46,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	})
 	distributions := distribution.New(a.store, broadcasts, a.dialog.Content, cfg.RemindBefore, nil, a.dialog.Refresh)
 	opts := server.Options{
-		Broadcasts: broadcasts, Distributions: distributions,
+		Broadcasts: broadcasts, Distributions: distributions, Requests: a.store,
 		Dialog: a.dialog, Store: a.store, Metrics: a.metrics, Log: log, Outbox: a.outbox,
 		Tokens: access.NewTokens(a.store.Client(), cfg.KeyPrefix, cfg.AdminToken),
 		Audit:  access.NewAudit(a.store.Client(), cfg.KeyPrefix),

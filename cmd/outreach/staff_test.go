@@ -247,3 +247,56 @@ func TestSitesAPI(t *testing.T) {
 		t.Errorf("notices menu does not list the new site or still lists the retired one:\n%s", text)
 	}
 }
+
+func TestRequestsToAPerson(t *testing.T) {
+	p := withProviders(t)
+	s := startServe(t, p.vars)
+	ppl := &people{t: t, base: s.base}
+	const person = "+212611000020"
+	for _, text := range []string{"Bonjour", "0", "Mon mari me frappe, j'ai besoin d'aide"} {
+		ppl.sms(person, text)
+	}
+	before := len(p.twilio.WaitAccepted(t, 4, 10*time.Second))
+	ppl.sms(person, "Je suis à Nador, près de la gare")
+	code, out := api(t, "GET", s.base+"/api/v1/requests", adminToken, "")
+	if code != 200 {
+		t.Fatalf("requests: %d", code)
+	}
+	reqs := out["requests"].([]any)
+	if len(reqs) != 1 {
+		t.Fatalf("%d requests, want 1: %v", len(reqs), out)
+	}
+	req := reqs[0].(map[string]any)
+	if req["urgent"] != true || req["text"] != "Mon mari me frappe, j'ai besoin d'aide" || req["lang"] != "fr" || req["channel"] != "sms" {
+		t.Errorf("request = %v", req)
+	}
+	if then, _ := req["then"].([]any); len(then) != 1 || then[0] != "Je suis à Nador, près de la gare" {
+		t.Errorf("what the person wrote after: %v", req["then"])
+	}
+	if strings.Contains(fmt.Sprint(out), "611000020") {
+		t.Error("the request list shows the phone number")
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := len(p.twilio.Accepted()); n != before {
+		t.Errorf("the bot answered %d times while the request was open", n-before)
+	}
+	id := req["id"].(string)
+	if code, out := api(t, "POST", s.base+"/api/v1/requests/"+id+"/reply", adminToken, `{"text":"Nous vous appelons. Si danger, appelez le 19."}`); code != 202 {
+		t.Fatalf("reply: %d %v", code, out)
+	}
+	calls := p.twilio.WaitAccepted(t, before+1, 10*time.Second)
+	if last := calls[len(calls)-1]; last.To != person || !strings.Contains(last.Body, "appelez le 19") {
+		t.Errorf("reply reached %q: %q", last.To, last.Body)
+	}
+	if code, _ := api(t, "POST", s.base+"/api/v1/requests/"+id+"/close", adminToken, ""); code != 204 {
+		t.Fatalf("close: %d", code)
+	}
+	if code, _ := api(t, "POST", s.base+"/api/v1/requests/"+id+"/reply", adminToken, `{"text":"x"}`); code != 409 {
+		t.Errorf("reply to a closed request: %d, want 409", code)
+	}
+	ppl.sms(person, "AIDE")
+	p.twilio.WaitAccepted(t, before+2, 10*time.Second) // the bot answers again
+	if _, out := api(t, "GET", s.base+"/api/v1/requests", adminToken, ""); len(out["requests"].([]any)) != 0 {
+		t.Errorf("a closed request is still listed: %v", out)
+	}
+}

@@ -1,0 +1,141 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/outreach-org/outreach/bot/dialog"
+	"github.com/outreach-org/outreach/bot/store"
+)
+
+// Requests is what the request routes need of the store.
+type Requests interface {
+	OpenRequests(ctx context.Context) ([]store.Request, error)
+	Request(ctx context.Context, id string) (store.Request, []string, error)
+	Open(sealed string) (string, error)
+}
+
+// requestView is a request to talk to a person as staff see it: what the
+// person wrote, opened; never their address.
+type requestView struct {
+	ID        string    `json:"id"`
+	Urgent    bool      `json:"urgent"`
+	Lang      string    `json:"lang"`
+	Channel   string    `json:"channel"`
+	Site      string    `json:"site,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	Text      string    `json:"text"`
+	Then      []string  `json:"then,omitempty"`
+	Replies   int       `json:"replies"`
+	Open      bool      `json:"open"`
+}
+
+func (s *Server) view(r *http.Request, req store.Request, notes []string) requestView {
+	open := func(sealed string) string {
+		t, err := s.opts.Requests.Open(sealed)
+		if err != nil {
+			return "(unreadable)"
+		}
+		return t
+	}
+	v := requestView{ID: req.ID, Urgent: req.Urgent, Lang: req.Lang, Channel: req.Channel, Site: req.Site,
+		CreatedAt: req.CreatedAt, Text: open(req.Text), Replies: req.Replies, Open: req.Open}
+	for _, n := range notes {
+		v.Then = append(v.Then, open(n))
+	}
+	return v
+}
+
+// listRequests lists the open requests: urgent ones first, then oldest first.
+func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) {
+	reqs, err := s.opts.Requests.OpenRequests(r.Context())
+	if err != nil {
+		unavailable(w)
+		return
+	}
+	slices.SortStableFunc(reqs, func(a, b store.Request) int {
+		if a.Urgent != b.Urgent {
+			if a.Urgent {
+				return -1
+			}
+			return 1
+		}
+		return a.CreatedAt.Compare(b.CreatedAt)
+	})
+	out := make([]requestView, 0, len(reqs))
+	for _, req := range reqs {
+		_, notes, err := s.opts.Requests.Request(r.Context(), req.ID)
+		if err != nil && !errors.Is(err, store.ErrNoRequest) {
+			unavailable(w)
+			return
+		}
+		out = append(out, s.view(r, req, notes))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"requests": out})
+}
+
+func (s *Server) getRequest(w http.ResponseWriter, r *http.Request) {
+	req, notes, err := s.opts.Requests.Request(r.Context(), r.PathValue("id"))
+	if !s.requestError(w, err) {
+		return
+	}
+	writeJSON(w, http.StatusOK, s.view(r, req, notes))
+}
+
+// replyRequest sends staff's text to the person, on their channel.
+func (s *Server) replyRequest(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Text string `json:"text"`
+	}
+	if !decode(w, r, &body) {
+		return
+	}
+	if body.Text == "" || utf8.RuneCountInString(body.Text) > 1600 {
+		writeError(w, http.StatusBadRequest, `"text" is required, at most 1600 characters`)
+		return
+	}
+	err := s.opts.Dialog.ReplyToRequest(r.Context(), r.PathValue("id"), body.Text)
+	if errors.Is(err, dialog.ErrRequestClosed) {
+		writeError(w, http.StatusConflict, "the request is closed")
+		return
+	}
+	if !s.requestError(w, err) {
+		return
+	}
+	s.record(r, "request.reply", r.PathValue("id"))
+	writeJSON(w, http.StatusAccepted, map[string]string{"status": "queued"})
+}
+
+// closeRequest closes a request: the bot answers the person again.
+func (s *Server) closeRequest(w http.ResponseWriter, r *http.Request) {
+	if !s.requestError(w, s.opts.Dialog.CloseRequest(r.Context(), r.PathValue("id"))) {
+		return
+	}
+	s.record(r, "request.close", r.PathValue("id"))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) requestError(w http.ResponseWriter, err error) bool {
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, store.ErrNoRequest):
+		writeError(w, http.StatusNotFound, "no such request")
+	default:
+		s.log.Error("request failed", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "cannot do it now: "+errText(err))
+	}
+	return false
+}
+
+// errText returns an error's text when it is one of ours and safe to show.
+func errText(err error) string {
+	if errors.Is(err, dialog.ErrRequestClosed) {
+		return err.Error()
+	}
+	return "the store or the channel is unavailable; try again"
+}
