@@ -146,9 +146,9 @@ const (
 	EffectUnsubscribe = "unsubscribe"
 	EffectHandover    = "handover"
 	// EffectNote is a message written while a request to a person is open.
-	EffectNote = "note"
-	EffectOptOut      = "opt_out"
-	EffectOptIn       = "opt_in"
+	EffectNote   = "note"
+	EffectOptOut = "opt_out"
+	EffectOptIn  = "opt_in"
 )
 
 // Effect is a change the step made beyond the contact's own state, for the
