@@ -29,6 +29,10 @@ commands:
                    show the Telegram webhook's status, or set it to
                    OUTREACH_PUBLIC_URL/webhooks/telegram with the secret token
 
+staff commands (talk to a running service: OUTREACH_URL, OUTREACH_TOKEN):
+  distributions list | create …      announce and list distributions
+  broadcast send | status ID | cancel ID [--follow] [--json]
+
 Configuration is read from the environment; see README.md.
 `
 
@@ -50,6 +54,10 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return validate(args[1:], stdout, stderr)
 	case "telegram-webhook":
 		return telegramWebhook(args[1:], lookupEnv, stdout, stderr)
+	case "distributions":
+		return distributions(ctx, args[1:], lookupEnv, stdout, stderr)
+	case "broadcast":
+		return broadcastCmd(ctx, args[1:], lookupEnv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

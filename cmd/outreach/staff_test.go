@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -298,5 +300,54 @@ func TestRequestsToAPerson(t *testing.T) {
 	p.twilio.WaitAccepted(t, before+2, 10*time.Second) // the bot answers again
 	if _, out := api(t, "GET", s.base+"/api/v1/requests", adminToken, ""); len(out["requests"].([]any)) != 0 {
 		t.Errorf("a closed request is still listed: %v", out)
+	}
+}
+
+func TestStaffCommands(t *testing.T) {
+	p := withProviders(t)
+	p.vars["OUTREACH_QUIET_HOURS"] = ""
+	s := startServe(t, p.vars)
+	ppl := &people{t: t, base: s.base}
+	for _, text := range []string{"hello", "4", "1", "3"} { // Rabat, in English
+		ppl.sms("+212611000030", text)
+	}
+	p.twilio.WaitAccepted(t, 5, 10*time.Second)
+	_, tok := api(t, "POST", s.base+"/api/v1/tokens", adminToken, `{"name":"amina","role":"staff"}`)
+	cli := func(args ...string) (string, error) {
+		var out, errOut strings.Builder
+		err := run(context.Background(), args, env(map[string]string{"OUTREACH_URL": s.base, "OUTREACH_TOKEN": tok["token"].(string)}), nil, &out, &errOut)
+		return out.String() + errOut.String(), err
+	}
+	out, err := cli("distributions", "create", "--site", "rabat", "--start", time.Now().Add(48*time.Hour).Format("2006-01-02T15:04"),
+		"--end", time.Now().Add(50*time.Hour).Format("2006-01-02T15:04"), "--place", "Paroisse", "--place-en", "Parish hall", "--items", "rice,soap", "--notify")
+	if err != nil || !strings.Contains(out, "created") || !strings.Contains(out, "notice broadcast") {
+		t.Fatalf("create: %v\n%s", err, out)
+	}
+	out, err = cli("distributions", "list")
+	if err != nil || !strings.Contains(out, "rabat") {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	out, err = cli("broadcast", "send", "--fr", "Bureau fermé", "--en", "Office closed", "--sites", "rabat", "--follow")
+	if err != nil || !strings.Contains(out, "done") || !strings.Contains(out, "sent 1") {
+		t.Fatalf("send --follow: %v\n%s", err, out)
+	}
+	calls := p.twilio.WaitAccepted(t, 7, 10*time.Second)
+	if !strings.Contains(calls[len(calls)-1].Body+calls[len(calls)-2].Body, "Office closed") {
+		t.Errorf("the English text did not go out")
+	}
+	out, err = cli("broadcast", "send", "--fr", "plus tard", "--at", time.Now().Add(2*time.Hour).Format("2006-01-02T15:04"), "--json")
+	if err != nil {
+		t.Fatalf("send --json: %v\n%s", err, out)
+	}
+	var sent struct{ ID string }
+	json.Unmarshal([]byte(out), &sent)
+	if out, err = cli("broadcast", "cancel", sent.ID); err != nil || !strings.Contains(out, "cancelled") {
+		t.Errorf("cancel: %v\n%s", err, out)
+	}
+	if out, err = cli("broadcast", "status", sent.ID, "--json"); err != nil || !strings.Contains(out, `"status": "cancelled"`) {
+		t.Errorf("status --json: %v\n%s", err, out)
+	}
+	if err := run(context.Background(), []string{"broadcast", "status", "x"}, env(nil), nil, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "OUTREACH_TOKEN") {
+		t.Errorf("without OUTREACH_TOKEN: %v", err)
 	}
 }

@@ -1,0 +1,383 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// apiClient talks to a running service's admin API (OUTREACH_URL,
+// OUTREACH_TOKEN), for the staff commands.
+type apiClient struct {
+	base, token string
+	hc          *http.Client
+}
+
+func newAPIClient(lookupEnv func(string) (string, bool)) (*apiClient, error) {
+	base, _ := lookupEnv("OUTREACH_URL")
+	if base == "" {
+		base = "http://localhost:8080"
+	}
+	token, _ := lookupEnv("OUTREACH_TOKEN")
+	if token == "" {
+		return nil, errors.New("OUTREACH_TOKEN: set it to your API token (staff role)")
+	}
+	return &apiClient{base: strings.TrimSuffix(base, "/"), token: token, hc: &http.Client{Timeout: 30 * time.Second}}, nil
+}
+
+// do sends a request and decodes the JSON answer into out; an error answer
+// becomes an error with the service's message.
+func (c *apiClient) do(ctx context.Context, method, path string, body any, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("OUTREACH_URL %s: %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error string `json:"error"`
+		}
+		json.Unmarshal(data, &e)
+		if e.Error == "" {
+			e.Error = http.StatusText(resp.StatusCode)
+		}
+		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, e.Error)
+	}
+	if out != nil && len(data) > 0 {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+// splitList splits "a,b,c" into its non-empty parts.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// localTime reads RFC 3339, or "2006-01-02 15:04" / "2006-01-02T15:04" in
+// Africa/Casablanca, the way staff write times.
+func localTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	loc, err := time.LoadLocation("Africa/Casablanca")
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02 15:04"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q: want 2026-12-05T09:00 (Morocco time) or RFC 3339", s)
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// distributions runs "outreach distributions list|create".
+func distributions(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
+	const usage = "usage: outreach distributions list [--json]\n" +
+		"       outreach distributions create --site ID --start TIME --end TIME --place TEXT [--place-en TEXT] [--place-ar TEXT]\n" +
+		"              [--items rice,oil,…] [--bring TEXT] [--who TEXT] [--notify] [--json]"
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return errUsage
+	}
+	c, err := newAPIClient(lookupEnv)
+	if err != nil {
+		return err
+	}
+	fs := newFlagSet("distributions "+args[0], stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	switch args[0] {
+	case "list":
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		var out struct {
+			Distributions []map[string]any `json:"distributions"`
+		}
+		if err := c.do(ctx, "GET", "/api/v1/distributions", nil, &out); err != nil {
+			return err
+		}
+		if *asJSON {
+			return printJSON(stdout, out)
+		}
+		tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tSITE\tSTARTS (UTC)\tPLACE\tNOTIFIED\tCANCELLED")
+		for _, d := range out.Distributions {
+			fmt.Fprintf(tw, "%v\t%v\t%v\t%v\t%v\t%v\n", d["id"], d["site"], d["starts_at"], d["place"], d["notify"] == true, d["cancelled"] == true)
+		}
+		return tw.Flush()
+	case "create":
+		site := fs.String("site", "", "site id (see GET /api/v1/sites)")
+		start := fs.String("start", "", "start, e.g. 2026-12-05T09:00 (Morocco time)")
+		end := fs.String("end", "", "end, e.g. 2026-12-05T12:00")
+		place := fs.String("place", "", "where, in French")
+		placeEn := fs.String("place-en", "", "where, in English")
+		placeAr := fs.String("place-ar", "", "where, in Arabic")
+		items := fs.String("items", "", "kit items, comma-separated catalogue ids (rice, flour, oil, …)")
+		bring := fs.String("bring", "", "what to bring, in French")
+		who := fs.String("who", "", "who should come, in French")
+		notify := fs.Bool("notify", false, "announce it to the site's subscribers, with a reminder the day before")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		s, err := localTime(*start)
+		if err != nil {
+			return fmt.Errorf("--start: %w", err)
+		}
+		e, err := localTime(*end)
+		if err != nil {
+			return fmt.Errorf("--end: %w", err)
+		}
+		placeBy := map[string]string{"fr": *place}
+		if *placeEn != "" {
+			placeBy["en"] = *placeEn
+		}
+		if *placeAr != "" {
+			placeBy["ar"] = *placeAr
+		}
+		body := map[string]any{"site": *site, "starts_at": s.Format(time.RFC3339), "ends_at": e.Format(time.RFC3339),
+			"place": placeBy, "items": splitList(*items), "notify": *notify}
+		if *bring != "" {
+			body["bring"] = *bring
+		}
+		if *who != "" {
+			body["who"] = *who
+		}
+		var out map[string]any
+		if err := c.do(ctx, "POST", "/api/v1/distributions", body, &out); err != nil {
+			return err
+		}
+		if *asJSON {
+			return printJSON(stdout, out)
+		}
+		fmt.Fprintf(stdout, "distribution %v created", out["id"])
+		if told, _ := out["told"].([]any); len(told) > 0 {
+			fmt.Fprintf(stdout, "; notice broadcast %v", told[0])
+		}
+		fmt.Fprintln(stdout)
+		return nil
+	}
+	fmt.Fprintln(stderr, usage)
+	return errUsage
+}
+
+// broadcastCmd runs "outreach broadcast send|status|cancel".
+func broadcastCmd(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
+	const usage = "usage: outreach broadcast send --fr TEXT [--en TEXT] [--ar TEXT] [--sites a,b] [--languages fr,ar] [--channels sms,telegram]\n" +
+		"              [--at TIME] [--key IDEMPOTENCY-KEY] [--follow] [--json]\n" +
+		"       outreach broadcast status ID [--follow] [--json]\n" +
+		"       outreach broadcast cancel ID [--json]"
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return errUsage
+	}
+	c, err := newAPIClient(lookupEnv)
+	if err != nil {
+		return err
+	}
+	fs := newFlagSet("broadcast "+args[0], stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	follow := fs.Bool("follow", false, "show progress until the broadcast is done")
+	switch args[0] {
+	case "send":
+		fr := fs.String("fr", "", "the message in French")
+		en := fs.String("en", "", "the message in English")
+		ar := fs.String("ar", "", "the message in Arabic")
+		sites := fs.String("sites", "", "sites whose subscribers get it (default: all)")
+		langs := fs.String("languages", "", "only people using these languages")
+		channels := fs.String("channels", "", "only these channels (sms, whatsapp, telegram)")
+		at := fs.String("at", "", "send later, e.g. 2026-12-04T10:00 (Morocco time)")
+		key := fs.String("key", "", "idempotency key: sending again with it sends nothing more")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		text := map[string]string{}
+		for lang, t := range map[string]string{"fr": *fr, "en": *en, "ar": *ar} {
+			if t != "" {
+				text[lang] = t
+			}
+		}
+		body := map[string]any{"kind": "message", "text": text,
+			"audience": map[string]any{"sites": splitList(*sites), "languages": splitList(*langs), "channels": splitList(*channels)}}
+		if *at != "" {
+			t, err := localTime(*at)
+			if err != nil {
+				return fmt.Errorf("--at: %w", err)
+			}
+			body["send_at"] = t.Format(time.RFC3339)
+		}
+		path := "/api/v1/broadcasts"
+		req, _ := json.Marshal(body)
+		var out struct {
+			ID string `json:"id"`
+		}
+		if err := c.post(ctx, path, req, *key, &out); err != nil {
+			return err
+		}
+		if !*follow {
+			if *asJSON {
+				return printJSON(stdout, out)
+			}
+			fmt.Fprintf(stdout, "broadcast %s accepted\n", out.ID)
+			return nil
+		}
+		return c.watch(ctx, out.ID, *asJSON, stdout)
+	case "status", "cancel":
+		if len(args) < 2 || strings.HasPrefix(args[1], "-") {
+			fmt.Fprintln(stderr, usage)
+			return errUsage
+		}
+		id := args[1]
+		if err := fs.Parse(args[2:]); err != nil {
+			return err
+		}
+		if args[0] == "cancel" {
+			var out map[string]any
+			if err := c.do(ctx, "POST", "/api/v1/broadcasts/"+id+"/cancel", nil, &out); err != nil {
+				return err
+			}
+			if *asJSON {
+				return printJSON(stdout, out)
+			}
+			fmt.Fprintf(stdout, "broadcast %s: %v\n", id, out["status"])
+			return nil
+		}
+		if *follow {
+			return c.watch(ctx, id, *asJSON, stdout)
+		}
+		var out report
+		if err := c.do(ctx, "GET", "/api/v1/broadcasts/"+id, nil, &out); err != nil {
+			return err
+		}
+		if *asJSON {
+			return printJSON(stdout, out)
+		}
+		fmt.Fprintln(stdout, out.line())
+		return nil
+	}
+	fmt.Fprintln(stderr, usage)
+	return errUsage
+}
+
+// post sends a JSON body with an optional Idempotency-Key.
+func (c *apiClient) post(ctx context.Context, path string, body []byte, key string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, "POST", c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("OUTREACH_URL %s: %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error string `json:"error"`
+		}
+		json.Unmarshal(data, &e)
+		return fmt.Errorf("POST %s: %d %s", path, resp.StatusCode, e.Error)
+	}
+	return json.Unmarshal(data, out)
+}
+
+// report is a broadcast's status as the API gives it.
+type report struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	Counts struct {
+		Total     int64            `json:"total"`
+		Sent      int64            `json:"sent"`
+		Delivered int64            `json:"delivered"`
+		Failed    int64            `json:"failed"`
+		Skipped   int64            `json:"skipped"`
+		SkippedBy map[string]int64 `json:"skipped_by"`
+	} `json:"counts"`
+}
+
+// line shows a report as one line with a progress bar.
+func (r report) line() string {
+	const width = 30
+	done := r.Counts.Sent + r.Counts.Failed + r.Counts.Skipped
+	filled := 0
+	if r.Counts.Total > 0 {
+		filled = int(done * width / r.Counts.Total)
+	}
+	if r.Status == "done" {
+		filled = width
+	}
+	filled = min(filled, width)
+	return fmt.Sprintf("[%s%s] %-9s %d/%d sent %d  delivered %d  failed %d  skipped %d",
+		strings.Repeat("#", filled), strings.Repeat(".", width-filled), r.Status, done, r.Counts.Total,
+		r.Counts.Sent, r.Counts.Delivered, r.Counts.Failed, r.Counts.Skipped)
+}
+
+// watch shows a broadcast's progress until it is done or cancelled.
+func (c *apiClient) watch(ctx context.Context, id string, asJSON bool, stdout io.Writer) error {
+	for {
+		var r report
+		if err := c.do(ctx, "GET", "/api/v1/broadcasts/"+id, nil, &r); err != nil {
+			return err
+		}
+		final := r.Status == "done" || r.Status == "cancelled"
+		switch {
+		case asJSON && final:
+			return printJSON(stdout, r)
+		case !asJSON:
+			fmt.Fprintf(stdout, "\r%s", r.line())
+			if final {
+				fmt.Fprintln(stdout)
+				return nil
+			}
+		}
+		if final {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(stdout)
+			return nil
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
