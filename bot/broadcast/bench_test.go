@@ -1,0 +1,108 @@
+package broadcast_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/outreach-org/outreach/bot/broadcast"
+	"github.com/outreach-org/outreach/bot/channeltest"
+	"github.com/outreach-org/outreach/bot/engine"
+	"github.com/outreach-org/outreach/bot/outbox"
+	"github.com/outreach-org/outreach/bot/redistest"
+	"github.com/outreach-org/outreach/bot/telegram"
+	"github.com/outreach-org/outreach/bot/telegram/telegramtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
+
+const token = "7000000001:AAtesttokentesttokentesttoken"
+
+// subscribe stores n Telegram contacts subscribed to nador, as the bot
+// would, straight into Redis.
+func subscribe(tb testing.TB, env *channeltest.Env, n int, lang func(i int) string) []string {
+	tb.Helper()
+	ctx := context.Background()
+	keys := make([]string, n)
+	for start := 0; start < n; start += 1000 {
+		_, err := env.Redis.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i := start; i < min(start+1000, n); i++ {
+				chat := strconv.Itoa(100000 + i)
+				ck := env.Store.ContactKey(telegram.Channel, chat)
+				keys[i] = ck
+				st, _ := json.Marshal(engine.State{Lang: lang(i), Node: "main", Sites: []string{"nador"}, LastSeen: time.Now()})
+				p.HSet(ctx, env.Prefix+"{c:"+ck+"}:state", "v", 1, "s", st, "a", env.Store.Seal(chat), "ch", telegram.Channel)
+				p.SAdd(ctx, env.Store.SubscribersKey("nador"), ck)
+			}
+			return nil
+		})
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return keys
+}
+
+func newService(env *channeltest.Env) *broadcast.Service {
+	return broadcast.New(env.Redis, env.Prefix, env.Store, env.Dialog.Content, slog.New(slog.NewTextHandler(io.Discard, nil)), broadcast.Options{})
+}
+
+// BenchmarkFanOut fans a broadcast out to 100,000 Telegram subscribers and
+// sends it through the real outbox and tgbotapi to a local fake Bot API,
+// rate limits off. It reports recipients enqueued per second and messages
+// sent per second.
+//
+//	go test -run XXX -bench FanOut -benchtime 1x ./bot/broadcast
+func BenchmarkFanOut(b *testing.B) {
+	const n = 100000
+	for range b.N {
+		env := channeltest.New(b, telegram.Channel)
+		fake := telegramtest.NewServer(b, token)
+		subscribe(b, env, n, func(i int) string { return []string{"fr", "en", "ar"}[i%3] })
+		svc := newService(env)
+		ctx, cancel := context.WithCancel(context.Background())
+		b.ResetTimer()
+		began := time.Now()
+		id, _, err := svc.Create(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"fr": "Bonjour", "en": "Hello", "ar": "مرحبا"}}, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		go svc.Run(ctx)
+		for {
+			r, err := svc.Get(ctx, id)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if r.Counts.Total == n {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		enqueued := time.Since(began)
+		bot := telegram.NewBot(token, fake.URL, 5*time.Second)
+		sendBegan := time.Now()
+		env.StartWorker(map[string]*outbox.Channel{telegram.Channel: {Sender: telegram.NewSender(bot), MaxLen: telegram.MaxText}},
+			outbox.Options{ReplyWorkers: 1, BulkWorkers: 8})
+		for {
+			r, _ := svc.Get(ctx, id)
+			if r.Counts.Sent == n {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		sent := time.Since(sendBegan)
+		b.StopTimer()
+		cancel()
+		b.ReportMetric(float64(n)/enqueued.Seconds(), "recipients_enqueued/s")
+		b.ReportMetric(float64(n)/sent.Seconds(), "messages_sent/s")
+		fmt.Fprintf(os.Stderr, "fan-out of %d: enqueued in %v, sent in %v\n", n, enqueued.Round(time.Millisecond), sent.Round(time.Millisecond))
+	}
+}

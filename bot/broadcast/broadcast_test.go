@@ -1,0 +1,173 @@
+package broadcast_test
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/outreach-org/outreach/bot/broadcast"
+	"github.com/outreach-org/outreach/bot/channeltest"
+	"github.com/outreach-org/outreach/bot/outbox"
+	"github.com/outreach-org/outreach/bot/telegram"
+	"github.com/outreach-org/outreach/bot/telegram/telegramtest"
+)
+
+func waitCounts(t *testing.T, svc *broadcast.Service, id string, done func(broadcast.Counts) bool) broadcast.Report {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r, err := svc.Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if done(r.Counts) {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("broadcast stuck: %+v", r)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestWorkerKilledMidBroadcast sends a broadcast of 500. Midway, one worker
+// "dies" holding entries (taken, never acknowledged) and the other is
+// stopped; a new worker finishes. Every person gets it exactly once.
+func TestWorkerKilledMidBroadcast(t *testing.T) {
+	env := channeltest.New(t, telegram.Channel)
+	fake := telegramtest.NewServer(t, token)
+	const n = 500
+	subscribe(t, env, n, func(int) string { return "fr" })
+	svc := newService(env)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go svc.Run(ctx)
+	id, _, err := svc.Create(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"fr": "Avis"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitCounts(t, svc, id, func(c broadcast.Counts) bool { return c.Total == n })
+
+	// A worker that dies with 20 entries in hand.
+	bulk := env.Outbox.Keys().Stream(outbox.Bulk)
+	taken, err := env.Redis.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "senders", Consumer: "killed", Streams: []string{bulk, ">"}, Count: 20}).Result()
+	if err != nil || len(taken[0].Messages) != 20 {
+		t.Fatalf("taking entries: %v", err)
+	}
+	bot := telegram.NewBot(token, fake.URL, 5*time.Second)
+	chans := func() map[string]*outbox.Channel {
+		return map[string]*outbox.Channel{telegram.Channel: {Sender: telegram.NewSender(bot), MaxLen: telegram.MaxText, Gate: outbox.NewGate(400, 1)}}
+	}
+	stop := env.StartWorker(chans(), outbox.Options{BulkWorkers: 2, ClaimIdle: 300 * time.Millisecond})
+	fake.WaitSent(t, 100, 20*time.Second)
+	stop() // the second worker stops midway
+	if n := len(fake.Sent()); n >= 480 {
+		t.Fatalf("the first worker sent %d: stop it earlier", n)
+	}
+	env.StartWorker(chans(), outbox.Options{BulkWorkers: 2, ClaimIdle: 300 * time.Millisecond})
+	r := waitCounts(t, svc, id, func(c broadcast.Counts) bool { return c.Sent == n })
+	time.Sleep(700 * time.Millisecond) // two more claim rounds: nothing more may leave
+	perChat := map[string]int{}
+	for _, c := range fake.Sent() {
+		perChat[c.Params.Get("chat_id")]++
+	}
+	if len(perChat) != n {
+		t.Errorf("%d people reached, want %d", len(perChat), n)
+	}
+	for chat, k := range perChat {
+		if k != 1 {
+			t.Errorf("chat %s got the broadcast %d times", chat, k)
+		}
+	}
+	if r.Counts.Delivered != n || r.Status != broadcast.Done {
+		t.Errorf("report %+v", r)
+	}
+}
+
+// recorder notes when each message leaves, through the real sender.
+type recorder struct {
+	next outbox.Sender
+	mu   sync.Mutex
+	at   []time.Time
+}
+
+func (r *recorder) Send(ctx context.Context, m outbox.Message) (string, error) {
+	id, err := r.next.Send(ctx, m)
+	if err == nil {
+		r.mu.Lock()
+		r.at = append(r.at, time.Now())
+		r.mu.Unlock()
+	}
+	return id, err
+}
+
+// TestRateIsKept sends 150 messages at a configured 50 a second: no second
+// holds more than the rate and its burst. (An upper bound: a slow machine
+// cannot make it fail.)
+func TestRateIsKept(t *testing.T) {
+	env := channeltest.New(t, telegram.Channel)
+	fake := telegramtest.NewServer(t, token)
+	const n, rate = 150, 50
+	subscribe(t, env, n, func(int) string { return "en" })
+	svc := newService(env)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go svc.Run(ctx)
+	id, _, err := svc.Create(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"en": "Notice"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{next: telegram.NewSender(telegram.NewBot(token, fake.URL, 5*time.Second))}
+	env.StartWorker(map[string]*outbox.Channel{telegram.Channel: {Sender: rec, MaxLen: telegram.MaxText, Gate: outbox.NewGate(rate, 1)}},
+		outbox.Options{BulkWorkers: 4})
+	waitCounts(t, svc, id, func(c broadcast.Counts) bool { return c.Sent == n })
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	sort.Slice(rec.at, func(i, j int) bool { return rec.at[i].Before(rec.at[j]) })
+	most := 0
+	for i := range rec.at {
+		j := i
+		for j < len(rec.at) && rec.at[j].Sub(rec.at[i]) < time.Second {
+			j++
+		}
+		most = max(most, j-i)
+	}
+	if most > rate+1 {
+		t.Errorf("%d messages within one second, over the rate of %d", most, rate)
+	}
+}
+
+func TestAudienceFilters(t *testing.T) {
+	env := channeltest.New(t, telegram.Channel)
+	subscribe(t, env, 30, func(i int) string { return []string{"fr", "en", "ar"}[i%3] })
+	svc := newService(env)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go svc.Run(ctx)
+	id, _, err := svc.Create(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"fr": "Bonjour"},
+		Audience: broadcast.Audience{Sites: []string{"nador"}, Languages: []string{"ar"}}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitCounts(t, svc, id, func(c broadcast.Counts) bool { return c.Total == 10 })
+	entries := env.Entries(outbox.Bulk)
+	if len(entries) != 10 {
+		t.Fatalf("%d entries, want the 10 Arabic speakers", len(entries))
+	}
+	// Staff wrote French only: Arabic speakers get the French text, with the footer in Arabic.
+	if text := entries[0].Messages[0].Text; !strings.Contains(text, "Bonjour") || !strings.Contains(text, env.Text("ar", "notice_footer")) {
+		t.Errorf("text %q", text)
+	}
+	if _, _, err := svc.Create(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"fr": "x"}, Audience: broadcast.Audience{Channels: []string{"sms"}}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := len(env.Entries(outbox.Bulk)); n != 10 {
+		t.Errorf("an SMS-only broadcast reached Telegram: %d entries", n)
+	}
+}
