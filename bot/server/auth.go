@@ -26,6 +26,7 @@ func (s *Server) routes() []route {
 		{"POST /api/v1/tokens", admin, s.createToken},
 		{"DELETE /api/v1/tokens/{name}", admin, s.deleteToken},
 		{"GET /api/v1/audit", admin, s.audit},
+		{"GET /api/v1/openapi.yaml", nil, s.openAPI},
 	}
 	if s.opts.Broadcasts != nil {
 		rs = append(rs,
