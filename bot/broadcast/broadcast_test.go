@@ -2,6 +2,9 @@ package broadcast_test
 
 import (
 	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
 	"sort"
 	"strings"
 	"sync"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/outreach-org/outreach/bot/broadcast"
 	"github.com/outreach-org/outreach/bot/channeltest"
+	"github.com/outreach-org/outreach/bot/engine"
 	"github.com/outreach-org/outreach/bot/outbox"
 	"github.com/outreach-org/outreach/bot/telegram"
 	"github.com/outreach-org/outreach/bot/telegram/telegramtest"
@@ -169,5 +173,44 @@ func TestAudienceFilters(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	if n := len(env.Entries(outbox.Bulk)); n != 10 {
 		t.Errorf("an SMS-only broadcast reached Telegram: %d entries", n)
+	}
+}
+
+func TestWhatsAppOutsideTheWindow(t *testing.T) {
+	env := channeltest.New(t, "whatsapp")
+	ctx := context.Background()
+	// Two WhatsApp subscribers: one wrote an hour ago, one three days ago.
+	for i, seen := range []time.Duration{time.Hour, 72 * time.Hour} {
+		phone := "+21261200000" + string(rune('1'+i))
+		ck := env.Store.ContactKey("whatsapp", phone)
+		st, _ := json.Marshal(engine.State{Lang: "fr", Node: "main", Sites: []string{"nador"}, LastSeen: time.Now().Add(-seen)})
+		env.Redis.HSet(ctx, env.Prefix+"{c:"+ck+"}:state", "v", 1, "s", st, "a", env.Store.Seal(phone), "ch", "whatsapp")
+		env.Redis.SAdd(ctx, env.Store.SubscribersKey("nador"), ck)
+	}
+	for _, tt := range []struct {
+		templates map[string]string
+		entries   int
+		skipped   int64
+	}{{nil, 1, 1}, {map[string]string{"message": "HX0123"}, 2, 0}} {
+		svc := broadcast.New(env.Redis, env.Prefix, env.Store, env.Dialog.Content, slog.New(slog.NewTextHandler(io.Discard, nil)), broadcast.Options{Templates: tt.templates})
+		cctx, cancel := context.WithCancel(ctx)
+		go svc.Run(cctx)
+		before := len(env.Entries(outbox.Bulk))
+		id, _, err := svc.Create(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"fr": "Avis"}}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := waitCounts(t, svc, id, func(c broadcast.Counts) bool { return c.Total == 2 })
+		cancel()
+		entries := env.Entries(outbox.Bulk)[before:]
+		if len(entries) != tt.entries || r.Counts.Skipped != tt.skipped {
+			t.Errorf("templates %v: %d entries, %d skipped (%v); want %d, %d", tt.templates, len(entries), r.Counts.Skipped, r.Counts.SkippedBy, tt.entries, tt.skipped)
+		}
+		if tt.skipped == 1 && r.Counts.SkippedBy["needs_template"] != 1 {
+			t.Errorf("skipped by %v, want needs_template", r.Counts.SkippedBy)
+		}
+		if tt.templates != nil && entries[1].Template != "HX0123" && entries[0].Template != "HX0123" {
+			t.Errorf("no entry uses the template: %+v", entries)
+		}
 	}
 }

@@ -242,3 +242,22 @@ func TestStaleButtonPressKeepsReplies(t *testing.T) {
 		t.Errorf("dead letters: %+v", dead)
 	}
 }
+
+// TestQuietHoursHoldBulkOnly: during quiet hours a reply leaves, a notice waits.
+func TestQuietHoursHoldBulkOnly(t *testing.T) {
+	env := channeltest.New(t, telegram.Channel)
+	fake := telegramtest.NewServer(t, token)
+	ctx := context.Background()
+	if err := env.Outbox.Enqueue(ctx, entry(env, "1", "notice", outbox.Bulk), entry(env, "2", "reply", outbox.Reply)); err != nil {
+		t.Fatal(err)
+	}
+	env.StartWorker(channels(fake, 100), outbox.Options{Quiet: func(time.Time) bool { return true }})
+	sent := fake.WaitSent(t, 1, 10*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	if len(fake.Sent()) != 1 || sent[0].Params.Get("text") != "reply" {
+		t.Errorf("during quiet hours sent %d messages, first %q; want only the reply", len(fake.Sent()), sent[0].Params.Get("text"))
+	}
+	if n, _ := env.Redis.XLen(ctx, env.Outbox.Keys().Stream(outbox.Bulk)).Result(); n != 1 {
+		t.Errorf("bulk stream holds %d, want the notice waiting", n)
+	}
+}
