@@ -378,9 +378,10 @@ func (w *Worker) handle(stop context.Context, stream string, xm redis.XMessage) 
 			w.metrics.Sent.WithLabelValues(e.Channel).Inc()
 		}
 		if e.Broadcast != "" && i == len(all)-1 {
-			w.count(ctx, e, "sent")
 			if id == "" { // no delivery callbacks (Telegram): accepted is delivered
-				w.count(ctx, e, "delivered")
+				w.count(ctx, e, "sent", "delivered")
+			} else {
+				w.count(ctx, e, "sent")
 			}
 		}
 		if err := w.o.rdb.Set(ctx, w.o.keys.done(e.ID), i+1, 7*24*time.Hour).Err(); err != nil {
@@ -518,7 +519,7 @@ func (w *Worker) count(ctx context.Context, e Entry, fields ...string) {
 		return
 	}
 	k := w.o.keys.BroadcastCounts(e.Broadcast)
-	_, err := w.o.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := w.o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for _, f := range fields {
 			p.HIncrBy(ctx, k, f, 1)
 		}
