@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -54,7 +55,8 @@ type Broadcast struct {
 
 // Audience says who a broadcast reaches: the subscribers of Sites (all
 // sites when empty), narrowed to Languages and Channels when given — or,
-// with RecipientsOf, the people earlier broadcasts reached (a correction).
+// with RecipientsOf, the people earlier broadcasts reached: those whose
+// message the provider accepted (a correction).
 type Audience struct {
 	Sites        []string `json:"sites,omitempty"`
 	Languages    []string `json:"languages,omitempty"`
@@ -177,14 +179,22 @@ func (s *Service) Create(ctx context.Context, b Broadcast, idempotencyKey string
 		b.SendAt = b.CreatedAt
 	}
 	if idempotencyKey != "" {
-		ok, err := s.rdb.SetNX(ctx, s.idem(idempotencyKey), b.ID, 24*time.Hour).Result()
-		if err != nil {
-			return "", false, err
+		// The key is scoped to who sends it; it names the broadcast made
+		// the first time, and is let go if that broadcast cannot be stored.
+		key := s.idem(b.CreatedBy + "\x00" + idempotencyKey)
+		ok, setErr := s.rdb.SetNX(ctx, key, b.ID, 24*time.Hour).Result()
+		if setErr != nil {
+			return "", false, setErr
 		}
 		if !ok {
-			prev, err := s.rdb.Get(ctx, s.idem(idempotencyKey)).Result()
-			return prev, true, err
+			prev, getErr := s.rdb.Get(ctx, key).Result()
+			return prev, true, getErr
 		}
+		defer func() {
+			if err != nil {
+				s.rdb.Del(context.WithoutCancel(ctx), key)
+			}
+		}()
 	}
 	def, _ := json.Marshal(b)
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -216,6 +226,7 @@ func (s *Service) Get(ctx context.Context, id string) (Report, error) {
 		return Report{}, ErrNotFound
 	}
 	var r Report
+	var unsent int64 // failed before the provider took them
 	if err := json.Unmarshal([]byte(fields["def"]), &r.Broadcast); err != nil {
 		return Report{}, err
 	}
@@ -232,8 +243,10 @@ func (s *Service) Get(ctx context.Context, id string) (Report, error) {
 			r.Counts.Failed = x
 		case "skipped":
 			r.Counts.Skipped = x
+		case "unsent":
+			unsent = x
 		default:
-			if reason, ok := cutPrefix(k, "skipped:"); ok {
+			if reason, ok := strings.CutPrefix(k, "skipped:"); ok {
 				if r.Counts.SkippedBy == nil {
 					r.Counts.SkippedBy = map[string]int64{}
 				}
@@ -242,7 +255,7 @@ func (s *Service) Get(ctx context.Context, id string) (Report, error) {
 		}
 	}
 	r.Status = fields["status"]
-	if r.Status == Sending && fields["fanned"] == "1" && r.Counts.Sent+r.Counts.Failed+r.Counts.Skipped >= r.Counts.Total {
+	if r.Status == Sending && fields["fanned"] == "1" && r.Counts.Sent+unsent+r.Counts.Skipped >= r.Counts.Total {
 		r.Status = Done
 	}
 	return r, nil
@@ -284,6 +297,24 @@ func (s *Service) Cancel(ctx context.Context, id string) error {
 	return err
 }
 
+// CancelUnsent cancels what has not left of a broadcast not yet done (a
+// distribution called off); a done one is left as it is.
+func (s *Service) CancelUnsent(ctx context.Context, id string) error {
+	r, err := s.Get(ctx, id)
+	if errors.Is(err, ErrNotFound) || (err == nil && r.Status == Done) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, s.keys.Broadcast(id), "status", Cancelled)
+		p.ZRem(ctx, s.due(), id)
+		return nil
+	})
+	return err
+}
+
 // Run fans out the broadcasts whose time has come, until ctx ends.
 func (s *Service) Run(ctx context.Context) {
 	t := time.NewTicker(250 * time.Millisecond)
@@ -316,6 +347,19 @@ const lockTTL = 30 * time.Second
 // batch is how many people one step of a fan-out reads.
 const batch = 500
 
+// setStatus moves a broadcast to a status unless it is cancelled: a cancel
+// is never overwritten.
+var setStatus = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'status') == 'cancelled' then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[1])
+return 1`)
+
+// unlock releases a lock only if this holder still has it.
+var unlock = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`)
+
+// extend renews a lock only if this holder still has it.
+var extend = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`)
+
 //go:embed enqueue.lua
 var enqueueSrc string
 
@@ -324,11 +368,12 @@ var enqueueScript = redis.NewScript(enqueueSrc)
 // fanOut puts a broadcast's entries in the outbox, resuming where a crashed
 // fan-out stopped.
 func (s *Service) fanOut(ctx context.Context, id string) error {
-	ok, err := s.rdb.SetNX(ctx, s.lockKey(id), "1", lockTTL).Result()
+	holder := outbox.NewID()
+	ok, err := s.rdb.SetNX(ctx, s.lockKey(id), holder, lockTTL).Result()
 	if err != nil || !ok {
 		return err
 	}
-	defer s.rdb.Del(context.WithoutCancel(ctx), s.lockKey(id))
+	defer unlock.Run(context.WithoutCancel(ctx), s.rdb, []string{s.lockKey(id)}, holder)
 
 	fields, err := s.rdb.HGetAll(ctx, s.keys.Broadcast(id)).Result()
 	if err != nil {
@@ -341,10 +386,14 @@ func (s *Service) fanOut(ctx context.Context, id string) error {
 	if err := json.Unmarshal([]byte(fields["def"]), &b); err != nil {
 		return err
 	}
-	if err := s.rdb.HSet(ctx, s.keys.Broadcast(id), "status", Sending).Err(); err != nil {
+	moved, err := setStatus.Run(ctx, s.rdb, []string{s.keys.Broadcast(id)}, Sending).Int()
+	if err != nil {
 		return err
 	}
-	render, err := s.renderer(ctx, b)
+	if moved == 0 { // cancelled meanwhile
+		return s.rdb.ZRem(ctx, s.due(), id).Err()
+	}
+	render, expires, err := s.renderer(ctx, b)
 	if err != nil {
 		return err
 	}
@@ -352,8 +401,8 @@ func (s *Service) fanOut(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	for i, src := range sources {
-		field := "cur:" + strconv.Itoa(i)
+	for _, src := range sources {
+		field := "cur:" + src
 		cursor := fields[field]
 		if cursor == "done" {
 			continue
@@ -364,7 +413,7 @@ func (s *Service) fanOut(ctx context.Context, id string) error {
 			if err != nil {
 				return err
 			}
-			if err := s.enqueue(ctx, b, members, render); err != nil {
+			if err := s.enqueue(ctx, b, src, members, render, expires); err != nil {
 				return err
 			}
 			mark := strconv.FormatUint(next, 10)
@@ -378,11 +427,14 @@ func (s *Service) fanOut(ctx context.Context, id string) error {
 			if status == Cancelled {
 				return s.rdb.ZRem(ctx, s.due(), id).Err()
 			}
-			if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-				p.HSet(ctx, s.keys.Broadcast(id), field, mark)
-				p.Expire(ctx, s.lockKey(id), lockTTL)
-				return nil
-			}); err != nil {
+			held, err := extend.Run(ctx, s.rdb, []string{s.lockKey(id)}, holder, lockTTL.Milliseconds()).Int()
+			if err != nil {
+				return err
+			}
+			if held == 0 {
+				return fmt.Errorf("lost the fan-out lock of broadcast %s", id)
+			}
+			if err := s.rdb.HSet(ctx, s.keys.Broadcast(id), field, mark).Err(); err != nil {
 				return err
 			}
 			if next == 0 {
@@ -404,7 +456,7 @@ func (s *Service) sources(ctx context.Context, b Broadcast) ([]string, error) {
 	if len(b.Audience.RecipientsOf) > 0 {
 		var out []string
 		for _, id := range b.Audience.RecipientsOf {
-			out = append(out, s.rcpt(id))
+			out = append(out, s.keys.BroadcastTold(id))
 		}
 		return out, nil
 	}
@@ -441,7 +493,9 @@ func (s *Service) Sites(ctx context.Context) ([]engine.Site, error) {
 // variables.
 type render func(lang string) (text string, vars map[string]string)
 
-func (s *Service) renderer(ctx context.Context, b Broadcast) (render, error) {
+// renderer returns how to render a broadcast, and when its messages expire
+// (Unix ms; 0 never): a notice is not worth sending after its distribution.
+func (s *Service) renderer(ctx context.Context, b Broadcast) (render, int64, error) {
 	c := s.content()
 	footer := func(lang string) string { return c.Text(lang, content.MsgNoticeFooter, nil) }
 	if b.Kind == KindMessage {
@@ -458,18 +512,18 @@ func (s *Service) renderer(ctx context.Context, b Broadcast) (render, error) {
 				}
 			}
 			return t + "\n\n" + footer(lang), map[string]string{"1": t}
-		}, nil
+		}, 0, nil
 	}
 	d, ok, err := s.store.Distribution(ctx, b.Distribution)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("distribution %s is gone", b.Distribution)
+		return nil, 0, fmt.Errorf("distribution %s is gone", b.Distribution)
 	}
 	sites, err := s.Sites(ctx)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	return func(lang string) (string, map[string]string) {
 		text := engine.Notice(c, s.opts.Location, lang, b.Kind, d, sites)
@@ -482,7 +536,7 @@ func (s *Service) renderer(ctx context.Context, b Broadcast) (render, error) {
 			"1": d.Site, "2": start.Format("2006-01-02"), "3": start.Format("15:04") + "-" + d.EndsAt.In(s.opts.Location).Format("15:04"),
 			"4": place,
 		}
-	}, nil
+	}, d.EndsAt.UnixMilli(), nil
 }
 
 // whatsAppWindow is how long after a person's last message WhatsApp takes
@@ -490,7 +544,7 @@ func (s *Service) renderer(ctx context.Context, b Broadcast) (render, error) {
 const whatsAppWindow = 24 * time.Hour
 
 // enqueue decides, for one batch of contacts, who gets what, and enqueues it.
-func (s *Service) enqueue(ctx context.Context, b Broadcast, contacts []string, render render) error {
+func (s *Service) enqueue(ctx context.Context, b Broadcast, source string, contacts []string, render render, expires int64) error {
 	if len(contacts) == 0 {
 		return nil
 	}
@@ -503,7 +557,8 @@ func (s *Service) enqueue(ctx context.Context, b Broadcast, contacts []string, r
 	for i, ck := range contacts {
 		r := reaches[i]
 		if r.Data == nil {
-			args = append(args, ck, "s", "no_contact")
+			// Purged after the retention period: forget the subscription too.
+			args = append(args, ck, "n", "no_contact")
 			continue
 		}
 		var st engine.State
@@ -534,6 +589,7 @@ func (s *Service) enqueue(ctx context.Context, b Broadcast, contacts []string, r
 		text, vars := render(st.Lang)
 		e := outbox.NewEntry(r.Channel, r.Address, ck, outbox.Bulk)
 		e.Broadcast = b.ID
+		e.Expires = expires
 		if r.Channel == "whatsapp" && now.Sub(st.LastSeen) > whatsAppWindow {
 			tpl := s.opts.Templates[b.Kind]
 			if tpl == "" {
@@ -549,12 +605,5 @@ func (s *Service) enqueue(ctx context.Context, b Broadcast, contacts []string, r
 	if len(args) == 0 {
 		return nil
 	}
-	return enqueueScript.Run(ctx, s.rdb, []string{s.rcpt(b.ID), s.keys.BroadcastCounts(b.ID), s.keys.Stream(outbox.Bulk)}, args...).Err()
-}
-
-func cutPrefix(s, prefix string) (string, bool) {
-	if len(s) > len(prefix) && s[:len(prefix)] == prefix {
-		return s[len(prefix):], true
-	}
-	return "", false
+	return enqueueScript.Run(ctx, s.rdb, []string{s.rcpt(b.ID), s.keys.BroadcastCounts(b.ID), s.keys.Stream(outbox.Bulk), source}, args...).Err()
 }

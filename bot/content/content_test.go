@@ -219,3 +219,23 @@ func TestFoldAndDigits(t *testing.T) {
 		}
 	}
 }
+
+func TestUrgent(t *testing.T) {
+	c := mustLoad(t, Embedded())
+	for text, want := range map[string]bool{
+		"Mon mari me frappe":        true,
+		"il y a de la Violence ici": true,
+		"he hits me":                true,
+		"my child is missing":       true,
+		"أخاف من العنف":             true,
+		"تعرضت للاغتصاب":            true,
+		"زوجي يضربني":               true,
+		"Je cherche un médecin":     false,
+		"where is the school":       false,
+		"أريد معلومات عن المدرسة":   false,
+	} {
+		if got := c.Urgent(text); got != want {
+			t.Errorf("Urgent(%q) = %v, want %v", text, got, want)
+		}
+	}
+}

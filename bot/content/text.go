@@ -143,7 +143,15 @@ func (c *Content) Urgent(text string) bool {
 	folded := " " + Fold(text) + " "
 	for _, words := range c.Flow.Urgent {
 		for _, w := range words {
-			if fw := Fold(w); fw != "" && strings.Contains(folded, " "+fw) {
+			fw := Fold(w)
+			switch {
+			case fw == "":
+			case HasArabicScript(fw):
+				// Arabic attaches its prefixes (ال، ب، و، ل) to the word: match inside.
+				if strings.Contains(folded, fw) {
+					return true
+				}
+			case strings.Contains(folded, " "+fw):
 				return true
 			}
 		}

@@ -448,6 +448,10 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// ErrUnreachable means the person cannot be written to: their data was
+// deleted, or their channel is off.
+var ErrUnreachable = errors.New("dialog: the person can no longer be reached (data deleted, or their channel is off)")
+
 // ErrRequestClosed means a request is closed: it takes no reply.
 var ErrRequestClosed = errors.New("dialog: the request is closed")
 
@@ -466,7 +470,7 @@ func (s *Service) ReplyToRequest(ctx context.Context, id, text string) error {
 		return err
 	}
 	if !ok || reach.Address == "" || s.opts.Outbox == nil {
-		return fmt.Errorf("dialog: the person can no longer be reached (data deleted, or a channel that is off)")
+		return ErrUnreachable
 	}
 	e := outbox.NewEntry(reach.Channel, reach.Address, req.Contact, outbox.Reply)
 	e.Messages = []outbox.Text{{Text: text}}

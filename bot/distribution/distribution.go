@@ -205,8 +205,10 @@ func (s *Service) Cancel(ctx context.Context, id, by string) error {
 		return nil
 	}
 	d.Cancelled = true
-	if d.Reminder != "" {
-		if err := s.broadcasts.Cancel(ctx, d.Reminder); err != nil {
+	// What has not left about it will not: the reminder, and what is left
+	// of an announcement or correction still going out.
+	for _, id := range d.Told {
+		if err := s.broadcasts.CancelUnsent(ctx, id); err != nil {
 			return err
 		}
 	}

@@ -55,6 +55,9 @@ type Entry struct {
 	// of free text, with its variables.
 	Template     string            `json:"tpl,omitempty"`
 	TemplateVars map[string]string `json:"tplv,omitempty"`
+	// Expires, in Unix milliseconds, is when the message is no longer worth
+	// sending (a notice of a distribution that is over); zero never.
+	Expires int64 `json:"exp,omitempty"`
 	// Tries counts failed attempts so far.
 	Tries int `json:"tries,omitempty"`
 	// Created is when the entry was made, in Unix milliseconds.
@@ -99,6 +102,10 @@ func (k Keys) Broadcast(id string) string { return k.prefix + "{o}:bc:" + id }
 
 // BroadcastCounts returns the hash of a broadcast's counts.
 func (k Keys) BroadcastCounts(id string) string { return k.prefix + "{o}:bc:" + id + ":n" }
+
+// BroadcastTold returns the set of the contacts a broadcast reached (the
+// provider accepted their message): corrections go to them.
+func (k Keys) BroadcastTold(id string) string { return k.prefix + "{o}:bc:" + id + ":told" }
 
 func (k Keys) delayed() string          { return k.prefix + "{o}:delayed" }
 func (k Keys) dead() string             { return k.prefix + "{o}:dead" }

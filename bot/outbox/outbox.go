@@ -165,7 +165,7 @@ func (o *Outbox) UpdateStatus(ctx context.Context, providerID, status, errorCode
 		return Delivery{}, false, ErrUnknownStatus
 	}
 	k := o.keys.status(providerID)
-	n, err := statusScript.Run(ctx, o.rdb, []string{k}, status, rank, errorCode, statusTTL.Milliseconds()).Int()
+	prev, err := statusScript.Run(ctx, o.rdb, []string{k}, status, rank, errorCode, statusTTL.Milliseconds()).Int()
 	if err != nil {
 		return Delivery{}, false, err
 	}
@@ -175,20 +175,18 @@ func (o *Outbox) UpdateStatus(ctx context.Context, providerID, status, errorCode
 	}
 	str := func(i int) string { s, _ := vals[i].(string); return s }
 	d = Delivery{ID: str(0), Contact: str(1), Channel: str(2), Broadcast: str(3), Status: str(4), Error: str(5)}
-	if n == 1 && d.Broadcast != "" {
-		// Delivery counts of broadcasts come from these callbacks.
-		field := ""
-		switch status {
-		case "delivered", "read":
-			field = "delivered"
-		case "undelivered", "failed":
+	changed = prev != -2
+	// Delivery counts of broadcasts come from these callbacks: a message
+	// counts once, when it first reaches a final state.
+	const final = 4
+	if changed && prev < final && rank >= final && d.Broadcast != "" {
+		field := "delivered"
+		if status == "failed" || status == "undelivered" || status == "canceled" {
 			field = "failed"
 		}
-		if field != "" && !(status == "read" && rank > 0 && d.Status == "read" && false) {
-			if err := o.rdb.HIncrBy(ctx, o.keys.BroadcastCounts(d.Broadcast), field, 1).Err(); err != nil {
-				return d, true, err
-			}
+		if err := o.rdb.HIncrBy(ctx, o.keys.BroadcastCounts(d.Broadcast), field, 1).Err(); err != nil {
+			return d, true, err
 		}
 	}
-	return d, n == 1, nil
+	return d, changed, nil
 }

@@ -261,3 +261,42 @@ func TestQuietHoursHoldBulkOnly(t *testing.T) {
 		t.Errorf("bulk stream holds %d, want the notice waiting", n)
 	}
 }
+
+func TestDeliveryCountedOncePerMessage(t *testing.T) {
+	env := channeltest.New(t, telegram.Channel)
+	ctx := context.Background()
+	const sid = "SM0000000000000000000000000000000a"
+	env.Redis.HSet(ctx, env.Prefix+"{o}:msg:"+sid, "bc", "b1")
+	for _, st := range []string{"queued", "sent", "delivered", "read", "delivered", "failed"} {
+		if _, _, err := env.Outbox.UpdateStatus(ctx, sid, st, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counts, _ := env.Redis.HGetAll(ctx, env.Outbox.Keys().BroadcastCounts("b1")).Result()
+	if counts["delivered"] != "1" || counts["failed"] != "" {
+		t.Errorf("counts %v: want delivered once, no failure after delivery", counts)
+	}
+	if d, _, _ := env.Outbox.UpdateStatus(ctx, sid, "sent", ""); d.Status != "read" {
+		t.Errorf("status went back to %q", d.Status)
+	}
+}
+
+func TestExpiredNoticeIsNotSent(t *testing.T) {
+	env := channeltest.New(t, telegram.Channel)
+	fake := telegramtest.NewServer(t, token)
+	ctx := context.Background()
+	old := entry(env, "1", "about yesterday", outbox.Bulk)
+	old.Expires = time.Now().Add(-time.Hour).UnixMilli()
+	if err := env.Outbox.Enqueue(ctx, old, entry(env, "2", "still true", outbox.Bulk)); err != nil {
+		t.Fatal(err)
+	}
+	env.StartWorker(channels(fake, 100), outbox.Options{})
+	sent := fake.WaitSent(t, 1, 10*time.Second)
+	waitFor(t, func() bool {
+		n, _ := env.Redis.XLen(ctx, env.Outbox.Keys().Stream(outbox.Bulk)).Result()
+		return n == 0
+	})
+	if len(fake.Sent()) != 1 || sent[0].Params.Get("text") != "still true" {
+		t.Errorf("sent %d, first %q; want only the notice still true", len(fake.Sent()), sent[0].Params.Get("text"))
+	}
+}

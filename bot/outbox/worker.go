@@ -329,16 +329,13 @@ func (w *Worker) handle(stop context.Context, stream string, xm redis.XMessage) 
 			return
 		}
 	}
-	if e.Broadcast != "" {
-		status, err := w.o.rdb.HGet(ctx, w.o.keys.Broadcast(e.Broadcast), "status").Result()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			w.log.Warn("reading the broadcast failed; the entry stays for another try", "err", err)
-			return
-		}
-		if status == "cancelled" {
-			w.skip(ctx, stream, xm.ID, e, "cancelled")
-			return
-		}
+	if e.Expires > 0 && time.Now().UnixMilli() > e.Expires {
+		w.skip(ctx, stream, xm.ID, e, "expired")
+		return
+	}
+	if e.Broadcast != "" && w.cancelled(ctx, e) {
+		w.skip(ctx, stream, xm.ID, e, "cancelled")
+		return
 	}
 	to, err := w.opener.Open(e.To)
 	if err != nil {
@@ -359,6 +356,11 @@ func (w *Worker) handle(stop context.Context, stream string, xm redis.XMessage) 
 		if err := w.wait(stop, ch, e, msg); err != nil {
 			return // stopping: left for another worker
 		}
+		if i == 0 && e.Broadcast != "" && w.cancelled(ctx, e) {
+			// Called off while this waited for the rate.
+			w.skip(ctx, stream, xm.ID, e, "cancelled")
+			return
+		}
 		began := time.Now()
 		sendCtx, cancel := context.WithTimeout(ctx, w.opts.SendTimeout)
 		id, err := ch.Sender.Send(sendCtx, msg)
@@ -378,11 +380,7 @@ func (w *Worker) handle(stop context.Context, stream string, xm redis.XMessage) 
 			w.metrics.Sent.WithLabelValues(e.Channel).Inc()
 		}
 		if e.Broadcast != "" && i == len(all)-1 {
-			if id == "" { // no delivery callbacks (Telegram): accepted is delivered
-				w.count(ctx, e, "sent", "delivered")
-			} else {
-				w.count(ctx, e, "sent")
-			}
+			w.told(ctx, e, id == "") // no delivery callbacks (Telegram): accepted is delivered
 		}
 		if err := w.o.rdb.Set(ctx, w.o.keys.done(e.ID), i+1, 7*24*time.Hour).Err(); err != nil {
 			w.log.Warn("recording a sent part failed", "err", err)
@@ -394,6 +392,16 @@ func (w *Worker) handle(stop context.Context, stream string, xm redis.XMessage) 
 		}
 	}
 	w.ack(ctx, stream, xm.ID, e.ID)
+}
+
+// cancelled reports whether an entry's broadcast was called off; when
+// Redis cannot tell, it is taken as not cancelled.
+func (w *Worker) cancelled(ctx context.Context, e Entry) bool {
+	status, err := w.o.rdb.HGet(ctx, w.o.keys.Broadcast(e.Broadcast), "status").Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		w.log.Warn("reading a broadcast's status failed", "err", err)
+	}
+	return status == "cancelled"
 }
 
 // sends returns the sends of an entry in order: the callback answer, then
@@ -482,17 +490,17 @@ func (w *Worker) failed(ctx context.Context, stream, xid string, e Entry, ch *Ch
 		if err := w.contacts.MarkOptedOut(ctx, e.Contact); err != nil {
 			w.log.Warn("marking a contact opted out failed", "err", err)
 		}
-		w.count(ctx, e, "failed")
+		w.count(ctx, e, "failed", "unsent")
 	case Blocked:
 		if err := w.contacts.MarkBlocked(ctx, e.Contact); err != nil {
 			w.log.Warn("marking a contact blocked failed", "err", err)
 		}
-		w.count(ctx, e, "failed")
+		w.count(ctx, e, "failed", "unsent")
 	case Undeliverable:
 		if err := w.contacts.MarkUndeliverable(ctx, e.Contact); err != nil {
 			w.log.Warn("marking a contact undeliverable failed", "err", err)
 		}
-		w.count(ctx, e, "failed")
+		w.count(ctx, e, "failed", "unsent")
 	case NeedsTemplate:
 		if err := w.contacts.MarkNeedsTemplate(ctx, e.Contact); err != nil {
 			w.log.Warn("marking a contact as needing a template failed", "err", err)
@@ -511,6 +519,24 @@ func (w *Worker) skip(ctx context.Context, stream, xid string, e Entry, reason s
 	w.metrics.Skipped.WithLabelValues(e.Channel, reason).Inc()
 	w.count(ctx, e, "skipped", "skipped:"+reason)
 	w.ack(ctx, stream, xid, e.ID)
+}
+
+// told counts a broadcast's message sent and notes who it reached.
+func (w *Worker) told(ctx context.Context, e Entry, delivered bool) {
+	counts := w.o.keys.BroadcastCounts(e.Broadcast)
+	_, err := w.o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HIncrBy(ctx, counts, "sent", 1)
+		if delivered {
+			p.HIncrBy(ctx, counts, "delivered", 1)
+		}
+		if e.Contact != "" {
+			p.SAdd(ctx, w.o.keys.BroadcastTold(e.Broadcast), e.Contact)
+		}
+		return nil
+	})
+	if err != nil {
+		w.log.Warn("counting a broadcast failed", "err", err)
+	}
 }
 
 // count adds one to a broadcast's counts.
@@ -545,7 +571,7 @@ func (w *Worker) ack(ctx context.Context, stream, xid string, entryID string) {
 // bury moves an entry to the dead-letter list and acknowledges it.
 func (w *Worker) bury(ctx context.Context, stream, xid string, e Entry, reason string) {
 	w.metrics.DeadLetters.WithLabelValues(e.Channel, reasonLabel(reason)).Inc()
-	w.count(ctx, e, "failed")
+	w.count(ctx, e, "failed", "unsent")
 	w.log.Warn("message given up, moved to the dead-letter list", "channel", e.Channel, "entry", e.ID, "reason", reason)
 	d, _ := json.Marshal(DeadLetter{Entry: e, Reason: reason, At: time.Now().UTC()})
 	_, err := w.o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -586,6 +612,9 @@ func (w *Worker) moveDue(ctx context.Context) {
 // (it died, or lost Redis mid-send), and sends them.
 func (w *Worker) claim(ctx context.Context) {
 	for _, p := range []Priority{Reply, Bulk} {
+		if p == Bulk && w.opts.Quiet != nil && w.opts.Quiet(time.Now()) {
+			continue // bulk traffic waits out the quiet hours, taken over or not
+		}
 		stream := w.o.keys.Stream(p)
 		msgs, _, err := w.o.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
 			Stream: stream, Group: group, Consumer: w.opts.Consumer, MinIdle: w.opts.ClaimIdle, Start: "0-0", Count: 50,

@@ -99,8 +99,8 @@ func (s *Server) replyRequest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := s.opts.Dialog.ReplyToRequest(r.Context(), r.PathValue("id"), body.Text)
-	if errors.Is(err, dialog.ErrRequestClosed) {
-		writeError(w, http.StatusConflict, "the request is closed")
+	if errors.Is(err, dialog.ErrRequestClosed) || errors.Is(err, dialog.ErrUnreachable) {
+		writeError(w, http.StatusConflict, err.Error())
 		return
 	}
 	if !s.requestError(w, err) {

@@ -82,22 +82,31 @@ func splitList(s string) []string {
 	return out
 }
 
+// zone returns the service's time zone (OUTREACH_TIMEZONE, Africa/Casablanca).
+func zone(lookupEnv func(string) (string, bool)) *time.Location {
+	name, _ := lookupEnv("OUTREACH_TIMEZONE")
+	if name == "" {
+		name = "Africa/Casablanca"
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
 // localTime reads RFC 3339, or "2006-01-02 15:04" / "2006-01-02T15:04" in
-// Africa/Casablanca, the way staff write times.
-func localTime(s string) (time.Time, error) {
+// loc, the way staff write times.
+func localTime(s string, loc *time.Location) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t, nil
-	}
-	loc, err := time.LoadLocation("Africa/Casablanca")
-	if err != nil {
-		return time.Time{}, err
 	}
 	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02 15:04"} {
 		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%q: want 2026-12-05T09:00 (Morocco time) or RFC 3339", s)
+	return time.Time{}, fmt.Errorf("%q: want 2026-12-05T09:00 (local time, %s) or RFC 3339", s, loc)
 }
 
 func printJSON(w io.Writer, v any) error {
@@ -135,10 +144,28 @@ func distributions(ctx context.Context, args []string, lookupEnv func(string) (s
 		if *asJSON {
 			return printJSON(stdout, out)
 		}
+		loc := zone(lookupEnv)
 		tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tSITE\tSTARTS (UTC)\tPLACE\tNOTIFIED\tCANCELLED")
+		fmt.Fprintf(tw, "ID\tSITE\tWHEN (%s)\tPLACE\tNOTIFIED\tCANCELLED\n", loc)
 		for _, d := range out.Distributions {
-			fmt.Fprintf(tw, "%v\t%v\t%v\t%v\t%v\t%v\n", d["id"], d["site"], d["starts_at"], d["place"], d["notify"] == true, d["cancelled"] == true)
+			when := fmt.Sprint(d["starts_at"])
+			if start, err := time.Parse(time.RFC3339, when); err == nil {
+				when = start.In(loc).Format("Mon 2006-01-02 15:04")
+				if end, err := time.Parse(time.RFC3339, fmt.Sprint(d["ends_at"])); err == nil {
+					when += "-" + end.In(loc).Format("15:04")
+				}
+			}
+			place := ""
+			if p, ok := d["place"].(map[string]any); ok {
+				place = fmt.Sprint(p["fr"])
+				if place == "<nil>" || place == "" {
+					for _, v := range p {
+						place = fmt.Sprint(v)
+						break
+					}
+				}
+			}
+			fmt.Fprintf(tw, "%v\t%v\t%s\t%s\t%v\t%v\n", d["id"], d["site"], when, place, d["notify"] == true, d["cancelled"] == true)
 		}
 		return tw.Flush()
 	case "create":
@@ -155,11 +182,12 @@ func distributions(ctx context.Context, args []string, lookupEnv func(string) (s
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		s, err := localTime(*start)
+		loc := zone(lookupEnv)
+		s, err := localTime(*start, loc)
 		if err != nil {
 			return fmt.Errorf("--start: %w", err)
 		}
-		e, err := localTime(*end)
+		e, err := localTime(*end, loc)
 		if err != nil {
 			return fmt.Errorf("--end: %w", err)
 		}
@@ -235,7 +263,7 @@ func broadcastCmd(ctx context.Context, args []string, lookupEnv func(string) (st
 		body := map[string]any{"kind": "message", "text": text,
 			"audience": map[string]any{"sites": splitList(*sites), "languages": splitList(*langs), "channels": splitList(*channels)}}
 		if *at != "" {
-			t, err := localTime(*at)
+			t, err := localTime(*at, zone(lookupEnv))
 			if err != nil {
 				return fmt.Errorf("--at: %w", err)
 			}

@@ -351,3 +351,48 @@ func TestStaffCommands(t *testing.T) {
 		t.Errorf("without OUTREACH_TOKEN: %v", err)
 	}
 }
+
+// TestCancelledDistributionStopsItsNotice: cancelling while the notice is
+// still going out stops the rest of it; those who got it are told.
+func TestCancelledDistributionStopsItsNotice(t *testing.T) {
+	p := withProviders(t)
+	p.vars["OUTREACH_QUIET_HOURS"] = ""
+	p.vars["OUTREACH_RATE_SMS"] = "2" // two segments a second: the notice (2 segments) goes slowly
+	s := startServe(t, p.vars)
+	ppl := &people{t: t, base: s.base}
+	people := []string{"+212611000041", "+212611000042", "+212611000043"}
+	for _, who := range people {
+		for _, text := range []string{"Bonjour", "4", "1", "1"} {
+			ppl.sms(who, text)
+		}
+	}
+	p.twilio.WaitAccepted(t, 15, 30*time.Second)
+	start := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Hour)
+	code, d := api(t, "POST", s.base+"/api/v1/distributions", adminToken, fmt.Sprintf(
+		`{"site":"nador","starts_at":%q,"ends_at":%q,"place":"Terrain","items":["rice"],"notify":true}`,
+		start.Format(time.RFC3339), start.Add(2*time.Hour).Format(time.RFC3339)))
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, d)
+	}
+	notice := d["told"].([]any)[0].(string)
+	p.twilio.WaitAccepted(t, 16, 30*time.Second) // the first notice left
+	if code, _ := api(t, "DELETE", s.base+"/api/v1/distributions/"+d["id"].(string), adminToken, ""); code != 204 {
+		t.Fatalf("cancel: %d", code)
+	}
+	waitFor(t, func() bool {
+		c := broadcastReport(t, s.base, notice)["counts"].(map[string]any)
+		return c["sent"].(float64)+c["skipped"].(float64) == 3
+	})
+	r := broadcastReport(t, s.base, notice)
+	counts := r["counts"].(map[string]any)
+	if r["status"] != "cancelled" || counts["sent"].(float64) >= 3 {
+		t.Errorf("notice after cancelling: %v %v; want cancelled with not everyone sent", r["status"], counts)
+	}
+	told := int(counts["sent"].(float64))
+	all := p.twilio.WaitAccepted(t, 15+told+told, 30*time.Second)
+	for _, call := range all[15+told:] {
+		if !strings.Contains(call.Body, "Annulé") {
+			t.Errorf("after cancelling, %s got %q", call.To, call.Body)
+		}
+	}
+}
