@@ -53,7 +53,7 @@ func TestWorkerKilledBeforeAck(t *testing.T) {
 	if sent[0].Params.Get("text") != "hello once" {
 		t.Errorf("sent %q", sent[0].Params.Get("text"))
 	}
-	waitFor(t, func() bool {
+	channeltest.WaitFor(t, func() bool {
 		n, _ := env.Redis.XLen(ctx, stream).Result()
 		return n == 0
 	})
@@ -128,7 +128,7 @@ func TestPermanentErrorGoesToDeadLetters(t *testing.T) {
 	}
 	env.StartWorker(channels(fake, 100), outbox.Options{})
 	var dead []outbox.DeadLetter
-	waitFor(t, func() bool { dead, _ = env.Outbox.Dead(ctx, 10); return len(dead) == 2 })
+	channeltest.WaitFor(t, func() bool { dead, _ = env.Outbox.Dead(ctx, 10); return len(dead) == 2 })
 	reasons := dead[0].Reason + " " + dead[1].Reason
 	if !strings.Contains(reasons, "telegram_400") || !strings.Contains(reasons, "channel_off") {
 		t.Errorf("reasons %q", reasons)
@@ -183,17 +183,6 @@ func TestSplit(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestSlowEntryIsNotTakenOver: an entry whose sends take longer than the
 // claim idle time stays with its worker (the heartbeat) and leaves once.
 func TestSlowEntryIsNotTakenOver(t *testing.T) {
@@ -209,7 +198,7 @@ func TestSlowEntryIsNotTakenOver(t *testing.T) {
 	}
 	env.StartWorker(channels(fake, 100), outbox.Options{ClaimIdle: 200 * time.Millisecond, ReplyWorkers: 2})
 	fake.WaitSent(t, 4, 10*time.Second)
-	waitFor(t, func() bool {
+	channeltest.WaitFor(t, func() bool {
 		n, _ := env.Redis.XLen(context.Background(), env.Outbox.Keys().Stream(outbox.Reply)).Result()
 		return n == 0
 	})
@@ -292,7 +281,7 @@ func TestExpiredNoticeIsNotSent(t *testing.T) {
 	}
 	env.StartWorker(channels(fake, 100), outbox.Options{})
 	sent := fake.WaitSent(t, 1, 10*time.Second)
-	waitFor(t, func() bool {
+	channeltest.WaitFor(t, func() bool {
 		n, _ := env.Redis.XLen(ctx, env.Outbox.Keys().Stream(outbox.Bulk)).Result()
 		return n == 0
 	})

@@ -198,7 +198,7 @@ func TestRepliesReachTelegram(t *testing.T) {
 	if !strings.Contains(menu.Params.Get("text"), "1 ") || !strings.Contains(menu.Params.Get("reply_markup"), `"callback_data":"1"`) {
 		t.Errorf("menu without numbers and buttons: %v", menu.Params)
 	}
-	waitFor(t, func() bool { return len(fake.Calls("answerCallbackQuery")) == 1 })
+	channeltest.WaitFor(t, func() bool { return len(fake.Calls("answerCallbackQuery")) == 1 })
 	if id := fake.Calls("answerCallbackQuery")[0].Params.Get("callback_query_id"); id != "4772183665149273031" {
 		t.Errorf("answered callback %q", id)
 	}
@@ -226,8 +226,8 @@ func TestRetryAfterAndBlocked(t *testing.T) {
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, post("message_text_fr.json", secret)(t))
 	startWorker(t, env, fake, outbox.Options{})
-	waitFor(t, func() bool { st, _ := env.State(Channel, chat); return st.Blocked })
-	waitFor(t, func() bool { return len(env.Entries(outbox.Reply)) == 0 })
+	channeltest.WaitFor(t, func() bool { st, _ := env.State(Channel, chat); return st.Blocked })
+	channeltest.WaitFor(t, func() bool { return len(env.Entries(outbox.Reply)) == 0 })
 }
 
 func TestSetWebhook(t *testing.T) {
@@ -269,16 +269,5 @@ func TestClassify(t *testing.T) {
 	}
 	if got := Classify(tests[0].err); got.RetryAfter != 7*time.Second {
 		t.Errorf("retry after %v, want 7s", got.RetryAfter)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

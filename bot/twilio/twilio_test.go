@@ -345,7 +345,7 @@ func TestSendErrorsAct(t *testing.T) {
 			rec := httptest.NewRecorder()
 			newHandler(env).Inbound(rec, signed("/webhooks/twilio", tt.file, authToken, nil)(t))
 			worker(t, env, fake, outbox.Options{})
-			waitFor(t, func() bool { return len(env.Entries(outbox.Reply)) == 0 })
+			channeltest.WaitFor(t, func() bool { return len(env.Entries(outbox.Reply)) == 0 })
 			tt.check(t, env)
 			if n := len(fake.Accepted()); n != 0 {
 				t.Errorf("%d messages accepted, want none", n)
@@ -375,7 +375,7 @@ func TestRetriesThenDeadLetter(t *testing.T) {
 	newHandler(env).Inbound(rec, signed("/webhooks/twilio", "inbound_sms_digit.form", authToken, nil)(t))
 	worker(t, env, fake, outbox.Options{MaxTries: 3, Backoff: func(int) time.Duration { return 10 * time.Millisecond }})
 	var dead []outbox.DeadLetter
-	waitFor(t, func() bool {
+	channeltest.WaitFor(t, func() bool {
 		dead, _ = env.Outbox.Dead(context.Background(), 10)
 		return len(dead) == 1
 	})
@@ -476,17 +476,6 @@ func recordSent(env *channeltest.Env, sid, contact string) error {
 		return err
 	}
 	return env.Redis.HSet(context.Background(), env.Prefix+"{o}:msg:"+sid, "ck", contact).Err()
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func TestClassify(t *testing.T) {

@@ -33,8 +33,9 @@ func newAPIClient(lookupEnv func(string) (string, bool)) (*apiClient, error) {
 }
 
 // do sends a request and decodes the JSON answer into out; an error answer
-// becomes an error with the service's message.
-func (c *apiClient) do(ctx context.Context, method, path string, body any, out any) error {
+// becomes an error with the service's message. idempotencyKey, if not
+// empty, is sent as the Idempotency-Key header.
+func (c *apiClient) do(ctx context.Context, method, path string, body any, out any, idempotencyKey ...string) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -49,6 +50,9 @@ func (c *apiClient) do(ctx context.Context, method, path string, body any, out a
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Content-Type", "application/json")
+	if len(idempotencyKey) > 0 && idempotencyKey[0] != "" {
+		req.Header.Set("Idempotency-Key", idempotencyKey[0])
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("OUTREACH_URL %s: %w", c.base, err)
@@ -269,12 +273,10 @@ func broadcastCmd(ctx context.Context, args []string, lookupEnv func(string) (st
 			}
 			body["send_at"] = t.Format(time.RFC3339)
 		}
-		path := "/api/v1/broadcasts"
-		req, _ := json.Marshal(body)
 		var out struct {
 			ID string `json:"id"`
 		}
-		if err := c.post(ctx, path, req, *key, &out); err != nil {
+		if err := c.do(ctx, "POST", "/api/v1/broadcasts", body, &out, *key); err != nil {
 			return err
 		}
 		if !*follow {
@@ -320,33 +322,6 @@ func broadcastCmd(ctx context.Context, args []string, lookupEnv func(string) (st
 	}
 	fmt.Fprintln(stderr, usage)
 	return errUsage
-}
-
-// post sends a JSON body with an optional Idempotency-Key.
-func (c *apiClient) post(ctx context.Context, path string, body []byte, key string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, "POST", c.base+path, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Content-Type", "application/json")
-	if key != "" {
-		req.Header.Set("Idempotency-Key", key)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("OUTREACH_URL %s: %w", c.base, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode >= 300 {
-		var e struct {
-			Error string `json:"error"`
-		}
-		json.Unmarshal(data, &e)
-		return fmt.Errorf("POST %s: %d %s", path, resp.StatusCode, e.Error)
-	}
-	return json.Unmarshal(data, out)
 }
 
 // report is a broadcast's status as the API gives it.
