@@ -166,6 +166,18 @@ func TestWarningsForCharactersThatForceUCS2(t *testing.T) {
 	}
 }
 
+func TestSMSBudgetWarning(t *testing.T) {
+	files := shippedFiles(t)
+	edit(t, files, "flows/main.yaml", "sms_budget: 3", "sms_budget: 1")
+	c, problems := Check(files)
+	if c == nil || problems.HasErrors() {
+		t.Fatalf("a budget warning must not stop the content: %v", problems)
+	}
+	if !strings.Contains(problems.Error(), "warning: health_rights: in fr it costs 2 SMS") {
+		t.Errorf("no budget warning for health_rights:\n%v", problems)
+	}
+}
+
 func TestFourthLanguageNeedsNoCode(t *testing.T) {
 	dir := t.TempDir()
 	files := shippedFiles(t)
@@ -200,6 +212,14 @@ func TestFourthLanguageNeedsNoCode(t *testing.T) {
 	}
 	if got := c.Text("es", MsgLanguageName, nil); got != "Español" {
 		t.Errorf("language_name in es = %q", got)
+	}
+}
+
+func TestGoi18nHashIsAccepted(t *testing.T) {
+	files := shippedFiles(t)
+	edit(t, files, "locales/en.yaml", `welcome_back: "`, "welcome_back:\n  hash: sha1-0123\n  other: \"")
+	if _, err := Load(files); err != nil {
+		t.Errorf("a message with goi18n's hash is refused: %v", err)
 	}
 }
 

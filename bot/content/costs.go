@@ -152,3 +152,22 @@ func quoteRune(r rune) string {
 	}
 	return "\"" + string(r) + "\""
 }
+
+// checkBudget warns about messages, as sent, that cost more SMS segments
+// than the flow's budget.
+func (c *Content) checkBudget() Problems {
+	budget := c.Flow.Settings.SMSBudget
+	if budget <= 0 {
+		return nil
+	}
+	var ps Problems
+	for _, cost := range c.Costs() {
+		if !cost.Node || cost.Segments <= budget {
+			continue
+		}
+		n := c.Flow.Nodes[cost.Key]
+		ps.add(Problem{File: n.File, Line: n.Line, Key: cost.Key, Warning: true,
+			Msg: fmt.Sprintf("in %s it costs %d SMS (%d %s characters), over the budget of %d", cost.Lang, cost.Segments, cost.Units, cost.Encoding, budget)})
+	}
+	return ps
+}

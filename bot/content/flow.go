@@ -69,6 +69,9 @@ type Settings struct {
 	BackLabel      string   `yaml:"back_label"`
 	Languages      []string `yaml:"languages"`
 	MaxTries       int      `yaml:"max_tries"`
+	// SMSBudget is the most SMS segments one message should cost; a message
+	// over it is a warning. Zero: no budget.
+	SMSBudget int `yaml:"sms_budget"`
 }
 
 // Keyword is a set of words that jump to a node from any step.

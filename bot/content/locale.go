@@ -89,12 +89,12 @@ func parseLocale(file, lang string, data []byte) (*Locale, Problems) {
 			ok := true
 			for j := 0; j+1 < len(val.Content); j += 2 {
 				cat, text := val.Content[j].Value, val.Content[j+1]
-				if cat == "description" {
-					continue
+				if cat == "description" || cat == "hash" {
+					continue // notes for translators; goi18n merge writes hash
 				}
 				if !slices.Contains(pluralCategories, cat) || text.Kind != yaml.ScalarNode {
 					problems.add(Problem{File: file, Line: val.Content[j].Line, Key: m.ID,
-						Msg: fmt.Sprintf("%q is not a plural category (zero, one, two, few, many, other) or description; ids are flat, not nested", cat)})
+						Msg: fmt.Sprintf("%q is not a plural category (zero, one, two, few, many, other), description or hash; ids are flat, not nested", cat)})
 					ok = false
 					continue
 				}

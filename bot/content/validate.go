@@ -17,6 +17,9 @@ const (
 	MsgDistItem      = "dist_item"
 	MsgDistFree      = "dist_free"
 	MsgNoticeFooter  = "notice_footer"
+	// MsgContentUpdated is said to a person whose step no longer exists
+	// after new content was published, before the main menu.
+	MsgContentUpdated = "content_updated"
 )
 
 // Distribution notices: each kind is a message of that id.
@@ -101,6 +104,7 @@ func (c *Content) validate() Problems {
 		}
 	}
 	use(MsgLanguageName, sf, 0, "languages")
+	use(MsgContentUpdated, sf, 0, "content updates")
 
 	// Keywords and greetings.
 	seenWord := map[string]string{}
@@ -259,6 +263,7 @@ func (c *Content) validate() Problems {
 	ps = append(ps, c.checkLoops()...)
 	ps = append(ps, c.checkMessages(used)...)
 	ps = append(ps, c.checkGSM()...)
+	ps = append(ps, c.checkBudget()...)
 	return ps
 }
 

@@ -41,6 +41,9 @@ type Message struct {
 	LangHint string
 	// Callback is a Telegram callback query to answer with the replies.
 	Callback string
+	// Content, when set, is used instead of the content in use: a preview
+	// of a version or a draft.
+	Content *content.Content
 }
 
 // Outcome is what handling a message gave.
@@ -171,7 +174,11 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 			return Outcome{Duplicate: true}, nil
 		}
 		st := s.decode(contact, stored.Data)
-		eng := engine.Engine{Content: s.Content(), Location: s.opts.Location, IdleAfter: s.opts.IdleAfter, MaxReplies: s.opts.MaxReplies}
+		c := msg.Content
+		if c == nil {
+			c = s.Content()
+		}
+		eng := engine.Engine{Content: c, Location: s.opts.Location, IdleAfter: s.opts.IdleAfter, MaxReplies: s.opts.MaxReplies}
 		res := eng.Step(st, engine.Input{Text: msg.Text, Now: s.opts.Now(), Lang: msg.LangHint}, data)
 		if res.Guarded {
 			s.metrics.Guarded.Inc()

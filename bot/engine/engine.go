@@ -316,6 +316,11 @@ func (r *step) vars() map[string]any {
 func (r *step) answer(text string) {
 	n := r.c.Flow.Nodes[r.st.Node]
 	if n == nil || !n.Waits() {
+		// The content changed under the person: where they were is gone.
+		if r.st.Node != "" && r.c.Has(r.st.Lang, content.MsgContentUpdated) {
+			r.say(r.text(content.MsgContentUpdated), nil)
+		}
+		r.st.Tries = 0
 		r.run(r.s.Main)
 		return
 	}

@@ -582,5 +582,8 @@ func TestStepIsPure(t *testing.T) {
 func TestUnknownNodeGoesToMainMenu(t *testing.T) {
 	e := newEngine(t)
 	res := e.Step(State{Lang: "en", Node: "removed_node", LastSeen: t0}, Input{Text: "1", Now: t0}, defaultData(e.Content))
+	if len(res.Replies) != 2 || res.Replies[0].Text != text(e.Content, "en", "content_updated") {
+		t.Errorf("a person whose step is gone: replies %q; want a short note, then the menu", joined(res))
+	}
 	mustContain(t, res, text(e.Content, "en", "main_title"))
 }

@@ -39,6 +39,14 @@ func (s *Server) routes() []route {
 			route{"POST /api/v1/broadcasts/{id}/cancel", staff, s.cancelBroadcast},
 		)
 	}
+	if s.opts.Versions != nil {
+		rs = append(rs,
+			route{"PUT /api/v1/content", partner, s.putContent},
+			route{"GET /api/v1/content", []access.Role{access.Partner, access.Staff}, s.getContent},
+			route{"GET /api/v1/content/versions", []access.Role{access.Partner, access.Staff}, s.contentVersions},
+			route{"POST /api/v1/content/rollback", partner, s.rollbackContent},
+		)
+	}
 	if s.opts.Requests != nil {
 		rs = append(rs,
 			route{"GET /api/v1/requests", staff, s.listRequests},

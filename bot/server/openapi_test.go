@@ -21,6 +21,7 @@ import (
 	"github.com/outreach-org/outreach/bot/metrics"
 	"github.com/outreach-org/outreach/bot/outbox"
 	"github.com/outreach-org/outreach/bot/store"
+	"github.com/outreach-org/outreach/bot/versions"
 )
 
 // fixedRoutes are the routes outside routes(): registered by Handler()
@@ -69,6 +70,7 @@ func fullServer() *Server {
 		Requests:      noRequests{},
 		Broadcasts:    &broadcast.Service{},
 		Distributions: &distribution.Service{},
+		Versions:      &versions.Store{},
 		TwilioInbound: webhook,
 		TwilioStatus:  webhook,
 		Telegram:      webhook,

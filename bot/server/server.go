@@ -21,6 +21,7 @@ import (
 	"github.com/outreach-org/outreach/bot/engine"
 	"github.com/outreach-org/outreach/bot/metrics"
 	"github.com/outreach-org/outreach/bot/outbox"
+	"github.com/outreach-org/outreach/bot/versions"
 )
 
 // maxBody bounds every request body.
@@ -52,6 +53,8 @@ type Options struct {
 	Tokens *access.Tokens
 	Audit  *access.Audit
 	Outbox *outbox.Outbox
+	// Versions are the published content versions.
+	Versions *versions.Store
 	// Requests are the requests to talk to a person.
 	Requests Requests
 	// Broadcasts and Distributions serve staff.
@@ -87,7 +90,20 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("/api/v1/", s.allow(nil, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such route")
 	}))
-	return http.MaxBytesHandler(mux, maxBody)
+	return limitBodies(mux)
+}
+
+// limitBodies bounds every request body: 64 KiB, but for the content
+// routes and simulate, which carry a whole content set (2 MiB).
+func limitBodies(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit := int64(maxBody)
+		if r.URL.Path == "/api/v1/content" || r.URL.Path == "/api/v1/simulate" {
+			limit = maxContent
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		next.ServeHTTP(w, r)
+	})
 }
 
 // counted counts a webhook's answers by status code.
@@ -165,6 +181,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 type simulateRequest struct {
 	Contact string `json:"contact"`
 	Text    string `json:"text"`
+	// Version previews a published content version; Draft an unpublished
+	// content set (files by path).
+	Version int               `json:"version"`
+	Draft   map[string]string `json:"draft"`
 }
 
 type simulateReply struct {
@@ -189,7 +209,11 @@ func (s *Server) simulate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, `"text" is longer than 1600 characters`)
 		return
 	}
-	outcome, err := s.opts.Dialog.Handle(r.Context(), dialog.Message{Channel: "simulate", Address: req.Contact, Text: req.Text})
+	preview, ok := s.previewContent(w, r, req.Version, req.Draft)
+	if !ok {
+		return
+	}
+	outcome, err := s.opts.Dialog.Handle(r.Context(), dialog.Message{Channel: "simulate", Address: req.Contact, Text: req.Text, Content: preview})
 	if err != nil {
 		s.log.Error("simulate failed", "err", err)
 		writeError(w, http.StatusServiceUnavailable, "the store is unavailable; try again")

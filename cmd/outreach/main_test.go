@@ -302,7 +302,7 @@ func TestServeRoutes(t *testing.T) {
 		{"unknown field", adminToken, `{"contact":"a","txt":"hi"}`, 400, `"error"`},
 		{"no contact", adminToken, `{"text":"hi"}`, 400, `contact`},
 		{"too long", adminToken, fmt.Sprintf(`{"contact":"a","text":%q}`, strings.Repeat("x", 1601)), 400, `1600`},
-		{"too big", adminToken, fmt.Sprintf(`{"contact":"a","text":%q}`, strings.Repeat("x", 70000)), 413, `"error"`},
+		{"too big", adminToken, fmt.Sprintf(`{"contact":"a","text":%q}`, strings.Repeat("x", 3<<20)), 413, `"error"`},
 		{"two JSON values", adminToken, `{"contact":"a","text":"hi"} {}`, 400, `"error"`},
 		{"ok", adminToken, `{"contact":"a","text":"hello"}`, 200, `"replies":[{"text":"`},
 		{"lowercase scheme", "lower:" + adminToken, `{"contact":"a","text":"1"}`, 200, `"replies":[{"text":"`},
@@ -437,5 +437,17 @@ func TestTokensAndRoles(t *testing.T) {
 	}
 	if strings.Contains(string(data), staff) || strings.Contains(string(data), "otk_") {
 		t.Error("the audit log holds a token")
+	}
+}
+
+func TestChatWithContentDir(t *testing.T) {
+	dir := copyContent(t)
+	replaceIn(t, filepath.Join(dir, "locales", "fr.yaml"), `main_title: "`, `main_title: "BROUILLON - `)
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"chat", "--content", dir}, env(nil), strings.NewReader("Bonjour\n"), &out, &errOut); err != nil {
+		t.Fatalf("chat --content: %v\n%s", err, errOut.String())
+	}
+	if !strings.Contains(out.String(), "BROUILLON - ") {
+		t.Errorf("chat --content did not use the draft:\n%s", out.String())
 	}
 }

@@ -16,11 +16,13 @@ import (
 
 	"github.com/outreach-org/outreach/bot/access"
 	"github.com/outreach-org/outreach/bot/broadcast"
+	"github.com/outreach-org/outreach/bot/content"
 	"github.com/outreach-org/outreach/bot/distribution"
 	"github.com/outreach-org/outreach/bot/outbox"
 	"github.com/outreach-org/outreach/bot/server"
 	"github.com/outreach-org/outreach/bot/telegram"
 	"github.com/outreach-org/outreach/bot/twilio"
+	"github.com/outreach-org/outreach/bot/versions"
 )
 
 // serve runs the HTTP service and the outbox worker until ctx is cancelled,
@@ -45,7 +47,9 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		Location: cfg.Timezone, Templates: cfg.Templates,
 	})
 	distributions := distribution.New(a.store, broadcasts, a.dialog.Content, cfg.RemindBefore, nil, a.dialog.Refresh)
+	contentVersions := versions.New(a.store.Client(), cfg.KeyPrefix, a.dialog.Content().Files())
 	opts := server.Options{
+		Versions:   contentVersions,
 		Broadcasts: broadcasts, Distributions: distributions, Requests: a.store,
 		Dialog: a.dialog, Store: a.store, Metrics: a.metrics, Log: log, Outbox: a.outbox,
 		Tokens: access.NewTokens(a.store.Client(), cfg.KeyPrefix, cfg.AdminToken),
@@ -129,10 +133,17 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 			}
 		}()
 	}
-	workerDone.Add(1)
+	workerDone.Add(2)
 	go func() {
 		defer workerDone.Done()
 		broadcasts.Run(workerCtx)
+	}()
+	go func() {
+		defer workerDone.Done()
+		contentVersions.Follow(workerCtx, 5*time.Second, log.With("component", "content"), func(n int, c *content.Content) {
+			a.dialog.SetContent(c)
+			a.dialog.Refresh()
+		})
 	}()
 
 	errc := make(chan error, 1)

@@ -1,0 +1,235 @@
+// Package versions keeps the published versions of the content in Redis,
+// so that partners can publish, and roll back, without a deploy, and every
+// instance of the service switches to the new version within a second.
+//
+// Version 1 is the content built into the binary. Each publish adds the
+// next version; a rollback makes an earlier one current again.
+package versions
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/outreach-org/outreach/bot/content"
+)
+
+// Meta says who published a version, and when.
+type Meta struct {
+	Version     int       `json:"version"`
+	PublishedBy string    `json:"published_by"`
+	PublishedAt time.Time `json:"published_at"`
+	// RolledBackFrom is set on a rollback: the version that was current.
+	Note string `json:"note,omitempty"`
+}
+
+// Version is one complete content set.
+type Version struct {
+	Meta
+	Files map[string]string `json:"files"`
+}
+
+// Store keeps the versions.
+type Store struct {
+	rdb      redis.UniversalClient
+	prefix   string
+	embedded map[string][]byte
+}
+
+// New returns the versions under prefix; embedded is version 1.
+func New(rdb redis.UniversalClient, prefix string, embedded map[string][]byte) *Store {
+	return &Store{rdb: rdb, prefix: prefix, embedded: embedded}
+}
+
+func (s *Store) current() string      { return s.prefix + "content:current" }
+func (s *Store) seq() string          { return s.prefix + "content:seq" }
+func (s *Store) list() string         { return s.prefix + "content:versions" }
+func (s *Store) version(n int) string { return s.prefix + "content:v:" + strconv.Itoa(n) }
+func (s *Store) channel() string      { return s.prefix + "content:changed" }
+
+// ErrInvalid is returned, with the problems, for content that does not validate.
+type ErrInvalid struct{ Problems content.Problems }
+
+func (e *ErrInvalid) Error() string { return "content is not valid:\n" + e.Problems.Error() }
+
+// ErrNotFound means no such version.
+var ErrNotFound = errors.New("versions: no such version")
+
+// Check validates a content set given as files.
+func Check(files map[string]string) (*content.Content, content.Problems) {
+	raw := make(map[string][]byte, len(files))
+	for name, text := range files {
+		raw[name] = []byte(text)
+	}
+	return content.Check(content.FromFiles(raw))
+}
+
+// Publish validates files and, when valid, makes them the new current
+// version. Invalid content is refused with *ErrInvalid, listing every
+// problem, and nothing changes.
+func (s *Store) Publish(ctx context.Context, files map[string]string, by string) (Meta, *content.Content, content.Problems, error) {
+	c, problems := Check(files)
+	if c == nil || problems.HasErrors() {
+		return Meta{}, nil, problems, &ErrInvalid{Problems: problems.Errors()}
+	}
+	n, err := s.rdb.Incr(ctx, s.seq()).Result()
+	if err != nil {
+		return Meta{}, nil, problems, err
+	}
+	if n == 1 { // version 1 is the built-in content
+		if n, err = s.rdb.Incr(ctx, s.seq()).Result(); err != nil {
+			return Meta{}, nil, problems, err
+		}
+	}
+	v := Version{Meta: Meta{Version: int(n), PublishedBy: by, PublishedAt: time.Now().UTC()}, Files: files}
+	return v.Meta, c, problems, s.store(ctx, v)
+}
+
+func (s *Store) store(ctx context.Context, v Version) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, s.version(v.Version), data, 0)
+		p.ZAdd(ctx, s.list(), redis.Z{Score: float64(v.Version), Member: v.Version})
+		p.Set(ctx, s.current(), v.Version, 0)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.rdb.Publish(ctx, s.channel(), v.Version).Err()
+}
+
+// Rollback makes an earlier version current again, as a new version that
+// says where it came from, so that the history only grows.
+func (s *Store) Rollback(ctx context.Context, to int, by string) (Meta, *content.Content, error) {
+	old, err := s.Get(ctx, to)
+	if err != nil {
+		return Meta{}, nil, err
+	}
+	c, problems := Check(old.Files)
+	if c == nil || problems.HasErrors() {
+		return Meta{}, nil, &ErrInvalid{Problems: problems.Errors()}
+	}
+	n, err := s.rdb.Incr(ctx, s.seq()).Result()
+	if err != nil {
+		return Meta{}, nil, err
+	}
+	if n == 1 {
+		if n, err = s.rdb.Incr(ctx, s.seq()).Result(); err != nil {
+			return Meta{}, nil, err
+		}
+	}
+	v := Version{Meta: Meta{Version: int(n), PublishedBy: by, PublishedAt: time.Now().UTC(), Note: fmt.Sprintf("rollback to version %d", to)}, Files: old.Files}
+	return v.Meta, c, s.store(ctx, v)
+}
+
+// Current returns the current version (1, the built-in content, until a
+// first publish).
+func (s *Store) Current(ctx context.Context) (Version, error) {
+	n, err := s.rdb.Get(ctx, s.current()).Int()
+	if errors.Is(err, redis.Nil) {
+		return s.Get(ctx, 1)
+	} else if err != nil {
+		return Version{}, err
+	}
+	return s.Get(ctx, n)
+}
+
+// CurrentNumber returns the number of the current version.
+func (s *Store) CurrentNumber(ctx context.Context) (int, error) {
+	n, err := s.rdb.Get(ctx, s.current()).Int()
+	if errors.Is(err, redis.Nil) {
+		return 1, nil
+	}
+	return n, err
+}
+
+// Get returns one version.
+func (s *Store) Get(ctx context.Context, n int) (Version, error) {
+	if n == 1 {
+		files := make(map[string]string, len(s.embedded))
+		for name, data := range s.embedded {
+			files[name] = string(data)
+		}
+		return Version{Meta: Meta{Version: 1, PublishedBy: "built-in"}, Files: files}, nil
+	}
+	data, err := s.rdb.Get(ctx, s.version(n)).Result()
+	if errors.Is(err, redis.Nil) {
+		return Version{}, ErrNotFound
+	} else if err != nil {
+		return Version{}, err
+	}
+	var v Version
+	err = json.Unmarshal([]byte(data), &v)
+	return v, err
+}
+
+// List returns every version's meta, newest first, version 1 last.
+func (s *Store) List(ctx context.Context) ([]Meta, error) {
+	nums, err := s.rdb.ZRevRange(ctx, s.list(), 0, -1).Result()
+	if err != nil {
+		return nil, err
+	}
+	var out []Meta
+	for _, x := range nums {
+		n, _ := strconv.Atoi(x)
+		v, err := s.Get(ctx, n)
+		if err != nil {
+			continue
+		}
+		out = append(out, v.Meta)
+	}
+	return append(out, Meta{Version: 1, PublishedBy: "built-in"}), nil
+}
+
+// Follow keeps apply fed with the current content: at once, then on each
+// publish (Redis pub/sub), and every poll as a safety net. It returns when
+// ctx ends.
+func (s *Store) Follow(ctx context.Context, poll time.Duration, log *slog.Logger, apply func(n int, c *content.Content)) {
+	loaded := 0
+	check := func() {
+		n, err := s.CurrentNumber(ctx)
+		if err != nil || n == loaded {
+			return
+		}
+		v, err := s.Get(ctx, n)
+		if err != nil {
+			log.Warn("reading the content version failed", "version", n, "err", err)
+			return
+		}
+		c, problems := Check(v.Files)
+		if c == nil || problems.HasErrors() {
+			log.Error("the current content version does not load; keeping the one in use", "version", n)
+			loaded = n
+			return
+		}
+		loaded = n
+		apply(n, c)
+		log.Info("content version in use", "version", n)
+	}
+	sub := s.rdb.Subscribe(ctx, s.channel())
+	defer sub.Close()
+	check()
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	msgs := sub.Channel()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-msgs:
+			check()
+		case <-t.C:
+			check()
+		}
+	}
+}
