@@ -80,6 +80,9 @@ func Check(fsys fs.FS) (*Content, Problems) {
 		problems.add(Problem{File: "locales", Msg: "no message files (locales/<lang>.yaml)"})
 		return nil, problems
 	}
+	if _, err := fs.Stat(fsys, "locales/sources.md"); err != nil {
+		problems.add(Problem{File: "locales/sources.md", Msg: "missing: the list of every fact given to people, with its source, is part of the content"})
+	}
 	if others, _ := fs.Glob(fsys, "locales/*.md"); others != nil {
 		for _, name := range others {
 			if data, err := fs.ReadFile(fsys, name); err == nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/outreach-org/outreach/bot/sms"
 )
@@ -125,7 +126,7 @@ func (c *Content) checkGSM() Problems {
 	var ps Problems
 	for _, lang := range c.Languages {
 		loc := c.locales[lang]
-		if loc == nil || lang == "ar" {
+		if loc == nil || !c.latinScript(lang) {
 			continue
 		}
 		for id, m := range loc.Messages {
@@ -133,7 +134,7 @@ func (c *Content) checkGSM() Problems {
 				for r, fix := range gsmBreakers {
 					if strings.ContainsRune(text, r) {
 						ps.add(Problem{File: loc.File, Line: m.Line, Key: id, Warning: true,
-							Msg: "character " + quoteRune(r) + " makes the SMS UCS-2 (70 characters a segment instead of 160): write " + quoteRune([]rune(fix)[0]) + " instead"})
+							Msg: "character " + quoteRune(r) + " makes the SMS UCS-2 (70 characters a segment instead of 160): write \"" + fix + "\" instead"})
 					}
 				}
 			}
@@ -170,4 +171,15 @@ func (c *Content) checkBudget() Problems {
 			Msg: fmt.Sprintf("in %s it costs %d SMS (%d %s characters), over the budget of %d", cost.Lang, cost.Segments, cost.Units, cost.Encoding, budget)})
 	}
 	return ps
+}
+
+// latinScript reports whether a language is written in Latin script, going
+// by its own name: only there do GSM-7 savings apply.
+func (c *Content) latinScript(lang string) bool {
+	for _, r := range c.Text(lang, MsgLanguageName, nil) {
+		if unicode.IsLetter(r) && !unicode.Is(unicode.Latin, r) {
+			return false
+		}
+	}
+	return true
 }

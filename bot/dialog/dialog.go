@@ -86,6 +86,9 @@ type Service struct {
 
 	dataMu sync.Mutex
 	data   atomic.Pointer[snapshot]
+
+	versionMu sync.Mutex
+	version   int64
 }
 
 type snapshot struct {
@@ -112,8 +115,29 @@ func New(st *store.Store, c *content.Content, m *metrics.Metrics, log *slog.Logg
 // Content returns the content in use.
 func (s *Service) Content() *content.Content { return s.content.Load() }
 
-// SetContent swaps in a new content version for the next messages.
+// SetContent swaps in new content for the next messages.
 func (s *Service) SetContent(c *content.Content) { s.content.Store(c) }
+
+// UseVersion swaps in content version n, unless a newer one is in use;
+// it reports whether it did.
+func (s *Service) UseVersion(n int, c *content.Content) bool {
+	s.versionMu.Lock()
+	defer s.versionMu.Unlock()
+	if int64(n) < s.version {
+		return false
+	}
+	s.version = int64(n)
+	s.content.Store(c)
+	s.Refresh()
+	return true
+}
+
+// Version returns the number of the content version in use (0 before any).
+func (s *Service) Version() int {
+	s.versionMu.Lock()
+	defer s.versionMu.Unlock()
+	return int(s.version)
+}
 
 // ContactKey returns the key of the person at address on channel.
 func (s *Service) ContactKey(channel, address string) string {
@@ -231,9 +255,12 @@ func (s *Service) decode(contact string, data []byte) engine.State {
 
 // turn builds the atomic write of one handled message.
 func (s *Service) turn(contact string, msg Message, version int64, res engine.Result) (store.Turn, error) {
-	writes, err := s.effectWrites(contact, msg.Channel, &res)
-	if err != nil {
-		return store.Turn{}, err
+	var writes []store.Write
+	var err error
+	if msg.Content == nil { // a preview changes nothing but its own state
+		if writes, err = s.effectWrites(contact, msg.Channel, &res); err != nil {
+			return store.Turn{}, err
+		}
 	}
 	data, err := json.Marshal(res.State)
 	if err != nil {

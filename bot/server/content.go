@@ -47,6 +47,7 @@ func (s *Server) putContent(w http.ResponseWriter, r *http.Request) {
 	var invalid *versions.ErrInvalid
 	switch {
 	case errors.As(err, &invalid):
+		s.record(r, "content.refused", strconv.Itoa(len(invalid.Problems))+" problem(s)")
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{
 			"error": "the content is not valid; nothing was published", "problems": problemViews(problems),
 		})
@@ -55,7 +56,7 @@ func (s *Server) putContent(w http.ResponseWriter, r *http.Request) {
 		unavailable(w)
 		return
 	}
-	s.use(c) // here at once; other instances follow within a second
+	s.opts.Dialog.UseVersion(meta.Version, c) // here at once; other instances follow
 	s.record(r, "content.publish", "version "+strconv.Itoa(meta.Version))
 	writeJSON(w, http.StatusOK, map[string]any{"version": meta.Version, "published_by": meta.PublishedBy,
 		"published_at": meta.PublishedAt, "warnings": problemViews(problems)})
@@ -99,7 +100,7 @@ func (s *Server) rollbackContent(w http.ResponseWriter, r *http.Request) {
 		unavailable(w)
 		return
 	}
-	s.use(c)
+	s.opts.Dialog.UseVersion(meta.Version, c)
 	s.record(r, "content.rollback", "to version "+strconv.Itoa(req.Version)+" as version "+strconv.Itoa(meta.Version))
 	writeJSON(w, http.StatusOK, meta)
 }
@@ -137,10 +138,4 @@ func (s *Server) previewContent(w http.ResponseWriter, r *http.Request, version 
 		return c, true
 	}
 	return nil, true
-}
-
-// use swaps in new content for the next messages.
-func (s *Server) use(c *content.Content) {
-	s.opts.Dialog.SetContent(c)
-	s.opts.Dialog.Refresh()
 }

@@ -213,7 +213,11 @@ func (s *Server) simulate(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	outcome, err := s.opts.Dialog.Handle(r.Context(), dialog.Message{Channel: "simulate", Address: req.Contact, Text: req.Text, Content: preview})
+	channel := "simulate"
+	if preview != nil {
+		channel = "preview" // a preview keeps its own conversation
+	}
+	outcome, err := s.opts.Dialog.Handle(r.Context(), dialog.Message{Channel: channel, Address: req.Contact, Text: req.Text, Content: preview})
 	if err != nil {
 		s.log.Error("simulate failed", "err", err)
 		writeError(w, http.StatusServiceUnavailable, "the store is unavailable; try again")

@@ -91,21 +91,37 @@ func (s *Store) Publish(ctx context.Context, files map[string]string, by string)
 	return v.Meta, c, problems, s.store(ctx, v)
 }
 
+// storeScript keeps a version and makes it current unless a newer one
+// already is: when two publishes race, the higher number wins everywhere.
+var storeScript = redis.NewScript(`
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[1], ARGV[1])
+local cur = tonumber(redis.call('GET', KEYS[3]) or '1')
+if tonumber(ARGV[1]) > cur then
+  redis.call('SET', KEYS[3], ARGV[1])
+  redis.call('PUBLISH', KEYS[4], ARGV[1])
+end
+return 1`)
+
 func (s *Store) store(ctx context.Context, v Version) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, s.version(v.Version), data, 0)
-		p.ZAdd(ctx, s.list(), redis.Z{Score: float64(v.Version), Member: v.Version})
-		p.Set(ctx, s.current(), v.Version, 0)
-		return nil
-	})
+	return storeScript.Run(ctx, s.rdb, []string{s.version(v.Version), s.list(), s.current(), s.channel()}, v.Version, data).Err()
+}
+
+// Load returns the current version's number and content, for a start.
+func (s *Store) Load(ctx context.Context) (int, *content.Content, error) {
+	v, err := s.Current(ctx)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
-	return s.rdb.Publish(ctx, s.channel(), v.Version).Err()
+	c, problems := Check(v.Files)
+	if c == nil || problems.HasErrors() {
+		return v.Version, nil, &ErrInvalid{Problems: problems.Errors()}
+	}
+	return v.Version, c, nil
 }
 
 // Rollback makes an earlier version current again, as a new version that
@@ -192,13 +208,14 @@ func (s *Store) List(ctx context.Context) ([]Meta, error) {
 }
 
 // Follow keeps apply fed with the current content: at once, then on each
-// publish (Redis pub/sub), and every poll as a safety net. It returns when
-// ctx ends.
-func (s *Store) Follow(ctx context.Context, poll time.Duration, log *slog.Logger, apply func(n int, c *content.Content)) {
-	loaded := 0
+// publish (Redis pub/sub), and every poll as a safety net. loaded tells the
+// version in use; apply must ignore a version older than it. It returns
+// when ctx ends.
+func (s *Store) Follow(ctx context.Context, poll time.Duration, log *slog.Logger, loaded func() int, apply func(n int, c *content.Content)) {
+	bad := 0 // a version that does not load, not to try again
 	check := func() {
 		n, err := s.CurrentNumber(ctx)
-		if err != nil || n == loaded {
+		if err != nil || n == loaded() || n == bad {
 			return
 		}
 		v, err := s.Get(ctx, n)
@@ -209,10 +226,9 @@ func (s *Store) Follow(ctx context.Context, poll time.Duration, log *slog.Logger
 		c, problems := Check(v.Files)
 		if c == nil || problems.HasErrors() {
 			log.Error("the current content version does not load; keeping the one in use", "version", n)
-			loaded = n
+			bad = n
 			return
 		}
-		loaded = n
 		apply(n, c)
 		log.Info("content version in use", "version", n)
 	}

@@ -46,8 +46,8 @@ func TestPublishAndRollBack(t *testing.T) {
 	if code != 422 || !strings.Contains(fmt.Sprint(out["problems"]), "health_where") {
 		t.Fatalf("invalid publish: %d %v", code, out)
 	}
-	if got := simulateText(t, a.base, "p1", "Bonjour"); !strings.Contains(got, "Menu") {
-		t.Fatalf("after a refused publish the bot says %q", got)
+	if code, out := api(t, "GET", a.base+"/api/v1/content", adminToken, ""); code != 200 || out["version"] != 1.0 {
+		t.Fatalf("after a refused publish the version is %v, want 1", out["version"])
 	}
 
 	// Published: a health centre moved (a new line in health_where), and the
@@ -105,15 +105,30 @@ func TestPublishAndRollBack(t *testing.T) {
 	if got := simulateText(t, a.base, "p3", "2"); strings.Contains(got, moved) {
 		t.Errorf("after rollback the old text is still there: %q", got)
 	}
-	// A preview of version 2 and of a draft, without publishing.
-	if got := say(t, a.base, "preview", "Bonjour"); len(got) == 0 {
-		t.Fatal("no reply")
+	// A preview of version 2 and of a valid draft, without publishing.
+	preview := func(contact, text string, version int, draft map[string]string) string {
+		body, _ := json.Marshal(map[string]any{"contact": contact, "text": text, "version": version, "draft": draft})
+		code, out := api(t, "POST", a.base+"/api/v1/simulate", adminToken, string(body))
+		if code != 200 {
+			t.Fatalf("preview: %d %v", code, out)
+		}
+		return fmt.Sprint(out)
 	}
-	body, _ := json.Marshal(map[string]any{"contact": "preview", "text": "2", "version": 2})
-	if code, out := api(t, "POST", a.base+"/api/v1/simulate", adminToken, string(body)); code != 200 || !strings.Contains(fmt.Sprint(out), "répondez") {
-		t.Errorf("preview of version 2: %d %v", code, out)
+	for _, text := range []string{"Bonjour", "2"} {
+		preview("pv", text, 2, nil)
 	}
-	body, _ = json.Marshal(map[string]any{"contact": "preview2", "text": "Bonjour", "draft": broken})
+	if got := preview("pv", "2", 2, nil); !strings.Contains(got, moved) {
+		t.Errorf("preview of version 2 does not show its text: %s", got)
+	}
+	draft := contentFiles(t)
+	draft["locales/fr.yaml"] = strings.Replace(draft["locales/fr.yaml"], `main_title: "`, `main_title: "BROUILLON `, 1)
+	if got := preview("pd", "Bonjour", 0, draft); !strings.Contains(got, "BROUILLON") {
+		t.Errorf("preview of a draft: %s", got)
+	}
+	if got := simulateText(t, a.base, "p4", "Bonjour"); strings.Contains(got, "BROUILLON") {
+		t.Error("a draft preview changed the live content")
+	}
+	body, _ := json.Marshal(map[string]any{"contact": "preview2", "text": "Bonjour", "draft": broken})
 	if code, _ := api(t, "POST", a.base+"/api/v1/simulate", adminToken, string(body)); code != 422 {
 		t.Errorf("preview of an invalid draft: %d, want 422", code)
 	}

@@ -315,6 +315,9 @@ func TestServeRoutes(t *testing.T) {
 			}
 		})
 	}
+	if code, _ := api(t, "POST", s.base+"/api/v1/tokens", adminToken, fmt.Sprintf(`{"name":%q,"role":"staff"}`, strings.Repeat("x", 70000))); code != 413 {
+		t.Errorf("a 70 kB body on a route bounded at 64 KiB: %d, want 413", code)
+	}
 	for path, want := range map[string]string{
 		"/healthz": "ok",
 		"/readyz":  "ok",

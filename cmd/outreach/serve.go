@@ -48,6 +48,12 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	})
 	distributions := distribution.New(a.store, broadcasts, a.dialog.Content, cfg.RemindBefore, nil, a.dialog.Refresh)
 	contentVersions := versions.New(a.store.Client(), cfg.KeyPrefix, a.dialog.Content().Files())
+	// The published content, if any, is in use before the first message.
+	if n, c, err := contentVersions.Load(ctx); err != nil {
+		log.Error("the published content does not load; using the built-in content", "component", "content", "version", n, "err", err)
+	} else {
+		a.dialog.UseVersion(n, c)
+	}
 	opts := server.Options{
 		Versions:   contentVersions,
 		Broadcasts: broadcasts, Distributions: distributions, Requests: a.store,
@@ -140,9 +146,8 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	}()
 	go func() {
 		defer workerDone.Done()
-		contentVersions.Follow(workerCtx, 5*time.Second, log.With("component", "content"), func(n int, c *content.Content) {
-			a.dialog.SetContent(c)
-			a.dialog.Refresh()
+		contentVersions.Follow(workerCtx, 5*time.Second, log.With("component", "content"), a.dialog.Version, func(n int, c *content.Content) {
+			a.dialog.UseVersion(n, c)
 		})
 	}()
 
