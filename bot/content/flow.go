@@ -34,6 +34,9 @@ const (
 	DoHandover    = "handover"
 	DoOptOut      = "opt_out"
 	DoOptIn       = "opt_in"
+	// DoErase deletes everything kept about the person, once the step's
+	// replies are on their way.
+	DoErase = "erase"
 )
 
 // SourceDistributions is the list source of upcoming distributions.

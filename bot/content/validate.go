@@ -222,8 +222,8 @@ func (c *Content) validate() Problems {
 				next(n.Back, "back")
 			}
 		case KindAction:
-			if !slices.Contains([]string{DoSetLanguage, DoSubscribe, DoUnsubscribe, DoHandover, DoOptOut, DoOptIn}, n.Do) {
-				at("do %q: want set_language, subscribe, unsubscribe, handover, opt_out or opt_in", n.Do)
+			if !slices.Contains([]string{DoSetLanguage, DoSubscribe, DoUnsubscribe, DoHandover, DoOptOut, DoOptIn, DoErase}, n.Do) {
+				at("do %q: want set_language, subscribe, unsubscribe, handover, opt_out, opt_in or erase", n.Do)
 			}
 			next(n.Goto, "goto")
 		case KindSwitch:

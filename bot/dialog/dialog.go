@@ -228,8 +228,15 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 			return Outcome{}, err
 		}
 		for _, e := range res.Effects {
-			if e.Kind == engine.EffectHandover {
+			switch e.Kind {
+			case engine.EffectHandover:
 				s.log.Info("request to talk to a person recorded", "contact", contact, "channel", msg.Channel)
+			case engine.EffectErase:
+				if err := s.erase(ctx, contact); err != nil {
+					s.metrics.Errors.WithLabelValues("erase").Inc()
+					return Outcome{}, err
+				}
+				s.log.Info("a person's data erased at their request", "contact", contact)
 			}
 		}
 		s.metrics.Inbound.WithLabelValues(msg.Channel).Inc()
@@ -270,7 +277,11 @@ func (s *Service) turn(contact string, msg Message, version int64, res engine.Re
 	if s.delivers(msg.Channel) {
 		t.Address, t.Channel = s.store.Seal(msg.Address), msg.Channel
 		t.Outbox = s.opts.Outbox.Keys().Stream(outbox.Reply)
-		e := outbox.NewEntry(msg.Channel, t.Address, contact, outbox.Reply)
+		ck := contact
+		if erases(res) {
+			ck = "" // the confirmation must survive the erasure it confirms
+		}
+		e := outbox.NewEntry(msg.Channel, t.Address, ck, outbox.Reply)
 		e.Callback = msg.Callback
 		for _, r := range res.Replies {
 			m := outbox.Text{Text: r.Text}
@@ -320,6 +331,7 @@ func (s *Service) effectWrites(contact, channel string, res *engine.Result) ([]s
 				return nil, err
 			}
 			ws = append(ws, req...)
+			ws = append(ws, s.store.RequestIndexWrite(contact, id))
 			res.State.Request = id
 		case engine.EffectNote:
 			if res.State.Request != "" && e.Text != "" {
@@ -534,4 +546,37 @@ func (s *Service) CloseRequest(ctx context.Context, id string) error {
 		st.Request = ""
 		return true
 	})
+}
+
+func erases(res engine.Result) bool {
+	for _, e := range res.Effects {
+		if e.Kind == engine.EffectErase {
+			return true
+		}
+	}
+	return false
+}
+
+// Erase deletes everything kept about a contact (see store.Erase), as staff
+// ask for it.
+func (s *Service) Erase(ctx context.Context, contact string) error {
+	defer s.lock(contact)()
+	return s.erase(ctx, contact)
+}
+
+// erase is Erase for a caller that holds the contact's lock.
+func (s *Service) erase(ctx context.Context, contact string) error {
+	sites, err := s.store.Sites(ctx)
+	if err != nil {
+		return err
+	}
+	ids := s.Content().Flow.Sites
+	for _, site := range sites {
+		ids = append(ids, site.ID)
+	}
+	prefix := ""
+	if s.opts.Outbox != nil {
+		prefix = strings.TrimSuffix(s.opts.Outbox.Keys().Stream(outbox.Reply), "reply")
+	}
+	return s.store.Erase(ctx, contact, ids, prefix)
 }

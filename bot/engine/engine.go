@@ -146,7 +146,9 @@ const (
 	EffectUnsubscribe = "unsubscribe"
 	EffectHandover    = "handover"
 	// EffectNote is a message written while a request to a person is open.
-	EffectNote   = "note"
+	EffectNote = "note"
+	// EffectErase asks that everything about the person be deleted.
+	EffectErase  = "erase"
 	EffectOptOut = "opt_out"
 	EffectOptIn  = "opt_in"
 )
@@ -573,6 +575,8 @@ func (r *step) act(n *content.Node) {
 	case content.DoOptOut:
 		r.st.OptedOut = true
 		r.effects = append(r.effects, Effect{Kind: EffectOptOut, Sites: r.st.Sites, Lang: r.st.Lang})
+	case content.DoErase:
+		r.effects = append(r.effects, Effect{Kind: EffectErase, Lang: r.st.Lang})
 	case content.DoOptIn:
 		r.st.OptedOut = false
 		r.effects = append(r.effects, Effect{Kind: EffectOptIn, Sites: r.st.Sites, Lang: r.st.Lang})

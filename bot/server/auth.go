@@ -53,6 +53,7 @@ func (s *Server) routes() []route {
 			route{"GET /api/v1/requests/{id}", staff, s.getRequest},
 			route{"POST /api/v1/requests/{id}/reply", staff, s.replyRequest},
 			route{"POST /api/v1/requests/{id}/close", staff, s.closeRequest},
+			route{"DELETE /api/v1/contacts/{id}", staff, s.eraseContact},
 		)
 	}
 	if s.opts.Distributions != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"regexp"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -22,7 +23,9 @@ type Requests interface {
 // requestView is a request to talk to a person as staff see it: what the
 // person wrote, opened; never their address.
 type requestView struct {
-	ID        string    `json:"id"`
+	ID string `json:"id"`
+	// Contact is the person's pseudonymous key, for DELETE /api/v1/contacts/{id}.
+	Contact   string    `json:"contact"`
 	Urgent    bool      `json:"urgent"`
 	Lang      string    `json:"lang"`
 	Channel   string    `json:"channel"`
@@ -42,7 +45,7 @@ func (s *Server) view(r *http.Request, req store.Request, notes []string) reques
 		}
 		return t
 	}
-	v := requestView{ID: req.ID, Urgent: req.Urgent, Lang: req.Lang, Channel: req.Channel, Site: req.Site,
+	v := requestView{ID: req.ID, Contact: req.Contact, Urgent: req.Urgent, Lang: req.Lang, Channel: req.Channel, Site: req.Site,
 		CreatedAt: req.CreatedAt, Text: open(req.Text), Replies: req.Replies, Open: req.Open}
 	for _, n := range notes {
 		v.Then = append(v.Then, open(n))
@@ -138,4 +141,23 @@ func errText(err error) string {
 		return err.Error()
 	}
 	return "the store or the channel is unavailable; try again"
+}
+
+var contactKey = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// eraseContact deletes everything kept about a person (staff, at the
+// person's request made another way).
+func (s *Server) eraseContact(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !contactKey.MatchString(id) {
+		writeError(w, http.StatusBadRequest, "a contact id is 32 hexadecimal characters (see GET /api/v1/requests)")
+		return
+	}
+	if err := s.opts.Dialog.Erase(r.Context(), id); err != nil {
+		s.log.Error("erasing a contact failed", "err", err)
+		unavailable(w)
+		return
+	}
+	s.record(r, "contact.erase", id)
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -3,6 +3,7 @@ package telegram
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -269,5 +270,63 @@ func TestClassify(t *testing.T) {
 	}
 	if got := Classify(tests[0].err); got.RetryAfter != 7*time.Second {
 		t.Errorf("retry after %v, want 7s", got.RetryAfter)
+	}
+}
+
+// TestEraseLeavesNothing: a person subscribes, asks for a person, gets a
+// broadcast, then asks to erase everything. Afterwards no Redis key or value
+// holds their chat id or their contact key, and the confirmation still
+// reaches them.
+func TestEraseLeavesNothing(t *testing.T) {
+	env, h := setup(t)
+	fake := telegramtest.NewServer(t, token)
+	ctx := context.Background()
+	const chatID = "111111111"
+	ck := env.Store.ContactKey(Channel, chatID)
+	serve := func(text string) {
+		t.Helper()
+		if _, err := env.Dialog.Handle(ctx, dialog.Message{Channel: Channel, Address: chatID, Text: text}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, text := range []string{"Bonjour", "4", "1", "1", "0", "J'ai besoin d'aide pour mon fils", "MENU"} {
+		serve(text)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, post("message_digit.json", secret)(t))
+	if err := env.Outbox.Enqueue(ctx, outbox.Entry{ID: "b1", Channel: Channel, To: env.Store.Seal(chatID), Contact: ck, Priority: outbox.Bulk, Broadcast: "x", Messages: []outbox.Text{{Text: "notice"}}}); err != nil {
+		t.Fatal(err)
+	}
+	env.Redis.SAdd(ctx, env.Outbox.Keys().BroadcastTold("x"), ck)
+	serve("EFFACER")
+	serve("1") // confirm
+	keys, _ := env.Redis.Keys(ctx, env.Prefix+"*").Result()
+	for _, k := range keys {
+		if strings.Contains(k, ck) || strings.Contains(k, chatID) {
+			t.Errorf("key %q remains", k)
+		}
+		if typ, _ := env.Redis.Type(ctx, k).Result(); typ == "stream" {
+			// XDEL leaves a deleted entry's bytes in the stream's nodes
+			// until Redis frees them: the live entries are what is checked.
+			msgs, _ := env.Redis.XRange(ctx, k, "-", "+").Result()
+			for _, m := range msgs {
+				if v := fmt.Sprint(m.Values); strings.Contains(v, ck) || strings.Contains(v, chatID) {
+					t.Errorf("an entry of %q still names the person", k)
+				}
+			}
+			continue
+		}
+		dump, _ := env.Redis.Dump(ctx, k).Result()
+		if strings.Contains(dump, ck) || strings.Contains(dump, chatID) {
+			t.Errorf("value of %q still names the person", k)
+		}
+	}
+	if reqs, _ := env.Store.OpenRequests(ctx); len(reqs) != 0 {
+		t.Errorf("%d requests remain", len(reqs))
+	}
+	startWorker(t, env, fake, outbox.Options{})
+	sent := fake.WaitSent(t, 1, 10*time.Second)
+	if !strings.Contains(sent[len(sent)-1].Params.Get("text"), env.Text("fr", "erased")) {
+		t.Errorf("the confirmation did not go out: %q", sent[len(sent)-1].Params.Get("text"))
 	}
 }

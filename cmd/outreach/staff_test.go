@@ -301,6 +301,16 @@ func TestRequestsToAPerson(t *testing.T) {
 	if _, out := api(t, "GET", s.base+"/api/v1/requests", adminToken, ""); len(out["requests"].([]any)) != 0 {
 		t.Errorf("a closed request is still listed: %v", out)
 	}
+	// Staff erase the person: the request is gone too.
+	if code, out := api(t, "DELETE", s.base+"/api/v1/contacts/"+req["contact"].(string), adminToken, ""); code != 204 {
+		t.Fatalf("erase: %d %v", code, out)
+	}
+	if code, _ := api(t, "GET", s.base+"/api/v1/requests/"+id, adminToken, ""); code != 404 {
+		t.Errorf("the erased person's request answers %d, want 404", code)
+	}
+	if code, _ := api(t, "DELETE", s.base+"/api/v1/contacts/not-a-key", adminToken, ""); code != 400 {
+		t.Errorf("erase of a bad id: %d, want 400", code)
+	}
 }
 
 func TestStaffCommands(t *testing.T) {
