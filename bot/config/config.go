@@ -28,6 +28,8 @@ type Config struct {
 	Retention time.Duration
 	// MaxReplies bounds the messages one step may send (OUTREACH_MAX_REPLIES).
 	MaxReplies int
+	// FloodPerMinute bounds one person's messages a minute (OUTREACH_FLOOD_PER_MINUTE).
+	FloodPerMinute int
 	// ContentDir, when set, loads flows/ and locales/ from this directory
 	// instead of the content built into the binary (OUTREACH_CONTENT_DIR).
 	ContentDir string
@@ -97,6 +99,9 @@ func Load(lookupEnv func(string) (string, bool)) (Config, error) {
 		return c, err
 	}
 	if c.Templates, err = parseTemplates(getenv("OUTREACH_WHATSAPP_TEMPLATES")); err != nil {
+		return c, err
+	}
+	if c.FloodPerMinute, err = positive(getenv, "OUTREACH_FLOOD_PER_MINUTE", 30); err != nil {
 		return c, err
 	}
 	c.MaxReplies = 6

@@ -20,6 +20,8 @@ const (
 	// MsgContentUpdated is said to a person whose step no longer exists
 	// after new content was published, before the main menu.
 	MsgContentUpdated = "content_updated"
+	// MsgSlowDown is said once to a person who sends too many messages.
+	MsgSlowDown = "slow_down"
 )
 
 // Distribution notices: each kind is a message of that id.
@@ -105,6 +107,7 @@ func (c *Content) validate() Problems {
 	}
 	use(MsgLanguageName, sf, 0, "languages")
 	use(MsgContentUpdated, sf, 0, "content updates")
+	use(MsgSlowDown, sf, 0, "flood limit")
 
 	// Keywords and greetings.
 	seenWord := map[string]string{}

@@ -67,6 +67,10 @@ type Options struct {
 	DataMaxAge time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// FloodPerMinute bounds the messages one person may send in a minute;
+	// beyond it they get one polite slow-down, then silence, and cost no
+	// provider send (a phone stuck in a loop, two bots talking). Zero: none.
+	FloodPerMinute int
 	// Outbox receives the replies on the channels listed in Deliver; the
 	// replies of other channels (simulate, chat) are only returned.
 	Outbox  *outbox.Outbox
@@ -188,7 +192,13 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 		return Outcome{}, err
 	}
 	for attempt := 0; attempt < maxAttempts; attempt++ {
-		stored, err := s.store.LoadState(ctx, contact, msg.ProviderID)
+		var stored store.State
+		var count int64
+		if attempt == 0 && s.opts.FloodPerMinute > 0 {
+			stored, count, err = s.store.LoadStateCounting(ctx, contact, msg.ProviderID, s.opts.Now())
+		} else {
+			stored, err = s.store.LoadState(ctx, contact, msg.ProviderID)
+		}
 		if err != nil {
 			s.metrics.Errors.WithLabelValues("load").Inc()
 			return Outcome{}, err
@@ -196,6 +206,9 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 		if stored.Seen {
 			s.metrics.Duplicates.WithLabelValues(msg.Channel).Inc()
 			return Outcome{Duplicate: true}, nil
+		}
+		if count > int64(s.opts.FloodPerMinute) && s.opts.FloodPerMinute > 0 {
+			return s.flooded(ctx, contact, msg, stored, count)
 		}
 		st := s.decode(contact, stored.Data)
 		c := msg.Content
@@ -579,4 +592,28 @@ func (s *Service) erase(ctx context.Context, contact string) error {
 		prefix = strings.TrimSuffix(s.opts.Outbox.Keys().Stream(outbox.Reply), "reply")
 	}
 	return s.store.Erase(ctx, contact, ids, prefix)
+}
+
+// flooded answers a person over the flood limit: the first message over it
+// gets a short slow-down, the others nothing; none runs the conversation.
+func (s *Service) flooded(ctx context.Context, contact string, msg Message, stored store.State, count int64) (Outcome, error) {
+	s.metrics.Skipped.WithLabelValues(msg.Channel, "flood").Inc()
+	if count != int64(s.opts.FloodPerMinute)+1 {
+		return Outcome{}, nil
+	}
+	lang := s.decode(contact, stored.Data).Lang
+	c := s.Content()
+	if !c.HasLanguage(lang) {
+		lang = c.Languages[0]
+	}
+	reply := engine.Reply{Text: c.Text(lang, content.MsgSlowDown, nil)}
+	s.log.Warn("a person is over the flood limit", "contact", contact, "channel", msg.Channel)
+	if s.delivers(msg.Channel) {
+		e := outbox.NewEntry(msg.Channel, s.store.Seal(msg.Address), contact, outbox.Reply)
+		e.Messages = []outbox.Text{{Text: reply.Text}}
+		if err := s.opts.Outbox.Enqueue(ctx, e); err != nil {
+			return Outcome{}, err
+		}
+	}
+	return Outcome{Replies: []engine.Reply{reply}}, nil
 }

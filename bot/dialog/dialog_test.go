@@ -249,3 +249,38 @@ func TestRedisDownIsAnError(t *testing.T) {
 		t.Fatal("Handle with Redis down returned no error")
 	}
 }
+
+// TestFloodLimit: a phone that sends 40 messages in a minute gets answers
+// for the first 10, one slow-down, then silence.
+func TestFloodLimit(t *testing.T) {
+	rdb, prefix := redistest.New(t)
+	c, _ := content.Load(content.Embedded())
+	st, err := store.New(context.Background(), rdb, store.Options{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 28, 10, 0, 30, 0, time.UTC)
+	svc := New(st, c, metrics.New(), slog.New(slog.NewTextHandler(io.Discard, nil)), Options{FloodPerMinute: 10, Now: func() time.Time { return now }})
+	var answered, slowDowns int
+	for i := range 40 {
+		out, err := svc.Handle(context.Background(), Message{Channel: "sms", Address: "+212600000077", Text: fmt.Sprint(i % 3)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range out.Replies {
+			if r.Text == c.Text("fr", "slow_down", nil) {
+				slowDowns++
+			}
+		}
+		if len(out.Replies) > 0 {
+			answered++
+		}
+	}
+	if answered != 11 || slowDowns != 1 {
+		t.Errorf("%d messages answered, %d slow-downs; want 10 answers and 1 slow-down", answered, slowDowns)
+	}
+	now = now.Add(time.Minute) // the next minute, the person is heard again
+	if out, _ := svc.Handle(context.Background(), Message{Channel: "sms", Address: "+212600000077", Text: "MENU"}); len(out.Replies) == 0 {
+		t.Error("not answered the next minute")
+	}
+}

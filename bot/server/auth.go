@@ -2,8 +2,11 @@ package server
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/outreach-org/outreach/bot/access"
 )
@@ -98,12 +101,19 @@ func (s *Server) allow(roles []access.Role, next http.HandlerFunc) http.Handler 
 			writeError(w, http.StatusUnauthorized, "invalid token")
 			return
 		}
+		ip := clientIP(r)
+		if s.guard.blocked(ip, time.Now()) {
+			w.Header().Set("Retry-After", "60")
+			writeError(w, http.StatusTooManyRequests, "too many failed token attempts; wait a minute")
+			return
+		}
 		p, ok, err := s.opts.Tokens.Lookup(r.Context(), token)
 		if err != nil {
 			writeError(w, http.StatusServiceUnavailable, "the store is unavailable; try again")
 			return
 		}
 		if !ok {
+			s.guard.fail(ip, time.Now())
 			w.Header().Set("WWW-Authenticate", `Bearer realm="outreach", error="invalid_token"`)
 			writeError(w, http.StatusUnauthorized, "invalid token")
 			return
@@ -176,4 +186,45 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"events": events})
+}
+
+// maxFailures is how many wrong tokens one address may try in a minute.
+const maxFailures = 10
+
+// failGuard counts wrong tokens by client address, a minute at a time, and
+// blocks an address over maxFailures until the minute ends.
+type failGuard struct {
+	mu     sync.Mutex
+	minute int64
+	counts map[string]int
+}
+
+func (g *failGuard) roll(now time.Time) {
+	if m := now.Unix() / 60; m != g.minute || g.counts == nil {
+		g.minute, g.counts = m, map[string]int{}
+	}
+}
+
+func (g *failGuard) fail(ip string, now time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.roll(now)
+	g.counts[ip]++
+}
+
+func (g *failGuard) blocked(ip string, now time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.roll(now)
+	return g.counts[ip] >= maxFailures
+}
+
+// clientIP is the address a request came from (not X-Forwarded-For, which
+// anyone can write).
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }

@@ -38,8 +38,9 @@ type Store interface {
 
 // Server holds what the routes need.
 type Server struct {
-	opts Options
-	log  *slog.Logger
+	opts  Options
+	log   *slog.Logger
+	guard failGuard
 }
 
 // Options are the server's parts. A channel left nil is off, and its webhook

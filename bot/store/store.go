@@ -137,30 +137,50 @@ type State struct {
 // that provider message id was already handled — in one round trip. A new
 // contact has no data and version 0.
 func (s *Store) LoadState(ctx context.Context, contact, seenID string) (State, error) {
+	st, _, err := s.load(ctx, contact, seenID, time.Time{})
+	return st, err
+}
+
+// LoadStateCounting is LoadState that also counts the contact's messages in
+// the minute of now, in the same round trip, for the flood limit.
+func (s *Store) LoadStateCounting(ctx context.Context, contact, seenID string, now time.Time) (State, int64, error) {
+	return s.load(ctx, contact, seenID, now)
+}
+
+func (s *Store) load(ctx context.Context, contact, seenID string, now time.Time) (State, int64, error) {
 	var vals *redis.SliceCmd
-	var seen *redis.IntCmd
+	var seen, count *redis.IntCmd
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		vals = p.HMGet(ctx, s.stateKey(contact), "v", "s")
 		if seenID != "" {
 			seen = p.Exists(ctx, s.seenKey(contact, seenID))
 		}
+		if !now.IsZero() {
+			k := s.prefix + "{c:" + contact + "}:n:" + strconv.FormatInt(now.Unix()/60, 10)
+			count = p.Incr(ctx, k)
+			p.Expire(ctx, k, 2*time.Minute)
+		}
 		return nil
 	})
 	if err != nil {
-		return State{}, fmt.Errorf("store: load state: %w", err)
+		return State{}, 0, fmt.Errorf("store: load state: %w", err)
+	}
+	var n int64
+	if count != nil {
+		n = count.Val()
 	}
 	var st State
 	v := vals.Val()
 	if ver, ok := v[0].(string); ok {
 		if st.Version, err = strconv.ParseInt(ver, 10, 64); err != nil {
-			return State{}, fmt.Errorf("store: load state: bad version: %w", err)
+			return State{}, 0, fmt.Errorf("store: load state: bad version: %w", err)
 		}
 	}
 	if d, ok := v[1].(string); ok {
 		st.Data = []byte(d)
 	}
 	st.Seen = seen != nil && seen.Val() > 0
-	return st, nil
+	return st, n, nil
 }
 
 // Turn is everything one conversation turn writes.

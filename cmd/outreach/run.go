@@ -115,11 +115,12 @@ func newApp(ctx context.Context, lookupEnv func(string) (string, bool), contentD
 		deliver = append(deliver, telegram.Channel)
 	}
 	d := dialog.New(st, c, m, log, dialog.Options{
-		Location:   cfg.Timezone,
-		IdleAfter:  cfg.IdleAfter,
-		MaxReplies: cfg.MaxReplies,
-		Outbox:     ob,
-		Deliver:    deliver,
+		Location:       cfg.Timezone,
+		IdleAfter:      cfg.IdleAfter,
+		MaxReplies:     cfg.MaxReplies,
+		FloodPerMinute: cfg.FloodPerMinute,
+		Outbox:         ob,
+		Deliver:        deliver,
 	})
 	return &app{cfg: cfg, log: log, store: st, metrics: m, dialog: d, outbox: ob, close: closeRedis}, nil
 }
