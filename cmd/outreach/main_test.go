@@ -201,7 +201,7 @@ func startServe(t *testing.T, vars map[string]string) *service {
 	}
 }
 
-func waitHealthy(t *testing.T, base string) {
+func waitHealthy(t testing.TB, base string) {
 	t.Helper()
 	for range 100 {
 		if resp, err := http.Get(base + "/healthz"); err == nil {
