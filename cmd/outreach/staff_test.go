@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/outreach-org/outreach/bot/twilio/twiliotest"
 )
 
@@ -403,6 +405,56 @@ func TestCancelledDistributionStopsItsNotice(t *testing.T) {
 	for _, call := range all[15+told:] {
 		if !strings.Contains(call.Body, "Annulé") {
 			t.Errorf("after cancelling, %s got %q", call.To, call.Body)
+		}
+	}
+}
+
+// TestNoPersonalDataAtRest runs conversations on SMS, WhatsApp and Telegram,
+// a request to a person and a broadcast, then scans every Redis key and value
+// under the service's prefix, and all its log output, for the phone numbers
+// and chat ids used: none may appear.
+func TestNoPersonalDataAtRest(t *testing.T) {
+	p := withProviders(t)
+	p.vars["OUTREACH_QUIET_HOURS"] = ""
+	s := startServe(t, p.vars)
+	ppl := &people{t: t, base: s.base}
+	const smsPerson, waPerson, tgChat = "+212699887766", "whatsapp:+212655443322", int64(987654321)
+	for _, text := range []string{"Bonjour", "4", "1", "1", "0", "Mon numéro est le 0699887766"} {
+		ppl.sms(smsPerson, text)
+	}
+	for _, text := range []string{"hello", "4", "1", "1"} {
+		ppl.sms(waPerson, text)
+	}
+	for _, text := range []string{"مرحبا", "4", "1", "1"} {
+		ppl.telegram(tgChat, "ar", text)
+	}
+	if code, out := api(t, "POST", s.base+"/api/v1/broadcasts", adminToken, `{"text":{"fr":"Avis","en":"Notice","ar":"إعلان"},"audience":{"sites":["nador"]}}`); code != 202 {
+		t.Fatalf("broadcast: %d %v", code, out)
+	}
+	p.telegram.WaitSent(t, 6, 15*time.Second)
+	p.twilio.WaitAccepted(t, 13, 15*time.Second)
+
+	secrets := []string{"699887766", "655443322", "987654321", "0699887766"}
+	opts, _ := redis.ParseURL(p.vars["REDIS_URL"])
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	ctx := context.Background()
+	keys, err := rdb.Keys(ctx, p.vars["OUTREACH_REDIS_PREFIX"]+"*").Result()
+	if err != nil || len(keys) < 10 {
+		t.Fatalf("%d keys, %v", len(keys), err)
+	}
+	for _, k := range keys {
+		value, _ := rdb.Dump(ctx, k).Result()
+		for _, secret := range secrets {
+			if strings.Contains(k, secret) || strings.Contains(value, secret) {
+				t.Errorf("%q holds %s", k, secret)
+			}
+		}
+	}
+	logs := s.logs.String()
+	for _, secret := range append(secrets, "Mon numéro", e2eToken, e2eBot) {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the log holds %q", secret)
 		}
 	}
 }
