@@ -284,3 +284,23 @@ func TestFloodLimit(t *testing.T) {
 		t.Error("not answered the next minute")
 	}
 }
+
+func TestPurgeRemovesWhatOutlivedContacts(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.send(t, "+212600000088", "Bonjour")
+	f.send(t, "+212600000088", "4")
+	f.send(t, "+212600000088", "1")
+	f.send(t, "+212600000088", "1") // subscribed to Nador
+	live := f.store.ContactKey("sms", "+212600000088")
+	f.rdb.SAdd(ctx, f.store.SubscribersKey("nador"), "00000000000000000000000000000000") // state long expired
+	f.rdb.ZAdd(ctx, f.prefix+"requests:open", redis.Z{Score: 1, Member: "gone"})
+	n, err := f.store.Purge(ctx, []string{"nador", "oujda"})
+	if err != nil || n != 2 {
+		t.Fatalf("purged %d, %v; want 2", n, err)
+	}
+	subs, _ := f.store.Subscribers(ctx, "nador")
+	if len(subs) != 1 || subs[0] != live {
+		t.Errorf("subscribers %v, want only the live contact", subs)
+	}
+}

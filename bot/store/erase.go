@@ -122,3 +122,52 @@ func (s *Store) eraseFromOutbox(ctx context.Context, contact, o string) error {
 	}
 	return iter.Err()
 }
+
+// Purge removes what outlived its contact: members of the site subscriber
+// sets whose state expired after the retention period, and requests whose
+// record expired. It returns how many it removed.
+func (s *Store) Purge(ctx context.Context, sites []string) (int, error) {
+	removed := 0
+	for _, site := range sites {
+		key := s.subscribersKey(site)
+		var cur uint64
+		for {
+			members, next, err := s.rdb.SScan(ctx, key, cur, "", 500).Result()
+			if err != nil {
+				return removed, err
+			}
+			exists := make([]*redis.IntCmd, len(members))
+			if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for i, ck := range members {
+					exists[i] = p.Exists(ctx, s.stateKey(ck))
+				}
+				return nil
+			}); err != nil {
+				return removed, err
+			}
+			for i, ck := range members {
+				if exists[i].Val() == 0 {
+					s.rdb.SRem(ctx, key, ck)
+					removed++
+				}
+			}
+			if next == 0 {
+				break
+			}
+			cur = next
+		}
+	}
+	for _, list := range []string{s.prefix + "requests:open", s.prefix + "requests:closed"} {
+		ids, err := s.rdb.ZRange(ctx, list, 0, -1).Result()
+		if err != nil {
+			return removed, err
+		}
+		for _, id := range ids {
+			if n, err := s.rdb.Exists(ctx, s.requestKey(id)).Result(); err == nil && n == 0 {
+				s.rdb.ZRem(ctx, list, id)
+				removed++
+			}
+		}
+	}
+	return removed, nil
+}

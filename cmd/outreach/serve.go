@@ -139,10 +139,14 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 			}
 		}()
 	}
-	workerDone.Add(2)
+	workerDone.Add(3)
 	go func() {
 		defer workerDone.Done()
 		broadcasts.Run(workerCtx)
+	}()
+	go func() {
+		defer workerDone.Done()
+		a.dialog.Purge(workerCtx, time.Hour)
 	}()
 	go func() {
 		defer workerDone.Done()
