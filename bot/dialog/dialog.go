@@ -119,9 +119,6 @@ func New(st *store.Store, c *content.Content, m *metrics.Metrics, log *slog.Logg
 // Content returns the content in use.
 func (s *Service) Content() *content.Content { return s.content.Load() }
 
-// SetContent swaps in new content for the next messages.
-func (s *Service) SetContent(c *content.Content) { s.content.Store(c) }
-
 // UseVersion swaps in content version n, unless a newer one is in use;
 // it reports whether it did.
 func (s *Service) UseVersion(n int, c *content.Content) bool {

@@ -109,7 +109,7 @@ func (s *Server) allow(roles []access.Role, next http.HandlerFunc) http.Handler 
 		}
 		p, ok, err := s.opts.Tokens.Lookup(r.Context(), token)
 		if err != nil {
-			writeError(w, http.StatusServiceUnavailable, "the store is unavailable; try again")
+			unavailable(w)
 			return
 		}
 		if !ok {
@@ -154,7 +154,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "a token of that name exists; delete it first")
 		return
 	case err != nil:
-		writeError(w, http.StatusServiceUnavailable, "the store is unavailable; try again")
+		unavailable(w)
 		return
 	}
 	s.record(r, "token.create", req.Name+" ("+string(req.Role)+")")
@@ -168,7 +168,7 @@ func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no token of that name")
 		return
 	case err != nil:
-		writeError(w, http.StatusServiceUnavailable, "the store is unavailable; try again")
+		unavailable(w)
 		return
 	}
 	s.record(r, "token.delete", name)
@@ -182,7 +182,7 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request) {
 	}
 	events, err := s.opts.Audit.List(r.Context(), limit)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "the store is unavailable; try again")
+		unavailable(w)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"events": events})

@@ -129,7 +129,7 @@ func (r *statusRecorder) WriteHeader(code int) {
 func (s *Server) outboxDepth(w http.ResponseWriter, r *http.Request) {
 	depth, err := s.opts.Outbox.Depth(r.Context())
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "the store is unavailable; try again")
+		unavailable(w)
 		return
 	}
 	writeJSON(w, http.StatusOK, depth)
@@ -144,7 +144,7 @@ func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request) {
 	}
 	dead, err := s.opts.Outbox.Dead(r.Context(), limit)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "the store is unavailable; try again")
+		unavailable(w)
 		return
 	}
 	type letter struct {
@@ -221,7 +221,7 @@ func (s *Server) simulate(w http.ResponseWriter, r *http.Request) {
 	outcome, err := s.opts.Dialog.Handle(r.Context(), dialog.Message{Channel: channel, Address: req.Contact, Text: req.Text, Content: preview})
 	if err != nil {
 		s.log.Error("simulate failed", "err", err)
-		writeError(w, http.StatusServiceUnavailable, "the store is unavailable; try again")
+		unavailable(w)
 		return
 	}
 	out := struct {

@@ -281,5 +281,5 @@ func (s *Server) cancelBroadcast(w http.ResponseWriter, r *http.Request) {
 }
 
 func unavailable(w http.ResponseWriter) {
-	writeError(w, http.StatusServiceUnavailable, "the store is unavailable; try again")
+	unavailable(w)
 }

@@ -362,28 +362,6 @@ func (s *Store) RequestWrites(req Request) ([]Write, error) {
 	}, nil
 }
 
-// Subscribe adds a contact to the subscribers of sites.
-func (s *Store) Subscribe(ctx context.Context, contact string, sites ...string) error {
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, site := range sites {
-			p.SAdd(ctx, s.subscribersKey(site), contact)
-		}
-		return nil
-	})
-	return err
-}
-
-// Unsubscribe removes a contact from the subscribers of sites.
-func (s *Store) Unsubscribe(ctx context.Context, contact string, sites ...string) error {
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, site := range sites {
-			p.SRem(ctx, s.subscribersKey(site), contact)
-		}
-		return nil
-	})
-	return err
-}
-
 // Subscribers returns the contact keys subscribed to a site.
 func (s *Store) Subscribers(ctx context.Context, site string) ([]string, error) {
 	return s.rdb.SMembers(ctx, s.subscribersKey(site)).Result()
