@@ -35,6 +35,8 @@ type Content struct {
 	locales    map[string]*Locale
 	// files keeps the raw files, so a version can be shown or published as is.
 	files map[string][]byte
+	// folded holds the keywords and greetings folded once, for matching.
+	folded folded
 }
 
 // Load reads and checks the content rooted at fsys (holding flows/ and
@@ -138,6 +140,7 @@ func Check(fsys fs.FS) (*Content, Problems) {
 	if len(c.locales) == 0 || len(flow.Nodes) == 0 {
 		return nil, problems
 	}
+	c.folded = foldWords(flow, c.Languages)
 	return c, problems
 }
 

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/runes"
 	"golang.org/x/text/transform"
@@ -29,10 +30,11 @@ func Digits(s string) string {
 // made ASCII, lower case, accents and Arabic vowel marks dropped, punctuation
 // dropped, spaces collapsed. "Arrêt !" and "ARRET" fold the same.
 func Fold(s string) string {
-	s = Digits(s)
-	t := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
-	if out, _, err := transform.String(t, s); err == nil {
-		s = out
+	if !isASCII(s) {
+		s = Digits(s)
+		if out, _, err := transform.String(stripMarks(), s); err == nil {
+			s = out
+		}
 	}
 	s = strings.Map(func(r rune) rune {
 		switch {
@@ -44,6 +46,61 @@ func Fold(s string) string {
 		return ' '
 	}, s)
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// stripMarks decomposes, drops the combining marks (accents, Arabic vowel
+// marks) and recomposes. A transformer holds state: one per use.
+func stripMarks() transform.Transformer {
+	return transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// folded is the content's keywords and greetings, folded once at load.
+type folded struct {
+	// keywords maps a folded word to the first keyword (in flow order)
+	// that has it, in any language.
+	keywords map[string]int
+	// keywordLang maps a folded word to the first language (in the
+	// content's order) that has it as a keyword.
+	keywordLang map[string]string
+	// greetings are each language's greetings, folded.
+	greetings map[string][]string
+}
+
+func foldWords(f *Flow, languages []string) folded {
+	out := folded{keywords: map[string]int{}, keywordLang: map[string]string{}, greetings: map[string][]string{}}
+	for i, kw := range f.Keywords {
+		for _, words := range kw.Words {
+			for _, w := range words {
+				if fw := Fold(w); fw != "" {
+					if _, ok := out.keywords[fw]; !ok {
+						out.keywords[fw] = i
+					}
+				}
+			}
+		}
+	}
+	for _, lang := range languages {
+		for _, kw := range f.Keywords {
+			for _, w := range kw.Words[lang] {
+				if _, ok := out.keywordLang[Fold(w)]; !ok {
+					out.keywordLang[Fold(w)] = lang
+				}
+			}
+		}
+		for _, g := range f.Greetings[lang] {
+			out.greetings[lang] = append(out.greetings[lang], Fold(g))
+		}
+	}
+	return out
 }
 
 // HasArabicScript reports whether the text has a letter in Arabic script.
@@ -62,14 +119,8 @@ func (c *Content) Keyword(text string) (Keyword, bool) {
 	if folded == "" {
 		return Keyword{}, false
 	}
-	for _, kw := range c.Flow.Keywords {
-		for _, words := range kw.Words {
-			for _, w := range words {
-				if Fold(w) == folded {
-					return kw, true
-				}
-			}
-		}
+	if i, ok := c.folded.keywords[folded]; ok {
+		return c.Flow.Keywords[i], true
 	}
 	return Keyword{}, false
 }
@@ -85,8 +136,7 @@ func (c *Content) DetectLanguage(text string) (string, bool) {
 		return "", false
 	}
 	for _, lang := range c.Languages {
-		for _, g := range c.Flow.Greetings[lang] {
-			fg := Fold(g)
+		for _, fg := range c.folded.greetings[lang] {
 			if folded == fg || strings.HasPrefix(folded, fg+" ") {
 				return lang, true
 			}
@@ -98,17 +148,8 @@ func (c *Content) DetectLanguage(text string) (string, bool) {
 // KeywordLanguage returns the first language that lists text as a keyword:
 // a weak hint, since many keywords (MENU, STOP) are shared.
 func (c *Content) KeywordLanguage(text string) (string, bool) {
-	folded := Fold(text)
-	for _, lang := range c.Languages {
-		for _, kw := range c.Flow.Keywords {
-			for _, w := range kw.Words[lang] {
-				if Fold(w) == folded {
-					return lang, true
-				}
-			}
-		}
-	}
-	return "", false
+	lang, ok := c.folded.keywordLang[Fold(text)]
+	return lang, ok
 }
 
 // MenuText renders a menu in lang: its header, then one line an option,

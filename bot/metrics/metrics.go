@@ -45,6 +45,9 @@ type Metrics struct {
 	Claimed prometheus.Counter
 	// Statuses counts delivery status callbacks, by status.
 	Statuses *prometheus.CounterVec
+	// RoundTrips counts round trips to Redis, by path (inbound, outbox,
+	// other); see RedisHook.
+	RoundTrips *prometheus.CounterVec
 }
 
 // New makes the metrics and registers them with the Go and process collectors.
@@ -99,11 +102,14 @@ func New() *Metrics {
 	m.Statuses = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "outreach_delivery_status_total", Help: "Delivery status callbacks, by status.",
 	}, []string{"status"})
+	m.RoundTrips = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "outreach_redis_round_trips_total", Help: "Round trips to Redis (a pipeline counts one), by path: inbound, outbox, other.",
+	}, []string{"path"})
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.Inbound, m.Replies, m.Step, m.Conflicts, m.Guarded, m.Errors,
-		m.Webhooks, m.Duplicates, m.Sent, m.SendFailures, m.SendSeconds, m.Skipped, m.DeadLetters, m.Claimed, m.Statuses,
+		m.Webhooks, m.Duplicates, m.Sent, m.SendFailures, m.SendSeconds, m.Skipped, m.DeadLetters, m.Claimed, m.Statuses, m.RoundTrips,
 	)
 	return m
 }

@@ -173,6 +173,7 @@ func (o *Outbox) NewWorker(channels map[string]*Channel, contacts Contacts, open
 
 // Run sends until ctx ends, then finishes the sends in hand and returns.
 func (w *Worker) Run(ctx context.Context) error {
+	ctx = metrics.WithPath(ctx, "outbox")
 	if err := w.o.Setup(ctx); err != nil {
 		return err
 	}

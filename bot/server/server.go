@@ -107,11 +107,16 @@ func limitBodies(next http.Handler) http.Handler {
 	})
 }
 
-// counted counts a webhook's answers by status code.
+// counted counts a webhook's answers by status code, and marks its Redis
+// round trips as the inbound path's (delivery statuses as their own).
 func (s *Server) counted(route string, next http.Handler) http.Handler {
+	path := "inbound"
+	if route == "twilio_status" {
+		path = "status"
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(rec, r)
+		next.ServeHTTP(rec, r.WithContext(metrics.WithPath(r.Context(), path)))
 		s.opts.Metrics.Webhooks.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
 	})
 }

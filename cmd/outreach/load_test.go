@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -26,7 +27,10 @@ import (
 // BenchmarkInbound drives POST /webhooks/telegram of the real binary, on the
 // real Redis, with valid secrets, from 32 concurrent senders, each a person
 // of their own. It reports inbound messages a second, p50 and p99 latency,
-// and Redis commands per inbound message (from INFO commandstats).
+// Redis commands per inbound message (from INFO commandstats, the outbox
+// worker's sends included), and the Redis round trips per message of the
+// webhook itself and of the worker that sends the reply (from the service's
+// own /metrics).
 //
 //	go test -run XXX -bench Inbound -benchtime 20000x ./cmd/outreach
 func BenchmarkInbound(b *testing.B) {
@@ -86,6 +90,7 @@ func BenchmarkInbound(b *testing.B) {
 	var next atomic.Int64
 	lat := make([][]time.Duration, senders)
 	before := calls()
+	rtBefore := metricValues(b, base)
 	b.ResetTimer()
 	began := time.Now()
 	var wg sync.WaitGroup
@@ -106,6 +111,11 @@ func BenchmarkInbound(b *testing.B) {
 	elapsed := time.Since(began)
 	b.StopTimer()
 	after := calls()
+	rtAfter := metricValues(b, base)
+	rt := func(path string) float64 {
+		k := `outreach_redis_round_trips_total{path="` + path + `"}`
+		return (rtAfter[k] - rtBefore[k]) / float64(b.N)
+	}
 	all := slices.Concat(lat...)
 	slices.Sort(all)
 	p := func(q float64) time.Duration { return all[int(float64(len(all)-1)*q)] }
@@ -113,4 +123,33 @@ func BenchmarkInbound(b *testing.B) {
 	b.ReportMetric(float64(p(0.50).Microseconds())/1000, "p50_ms")
 	b.ReportMetric(float64(p(0.99).Microseconds())/1000, "p99_ms")
 	b.ReportMetric(float64(after-before)/float64(b.N), "redis_cmds/msg")
+	b.ReportMetric(rt("inbound"), "inbound_rtt/msg")
+	b.ReportMetric(rt("outbox"), "outbox_rtt/msg")
+	sent := `outreach_sent_total{channel="telegram"}`
+	b.ReportMetric((rtAfter[sent]-rtBefore[sent])/float64(b.N), "sent/msg")
+}
+
+// metricValues reads the service's /metrics into a map from a sample's name
+// and labels, as written, to its value.
+func metricValues(t testing.TB, base string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			out[line[:i]] = v
+		}
+	}
+	return out
 }

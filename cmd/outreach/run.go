@@ -97,12 +97,13 @@ func newApp(ctx context.Context, lookupEnv func(string) (string, bool), contentD
 	if err != nil {
 		return nil, err
 	}
+	m := metrics.New()
+	rdb.AddHook(m.RedisHook())
 	st, err := store.New(ctx, rdb, store.Options{Prefix: cfg.KeyPrefix, DataKey: cfg.DataKey, Retention: cfg.Retention})
 	if err != nil {
 		closeRedis()
 		return nil, err
 	}
-	m := metrics.New()
 	ob := outbox.New(rdb, cfg.KeyPrefix)
 	var deliver []string
 	if cfg.Twilio.SMS() {
