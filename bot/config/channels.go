@@ -41,7 +41,8 @@ type Outbox struct {
 	// RateSMS is in SMS segments a second; RateWhatsApp and RateTelegram in
 	// messages a second; RateTelegramChat per chat.
 	RateSMS, RateWhatsApp, RateTelegram, RateTelegramChat float64
-	// Workers read the reply stream; bulk has half as many.
+	// Workers read the reply stream; the bulk stream has twice as many
+	// (BulkWorkers).
 	Workers int
 	// ClaimIdle is how long an unacknowledged entry waits before another
 	// worker takes it over.
@@ -51,6 +52,13 @@ type Outbox struct {
 	// SendTimeout bounds one provider call.
 	SendTimeout time.Duration
 }
+
+// BulkWorkers is the number of goroutines reading the bulk stream.
+func (o Outbox) BulkWorkers() int { return 2 * o.Workers }
+
+// Readers is the number of goroutines blocked reading the outbox, each
+// holding a Redis connection while it waits.
+func (o Outbox) Readers() int { return o.Workers + o.BulkWorkers() }
 
 var (
 	alnum       = regexp.MustCompile(`^[A-Za-z0-9]+$`)

@@ -37,6 +37,9 @@ type Content struct {
 	files map[string][]byte
 	// folded holds the keywords and greetings folded once, for matching.
 	folded folded
+	// plain holds, by language and id, the messages that have no template
+	// field and no plural forms, rendered once: most of what is sent.
+	plain map[string]map[string]string
 }
 
 // Load reads and checks the content rooted at fsys (holding flows/ and
@@ -141,6 +144,7 @@ func Check(fsys fs.FS) (*Content, Problems) {
 		return nil, problems
 	}
 	c.folded = foldWords(flow, c.Languages)
+	c.plain = c.renderPlain()
 	return c, problems
 }
 
@@ -198,6 +202,9 @@ func (c *Content) Has(lang, id string) bool {
 // lang falls back to the default language, then to the id itself, so the bot
 // always says something; validation keeps that from happening.
 func (c *Content) Text(lang, id string, data map[string]any) string {
+	if s, ok := c.plain[lang][id]; ok {
+		return s
+	}
 	return c.localize(lang, &i18n.LocalizeConfig{MessageID: id, TemplateData: data})
 }
 
@@ -209,6 +216,20 @@ func (c *Content) Plural(lang, id string, count int, data map[string]any) string
 		d[k] = v
 	}
 	return c.localize(lang, &i18n.LocalizeConfig{MessageID: id, TemplateData: d, PluralCount: count})
+}
+
+// renderPlain renders the messages whose text is the same whatever the data.
+func (c *Content) renderPlain() map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for lang, loc := range c.locales {
+		out[lang] = map[string]string{}
+		for id, m := range loc.Messages {
+			if text, ok := m.Forms["other"]; ok && !m.Plural && len(m.Forms) == 1 && !strings.Contains(text, "{{") {
+				out[lang][id] = c.localize(lang, &i18n.LocalizeConfig{MessageID: id})
+			}
+		}
+	}
+	return out
 }
 
 func (c *Content) localize(lang string, cfg *i18n.LocalizeConfig) string {

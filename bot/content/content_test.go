@@ -4,9 +4,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/nicksnyder/go-i18n/v2/i18n"
 )
 
 // shippedFiles copies the built-in content into a MapFS a test can change.
@@ -257,5 +260,52 @@ func TestUrgent(t *testing.T) {
 		if got := c.Urgent(text); got != want {
 			t.Errorf("Urgent(%q) = %v, want %v", text, got, want)
 		}
+	}
+}
+
+// TestPlainTextsRenderAsGoi18n: the messages rendered once at load are what
+// go-i18n renders, and the templated ones are still filled per call.
+func TestPlainTextsRenderAsGoi18n(t *testing.T) {
+	c := mustLoad(t, Embedded())
+	n := 0
+	for _, lang := range c.Languages {
+		for id := range c.locales[lang].Messages {
+			got := c.Text(lang, id, nil)
+			want := c.localize(lang, &i18n.LocalizeConfig{MessageID: id})
+			if got != want {
+				t.Errorf("%s %s: %q, go-i18n says %q", lang, id, got, want)
+			}
+			if _, ok := c.plain[lang][id]; ok {
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no message was rendered at load")
+	}
+	if got := c.Plural("en", "dist_header", 3, map[string]any{"Site": "Oujda"}); got != "3 upcoming distributions in Oujda:" {
+		t.Errorf("plural: %q", got)
+	}
+}
+
+// TestKeywordsMatchAsWritten: every keyword word of the shipped content, in
+// capitals and with punctuation, is found; an ordinary word is not.
+func TestKeywordsMatchAsWritten(t *testing.T) {
+	c := mustLoad(t, Embedded())
+	for _, kw := range c.Flow.Keywords {
+		for lang, words := range kw.Words {
+			for _, w := range words {
+				got, ok := c.Keyword(" " + strings.ToUpper(w) + " !")
+				if !ok || got.Goto != kw.Goto {
+					t.Errorf("%s %q: got %q, %v", lang, w, got.Goto, ok)
+				}
+				if l, ok := c.KeywordLanguage(w); !ok || !slices.Contains(c.Languages, l) {
+					t.Errorf("%q: language %q, %v", w, l, ok)
+				}
+			}
+		}
+	}
+	if _, ok := c.Keyword("pomme"); ok {
+		t.Error("an ordinary word is taken for a keyword")
 	}
 }

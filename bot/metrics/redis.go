@@ -44,3 +44,26 @@ func (h roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 		return next(ctx, cmds)
 	}
 }
+
+// WatchPool exports the Redis client's connection pool: connections in
+// use and idle, and the waits for a free connection (a pool too small for
+// the blocking readers shows there first).
+func (m *Metrics) WatchPool(stats func() *redis.PoolStats) {
+	m.Registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "outreach_redis_pool_waits_total", Help: "Times a Redis command waited for a free connection.",
+		}, func() float64 { return float64(stats().WaitCount) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "outreach_redis_pool_wait_seconds_total", Help: "Time spent waiting for a free Redis connection.",
+		}, func() float64 { return float64(stats().WaitDurationNs) / 1e9 }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "outreach_redis_pool_timeouts_total", Help: "Waits for a Redis connection that timed out.",
+		}, func() float64 { return float64(stats().Timeouts) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "outreach_redis_pool_connections", Help: "Connections in the Redis pool, idle or in use.",
+		}, func() float64 { return float64(stats().TotalConns) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "outreach_redis_pool_idle_connections", Help: "Idle connections in the Redis pool.",
+		}, func() float64 { return float64(stats().IdleConns) }),
+	)
+}

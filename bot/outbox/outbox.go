@@ -143,14 +143,10 @@ type Delivery struct {
 }
 
 // recordSent notes a message the provider accepted, under its provider id.
-func (o *Outbox) recordSent(ctx context.Context, providerID, status string, e Entry) error {
+func (o *Outbox) recordSent(ctx context.Context, p redis.Pipeliner, providerID, status string, e Entry) {
 	k := o.keys.status(providerID)
-	_, err := o.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, k, "id", e.ID, "ck", e.Contact, "ch", e.Channel, "bc", e.Broadcast)
-		statusScript.Eval(ctx, p, []string{k}, status, statusRanks[status], "", statusTTL.Milliseconds())
-		return nil
-	})
-	return err
+	p.HSet(ctx, k, "id", e.ID, "ck", e.Contact, "ch", e.Channel, "bc", e.Broadcast)
+	statusScript.Eval(ctx, p, []string{k}, status, statusRanks[status], "", statusTTL.Milliseconds())
 }
 
 // ErrUnknownStatus means a status the outbox does not track.

@@ -73,9 +73,13 @@ func TestSentPartsAreNotSentAgain(t *testing.T) {
 	if err := env.Outbox.Enqueue(ctx, e); err != nil {
 		t.Fatal(err)
 	}
-	// The first part was sent, then the worker died.
+	// A worker took the entry, sent its first part, then died.
+	stream := env.Outbox.Keys().Stream(outbox.Reply)
+	if _, err := env.Redis.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "senders", Consumer: "worker-that-died", Streams: []string{stream, ">"}, Count: 1}).Result(); err != nil {
+		t.Fatal(err)
+	}
 	env.Redis.Set(ctx, env.Prefix+"{o}:done:"+e.ID, 1, time.Hour)
-	env.StartWorker(channels(fake, 100), outbox.Options{})
+	env.StartWorker(channels(fake, 100), outbox.Options{ClaimIdle: 200 * time.Millisecond})
 	sent := fake.WaitSent(t, 1, 10*time.Second)
 	time.Sleep(200 * time.Millisecond)
 	if len(fake.Sent()) != 1 || sent[0].Params.Get("text") != "the end" {

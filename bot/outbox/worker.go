@@ -292,7 +292,7 @@ func (w *Worker) read(ctx context.Context, p Priority) {
 		}
 		for _, s := range res {
 			for _, xm := range s.Messages {
-				w.handle(ctx, stream, xm)
+				w.handle(ctx, stream, xm, true)
 			}
 		}
 	}
@@ -302,7 +302,7 @@ func (w *Worker) read(ctx context.Context, p Priority) {
 // gives it up to the dead-letter list. When stop ends while it waits for
 // the rate, it leaves the entry unacknowledged for another worker; a send
 // under way is finished, and recorded, whatever stop says.
-func (w *Worker) handle(stop context.Context, stream string, xm redis.XMessage) {
+func (w *Worker) handle(stop context.Context, stream string, xm redis.XMessage, fresh bool) {
 	if !w.take(stream, xm.ID) {
 		return // already in hand here
 	}
@@ -344,10 +344,14 @@ func (w *Worker) handle(stop context.Context, stream string, xm redis.XMessage) 
 		return
 	}
 	defer w.lock(e.Channel + ":" + to)()
-	done, err := w.o.rdb.Get(ctx, w.o.keys.done(e.ID)).Int()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		w.log.Warn("reading the outbox failed; the entry stays for another try", "err", err)
-		return
+	done := 0
+	if !fresh || e.Tries > 0 {
+		// Taken over, or tried before: some parts may have been sent.
+		done, err = w.o.rdb.Get(ctx, w.o.keys.done(e.ID)).Int()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			w.log.Warn("reading the outbox failed; the entry stays for another try", "err", err)
+			return
+		}
 	}
 	all := sends(e, ch.MaxLen, to)
 	for i, msg := range all {
@@ -380,19 +384,51 @@ func (w *Worker) handle(stop context.Context, stream string, xm redis.XMessage) 
 		if msg.Callback == "" {
 			w.metrics.Sent.WithLabelValues(e.Channel).Inc()
 		}
-		if e.Broadcast != "" && i == len(all)-1 {
-			w.told(ctx, e, id == "") // no delivery callbacks (Telegram): accepted is delivered
+		if i == len(all)-1 {
+			// The last part: its record, the broadcast's counts and the
+			// acknowledgement in one transaction, so that a crash leaves
+			// either all of them or none (and the part is sent again).
+			w.finish(ctx, stream, xm.ID, e, id)
+			return
 		}
-		if err := w.o.rdb.Set(ctx, w.o.keys.done(e.ID), i+1, 7*24*time.Hour).Err(); err != nil {
+		_, err = w.o.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, w.o.keys.done(e.ID), i+1, 7*24*time.Hour)
+			if id != "" {
+				w.o.recordSent(ctx, p, id, "queued", e)
+			}
+			return nil
+		})
+		if err != nil {
 			w.log.Warn("recording a sent part failed", "err", err)
 		}
-		if id != "" {
-			if err := w.o.recordSent(ctx, id, "queued", e); err != nil {
-				w.log.Warn("recording a sent message failed", "err", err)
+	}
+	w.ack(ctx, stream, xm.ID, e.ID) // nothing left to send
+}
+
+// finish records an entry's last send and acknowledges the entry, in one
+// transaction: the provider's message id (when the channel has delivery
+// callbacks), the broadcast's counts and who it reached.
+func (w *Worker) finish(ctx context.Context, stream, xid string, e Entry, providerID string) {
+	_, err := w.o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		if providerID != "" {
+			w.o.recordSent(ctx, p, providerID, "queued", e)
+		}
+		if e.Broadcast != "" {
+			counts := w.o.keys.BroadcastCounts(e.Broadcast)
+			p.HIncrBy(ctx, counts, "sent", 1)
+			if providerID == "" { // no delivery callbacks (Telegram): accepted is delivered
+				p.HIncrBy(ctx, counts, "delivered", 1)
+			}
+			if e.Contact != "" {
+				p.SAdd(ctx, w.o.keys.BroadcastTold(e.Broadcast), e.Contact)
 			}
 		}
+		w.ackIn(ctx, p, stream, xid, e.ID)
+		return nil
+	})
+	if err != nil {
+		w.log.Warn("acknowledging a sent entry failed; it may be claimed again", "err", err)
 	}
-	w.ack(ctx, stream, xm.ID, e.ID)
 }
 
 // cancelled reports whether an entry's broadcast was called off; when
@@ -522,24 +558,6 @@ func (w *Worker) skip(ctx context.Context, stream, xid string, e Entry, reason s
 	w.ack(ctx, stream, xid, e.ID)
 }
 
-// told counts a broadcast's message sent and notes who it reached.
-func (w *Worker) told(ctx context.Context, e Entry, delivered bool) {
-	counts := w.o.keys.BroadcastCounts(e.Broadcast)
-	_, err := w.o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HIncrBy(ctx, counts, "sent", 1)
-		if delivered {
-			p.HIncrBy(ctx, counts, "delivered", 1)
-		}
-		if e.Contact != "" {
-			p.SAdd(ctx, w.o.keys.BroadcastTold(e.Broadcast), e.Contact)
-		}
-		return nil
-	})
-	if err != nil {
-		w.log.Warn("counting a broadcast failed", "err", err)
-	}
-}
-
 // count adds one to a broadcast's counts.
 func (w *Worker) count(ctx context.Context, e Entry, fields ...string) {
 	if e.Broadcast == "" {
@@ -557,16 +575,23 @@ func (w *Worker) count(ctx context.Context, e Entry, fields ...string) {
 	}
 }
 
+// ack acknowledges an entry and forgets its progress.
 func (w *Worker) ack(ctx context.Context, stream, xid string, entryID string) {
 	_, err := w.o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.XAck(ctx, stream, group, xid)
-		p.XDel(ctx, stream, xid)
-		p.Del(ctx, w.o.keys.done(entryID))
+		w.ackIn(ctx, p, stream, xid, entryID)
 		return nil
 	})
 	if err != nil {
 		w.log.Warn("acknowledging failed; the entry may be claimed again", "err", err)
 	}
+}
+
+// ackIn queues on p the acknowledgement of an entry and the end of its
+// progress marker.
+func (w *Worker) ackIn(ctx context.Context, p redis.Pipeliner, stream, xid, entryID string) {
+	p.XAck(ctx, stream, group, xid)
+	p.XDel(ctx, stream, xid)
+	p.Del(ctx, w.o.keys.done(entryID))
 }
 
 // bury moves an entry to the dead-letter list and acknowledges it.
@@ -637,7 +662,7 @@ func (w *Worker) claim(ctx context.Context) {
 				continue
 			}
 			w.metrics.Claimed.Inc()
-			w.handle(ctx, stream, xm)
+			w.handle(ctx, stream, xm, false)
 		}
 	}
 }

@@ -36,7 +36,11 @@ func NewBot(token, apiURL string, timeout time.Duration) *tgbotapi.BotAPI {
 	if apiURL == "" {
 		apiURL = DefaultAPIURL
 	}
-	bot := &tgbotapi.BotAPI{Token: token, Client: &http.Client{Timeout: timeout}, Buffer: 100}
+	// Keep a connection per concurrent sender: the default transport keeps
+	// two, and every other send would open a new TLS connection.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 64
+	bot := &tgbotapi.BotAPI{Token: token, Client: &http.Client{Timeout: timeout, Transport: transport}, Buffer: 100}
 	bot.SetAPIEndpoint(apiURL + "/bot%s/%s")
 	return bot
 }

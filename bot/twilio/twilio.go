@@ -45,8 +45,13 @@ const DefaultAPIURL = "https://api.twilio.com"
 // URL option, so when apiURL is not Twilio's the client's transport sends
 // every request there instead (a test fake, a proxy).
 func NewClient(accountSID, authToken, apiURL string, timeout time.Duration) (*twilio.RestClient, error) {
+	// Keep a connection per concurrent sender: the default transport keeps
+	// two, and every other send would open a new TLS connection.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 64
 	hc := &http.Client{
-		Timeout: timeout,
+		Timeout:   timeout,
+		Transport: transport,
 		// As twilio-go's own client: never follow redirects.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
@@ -55,7 +60,7 @@ func NewClient(accountSID, authToken, apiURL string, timeout time.Duration) (*tw
 		if err != nil || base.Scheme == "" || base.Host == "" {
 			return nil, fmt.Errorf("TWILIO_API_URL: want a URL such as https://api.twilio.com, got %q", apiURL)
 		}
-		hc.Transport = rebase{base: base, next: http.DefaultTransport}
+		hc.Transport = rebase{base: base, next: transport}
 	}
 	cl := &client.Client{Credentials: client.NewCredentials(accountSID, authToken), HTTPClient: hc}
 	cl.SetAccountSid(accountSID)

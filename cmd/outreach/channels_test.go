@@ -30,7 +30,7 @@ type providers struct {
 	vars     map[string]string
 }
 
-func withProviders(t *testing.T) *providers {
+func withProviders(t testing.TB) *providers {
 	p := &providers{twilio: twiliotest.NewServer(t, e2eSID, e2eToken), telegram: telegramtest.NewServer(t, e2eBot)}
 	p.vars = map[string]string{
 		"REDIS_URL":                     redistest.URL(t),
@@ -54,7 +54,7 @@ func withProviders(t *testing.T) *providers {
 	return p
 }
 
-func testdata(t *testing.T, path string) string {
+func testdata(t testing.TB, path string) string {
 	data, err := os.ReadFile("../../bot/" + path)
 	if err != nil {
 		t.Fatal(err)
@@ -209,5 +209,21 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 10s")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestManyWorkersDoNotStarveWebhooks: outbox readers block on Redis, each
+// holding a connection; with many of them the webhooks and the reply
+// readers must still get connections.
+func TestManyWorkersDoNotStarveWebhooks(t *testing.T) {
+	p := withProviders(t)
+	p.vars["OUTREACH_OUTBOX_WORKERS"] = "32" // 96 blocked readers
+	s := startServe(t, p.vars)
+	if code := telegramUpdate(t, s.base, e2eSecret, "message_text_ar.json"); code != 200 {
+		t.Fatalf("Telegram update: %d", code)
+	}
+	p.telegram.WaitSent(t, 2, 10*time.Second)
+	if v := metricValues(t, s.base)["outreach_redis_pool_waits_total"]; v != 0 {
+		t.Errorf("Redis commands waited %v times for a connection", v)
 	}
 }

@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,35 +22,73 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/outreach-org/outreach/bot/redistest"
-	"github.com/outreach-org/outreach/bot/telegram/telegramtest"
+	"github.com/outreach-org/outreach/bot/twilio/twiliotest"
 )
 
-// BenchmarkInbound drives POST /webhooks/telegram of the real binary, on the
-// real Redis, with valid secrets, from 32 concurrent senders, each a person
-// of their own. It reports inbound messages a second, p50 and p99 latency,
-// Redis commands per inbound message (from INFO commandstats, the outbox
-// worker's sends included), and the Redis round trips per message of the
-// webhook itself and of the worker that sends the reply (from the service's
-// own /metrics).
+// BenchmarkInbound drives the webhooks of the real binary, on the real
+// Redis, with valid secrets and signatures, from 32 concurrent senders over
+// 5,000 people. It reports inbound messages a second, p50 and p99 latency
+// of the webhook, Redis commands per message (INFO commandstats, the
+// worker's included), and the Redis round trips per message of the webhook
+// itself (inbound_rtt) and of the worker sending the reply (outbox_rtt),
+// from the service's own outreach_redis_round_trips_total.
 //
 //	go test -run XXX -bench Inbound -benchtime 20000x ./cmd/outreach
+//
+// telegram and twilio_sms run with the providers' rates (30 and 10
+// messages/s): the replies wait in the outbox, as they would on a busy day.
+// telegram_all_sent lifts the rates and runs until every reply is sent:
+// msgs/s there is messages answered end to end.
 func BenchmarkInbound(b *testing.B) {
 	bin := filepath.Join(b.TempDir(), "outreach")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		b.Fatalf("build: %v\n%s", err, out)
 	}
-	url := redistest.URL(b)
-	prefix := redistest.Prefix(b)
-	fake := telegramtest.NewServer(b, e2eBot)
+	b.Run("telegram", func(b *testing.B) { loadRun(b, bin, telegramPost, nil) })
+	b.Run("twilio_sms", func(b *testing.B) { loadRun(b, bin, twilioPost, nil) })
+	b.Run("telegram_all_sent", func(b *testing.B) {
+		loadRun(b, bin, telegramPost, map[string]string{"OUTREACH_RATE_TELEGRAM": "100000", "OUTREACH_RATE_TELEGRAM_CHAT": "100000"})
+	})
+}
+
+// poster makes the webhook request of message n from person p.
+type poster func(base string, n int64, p int) *http.Request
+
+func telegramPost(base string, n int64, p int) *http.Request {
+	body := fmt.Sprintf(`{"update_id":%d,"message":{"message_id":1,"date":1,"text":"%d","chat":{"id":%d,"type":"private"},"from":{"id":%d,"is_bot":false,"first_name":"A","language_code":"fr"}}}`,
+		n, n%6, 200000+p, 200000+p)
+	req, _ := http.NewRequest("POST", base+"/webhooks/telegram", bytes.NewReader([]byte(body)))
+	req.Header.Set("X-Telegram-Bot-Api-Secret-Token", e2eSecret)
+	return req
+}
+
+func twilioPost(base string, n int64, p int) *http.Request {
+	f := url.Values{
+		"MessageSid": {fmt.Sprintf("SM%032x", n)}, "AccountSid": {e2eSID}, "From": {fmt.Sprintf("+2126%08d", p)},
+		"To": {e2eOurPhone}, "Body": {strconv.FormatInt(n%6, 10)}, "NumMedia": {"0"}, "NumSegments": {"1"},
+		"SmsStatus": {"received"}, "ApiVersion": {"2010-04-01"},
+	}
+	req, _ := http.NewRequest("POST", base+"/webhooks/twilio", strings.NewReader(f.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", twiliotest.Sign(e2eToken, e2ePublic+"/webhooks/twilio", f))
+	return req
+}
+
+func loadRun(b *testing.B, bin string, post poster, extra map[string]string) {
+	p := withProviders(b)
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := ln.Addr().String()
 	ln.Close()
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "OUTREACH_ADDR="+addr, "REDIS_URL="+url, "OUTREACH_REDIS_PREFIX="+prefix,
-		"OUTREACH_DATA_KEY=ZTJlLWRhdGEta2V5LTMyLWJ5dGVzLWxvbmctb2shISE=",
-		"TELEGRAM_BOT_TOKEN="+e2eBot, "TELEGRAM_WEBHOOK_SECRET="+e2eSecret, "TELEGRAM_API_URL="+fake.URL,
-		"OUTREACH_FLOOD_PER_MINUTE=10000")
+	cmd.Env = append(os.Environ(), "OUTREACH_ADDR="+addr, "OUTREACH_FLOOD_PER_MINUTE=10000", "OUTREACH_TELEGRAM_SET_WEBHOOK=false")
+	for k, v := range p.vars {
+		if k != "OUTREACH_TELEGRAM_SET_WEBHOOK" {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+	}
+	for k, v := range extra {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
@@ -56,7 +96,7 @@ func BenchmarkInbound(b *testing.B) {
 	base := "http://" + addr
 	waitHealthy(b, base)
 
-	opts, _ := redis.ParseURL(url)
+	opts, _ := redis.ParseURL(p.vars["REDIS_URL"])
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
 	calls := func() int64 {
@@ -71,11 +111,7 @@ func BenchmarkInbound(b *testing.B) {
 		return total
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	post := func(update int64, chat int) time.Duration {
-		body := fmt.Sprintf(`{"update_id":%d,"message":{"message_id":1,"date":1,"text":"%d","chat":{"id":%d,"type":"private"},"from":{"id":%d,"is_bot":false,"first_name":"A","language_code":"fr"}}}`,
-			update, update%6, chat, chat)
-		req, _ := http.NewRequest("POST", base+"/webhooks/telegram", bytes.NewReader([]byte(body)))
-		req.Header.Set("X-Telegram-Bot-Api-Secret-Token", e2eSecret)
+	send := func(req *http.Request) time.Duration {
 		began := time.Now()
 		resp, err := client.Do(req)
 		d := time.Since(began)
@@ -83,6 +119,7 @@ func BenchmarkInbound(b *testing.B) {
 			b.Errorf("webhook: %v %v", err, resp)
 			return d
 		}
+		io.Copy(io.Discard, resp.Body) // read to the end, or the connection is not reused
 		resp.Body.Close()
 		return d
 	}
@@ -90,7 +127,7 @@ func BenchmarkInbound(b *testing.B) {
 	var next atomic.Int64
 	lat := make([][]time.Duration, senders)
 	before := calls()
-	rtBefore := metricValues(b, base)
+	mBefore := metricValues(b, base)
 	b.ResetTimer()
 	began := time.Now()
 	var wg sync.WaitGroup
@@ -103,30 +140,37 @@ func BenchmarkInbound(b *testing.B) {
 				if i > int64(b.N) {
 					return
 				}
-				lat[w] = append(lat[w], post(i, 200000+int(i)%5000))
+				lat[w] = append(lat[w], send(post(base, i, int(i)%5000)))
 			}
 		}()
 	}
 	wg.Wait()
+	if extra != nil { // all sent: wait for the outbox to drain
+		stream := p.vars["OUTREACH_REDIS_PREFIX"] + "{o}:reply"
+		for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(5 * time.Millisecond) {
+			if n, _ := rdb.XLen(context.Background(), stream).Result(); n == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatal("the outbox did not drain in 2 minutes")
+			}
+		}
+	}
 	elapsed := time.Since(began)
 	b.StopTimer()
 	after := calls()
-	rtAfter := metricValues(b, base)
-	rt := func(path string) float64 {
-		k := `outreach_redis_round_trips_total{path="` + path + `"}`
-		return (rtAfter[k] - rtBefore[k]) / float64(b.N)
-	}
+	mAfter := metricValues(b, base)
+	per := func(sample string) float64 { return (mAfter[sample] - mBefore[sample]) / float64(b.N) }
 	all := slices.Concat(lat...)
 	slices.Sort(all)
-	p := func(q float64) time.Duration { return all[int(float64(len(all)-1)*q)] }
+	q := func(q float64) time.Duration { return all[int(float64(len(all)-1)*q)] }
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
-	b.ReportMetric(float64(p(0.50).Microseconds())/1000, "p50_ms")
-	b.ReportMetric(float64(p(0.99).Microseconds())/1000, "p99_ms")
+	b.ReportMetric(float64(q(0.50).Microseconds())/1000, "p50_ms")
+	b.ReportMetric(float64(q(0.99).Microseconds())/1000, "p99_ms")
 	b.ReportMetric(float64(after-before)/float64(b.N), "redis_cmds/msg")
-	b.ReportMetric(rt("inbound"), "inbound_rtt/msg")
-	b.ReportMetric(rt("outbox"), "outbox_rtt/msg")
-	sent := `outreach_sent_total{channel="telegram"}`
-	b.ReportMetric((rtAfter[sent]-rtBefore[sent])/float64(b.N), "sent/msg")
+	b.ReportMetric(per(`outreach_redis_round_trips_total{path="inbound"}`), "inbound_rtt/msg")
+	b.ReportMetric(per(`outreach_redis_round_trips_total{path="outbox"}`), "outbox_rtt/msg")
+	b.ReportMetric(per(`outreach_sent_total{channel="telegram"}`)+per(`outreach_sent_total{channel="sms"}`), "sent/msg")
 }
 
 // metricValues reads the service's /metrics into a map from a sample's name

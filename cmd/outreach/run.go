@@ -93,12 +93,13 @@ func newApp(ctx context.Context, lookupEnv func(string) (string, bool), contentD
 	if err != nil {
 		return nil, fmt.Errorf("content is not valid:\n%w", err)
 	}
-	rdb, closeRedis, err := store.Connect(ctx, cfg.RedisURL, log)
+	rdb, closeRedis, err := store.Connect(ctx, cfg.RedisURL, cfg.Outbox.Readers(), log)
 	if err != nil {
 		return nil, err
 	}
 	m := metrics.New()
 	rdb.AddHook(m.RedisHook())
+	m.WatchPool(rdb.PoolStats)
 	st, err := store.New(ctx, rdb, store.Options{Prefix: cfg.KeyPrefix, DataKey: cfg.DataKey, Retention: cfg.Retention})
 	if err != nil {
 		closeRedis()

@@ -127,7 +127,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	var workerDone sync.WaitGroup
 	if len(channels) > 0 {
 		w := a.outbox.NewWorker(channels, a.dialog, a.store, a.metrics, log, outbox.Options{
-			ReplyWorkers: cfg.Outbox.Workers, BulkWorkers: 2 * cfg.Outbox.Workers,
+			ReplyWorkers: cfg.Outbox.Workers, BulkWorkers: cfg.Outbox.BulkWorkers(),
 			ClaimIdle: cfg.Outbox.ClaimIdle, MaxTries: cfg.Outbox.MaxTries, SendTimeout: cfg.Outbox.SendTimeout,
 			Quiet: cfg.QuietHours.Quiet,
 		})
