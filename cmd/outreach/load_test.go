@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,10 +39,7 @@ import (
 // telegram_all_sent lifts the rates and runs until every reply is sent:
 // msgs/s there is messages answered end to end.
 func BenchmarkInbound(b *testing.B) {
-	bin := filepath.Join(b.TempDir(), "outreach")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(b)
 	b.Run("telegram", func(b *testing.B) { loadRun(b, bin, telegramPost, nil) })
 	b.Run("twilio_sms", func(b *testing.B) { loadRun(b, bin, twilioPost, nil) })
 	b.Run("telegram_all_sent", func(b *testing.B) {

@@ -143,10 +143,7 @@ func smsBody(t *testing.T, base, sid, body string) int {
 // TestSIGTERMStopsGracefully builds the real binary, starts it, and sends it
 // SIGTERM: it stops accepting and exits by itself, within its shutdown time.
 func TestSIGTERMStopsGracefully(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "outreach")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := ln.Addr().String()
 	ln.Close()
