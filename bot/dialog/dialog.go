@@ -207,7 +207,7 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 		if count > int64(s.opts.FloodPerMinute) && s.opts.FloodPerMinute > 0 {
 			return s.flooded(ctx, contact, msg, stored, count)
 		}
-		st := s.decode(contact, stored.Data)
+		st := s.decode(contact, stored)
 		c := msg.Content
 		if c == nil {
 			c = s.Content()
@@ -257,17 +257,55 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 	return Outcome{}, fmt.Errorf("dialog: contact state kept changing: gave up after %d attempts", maxAttempts)
 }
 
-// decode reads a stored state; one that cannot be read is started afresh
-// rather than leaving the person without an answer.
-func (s *Service) decode(contact string, data []byte) engine.State {
+// decode reads a stored state: what is kept of the person, and where the
+// conversation stands (gone after the idle period). One that cannot be read
+// is started afresh rather than leaving the person without an answer.
+func (s *Service) decode(contact string, stored store.State) engine.State {
 	var st engine.State
-	if len(data) > 0 {
-		if err := json.Unmarshal(data, &st); err != nil {
+	if len(stored.Data) > 0 {
+		if err := json.Unmarshal(stored.Data, &st); err != nil {
 			s.log.Error("unreadable contact state, starting afresh", "contact", contact, "err", err)
 			return engine.State{}
 		}
 	}
+	if len(stored.Dialog) > 0 {
+		var d conversation
+		if err := json.Unmarshal(stored.Dialog, &d); err != nil {
+			s.log.Error("unreadable conversation state, starting at the menu", "contact", contact, "err", err)
+			return st
+		}
+		st.Node, st.Tries, st.Vars = d.Node, d.Tries, d.Vars
+	}
 	return st
+}
+
+// conversation is the part of a state that ends with the conversation:
+// it is stored apart and expires after the idle period.
+type conversation struct {
+	Node  string            `json:"node,omitempty"`
+	Tries int               `json:"tries,omitempty"`
+	Vars  map[string]string `json:"vars,omitempty"`
+}
+
+// encode splits a state into what is kept of the person and where the
+// conversation stands, with how long the latter is kept: until the idle
+// period after the person's last message.
+func (s *Service) encode(st engine.State) (data, dialog []byte, ttl time.Duration, err error) {
+	d := conversation{Node: st.Node, Tries: st.Tries, Vars: st.Vars}
+	st.Node, st.Tries, st.Vars = "", 0, nil
+	if data, err = json.Marshal(st); err != nil {
+		return nil, nil, 0, err
+	}
+	if s.opts.IdleAfter > 0 && !st.LastSeen.IsZero() {
+		if ttl = s.opts.IdleAfter - s.opts.Now().Sub(st.LastSeen); ttl <= 0 {
+			return data, nil, 0, nil // the conversation is over
+		}
+	}
+	if d.Node == "" && d.Tries == 0 && len(d.Vars) == 0 {
+		return data, nil, 0, nil
+	}
+	dialog, err = json.Marshal(d)
+	return data, dialog, ttl, err
 }
 
 // turn builds the atomic write of one handled message.
@@ -279,11 +317,11 @@ func (s *Service) turn(contact string, msg Message, version int64, res engine.Re
 			return store.Turn{}, err
 		}
 	}
-	data, err := json.Marshal(res.State)
+	data, dialog, ttl, err := s.encode(res.State)
 	if err != nil {
 		return store.Turn{}, err
 	}
-	t := store.Turn{Contact: contact, Version: version, Data: data, SeenID: msg.ProviderID}
+	t := store.Turn{Contact: contact, Version: version, Data: data, Dialog: dialog, DialogTTL: ttl, SeenID: msg.ProviderID}
 	if s.delivers(msg.Channel) {
 		t.Address, t.Channel = s.store.Seal(msg.Address), msg.Channel
 		t.Outbox = s.opts.Outbox.Keys().Stream(outbox.Reply)
@@ -388,7 +426,7 @@ func (s *Service) update(ctx context.Context, contact string, change func(*engin
 		if stored.Data == nil {
 			return nil // nothing is kept about this person
 		}
-		st := s.decode(contact, stored.Data)
+		st := s.decode(contact, stored)
 		if !change(&st) {
 			return nil
 		}
@@ -418,7 +456,7 @@ func (s *Service) Suppressed(ctx context.Context, contact string, bulk bool) (st
 	case !ok:
 		return "no_contact", nil
 	}
-	st := s.decode(contact, r.Data)
+	st := s.decode(contact, store.State{Data: r.Data})
 	switch {
 	case st.Blocked:
 		return "blocked", nil
@@ -598,7 +636,7 @@ func (s *Service) flooded(ctx context.Context, contact string, msg Message, stor
 	if count != int64(s.opts.FloodPerMinute)+1 {
 		return Outcome{}, nil
 	}
-	lang := s.decode(contact, stored.Data).Lang
+	lang := s.decode(contact, stored).Lang
 	c := s.Content()
 	if !c.HasLanguage(lang) {
 		lang = c.Languages[0]

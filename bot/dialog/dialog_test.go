@@ -304,3 +304,49 @@ func TestPurgeRemovesWhatOutlivedContacts(t *testing.T) {
 		t.Errorf("subscribers %v, want only the live contact", subs)
 	}
 }
+
+// TestConversationExpiresAfterIdle: where the conversation stands (the
+// waiting menu, saved answers) is kept only for the idle period; what the
+// person chose (language, subscriptions) for the retention period. When it
+// is gone, the next message is welcomed back in the person's language.
+func TestConversationExpiresAfterIdle(t *testing.T) {
+	rdb, prefix := redistest.New(t)
+	c, err := content.Load(content.Embedded())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.New(context.Background(), rdb, store.Options{Prefix: prefix, Retention: 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := New(st, c, metrics.New(), slog.New(slog.NewTextHandler(io.Discard, nil)), Options{IdleAfter: 300 * time.Millisecond})
+	f := &fixture{rdb: rdb, prefix: prefix, content: c, store: st, svc: svc}
+	ctx := context.Background()
+	f.send(t, "+212600000077", "hello")
+	f.send(t, "+212600000077", "2") // the health menu waits for an answer
+	ck := st.ContactKey("sms", "+212600000077")
+	state, dialog := prefix+"{c:"+ck+"}:state", prefix+"{c:"+ck+"}:dialog"
+	if ttl := rdb.PTTL(ctx, dialog).Val(); ttl <= 0 || ttl > 300*time.Millisecond {
+		t.Fatalf("conversation kept for %v, want at most the idle period", ttl)
+	}
+	if ttl := rdb.PTTL(ctx, state).Val(); ttl < 23*time.Hour {
+		t.Fatalf("contact kept for %v, want the retention period", ttl)
+	}
+	if s := rdb.HGet(ctx, state, "s").Val(); strings.Contains(s, "node") || !strings.Contains(s, `"lang":"en"`) {
+		t.Errorf("the kept state %s holds where the conversation stands, or lost the language", s)
+	}
+	waitUntil(t, func() bool { return rdb.Exists(ctx, dialog).Val() == 0 })
+	replies := f.send(t, "+212600000077", "1")
+	if !contains(replies, c.Text("en", "welcome_back", nil)) {
+		t.Errorf("after the idle period, 1 got %q; want the welcome back in English", replies[0].Text)
+	}
+}
+
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5 s")
+		}
+	}
+}

@@ -119,15 +119,25 @@ func (s *Store) stateKey(contact string) string {
 	return s.prefix + "{c:" + contact + "}:state"
 }
 
+// dialogKey holds where the conversation stands (the waiting menu, wrong
+// tries, saved answers): it expires after the idle period, when the
+// conversation ends.
+func (s *Store) dialogKey(contact string) string {
+	return s.prefix + "{c:" + contact + "}:dialog"
+}
+
 // ErrConflict means the state changed since it was read: read it again.
 var ErrConflict = errors.New("store: contact state changed concurrently")
 
 // ErrDuplicate means the provider's message was already handled.
 var ErrDuplicate = errors.New("store: message already handled")
 
-// State is a contact's stored dialog state and its version.
+// State is a contact's stored state and its version: Data what is kept
+// for the retention period (language, subscriptions, opt-out), Dialog where
+// the conversation stands, kept for the idle period.
 type State struct {
 	Data    []byte
+	Dialog  []byte
 	Version int64
 	// Seen is set when the provider id asked about was already handled.
 	Seen bool
@@ -149,9 +159,11 @@ func (s *Store) LoadStateCounting(ctx context.Context, contact, seenID string, n
 
 func (s *Store) load(ctx context.Context, contact, seenID string, now time.Time) (State, int64, error) {
 	var vals *redis.SliceCmd
+	var dialog *redis.StringCmd
 	var seen, count *redis.IntCmd
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		vals = p.HMGet(ctx, s.stateKey(contact), "v", "s")
+		dialog = p.Get(ctx, s.dialogKey(contact))
 		if seenID != "" {
 			seen = p.Exists(ctx, s.seenKey(contact, seenID))
 		}
@@ -162,7 +174,7 @@ func (s *Store) load(ctx context.Context, contact, seenID string, now time.Time)
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return State{}, 0, fmt.Errorf("store: load state: %w", err)
 	}
 	var n int64
@@ -179,6 +191,9 @@ func (s *Store) load(ctx context.Context, contact, seenID string, now time.Time)
 	if d, ok := v[1].(string); ok {
 		st.Data = []byte(d)
 	}
+	if d, err := dialog.Bytes(); err == nil {
+		st.Dialog = d
+	}
 	st.Seen = seen != nil && seen.Val() > 0
 	return st, n, nil
 }
@@ -189,6 +204,10 @@ type Turn struct {
 	// Version is the state version read; Data the new state.
 	Version int64
 	Data    []byte
+	// Dialog is where the conversation stands, kept DialogTTL (0: as long
+	// as the state); nil deletes it.
+	Dialog    []byte
+	DialogTTL time.Duration
 	// Address is the sealed address and Channel its channel, kept so that
 	// notices and staff can reach the person; empty keeps the stored one.
 	Address string
@@ -236,8 +255,12 @@ func (s *Store) Commit(ctx context.Context, t Turn) error {
 	if len(t.Entries) > 0 {
 		outbox = t.Outbox
 	}
-	keys := []string{state, seen, outbox}
-	args := []any{t.Version, t.Data, s.retention.Milliseconds(), t.Address, t.Channel, seenMS, len(t.Entries)}
+	dialogTTL := t.DialogTTL
+	if dialogTTL <= 0 || dialogTTL > s.retention {
+		dialogTTL = s.retention
+	}
+	keys := []string{state, seen, outbox, s.dialogKey(t.Contact)}
+	args := []any{t.Version, t.Data, s.retention.Milliseconds(), t.Address, t.Channel, seenMS, t.Dialog, max(dialogTTL.Milliseconds(), 1), len(t.Entries)}
 	for _, e := range t.Entries {
 		args = append(args, e)
 	}

@@ -5,10 +5,12 @@
 -- KEYS[1] contact state hash {v, s, a, ch, x}
 -- KEYS[2] seen-marker of the provider's message id (KEYS[1] when none)
 -- KEYS[3] outbox stream (KEYS[1] when no replies go out)
--- KEYS[4..] keys of the other writes, one each
+-- KEYS[4] where the conversation stands (expires after the idle period)
+-- KEYS[5..] keys of the other writes, one each
 -- ARGV[1] version read       ARGV[2] new state       ARGV[3] state ttl (ms)
 -- ARGV[4] sealed address ('' = keep)                  ARGV[5] channel
--- ARGV[6] seen ttl (ms, 0 = no provider id)           ARGV[7] number of outbox entries
+-- ARGV[6] seen ttl (ms, 0 = no provider id)
+-- ARGV[7] dialog ('' = none)  ARGV[8] dialog ttl (ms) ARGV[9] number of outbox entries
 -- then the entries, then for each other write: command, number of arguments, arguments.
 -- Returns 1 done, 0 the state changed since it was read, 2 already seen.
 local v = redis.call('HGET', KEYS[1], 'v')
@@ -29,13 +31,18 @@ if ARGV[4] ~= '' then
   redis.call('HDEL', KEYS[1], 'x')
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-local i = 8
-for _ = 1, tonumber(ARGV[7]) do
+if ARGV[7] == '' then
+  redis.call('DEL', KEYS[4])
+else
+  redis.call('SET', KEYS[4], ARGV[7], 'PX', ARGV[8])
+end
+local i = 10
+for _ = 1, tonumber(ARGV[9]) do
   redis.call('XADD', KEYS[3], '*', 'e', ARGV[i])
   i = i + 1
 end
 local allowed = {SADD = true, SREM = true, SET = true, ZADD = true, ZREM = true, RPUSH = true, PEXPIRE = true}
-local k = 4
+local k = 5
 while i <= #ARGV do
   local cmd, n = ARGV[i], tonumber(ARGV[i + 1])
   if not allowed[cmd] then
