@@ -607,3 +607,35 @@ func (s *Service) enqueue(ctx context.Context, b Broadcast, source string, conta
 	}
 	return enqueueScript.Run(ctx, s.rdb, []string{s.rcpt(b.ID), s.keys.BroadcastCounts(b.ID), s.keys.Stream(outbox.Bulk), source}, args...).Err()
 }
+
+// Forget removes who a broadcast reached (its recipients and who was told)
+// once it is over and was created before a time: those sets name contacts.
+// Its text, status and counts stay, for the record. It returns how many
+// broadcasts it forgot.
+func (s *Service) Forget(ctx context.Context, before time.Time) (int, error) {
+	ids, err := s.rdb.ZRangeByScore(ctx, s.all(), &redis.ZRangeBy{Min: "-inf", Max: "(" + strconv.FormatInt(before.UnixMilli(), 10)}).Result()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		r, err := s.Get(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if r.Status != Done && r.Status != Cancelled {
+			continue
+		}
+		removed, err := s.rdb.Del(ctx, s.rcpt(id), s.keys.BroadcastTold(id)).Result()
+		if err != nil {
+			return n, err
+		}
+		if removed > 0 {
+			n++
+		}
+	}
+	return n, nil
+}

@@ -214,3 +214,48 @@ func TestWhatsAppOutsideTheWindow(t *testing.T) {
 		}
 	}
 }
+
+// TestForgetWhoWasReached: once a broadcast is over and older than the
+// retention period, the sets naming who it reached go; its record stays. A
+// broadcast still under way keeps them.
+func TestForgetWhoWasReached(t *testing.T) {
+	env := channeltest.New(t, telegram.Channel)
+	fake := telegramtest.NewServer(t, token)
+	subscribe(t, env, 5, func(int) string { return "fr" })
+	svc := newService(env)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go svc.Run(ctx)
+	id, _, err := svc.Create(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"fr": "Avis"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Hour)
+	pending, _, err := svc.Create(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"fr": "Plus tard"}, SendAt: later}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.StartWorker(map[string]*outbox.Channel{telegram.Channel: {Sender: telegram.NewSender(telegram.NewBot(token, fake.URL, 5*time.Second)), MaxLen: telegram.MaxText, Gate: outbox.NewGate(100, 10)}}, outbox.Options{})
+	waitCounts(t, svc, id, func(c broadcast.Counts) bool { return c.Sent == 5 })
+	told := env.Outbox.Keys().BroadcastTold(id)
+	if n := env.Redis.SCard(ctx, told).Val(); n != 5 {
+		t.Fatalf("told set holds %d, want 5", n)
+	}
+
+	if n, err := svc.Forget(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("Forget of what is older than an hour ago: %d, %v; want nothing", n, err)
+	}
+	n, err := svc.Forget(ctx, later.Add(time.Minute))
+	if err != nil || n != 1 {
+		t.Fatalf("Forget: %d, %v; want the one broadcast that is over", n, err)
+	}
+	if env.Redis.Exists(ctx, told, env.Prefix+"{o}:bc:"+id+":rcpt").Val() != 0 {
+		t.Error("who the broadcast reached is still kept")
+	}
+	if r, err := svc.Get(ctx, id); err != nil || r.Counts.Sent != 5 || r.Text["fr"] != "Avis" {
+		t.Errorf("the record went too: %+v, %v", r, err)
+	}
+	if r, err := svc.Get(ctx, pending); err != nil || r.Status != broadcast.Scheduled {
+		t.Errorf("the scheduled broadcast: %+v, %v", r, err)
+	}
+}

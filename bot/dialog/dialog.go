@@ -653,30 +653,17 @@ func (s *Service) flooded(ctx context.Context, contact string, msg Message, stor
 	return Outcome{Replies: []engine.Reply{reply}}, nil
 }
 
-// Purge removes, now and then every interval until ctx ends, what outlived
-// contacts purged after the retention period (see store.Purge).
-func (s *Service) Purge(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		sites, err := s.store.Sites(ctx)
-		ids := s.Content().Flow.Sites
-		for _, site := range sites {
-			ids = append(ids, site.ID)
-		}
-		if err == nil {
-			var n int
-			if n, err = s.store.Purge(ctx, ids); n > 0 {
-				s.log.Info("purged what outlived silent contacts", "removed", n)
-			}
-		}
-		if err != nil && ctx.Err() == nil {
-			s.log.Warn("purge failed", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+// Purge removes, once, what outlived contacts silent past the retention
+// period: their place in the subscriber sets and the request lists. It
+// returns how many entries it removed.
+func (s *Service) Purge(ctx context.Context) (int, error) {
+	sites, err := s.store.Sites(ctx)
+	if err != nil {
+		return 0, err
 	}
+	ids := s.Content().Flow.Sites
+	for _, site := range sites {
+		ids = append(ids, site.ID)
+	}
+	return s.store.Purge(ctx, ids)
 }

@@ -186,3 +186,41 @@ func (o *Outbox) UpdateStatus(ctx context.Context, providerID, status, errorCode
 	}
 	return d, changed, nil
 }
+
+// ForgetDead removes the dead letters given up before a time (they hold a
+// sealed address and a text) and returns how many it removed. The list is
+// newest first, so the old ones are a tail.
+func (o *Outbox) ForgetDead(ctx context.Context, before time.Time) (int, error) {
+	k := o.keys.dead()
+	removed := 0
+	err := o.rdb.Watch(ctx, func(tx *redis.Tx) error {
+		vals, err := tx.LRange(ctx, k, 0, -1).Result()
+		if err != nil {
+			return err
+		}
+		keep := len(vals)
+		for keep > 0 {
+			var d DeadLetter
+			if json.Unmarshal([]byte(vals[keep-1]), &d) == nil && !d.At.Before(before) {
+				break
+			}
+			keep--
+		}
+		if keep == len(vals) {
+			return nil
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			if keep == 0 {
+				p.Del(ctx, k)
+			} else {
+				p.LTrim(ctx, k, 0, int64(keep-1))
+			}
+			return nil
+		})
+		if err == nil {
+			removed = len(vals) - keep
+		}
+		return err
+	}, k)
+	return removed, err
+}

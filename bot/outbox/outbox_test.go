@@ -2,6 +2,7 @@ package outbox_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"strconv"
 	"strings"
@@ -291,5 +292,31 @@ func TestExpiredNoticeIsNotSent(t *testing.T) {
 	})
 	if len(fake.Sent()) != 1 || sent[0].Params.Get("text") != "still true" {
 		t.Errorf("sent %d, first %q; want only the notice still true", len(fake.Sent()), sent[0].Params.Get("text"))
+	}
+}
+
+// TestForgetDeadLetters: dead letters older than the retention period go,
+// newer ones stay, in order.
+func TestForgetDeadLetters(t *testing.T) {
+	env := channeltest.New(t, telegram.Channel)
+	ctx := context.Background()
+	now := time.Now()
+	for _, age := range []time.Duration{72 * time.Hour, 48 * time.Hour, time.Hour, time.Minute} { // oldest pushed first
+		d, _ := json.Marshal(outbox.DeadLetter{Entry: outbox.Entry{ID: age.String()}, Reason: "test", At: now.Add(-age)})
+		env.Redis.LPush(ctx, env.Prefix+"{o}:dead", d)
+	}
+	n, err := env.Outbox.ForgetDead(ctx, now.Add(-24*time.Hour))
+	if err != nil || n != 2 {
+		t.Fatalf("ForgetDead: %d, %v; want 2", n, err)
+	}
+	left, err := env.Outbox.Dead(ctx, 10)
+	if err != nil || len(left) != 2 || left[0].Entry.ID != "1m0s" || left[1].Entry.ID != "1h0m0s" {
+		t.Fatalf("left %+v, %v", left, err)
+	}
+	if n, err := env.Outbox.ForgetDead(ctx, now.Add(-24*time.Hour)); err != nil || n != 0 {
+		t.Errorf("again: %d, %v", n, err)
+	}
+	if n, _ := env.Outbox.ForgetDead(ctx, now); n != 2 || env.Redis.Exists(ctx, env.Prefix+"{o}:dead").Val() != 0 {
+		t.Errorf("all: %d", n)
 	}
 }

@@ -146,7 +146,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	}()
 	go func() {
 		defer workerDone.Done()
-		a.dialog.Purge(workerCtx, time.Hour)
+		keepRetention(workerCtx, time.Hour, cfg.Retention, a, broadcasts, log.With("component", "retention"))
 	}()
 	go func() {
 		defer workerDone.Done()
@@ -184,5 +184,36 @@ func waitOrTimeout(wg *sync.WaitGroup, ctx context.Context) {
 	select {
 	case <-done:
 	case <-ctx.Done():
+	}
+}
+
+// keepRetention removes, at start and then every interval, what is older
+// than the retention period: what outlived silent contacts (their keys
+// expire by themselves), who old broadcasts reached, old dead letters.
+func keepRetention(ctx context.Context, every, retention time.Duration, a *app, broadcasts *broadcast.Service, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		before := time.Now().Add(-retention)
+		for _, job := range []struct {
+			what string
+			run  func() (int, error)
+		}{
+			{"entries of silent contacts", func() (int, error) { return a.dialog.Purge(ctx) }},
+			{"recipient lists of old broadcasts", func() (int, error) { return broadcasts.Forget(ctx, before) }},
+			{"old dead letters", func() (int, error) { return a.outbox.ForgetDead(ctx, before) }},
+		} {
+			n, err := job.run()
+			if err != nil && ctx.Err() == nil {
+				log.Warn("retention: removing "+job.what+" failed", "err", err)
+			} else if n > 0 {
+				log.Info("retention: removed "+job.what, "removed", n)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
