@@ -159,7 +159,7 @@ type service struct {
 	stop func() error
 }
 
-func startServe(t *testing.T, vars map[string]string) *service {
+func startServe(t testing.TB, vars map[string]string) *service {
 	t.Helper()
 	vars["OUTREACH_ADDR"] = "127.0.0.1:0"
 	if vars["REDIS_URL"] != "" && vars["OUTREACH_DATA_KEY"] == "" {
