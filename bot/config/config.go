@@ -16,8 +16,13 @@ type Config struct {
 	RedisURL   string // REDIS_URL; empty = embedded store
 	PublicURL  string // OUTREACH_PUBLIC_URL
 	AdminToken string // OUTREACH_ADMIN_TOKEN; empty = admin API closed
-	// DataKey keys contact hashes (OUTREACH_DATA_KEY, base64 of 32 bytes).
+	// DataKey opens the keys kept in Redis that hash contacts and seal
+	// addresses (OUTREACH_DATA_KEY, base64 of 32 bytes).
 	DataKey []byte
+	// PreviousDataKey is the data key being rotated away from
+	// (OUTREACH_DATA_KEY_PREVIOUS): it opens the stored keys once, and
+	// they are sealed again with DataKey.
+	PreviousDataKey []byte
 	// KeyPrefix starts every Redis key (OUTREACH_REDIS_PREFIX).
 	KeyPrefix string
 	// Timezone is where dates and times are shown (OUTREACH_TIMEZONE).
@@ -62,12 +67,20 @@ func Load(lookupEnv func(string) (string, bool)) (Config, error) {
 		ContentDir: getenv("OUTREACH_CONTENT_DIR"),
 	}
 	var err error
-	if v := getenv("OUTREACH_DATA_KEY"); v != "" {
-		key, derr := base64.StdEncoding.DecodeString(v)
-		if derr != nil || len(key) != 32 {
-			return c, fmt.Errorf("OUTREACH_DATA_KEY: want the base64 of 32 random bytes (e.g. openssl rand -base64 32)")
+	for _, k := range []struct {
+		name string
+		dst  *[]byte
+	}{{"OUTREACH_DATA_KEY", &c.DataKey}, {"OUTREACH_DATA_KEY_PREVIOUS", &c.PreviousDataKey}} {
+		if v := getenv(k.name); v != "" {
+			key, derr := base64.StdEncoding.DecodeString(v)
+			if derr != nil || len(key) != 32 {
+				return c, fmt.Errorf("%s: want the base64 of 32 random bytes (e.g. openssl rand -base64 32)", k.name)
+			}
+			*k.dst = key
 		}
-		c.DataKey = key
+	}
+	if c.PreviousDataKey != nil && c.DataKey == nil {
+		return c, fmt.Errorf("OUTREACH_DATA_KEY_PREVIOUS: set only with OUTREACH_DATA_KEY, the key rotated to")
 	}
 	if c.RedisURL != "" && c.DataKey == nil {
 		return c, fmt.Errorf("OUTREACH_DATA_KEY: required with REDIS_URL, to seal addresses at rest; make one with: openssl rand -base64 32")

@@ -36,12 +36,13 @@ func TestValues(t *testing.T) {
 
 func TestErrorsNameTheVariable(t *testing.T) {
 	for name, value := range map[string]string{
-		"OUTREACH_IDLE_AFTER":       "soon",
-		"OUTREACH_RETENTION":        "0",
-		"OUTREACH_SHUTDOWN_TIMEOUT": "-1s",
-		"OUTREACH_MAX_REPLIES":      "0",
-		"OUTREACH_DATA_KEY":         "c2hvcnQ=",
-		"OUTREACH_TIMEZONE":         "Mars/Olympus",
+		"OUTREACH_IDLE_AFTER":        "soon",
+		"OUTREACH_RETENTION":         "0",
+		"OUTREACH_SHUTDOWN_TIMEOUT":  "-1s",
+		"OUTREACH_MAX_REPLIES":       "0",
+		"OUTREACH_DATA_KEY":          "c2hvcnQ=",
+		"OUTREACH_DATA_KEY_PREVIOUS": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", // without OUTREACH_DATA_KEY
+		"OUTREACH_TIMEZONE":          "Mars/Olympus",
 	} {
 		_, err := Load(env(map[string]string{name: value}))
 		if err == nil || !strings.Contains(err.Error(), name) {

@@ -37,11 +37,15 @@ type Store struct {
 type Options struct {
 	// Prefix starts every key, e.g. "outreach:".
 	Prefix string
-	// DataKey is the 32-byte master key: it keys the contact hash and seals
-	// addresses. Empty: a random key is made once and kept in Redis, so that
-	// contact keys stay the same across restarts — weaker, since whoever
-	// reads the data also reads the key.
+	// DataKey is the 32-byte key that opens the keyring kept in Redis: the
+	// root key from which the contact hash and the address seal derive (see
+	// keyring.go). Empty: a random key is made once and kept in Redis in
+	// clear, so that contact keys stay the same across restarts — weaker,
+	// since whoever reads the data also reads the key.
 	DataKey []byte
+	// PreviousDataKey, when set, opens a keyring still sealed with the key
+	// being rotated away from; the keyring is then sealed with DataKey.
+	PreviousDataKey []byte
 	// Retention is how long a silent contact's state is kept.
 	Retention time.Duration
 }
@@ -52,13 +56,15 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Store, 
 	if s.retention <= 0 {
 		s.retention = 180 * 24 * time.Hour
 	}
-	master := opts.DataKey
-	if len(master) == 0 {
-		key, err := s.storedKey(ctx)
-		if err != nil {
-			return nil, err
-		}
-		master = key
+	var master []byte
+	var err error
+	if len(opts.DataKey) == 0 {
+		master, err = s.storedKey(ctx)
+	} else {
+		master, err = s.keyring(ctx, opts.DataKey, opts.PreviousDataKey)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if len(master) != 32 {
 		return nil, fmt.Errorf("store: data key is %d bytes, want 32", len(master))

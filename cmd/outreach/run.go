@@ -100,7 +100,7 @@ func newApp(ctx context.Context, lookupEnv func(string) (string, bool), contentD
 	m := metrics.New()
 	rdb.AddHook(m.RedisHook())
 	m.WatchPool(rdb.PoolStats)
-	st, err := store.New(ctx, rdb, store.Options{Prefix: cfg.KeyPrefix, DataKey: cfg.DataKey, Retention: cfg.Retention})
+	st, err := store.New(ctx, rdb, store.Options{Prefix: cfg.KeyPrefix, DataKey: cfg.DataKey, PreviousDataKey: cfg.PreviousDataKey, Retention: cfg.Retention})
 	if err != nil {
 		closeRedis()
 		return nil, err
