@@ -238,12 +238,14 @@ func TestDistributionsReadFromStore(t *testing.T) {
 
 func TestRedisDownIsAnError(t *testing.T) {
 	f := newFixture(t)
-	down := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{"127.0.0.1:1"}, DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
-	defer down.Close()
+	// A client that worked when the store started, then lost Redis.
+	opts := f.rdb.(*redis.Client).Options()
+	down := redis.NewClient(&redis.Options{Addr: opts.Addr, DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
 	broken, err := store.New(context.Background(), down, store.Options{Prefix: f.prefix, DataKey: []byte("a key of exactly thirty-two byte")})
 	if err != nil {
 		t.Fatal(err)
 	}
+	down.Close()
 	svc := New(broken, f.content, metrics.New(), slog.New(slog.NewTextHandler(io.Discard, nil)), Options{})
 	if _, err := svc.Handle(context.Background(), Message{Channel: "sms", Address: "+212600000005", Text: "Bonjour"}); err == nil {
 		t.Fatal("Handle with Redis down returned no error")

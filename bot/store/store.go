@@ -166,12 +166,13 @@ func (s *Store) LoadStateCounting(ctx context.Context, contact, seenID string, n
 func (s *Store) load(ctx context.Context, contact, seenID string, now time.Time) (State, int64, error) {
 	var vals *redis.SliceCmd
 	var dialog *redis.StringCmd
-	var seen, count *redis.IntCmd
+	var seen *redis.FloatCmd
+	var count *redis.IntCmd
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		vals = p.HMGet(ctx, s.stateKey(contact), "v", "s")
 		dialog = p.Get(ctx, s.dialogKey(contact))
 		if seenID != "" {
-			seen = p.Exists(ctx, s.seenKey(contact, seenID))
+			seen = p.ZScore(ctx, s.seenKey(contact), seenID)
 		}
 		if !now.IsZero() {
 			k := s.prefix + "{c:" + contact + "}:n:" + strconv.FormatInt(now.Unix()/60, 10)
@@ -200,7 +201,7 @@ func (s *Store) load(ctx context.Context, contact, seenID string, now time.Time)
 	if d, err := dialog.Bytes(); err == nil {
 		st.Dialog = d
 	}
-	st.Seen = seen != nil && seen.Val() > 0
+	st.Seen = seen != nil && seen.Err() == nil
 	return st, n, nil
 }
 
@@ -253,10 +254,10 @@ var turnScript = redis.NewScript(turnSrc)
 // those keys would sit in different slots.
 func (s *Store) Commit(ctx context.Context, t Turn) error {
 	state := s.stateKey(t.Contact)
-	seen, outbox := state, state
+	seen, outbox := s.seenKey(t.Contact), state
 	var seenMS int64
 	if t.SeenID != "" {
-		seen, seenMS = s.seenKey(t.Contact, t.SeenID), seenTTL.Milliseconds()
+		seenMS = seenTTL.Milliseconds()
 	}
 	if len(t.Entries) > 0 {
 		outbox = t.Outbox
@@ -266,7 +267,8 @@ func (s *Store) Commit(ctx context.Context, t Turn) error {
 		dialogTTL = s.retention
 	}
 	keys := []string{state, seen, outbox, s.dialogKey(t.Contact)}
-	args := []any{t.Version, t.Data, s.retention.Milliseconds(), t.Address, t.Channel, seenMS, t.Dialog, max(dialogTTL.Milliseconds(), 1), len(t.Entries)}
+	args := []any{t.Version, t.Data, s.retention.Milliseconds(), t.Address, t.Channel, seenMS, t.Dialog, max(dialogTTL.Milliseconds(), 1),
+		t.SeenID, time.Now().UnixMilli(), maxSeen, len(t.Entries)}
 	for _, e := range t.Entries {
 		args = append(args, e)
 	}
@@ -287,9 +289,15 @@ func (s *Store) Commit(ctx context.Context, t Turn) error {
 	return nil
 }
 
-func (s *Store) seenKey(contact, id string) string {
-	return s.prefix + "{c:" + contact + "}:seen:" + id
+// seenKey is a contact's handled provider message ids, a sorted set scored
+// by when each was handled: one key per contact however many messages.
+func (s *Store) seenKey(contact string) string {
+	return s.prefix + "{c:" + contact + "}:seen"
 }
+
+// maxSeen bounds the message ids remembered per contact; far more than a
+// person writes in the seen period within the flood limit.
+const maxSeen = 2000
 
 // Reach is what the service keeps to reach a contact.
 type Reach struct {

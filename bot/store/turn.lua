@@ -3,14 +3,16 @@
 -- turn's other writes (subscriptions, requests).
 --
 -- KEYS[1] contact state hash {v, s, a, ch, x}
--- KEYS[2] seen-marker of the provider's message id (KEYS[1] when none)
+-- KEYS[2] the contact's handled provider message ids, a sorted set by time
 -- KEYS[3] outbox stream (KEYS[1] when no replies go out)
 -- KEYS[4] where the conversation stands (expires after the idle period)
 -- KEYS[5..] keys of the other writes, one each
 -- ARGV[1] version read       ARGV[2] new state       ARGV[3] state ttl (ms)
 -- ARGV[4] sealed address ('' = keep)                  ARGV[5] channel
 -- ARGV[6] seen ttl (ms, 0 = no provider id)
--- ARGV[7] dialog ('' = none)  ARGV[8] dialog ttl (ms) ARGV[9] number of outbox entries
+-- ARGV[7] dialog ('' = none)  ARGV[8] dialog ttl (ms)
+-- ARGV[9] provider message id  ARGV[10] now (ms)     ARGV[11] most ids kept
+-- ARGV[12] number of outbox entries
 -- then the entries, then for each other write: command, number of arguments, arguments.
 -- Returns 1 done, 0 the state changed since it was read, 2 already seen.
 local v = redis.call('HGET', KEYS[1], 'v')
@@ -19,10 +21,14 @@ if (v or '0') ~= ARGV[1] then
 end
 local seenTTL = tonumber(ARGV[6])
 if seenTTL > 0 then
-  if redis.call('EXISTS', KEYS[2]) == 1 then
+  if redis.call('ZSCORE', KEYS[2], ARGV[9]) then
     return 2
   end
-  redis.call('SET', KEYS[2], '1', 'PX', seenTTL)
+  local now = tonumber(ARGV[10])
+  redis.call('ZADD', KEYS[2], now, ARGV[9])
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - seenTTL)
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(ARGV[11]) - 1)
+  redis.call('PEXPIRE', KEYS[2], seenTTL)
 end
 redis.call('HSET', KEYS[1], 'v', tonumber(ARGV[1]) + 1, 's', ARGV[2])
 if ARGV[4] ~= '' then
@@ -36,8 +42,8 @@ if ARGV[7] == '' then
 else
   redis.call('SET', KEYS[4], ARGV[7], 'PX', ARGV[8])
 end
-local i = 10
-for _ = 1, tonumber(ARGV[9]) do
+local i = 13
+for _ = 1, tonumber(ARGV[12]) do
   redis.call('XADD', KEYS[3], '*', 'e', ARGV[i])
   i = i + 1
 end
