@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,7 +35,7 @@ type process struct {
 	base string
 }
 
-func startProcess(t *testing.T, bin string, vars map[string]string) *process {
+func startProcess(t testing.TB, bin string, vars map[string]string) *process {
 	t.Helper()
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := ln.Addr().String()
@@ -73,45 +74,20 @@ func (p *process) kill() {
 func TestKill9DuringBroadcastAndInbound(t *testing.T) {
 	bin := buildBinary(t)
 	p := withProviders(t)
-	vars := p.vars
-	vars["OUTREACH_QUIET_HOURS"] = ""
-	vars["OUTREACH_TELEGRAM_SET_WEBHOOK"] = "false"
+	vars := processVars(p)
 	vars["OUTREACH_OUTBOX_CLAIM_IDLE"] = "1s"
-	vars["OUTREACH_RATE_TELEGRAM_CHAT"] = "1000"
-	vars["OUTREACH_RATE_TELEGRAM"] = "5000"
 	const subscribers, writers = 300, 300
 	const workers = 4 + 8 // OUTREACH_OUTBOX_WORKERS and the bulk readers
 
 	// 300 people subscribe to Oujda's notices through the bot.
 	setup := startProcess(t, bin, vars)
-	ppl := &people{t: t, base: setup.base}
 	// What a first "Bonjour" gets, as a yardstick.
 	if code := telegramPostAt(setup.base, 1, 299999, "Bonjour"); code != 200 {
 		t.Fatalf("first message: %d", code)
 	}
 	waitFor(t, func() bool { return quiet(p.telegram.Sent) })
 	want := len(byChat(p.telegram.Sent())[299999])
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for w := range 10 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < subscribers; i += 10 {
-				for _, text := range []string{"Bonjour", "4", "1", "2"} {
-					mu.Lock()
-					ppl.seq++
-					update := 900000 + ppl.seq
-					mu.Unlock()
-					if code := telegramPostAt(setup.base, int64(update), 300000+int64(i), text); code != 200 {
-						t.Errorf("setup: %d", code)
-						return
-					}
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	subscribeOujda(t, setup.base, 300000, subscribers, new(atomic.Int64))
 	waitFor(t, func() bool { return quiet(p.telegram.Sent) })
 	setup.kill()
 	setupSent := len(p.telegram.Sent())
@@ -237,4 +213,36 @@ func quiet(sent func() []telegramCall) bool {
 	n := len(sent())
 	time.Sleep(500 * time.Millisecond)
 	return len(sent()) == n
+}
+
+// processVars are the providers' variables for the real binary, with the
+// Telegram rates lifted and no quiet hours.
+func processVars(p *providers) map[string]string {
+	vars := p.vars
+	vars["OUTREACH_QUIET_HOURS"] = ""
+	vars["OUTREACH_TELEGRAM_SET_WEBHOOK"] = "false"
+	vars["OUTREACH_RATE_TELEGRAM"] = "5000"
+	vars["OUTREACH_RATE_TELEGRAM_CHAT"] = "1000"
+	return vars
+}
+
+// subscribeOujda has n people, Telegram chats from first on, subscribe to
+// Oujda's notices through the bot, ten at a time.
+func subscribeOujda(t testing.TB, base string, first int64, n int, update *atomic.Int64) {
+	var wg sync.WaitGroup
+	for w := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 10 {
+				for _, text := range []string{"Bonjour", "4", "1", "2"} {
+					if code := telegramPostAt(base, 900000+update.Add(1), first+int64(i), text); code != 200 {
+						t.Errorf("subscribing: %d", code)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

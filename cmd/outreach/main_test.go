@@ -370,7 +370,7 @@ func TestCommandLine(t *testing.T) {
 	}
 }
 
-func api(t *testing.T, method, url, token, body string) (int, map[string]any) {
+func api(t testing.TB, method, url, token, body string) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	if token != "" {
