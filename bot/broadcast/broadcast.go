@@ -145,6 +145,9 @@ func (s *Service) Validate(b Broadcast) error {
 			if t == "" || len([]rune(t)) > 1600 {
 				return fmt.Errorf("%w: text in %q is empty or longer than 1600 characters", ErrInvalid, lang)
 			}
+			if r, bad := content.BadChar(t); bad {
+				return fmt.Errorf("%w: text in %q holds the character %U, which cannot be sent", ErrInvalid, lang, r)
+			}
 		}
 	case slices.Contains(content.NoticeKinds(), b.Kind):
 		if b.Distribution == "" {

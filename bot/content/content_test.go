@@ -309,3 +309,19 @@ func TestKeywordsMatchAsWritten(t *testing.T) {
 		t.Error("an ordinary word is taken for a keyword")
 	}
 }
+
+func TestBadChar(t *testing.T) {
+	for s, bad := range map[string]bool{
+		"Distribution à 9 h.\nMerci":    false,
+		"التوزيع\tغدا":                  false,
+		"bell\a":                        true,
+		"nul\x00":                       true,
+		"escape\x1b[31m":                true,
+		"from bad bytes \uFFFD":         true,
+		"next line \u0085 (C1 control)": true,
+	} {
+		if _, got := BadChar(s); got != bad {
+			t.Errorf("BadChar(%q) = %v, want %v", s, got, bad)
+		}
+	}
+}

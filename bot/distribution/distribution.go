@@ -78,6 +78,9 @@ func (s *Service) validate(ctx context.Context, d engine.Distribution) error {
 			if len([]rune(text)) > 300 {
 				return fmt.Errorf("%w: a text is longer than 300 characters", ErrInvalid)
 			}
+			if r, bad := content.BadChar(text); bad {
+				return fmt.Errorf("%w: a text in %q holds the character %U, which cannot be sent", ErrInvalid, lang, r)
+			}
 		}
 	}
 	catalogue := c.Items()

@@ -3,12 +3,14 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"slices"
 	"time"
 	"unicode/utf8"
 
+	"github.com/outreach-org/outreach/bot/content"
 	"github.com/outreach-org/outreach/bot/dialog"
 	"github.com/outreach-org/outreach/bot/store"
 )
@@ -99,6 +101,10 @@ func (s *Server) replyRequest(w http.ResponseWriter, r *http.Request) {
 	}
 	if body.Text == "" || utf8.RuneCountInString(body.Text) > 1600 {
 		writeError(w, http.StatusBadRequest, `"text" is required, at most 1600 characters`)
+		return
+	}
+	if c, bad := content.BadChar(body.Text); bad {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf(`"text" holds the character %U, which cannot be sent`, c))
 		return
 	}
 	err := s.opts.Dialog.ReplyToRequest(r.Context(), r.PathValue("id"), body.Text)

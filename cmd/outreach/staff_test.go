@@ -224,7 +224,7 @@ func TestBroadcastAPI(t *testing.T) {
 	if code, r := api(t, "POST", s.base+"/api/v1/broadcasts/"+c["id"].(string)+"/cancel", adminToken, ""); code != 200 || r["status"] != "cancelled" {
 		t.Errorf("cancel: %d %v", code, r)
 	}
-	for _, bad := range []string{`{"text":{}}`, `{"text":{"de":"Hallo"}}`, `{"kind":"notice_new"}`, `{"text":{"fr":"x"},"audience":{"channels":["fax"]}}`} {
+	for _, bad := range []string{`{"text":{}}`, `{"text":{"de":"Hallo"}}`, `{"kind":"notice_new"}`, `{"text":{"fr":"x"},"audience":{"channels":["fax"]}}`, `{"text":{"fr":"a\u0007b"}}`, "{\"text\":{\"fr\":\"a\xffb\"}}"} {
 		if code, _ := post("", bad); code != 422 {
 			t.Errorf("%s: %d, want 422", bad, code)
 		}
