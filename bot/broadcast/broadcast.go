@@ -115,8 +115,12 @@ func New(rdb redis.UniversalClient, prefix string, st *store.Store, content func
 	return &Service{rdb: rdb, keys: outbox.NewKeys(prefix), prefix: prefix, store: st, content: content, opts: opts, log: log.With("component", "broadcast")}
 }
 
-func (s *Service) due() string              { return s.prefix + "{o}:bc:due" }
-func (s *Service) all() string              { return s.prefix + "{o}:bc:all" }
+func (s *Service) due() string { return s.prefix + "{o}:bc:due" }
+func (s *Service) all() string { return s.prefix + "{o}:bc:all" }
+
+// forgotten lists the broadcasts whose recipients were forgotten, by
+// creation time.
+func (s *Service) forgotten() string        { return s.prefix + "{o}:bc:forgotten" }
 func (s *Service) rcpt(id string) string    { return s.prefix + "{o}:bc:" + id + ":rcpt" }
 func (s *Service) lockKey(id string) string { return s.prefix + "{o}:bc:" + id + ":lock" }
 func (s *Service) idem(key string) string {
@@ -620,8 +624,18 @@ func (s *Service) Forget(ctx context.Context, before time.Time) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	done, err := s.rdb.ZMScore(ctx, s.forgotten(), ids...).Result()
+	if err != nil {
+		return 0, err
+	}
 	n := 0
-	for _, id := range ids {
+	for i, id := range ids {
+		if done[i] != 0 {
+			continue // forgotten before
+		}
 		r, err := s.Get(ctx, id)
 		if errors.Is(err, ErrNotFound) {
 			continue
@@ -632,13 +646,14 @@ func (s *Service) Forget(ctx context.Context, before time.Time) (int, error) {
 		if r.Status != Done && r.Status != Cancelled {
 			continue
 		}
-		removed, err := s.rdb.Del(ctx, s.rcpt(id), s.keys.BroadcastTold(id)).Result()
-		if err != nil {
+		if _, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Del(ctx, s.rcpt(id), s.keys.BroadcastTold(id))
+			p.ZAdd(ctx, s.forgotten(), redis.Z{Score: float64(r.CreatedAt.UnixMilli()), Member: id})
+			return nil
+		}); err != nil {
 			return n, err
 		}
-		if removed > 0 {
-			n++
-		}
+		n++
 	}
 	return n, nil
 }

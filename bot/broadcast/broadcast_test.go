@@ -255,6 +255,12 @@ func TestForgetWhoWasReached(t *testing.T) {
 	if r, err := svc.Get(ctx, id); err != nil || r.Counts.Sent != 5 || r.Text["fr"] != "Avis" {
 		t.Errorf("the record went too: %+v, %v", r, err)
 	}
+	if n, err := svc.Forget(ctx, later.Add(time.Minute)); err != nil || n != 0 {
+		t.Errorf("forgetting again: %d, %v; want nothing", n, err)
+	}
+	if list, err := svc.List(ctx, 10); err != nil || len(list) != 2 {
+		t.Errorf("the list of broadcasts: %d, %v; want both still listed", len(list), err)
+	}
 	if r, err := svc.Get(ctx, pending); err != nil || r.Status != broadcast.Scheduled {
 		t.Errorf("the scheduled broadcast: %+v, %v", r, err)
 	}

@@ -201,11 +201,11 @@ func (c *Content) Urgent(text string) bool {
 }
 
 // BadChar returns the first character of a staff's or partner's text that
-// must not reach a phone: a control character other than a line break or a
-// tab, or U+FFFD, which stands for bytes that were not UTF-8.
+// must not reach a phone: a control character other than a line break
+// (LF or CR) or a tab, or U+FFFD, which stands for bytes that were not UTF-8.
 func BadChar(s string) (rune, bool) {
 	for _, r := range s {
-		if r == utf8.RuneError || (unicode.IsControl(r) && r != '\n' && r != '\t') {
+		if r == utf8.RuneError || (unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t') {
 			return r, true
 		}
 	}

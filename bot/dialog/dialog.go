@@ -289,14 +289,17 @@ type conversation struct {
 
 // encode splits a state into what is kept of the person and where the
 // conversation stands, with how long the latter is kept: until the idle
-// period after the person's last message.
-func (s *Service) encode(st engine.State) (data, dialog []byte, ttl time.Duration, err error) {
+// period after the person's last message — but for as long as the person
+// is kept while a request to staff is open or the bot waits for the
+// person's own words, which a long silence must not lose.
+func (s *Service) encode(c *content.Content, st engine.State) (data, dialog []byte, ttl time.Duration, err error) {
 	d := conversation{Node: st.Node, Tries: st.Tries, Vars: st.Vars}
+	lasting := st.Request != "" || engine.AwaitsText(c, st.Node)
 	st.Node, st.Tries, st.Vars = "", 0, nil
 	if data, err = json.Marshal(st); err != nil {
 		return nil, nil, 0, err
 	}
-	if s.opts.IdleAfter > 0 && !st.LastSeen.IsZero() {
+	if s.opts.IdleAfter > 0 && !st.LastSeen.IsZero() && !lasting {
 		if ttl = s.opts.IdleAfter - s.opts.Now().Sub(st.LastSeen); ttl <= 0 {
 			return data, nil, 0, nil // the conversation is over
 		}
@@ -317,7 +320,11 @@ func (s *Service) turn(contact string, msg Message, version int64, res engine.Re
 			return store.Turn{}, err
 		}
 	}
-	data, dialog, ttl, err := s.encode(res.State)
+	c := msg.Content
+	if c == nil {
+		c = s.Content()
+	}
+	data, dialog, ttl, err := s.encode(c, res.State)
 	if err != nil {
 		return store.Turn{}, err
 	}

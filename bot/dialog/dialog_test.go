@@ -342,6 +342,18 @@ func TestConversationExpiresAfterIdle(t *testing.T) {
 	if !contains(replies, c.Text("en", "welcome_back", nil)) {
 		t.Errorf("after the idle period, 1 got %q; want the welcome back in English", replies[0].Text)
 	}
+
+	// Waiting for the person's own words (a request to staff): a long
+	// silence does not lose what they then write.
+	f.send(t, "+212600000077", "0")
+	if ttl := rdb.PTTL(ctx, dialog).Val(); ttl < 23*time.Hour {
+		t.Fatalf("a question waiting for words kept for %v, want the retention period", ttl)
+	}
+	time.Sleep(400 * time.Millisecond) // past the idle period
+	out, err := svc.Handle(ctx, Message{Channel: "sms", Address: "+212600000077", Text: "I need a doctor for my son"})
+	if err != nil || !contains(out.Replies, c.Text("en", "person_recorded", nil)) {
+		t.Errorf("the request written after a silence: %+v, %v; want it recorded", out.Replies, err)
+	}
 }
 
 func waitUntil(t *testing.T, cond func() bool) {

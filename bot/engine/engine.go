@@ -272,8 +272,12 @@ func (r *step) navigates(text string) bool {
 
 // awaitsText reports whether the person was asked to write freely (a
 // request to a person): such an answer is kept even after a long silence.
-func (r *step) awaitsText() bool {
-	n := r.c.Flow.Nodes[r.st.Node]
+func (r *step) awaitsText() bool { return AwaitsText(r.c, r.st.Node) }
+
+// AwaitsText reports whether a node waits for words of the person's own (a
+// request to staff): such an answer is kept however long the silence.
+func AwaitsText(c *content.Content, node string) bool {
+	n := c.Flow.Nodes[node]
 	return n != nil && n.Kind == content.KindQuestion && n.Expect == content.ExpectText
 }
 

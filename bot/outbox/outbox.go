@@ -193,7 +193,17 @@ func (o *Outbox) UpdateStatus(ctx context.Context, providerID, status, errorCode
 func (o *Outbox) ForgetDead(ctx context.Context, before time.Time) (int, error) {
 	k := o.keys.dead()
 	removed := 0
-	err := o.rdb.Watch(ctx, func(tx *redis.Tx) error {
+	var err error
+	for range 5 { // a worker burying a letter meanwhile: read again
+		if err = o.forgetDead(ctx, k, before, &removed); !errors.Is(err, redis.TxFailedErr) {
+			break
+		}
+	}
+	return removed, err
+}
+
+func (o *Outbox) forgetDead(ctx context.Context, k string, before time.Time, removed *int) error {
+	return o.rdb.Watch(ctx, func(tx *redis.Tx) error {
 		vals, err := tx.LRange(ctx, k, 0, -1).Result()
 		if err != nil {
 			return err
@@ -218,9 +228,8 @@ func (o *Outbox) ForgetDead(ctx context.Context, before time.Time) (int, error) 
 			return nil
 		})
 		if err == nil {
-			removed = len(vals) - keep
+			*removed = len(vals) - keep
 		}
 		return err
 	}, k)
-	return removed, err
 }

@@ -387,7 +387,8 @@ func (w *Worker) handle(stop context.Context, stream string, xm redis.XMessage, 
 		if i == len(all)-1 {
 			// The last part: its record, the broadcast's counts and the
 			// acknowledgement in one transaction, so that a crash leaves
-			// either all of them or none (and the part is sent again).
+			// either all of them or none. None: the part is sent again
+			// when the entry is claimed (a reply of one part, whole).
 			w.finish(ctx, stream, xm.ID, e, id)
 			return
 		}
@@ -427,7 +428,9 @@ func (w *Worker) finish(ctx context.Context, stream, xid string, e Entry, provid
 		return nil
 	})
 	if err != nil {
-		w.log.Warn("acknowledging a sent entry failed; it may be claimed again", "err", err)
+		// Redis runs the rest of a transaction when one command fails: the
+		// entry may be acknowledged or not; if not, it is claimed again.
+		w.log.Warn("recording a sent entry failed", "err", err)
 	}
 }
 

@@ -17,3 +17,9 @@ func LegacyContactKey(dataKey []byte, channel, address string) string {
 	m.Write([]byte(address))
 	return hex.EncodeToString(m.Sum(nil)[:16])
 }
+
+// LegacySeal seals as the former version did: straight from the data key.
+func LegacySeal(dataKey []byte, text string) string {
+	box, _ := seal.New(seal.Derive(dataKey, "address-seal"))
+	return box.Seal(text)
+}

@@ -31,7 +31,7 @@ func (s *Store) keyring(ctx context.Context, dataKey, previous []byte) ([]byte, 
 	k := s.prefix + "keyring"
 	sealed, err := s.rdb.Get(ctx, k).Result()
 	if errors.Is(err, redis.Nil) {
-		root, err := s.newRoot(ctx, dataKey)
+		root, err := s.newRoot(ctx, dataKey, previous)
 		if err != nil {
 			return nil, err
 		}
@@ -58,18 +58,45 @@ func (s *Store) keyring(ctx context.Context, dataKey, previous []byte) ([]byte, 
 	if err := rewrap.Run(ctx, s.rdb, []string{k}, sealed, wrap(dataKey, root)).Err(); err != nil {
 		return nil, fmt.Errorf("store: keyring: sealing it with the new key: %w", err)
 	}
+	s.rotated = true
 	return root, nil
 }
 
-// newRoot makes the root key of a new keyring: random, or the data key
-// itself when contacts were already written with keys derived from it.
-func (s *Store) newRoot(ctx context.Context, dataKey []byte) ([]byte, error) {
-	iter := s.rdb.Scan(ctx, 0, s.prefix+"{c:*", 10000).Iterator()
-	if iter.Next(ctx) {
-		return dataKey, nil
+// newRoot makes the root key of a new keyring: random for a new
+// deployment; for contacts written before the keyring, the data key they
+// were written with — the one that opens their sealed addresses (with a
+// rotation under way, that is the previous key).
+func (s *Store) newRoot(ctx context.Context, dataKey, previous []byte) ([]byte, error) {
+	iter := s.rdb.Scan(ctx, 0, s.prefix+"{c:*}:state", 10000).Iterator()
+	legacy := false
+	for i := 0; i < 1000 && iter.Next(ctx); i++ {
+		legacy = true
+		a, err := s.rdb.HGet(ctx, iter.Val(), "a").Result()
+		if errors.Is(err, redis.Nil) || a == "" {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: keyring: %w", err)
+		}
+		for _, candidate := range [][]byte{previous, dataKey} {
+			if candidate == nil {
+				continue
+			}
+			box, _ := seal.New(seal.Derive(candidate, "address-seal"))
+			if _, err := box.Open(a); err == nil {
+				return candidate, nil
+			}
+		}
+		return nil, fmt.Errorf("store: keyring: the addresses kept in Redis were sealed with another key than OUTREACH_DATA_KEY (or OUTREACH_DATA_KEY_PREVIOUS)")
 	}
 	if err := iter.Err(); err != nil {
 		return nil, fmt.Errorf("store: keyring: %w", err)
+	}
+	if legacy {
+		if previous != nil {
+			return previous, nil
+		}
+		return dataKey, nil
 	}
 	root := make([]byte, 32)
 	if _, err := rand.Read(root); err != nil {

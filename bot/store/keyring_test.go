@@ -81,3 +81,34 @@ func TestKeyringKeepsDataWrittenBefore(t *testing.T) {
 		t.Error("contacts written before the keyring lost their keys")
 	}
 }
+
+// TestRotatingDataWrittenBefore: a deployment from before the keyring
+// upgrades and rotates in one start. The root key is the former key, the
+// one its addresses were sealed with, so nothing is lost.
+func TestRotatingDataWrittenBefore(t *testing.T) {
+	rdb, prefix := redistest.New(t)
+	ctx := context.Background()
+	old, fresh := bytes.Repeat([]byte{4}, 32), bytes.Repeat([]byte{5}, 32)
+	// What the former version wrote: a contact keyed and sealed straight
+	// from the old data key.
+	ck := store.LegacyContactKey(old, "sms", "+212600000003")
+	rdb.HSet(ctx, prefix+"{c:"+ck+"}:state", "v", 1, "s", "{}", "a", store.LegacySeal(old, "+212600000003"), "ch", "sms")
+
+	if _, err := store.New(ctx, rdb, store.Options{Prefix: prefix, DataKey: fresh}); err == nil {
+		t.Fatal("a new key alone was taken for the key these addresses were sealed with")
+	}
+	st, err := store.New(ctx, rdb, store.Options{Prefix: prefix, DataKey: fresh, PreviousDataKey: old})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.ContactKey("sms", "+212600000003") != ck {
+		t.Error("the contact key changed")
+	}
+	sealed := rdb.HGet(ctx, prefix+"{c:"+ck+"}:state", "a").Val()
+	if addr, err := st.Open(sealed); err != nil || addr != "+212600000003" {
+		t.Errorf("the sealed address: %q, %v", addr, err)
+	}
+	if _, err := store.New(ctx, rdb, store.Options{Prefix: prefix, DataKey: fresh}); err != nil {
+		t.Errorf("the new key alone afterwards: %v", err)
+	}
+}

@@ -31,7 +31,12 @@ type Store struct {
 	hashKey   []byte
 	box       *seal.Box
 	retention time.Duration
+	rotated   bool
 }
+
+// Rotated reports whether this start sealed the keyring again with a new
+// data key (OUTREACH_DATA_KEY_PREVIOUS opened it).
+func (s *Store) Rotated() bool { return s.rotated }
 
 // Options configures a Store.
 type Options struct {
@@ -181,6 +186,20 @@ func (s *Store) load(ctx context.Context, contact, seenID string, now time.Time)
 		}
 		return nil
 	})
+	// A pipeline reports its first error, and GET and ZSCORE answer nil for
+	// what is not there: look at each command.
+	cmds := []redis.Cmder{vals, dialog}
+	if seen != nil {
+		cmds = append(cmds, seen)
+	}
+	if count != nil {
+		cmds = append(cmds, count)
+	}
+	for _, cmd := range cmds {
+		if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return State{}, 0, fmt.Errorf("store: load state: %w", err)
+		}
+	}
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return State{}, 0, fmt.Errorf("store: load state: %w", err)
 	}
