@@ -17,7 +17,7 @@ var contentFiles = []string{"flows/main.yaml", "flows/sites.yaml", "locales/fr.y
 // content; and content that passes validation carries a whole conversation
 // without a panic, a silence or an empty reply.
 //
-//	go test -run XXX -fuzz FuzzContentFiles -fuzztime 60s ./bot/engine
+//	go test -run XXX -fuzz FuzzContentFiles -fuzztime 60s -fuzzminimizetime 1s ./bot/engine
 func FuzzContentFiles(f *testing.F) {
 	shipped, err := content.Load(content.Embedded())
 	if err != nil {

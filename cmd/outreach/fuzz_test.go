@@ -28,7 +28,7 @@ var bodyRoutes = []struct{ method, path string }{
 // or a 4xx with a JSON error naming the problem: never a 5xx, never a
 // dropped connection.
 //
-//	go test -run XXX -fuzz FuzzAdminAPI -fuzztime 60s ./cmd/outreach
+//	go test -run XXX -fuzz FuzzAdminAPI -fuzztime 60s -fuzzminimizetime 1s ./cmd/outreach
 func FuzzAdminAPI(f *testing.F) {
 	later := time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339)
 	seeds := []string{
