@@ -132,16 +132,7 @@ func TestRateIsKept(t *testing.T) {
 	waitCounts(t, svc, id, func(c broadcast.Counts) bool { return c.Sent == n })
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	sort.Slice(rec.at, func(i, j int) bool { return rec.at[i].Before(rec.at[j]) })
-	most := 0
-	for i := range rec.at {
-		j := i
-		for j < len(rec.at) && rec.at[j].Sub(rec.at[i]) < time.Second {
-			j++
-		}
-		most = max(most, j-i)
-	}
-	if most > rate+1 {
+	if most := mostInOneSecond(rec.at); most > rate+1 {
 		t.Errorf("%d messages within one second, over the rate of %d", most, rate)
 	}
 }
@@ -263,5 +254,49 @@ func TestForgetWhoWasReached(t *testing.T) {
 	}
 	if r, err := svc.Get(ctx, pending); err != nil || r.Status != broadcast.Scheduled {
 		t.Errorf("the scheduled broadcast: %+v, %v", r, err)
+	}
+}
+
+// mostInOneSecond is the most sends any one second holds.
+func mostInOneSecond(at []time.Time) int {
+	sort.Slice(at, func(i, j int) bool { return at[i].Before(at[j]) })
+	most := 0
+	for i := range at {
+		j := i
+		for j < len(at) && at[j].Sub(at[i]) < time.Second {
+			j++
+		}
+		most = max(most, j-i)
+	}
+	return most
+}
+
+// TestRateIsSharedAcrossInstances runs two workers, as two instances of
+// the service would, on one Redis: together they keep to the configured
+// rate, not twice it.
+func TestRateIsSharedAcrossInstances(t *testing.T) {
+	env := channeltest.New(t, telegram.Channel)
+	fake := telegramtest.NewServer(t, token)
+	const n, rate = 120, 30
+	subscribe(t, env, n, func(int) string { return "en" })
+	svc := newService(env)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go svc.Run(ctx)
+	id, _, err := svc.Create(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"en": "Notice"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{next: telegram.NewSender(telegram.NewBot(token, fake.URL, 5*time.Second))}
+	for range 2 {
+		gate := outbox.NewSharedGate(env.Redis, env.Prefix, telegram.Channel, rate, 1, env.Log)
+		env.StartWorker(map[string]*outbox.Channel{telegram.Channel: {Sender: rec, MaxLen: telegram.MaxText, Gate: gate}},
+			outbox.Options{BulkWorkers: 4})
+	}
+	waitCounts(t, svc, id, func(c broadcast.Counts) bool { return c.Sent == n })
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if most := mostInOneSecond(rec.at); most > rate+1 {
+		t.Errorf("%d messages within one second from two instances, over the shared rate of %d", most, rate)
 	}
 }

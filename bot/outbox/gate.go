@@ -16,6 +16,7 @@ type Gate struct {
 	last        time.Time
 	pausedUntil time.Time
 	highWaiting int
+	shared      *shared
 }
 
 // NewGate returns a gate that lets through rate tokens a second, with bursts
@@ -43,6 +44,13 @@ func (g *Gate) Wait(ctx context.Context, n float64, high bool) error {
 			g.mu.Unlock()
 		}()
 	}
+	if err := g.waitLocal(ctx, n, high); err != nil {
+		return err
+	}
+	return g.shared.wait(ctx, min(n, g.burst)/g.rate)
+}
+
+func (g *Gate) waitLocal(ctx context.Context, n float64, high bool) error {
 	for {
 		g.mu.Lock()
 		now := time.Now()
@@ -82,6 +90,7 @@ func (g *Gate) Pause(d time.Duration) {
 		g.pausedUntil = until
 	}
 	g.mu.Unlock()
+	g.shared.pause(d)
 }
 
 // idle reports whether the gate is full, so that forgetting it changes nothing.

@@ -320,3 +320,21 @@ func TestForgetDeadLetters(t *testing.T) {
 		t.Errorf("all: %d", n)
 	}
 }
+
+// TestProviderPauseIsShared: a Retry-After met by one instance holds the
+// others' sends on that channel too. (Above 50 sends a second an instance
+// may first spend the fiftieth of a second it already reserved.)
+func TestProviderPauseIsShared(t *testing.T) {
+	env := channeltest.New(t, telegram.Channel)
+	a := outbox.NewSharedGate(env.Redis, env.Prefix, telegram.Channel, 30, 10, env.Log)
+	b := outbox.NewSharedGate(env.Redis, env.Prefix, telegram.Channel, 30, 10, env.Log)
+	if err := b.Wait(context.Background(), 1, true); err != nil {
+		t.Fatalf("before the pause: %v", err)
+	}
+	a.Pause(time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := b.Wait(ctx, 1, true); err == nil {
+		t.Error("another instance sent during the provider's pause")
+	}
+}

@@ -63,6 +63,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	}
 	a.metrics.Registry.MustRegister(a.outbox.Collector())
 	channels := map[string]*outbox.Channel{}
+	rdb, outboxLog := a.store.Client(), log.With("component", "outbox")
 	statusURL := strings.TrimSuffix(cfg.PublicURL, "/") + "/webhooks/twilio/status"
 	if tw := cfg.Twilio; tw.AccountSID != "" {
 		api, err := twilio.NewClient(tw.AccountSID, tw.AuthToken, tw.APIURL, cfg.Outbox.SendTimeout)
@@ -74,14 +75,14 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 			on = append(on, twilio.SMS)
 			channels[twilio.SMS] = &outbox.Channel{
 				Sender: twilio.NewSMSSender(api, tw.MessagingServiceSID, tw.SMSFrom, statusURL),
-				MaxLen: twilio.MaxBody, Cost: twilio.SMSCost, Gate: outbox.NewGate(cfg.Outbox.RateSMS, max(cfg.Outbox.RateSMS, 1)),
+				MaxLen: twilio.MaxBody, Cost: twilio.SMSCost, Gate: outbox.NewSharedGate(rdb, cfg.KeyPrefix, twilio.SMS, cfg.Outbox.RateSMS, max(cfg.Outbox.RateSMS, 1), outboxLog),
 			}
 		}
 		if tw.WhatsApp() {
 			on = append(on, twilio.WhatsApp)
 			channels[twilio.WhatsApp] = &outbox.Channel{
 				Sender: twilio.NewWhatsAppSender(api, tw.WhatsAppFrom, statusURL),
-				MaxLen: twilio.MaxBody, Gate: outbox.NewGate(cfg.Outbox.RateWhatsApp, max(cfg.Outbox.RateWhatsApp, 1)),
+				MaxLen: twilio.MaxBody, Gate: outbox.NewSharedGate(rdb, cfg.KeyPrefix, twilio.WhatsApp, cfg.Outbox.RateWhatsApp, max(cfg.Outbox.RateWhatsApp, 1), outboxLog),
 			}
 		}
 		h := twilio.NewHandler(tw.AuthToken, cfg.PublicURL, a.dialog, a.outbox, a.dialog, on, a.metrics, log)
@@ -92,7 +93,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		bot = telegram.NewBot(tg.BotToken, tg.APIURL, cfg.Outbox.SendTimeout)
 		channels[telegram.Channel] = &outbox.Channel{
 			Sender: telegram.NewSender(bot), MaxLen: telegram.MaxText,
-			Gate:    outbox.NewGate(cfg.Outbox.RateTelegram, max(cfg.Outbox.RateTelegram, 1)),
+			Gate:    outbox.NewSharedGate(rdb, cfg.KeyPrefix, telegram.Channel, cfg.Outbox.RateTelegram, max(cfg.Outbox.RateTelegram, 1), outboxLog),
 			PerChat: outbox.NewGate(cfg.Outbox.RateTelegramChat, 3),
 		}
 		opts.Telegram = telegram.NewHandler(tg.WebhookSecret, a.dialog, log)

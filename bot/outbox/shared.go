@@ -1,0 +1,112 @@
+package outbox
+
+import (
+	"context"
+	_ "embed"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// NewSharedGate returns a gate whose rate is shared by every instance on
+// the same Redis: each send takes its place in one bucket kept under
+// <prefix>{o}:rate:<name>, and a provider's Retry-After pauses them all.
+// Priority (replies before bulk) holds within each instance. When Redis
+// cannot be asked, each instance keeps to the rate on its own.
+func NewSharedGate(rdb redis.UniversalClient, prefix, name string, rate, burst float64, log *slog.Logger) *Gate {
+	g := NewGate(rate, burst)
+	if rate > 0 {
+		g.shared = &shared{rdb: rdb, key: prefix + "{o}:rate:" + name, pauseKey: prefix + "{o}:rate:" + name + ":pause",
+			burst: time.Duration(g.burst / rate * float64(time.Second)), log: log}
+	}
+	return g
+}
+
+type shared struct {
+	rdb           redis.UniversalClient
+	key, pauseKey string
+	burst         time.Duration
+	log           *slog.Logger
+	failing       atomic.Bool
+
+	// At high rates the instance reserves a slice of the rate at a time
+	// (a fiftieth of a second's worth) and spends it locally, so that
+	// Redis is asked at most 50 times a second per instance.
+	mu      sync.Mutex
+	credit  float64   // seconds of the rate reserved and not yet spent
+	expires time.Time // when an unspent reservation lapses
+}
+
+// slice is the least share of the rate reserved at once, in seconds.
+const slice = 0.02
+
+//go:embed shared.lua
+var sharedSrc string
+
+var sharedScript = redis.NewScript(sharedSrc)
+
+// wait takes a place worth seconds of the rate, waiting while the shared
+// bucket is ahead.
+func (s *shared) wait(ctx context.Context, seconds float64) error {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if time.Now().After(s.expires) {
+		s.credit = 0
+	}
+	if s.credit >= seconds {
+		s.credit -= seconds
+		return nil
+	}
+	take := max(seconds, slice)
+	tolerance := max(s.burst.Seconds(), take) * 1000
+	for {
+		ms, err := sharedScript.Run(ctx, s.rdb, []string{s.key, s.pauseKey}, time.Now().UnixMilli(), take*1000, tolerance).Int64()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if !s.failing.Swap(true) {
+				s.log.Warn("the shared send rate cannot be read; this instance keeps to the rate on its own", "err", err)
+			}
+			return nil
+		}
+		if s.failing.Swap(false) {
+			s.log.Info("the shared send rate is read again")
+		}
+		if ms <= 0 {
+			s.credit, s.expires = take-seconds, time.Now().Add(time.Second)
+			return nil
+		}
+		t := time.NewTimer(time.Duration(ms) * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// pause makes every instance wait d, as a provider asks with Retry-After.
+func (s *shared) pause(d time.Duration) {
+	if s == nil || d <= 0 {
+		return
+	}
+	s.mu.Lock()
+	s.credit = 0
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	// Keep the longer of the pause set and this one.
+	if err := pauseScript.Run(ctx, s.rdb, []string{s.pauseKey}, d.Milliseconds()).Err(); err != nil {
+		s.log.Warn("sharing a provider's pause failed", "err", err)
+	}
+}
+
+var pauseScript = redis.NewScript(`if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) end return 1`)
