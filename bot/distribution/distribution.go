@@ -16,6 +16,7 @@ import (
 	"github.com/outreach-org/outreach/bot/engine"
 	"github.com/outreach-org/outreach/bot/outbox"
 	"github.com/outreach-org/outreach/bot/store"
+	"github.com/redis/go-redis/v9"
 )
 
 // Service keeps distributions.
@@ -46,6 +47,29 @@ var ErrInvalid = errors.New("invalid distribution")
 
 // ErrNotFound means no distribution has that id.
 var ErrNotFound = errors.New("no such distribution")
+
+// ErrBusy means another change of the same distribution is under way.
+var ErrBusy = errors.New("another change of this distribution is under way; try again in a moment")
+
+// hold keeps other changes of one distribution out while one runs (two
+// staff editing at once would each tell people a different story): on
+// every instance, through a lock in Redis that lapses if its holder dies.
+func (s *Service) hold(ctx context.Context, id string) (release func(), err error) {
+	key := s.store.Prefix() + "distribution:" + id + ":lock"
+	token := outbox.NewID()
+	ok, err := s.store.Client().SetNX(ctx, key, token, 30*time.Second).Result()
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, ErrBusy
+	}
+	return func() {
+		releaseLock.Run(context.WithoutCancel(ctx), s.store.Client(), []string{key}, token)
+	}, nil
+}
+
+var releaseLock = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`)
 
 func (s *Service) validate(ctx context.Context, d engine.Distribution) error {
 	c := s.content()
@@ -135,6 +159,11 @@ type Patch struct {
 // Update changes a distribution. A change of time or place is sent as a
 // correction to everyone who was told, and the reminder follows the new time.
 func (s *Service) Update(ctx context.Context, id string, p Patch, by string) (engine.Distribution, error) {
+	release, err := s.hold(ctx, id)
+	if err != nil {
+		return engine.Distribution{}, err
+	}
+	defer release()
 	d, ok, err := s.store.Distribution(ctx, id)
 	if err != nil {
 		return d, err
@@ -197,6 +226,11 @@ func (s *Service) Update(ctx context.Context, id string, p Patch, by string) (en
 // Cancel cancels a distribution: the reminder is called off and everyone
 // who was told hears of it. The record stays, marked cancelled.
 func (s *Service) Cancel(ctx context.Context, id, by string) error {
+	release, err := s.hold(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer release()
 	d, ok, err := s.store.Distribution(ctx, id)
 	if err != nil {
 		return err

@@ -179,6 +179,9 @@ func (s *Server) distributionError(w http.ResponseWriter, err error) bool {
 		return true
 	case errors.Is(err, distribution.ErrNotFound):
 		writeError(w, http.StatusNotFound, "no such distribution")
+	case errors.Is(err, distribution.ErrBusy):
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusConflict, err.Error())
 	case errors.Is(err, distribution.ErrInvalid), errors.Is(err, broadcast.ErrInvalid):
 		writeError(w, http.StatusUnprocessableEntity, err.Error())
 	default:

@@ -458,3 +458,37 @@ func TestNoPersonalDataAtRest(t *testing.T) {
 		}
 	}
 }
+
+// TestOneChangeOfADistributionAtATime: while a change of a distribution is
+// under way (its lock held, as by another instance), a second change is
+// answered 409 with Retry-After and changes nothing; afterwards it goes.
+func TestOneChangeOfADistributionAtATime(t *testing.T) {
+	p := withProviders(t)
+	s := startServe(t, p.vars)
+	start := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Hour)
+	code, d := api(t, "POST", s.base+"/api/v1/distributions", adminToken, fmt.Sprintf(
+		`{"site":"nador","starts_at":%q,"ends_at":%q,"place":"Terrain"}`,
+		start.Format(time.RFC3339), start.Add(2*time.Hour).Format(time.RFC3339)))
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, d)
+	}
+	id := d["id"].(string)
+	opts, _ := redis.ParseURL(p.vars["REDIS_URL"])
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	lock := p.vars["OUTREACH_REDIS_PREFIX"] + "distribution:" + id + ":lock"
+	rdb.Set(context.Background(), lock, "another-instance", time.Minute)
+	if code, out := api(t, "PATCH", s.base+"/api/v1/distributions/"+id, adminToken, `{"place":"Stade"}`); code != 409 {
+		t.Errorf("PATCH during another change: %d %v, want 409", code, out)
+	}
+	if code, _ := api(t, "DELETE", s.base+"/api/v1/distributions/"+id, adminToken, ""); code != 409 {
+		t.Errorf("DELETE during another change: %d, want 409", code)
+	}
+	rdb.Del(context.Background(), lock)
+	if code, out := api(t, "PATCH", s.base+"/api/v1/distributions/"+id, adminToken, `{"place":"Stade"}`); code != 200 || fmt.Sprint(out["place"]) != "map[fr:Stade]" {
+		t.Errorf("PATCH afterwards: %d %v", code, out)
+	}
+	if n := rdb.Exists(context.Background(), lock).Val(); n != 0 {
+		t.Error("the lock outlived the change")
+	}
+}
