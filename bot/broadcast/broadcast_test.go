@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -114,9 +115,18 @@ func (r *recorder) Send(ctx context.Context, m outbox.Message) (string, error) {
 // holds more than the rate and its burst. (An upper bound: a slow machine
 // cannot make it fail.)
 func TestRateIsKept(t *testing.T) {
+	const rate = 50
+	at := sendAtRate(t, 150, 1, func(*channeltest.Env) *outbox.Gate { return outbox.NewGate(rate, 1) })
+	if most := mostInOneSecond(at); most > rate+1 {
+		t.Errorf("%d messages within one second, over the rate of %d", most, rate)
+	}
+}
+
+// sendAtRate broadcasts to n people through workers, each with its own
+// gate (as instances of the service), and returns when each message left.
+func sendAtRate(t *testing.T, n, workers int, gate func(*channeltest.Env) *outbox.Gate) []time.Time {
 	env := channeltest.New(t, telegram.Channel)
 	fake := telegramtest.NewServer(t, token)
-	const n, rate = 150, 50
 	subscribe(t, env, n, func(int) string { return "en" })
 	svc := newService(env)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -127,14 +137,14 @@ func TestRateIsKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := &recorder{next: telegram.NewSender(telegram.NewBot(token, fake.URL, 5*time.Second))}
-	env.StartWorker(map[string]*outbox.Channel{telegram.Channel: {Sender: rec, MaxLen: telegram.MaxText, Gate: outbox.NewGate(rate, 1)}},
-		outbox.Options{BulkWorkers: 4})
-	waitCounts(t, svc, id, func(c broadcast.Counts) bool { return c.Sent == n })
+	for range workers {
+		env.StartWorker(map[string]*outbox.Channel{telegram.Channel: {Sender: rec, MaxLen: telegram.MaxText, Gate: gate(env)}},
+			outbox.Options{BulkWorkers: 4})
+	}
+	waitCounts(t, svc, id, func(c broadcast.Counts) bool { return c.Sent == int64(n) })
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	if most := mostInOneSecond(rec.at); most > rate+1 {
-		t.Errorf("%d messages within one second, over the rate of %d", most, rate)
-	}
+	return slices.Clone(rec.at)
 }
 
 func TestAudienceFilters(t *testing.T) {
@@ -275,28 +285,11 @@ func mostInOneSecond(at []time.Time) int {
 // the service would, on one Redis: together they keep to the configured
 // rate, not twice it.
 func TestRateIsSharedAcrossInstances(t *testing.T) {
-	env := channeltest.New(t, telegram.Channel)
-	fake := telegramtest.NewServer(t, token)
-	const n, rate = 120, 30
-	subscribe(t, env, n, func(int) string { return "en" })
-	svc := newService(env)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go svc.Run(ctx)
-	id, _, err := svc.Create(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"en": "Notice"}}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := &recorder{next: telegram.NewSender(telegram.NewBot(token, fake.URL, 5*time.Second))}
-	for range 2 {
-		gate := outbox.NewSharedGate(env.Redis, env.Prefix, telegram.Channel, rate, 1, env.Log)
-		env.StartWorker(map[string]*outbox.Channel{telegram.Channel: {Sender: rec, MaxLen: telegram.MaxText, Gate: gate}},
-			outbox.Options{BulkWorkers: 4})
-	}
-	waitCounts(t, svc, id, func(c broadcast.Counts) bool { return c.Sent == n })
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	if most := mostInOneSecond(rec.at); most > rate+1 {
+	const rate = 30
+	at := sendAtRate(t, 120, 2, func(env *channeltest.Env) *outbox.Gate {
+		return outbox.NewSharedGate(env.Redis, env.Prefix, telegram.Channel, rate, 1, env.Log)
+	})
+	if most := mostInOneSecond(at); most > rate+1 {
 		t.Errorf("%d messages within one second from two instances, over the shared rate of %d", most, rate)
 	}
 }
