@@ -55,14 +55,17 @@ func (s *shared) wait(ctx context.Context, seconds float64) error {
 		return nil
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if time.Now().After(s.expires) {
 		s.credit = 0
 	}
 	if s.credit >= seconds {
 		s.credit -= seconds
+		s.mu.Unlock()
 		return nil
 	}
+	s.mu.Unlock()
+	// Asked and waited for without the lock: a pause, or a reply behind a
+	// bulk send, must not queue behind a sleeper.
 	take := max(seconds, slice)
 	tolerance := max(s.burst.Seconds(), take) * 1000
 	for {
@@ -80,7 +83,11 @@ func (s *shared) wait(ctx context.Context, seconds float64) error {
 			s.log.Info("the shared send rate is read again")
 		}
 		if ms <= 0 {
-			s.credit, s.expires = take-seconds, time.Now().Add(time.Second)
+			if rest := take - seconds; rest > 0 {
+				s.mu.Lock()
+				s.credit, s.expires = s.credit+rest, time.Now().Add(time.Second)
+				s.mu.Unlock()
+			}
 			return nil
 		}
 		t := time.NewTimer(time.Duration(ms) * time.Millisecond)
