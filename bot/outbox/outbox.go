@@ -144,9 +144,8 @@ type Delivery struct {
 
 // recordSent notes a message the provider accepted, under its provider id.
 func (o *Outbox) recordSent(ctx context.Context, p redis.Pipeliner, providerID, status string, e Entry) {
-	k := o.keys.status(providerID)
-	p.HSet(ctx, k, "id", e.ID, "ck", e.Contact, "ch", e.Channel, "bc", e.Broadcast)
-	statusScript.Eval(ctx, p, []string{k}, status, statusRanks[status], "", statusTTL.Milliseconds())
+	statusScript.Eval(ctx, p, []string{o.keys.status(providerID)}, status, statusRanks[status], "", statusTTL.Milliseconds(),
+		o.keys.Broadcast(""), e.ID, e.Contact, e.Channel, e.Broadcast)
 }
 
 // ErrUnknownStatus means a status the outbox does not track.
@@ -161,7 +160,8 @@ func (o *Outbox) UpdateStatus(ctx context.Context, providerID, status, errorCode
 		return Delivery{}, false, ErrUnknownStatus
 	}
 	k := o.keys.status(providerID)
-	prev, err := statusScript.Run(ctx, o.rdb, []string{k}, status, rank, errorCode, statusTTL.Milliseconds()).Int()
+	prev, err := statusScript.Run(ctx, o.rdb, []string{k}, status, rank, errorCode, statusTTL.Milliseconds(),
+		o.keys.Broadcast(""), "", "", "", "").Int()
 	if err != nil {
 		return Delivery{}, false, err
 	}
@@ -172,18 +172,6 @@ func (o *Outbox) UpdateStatus(ctx context.Context, providerID, status, errorCode
 	str := func(i int) string { s, _ := vals[i].(string); return s }
 	d = Delivery{ID: str(0), Contact: str(1), Channel: str(2), Broadcast: str(3), Status: str(4), Error: str(5)}
 	changed = prev != -2
-	// Delivery counts of broadcasts come from these callbacks: a message
-	// counts once, when it first reaches a final state.
-	const final = 4
-	if changed && prev < final && rank >= final && d.Broadcast != "" {
-		field := "delivered"
-		if status == "failed" || status == "undelivered" || status == "canceled" {
-			field = "failed"
-		}
-		if err := o.rdb.HIncrBy(ctx, o.keys.BroadcastCounts(d.Broadcast), field, 1).Err(); err != nil {
-			return d, true, err
-		}
-	}
 	return d, changed, nil
 }
 

@@ -1,13 +1,36 @@
--- Moves a message's delivery state forward only.
--- KEYS[1] message hash; ARGV[1] status, ARGV[2] its rank, ARGV[3] error code, ARGV[4] ttl (ms)
+-- Moves a message's delivery state forward only, and records who it was
+-- for when the send is recorded. Callbacks can come before the record (the
+-- provider answers the callback URL while the worker still writes): a
+-- broadcast's count is taken once, when both the final state and the
+-- broadcast are known, whichever came last.
+-- KEYS[1] message hash
+-- ARGV[1] status   ARGV[2] its rank   ARGV[3] error code   ARGV[4] ttl (ms)
+-- ARGV[5] prefix of the broadcast keys ("<prefix>{o}:bc:")
+-- ARGV[6..9] entry id, contact, channel, broadcast when recording the send ('' otherwise)
 -- Returns the rank it had (-1 for none) when it moved, or -2 when it did not.
-local cur = tonumber(redis.call('HGET', KEYS[1], 'rank') or '-1')
-if tonumber(ARGV[2]) <= cur then
-  return -2
+if ARGV[6] ~= '' then
+  redis.call('HSET', KEYS[1], 'id', ARGV[6], 'ck', ARGV[7], 'ch', ARGV[8], 'bc', ARGV[9])
 end
-redis.call('HSET', KEYS[1], 'status', ARGV[1], 'rank', ARGV[2])
-if ARGV[3] ~= '' then
-  redis.call('HSET', KEYS[1], 'err', ARGV[3])
+local cur = tonumber(redis.call('HGET', KEYS[1], 'rank') or '-1')
+local moved = tonumber(ARGV[2]) > cur
+if moved then
+  redis.call('HSET', KEYS[1], 'status', ARGV[1], 'rank', ARGV[2])
+  if ARGV[3] ~= '' then
+    redis.call('HSET', KEYS[1], 'err', ARGV[3])
+  end
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return cur
+local final = 4
+local bc = redis.call('HGET', KEYS[1], 'bc')
+if math.max(cur, tonumber(ARGV[2])) >= final and bc and bc ~= '' and redis.call('HSETNX', KEYS[1], 'counted', '1') == 1 then
+  local st = redis.call('HGET', KEYS[1], 'status')
+  local field = 'delivered'
+  if st == 'failed' or st == 'undelivered' or st == 'canceled' then
+    field = 'failed'
+  end
+  redis.call('HINCRBY', ARGV[5] .. bc .. ':n', field, 1)
+end
+if moved then
+  return cur
+end
+return -2

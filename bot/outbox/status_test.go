@@ -1,0 +1,51 @@
+package outbox
+
+import (
+	"context"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/outreach-org/outreach/bot/redistest"
+)
+
+// TestBroadcastCountedOnceWhateverTheOrder: a delivery callback may come
+// before the worker recorded the send, or after; either way the broadcast
+// counts the message once, as delivered or failed.
+func TestBroadcastCountedOnceWhateverTheOrder(t *testing.T) {
+	rdb, prefix := redistest.New(t)
+	o := New(rdb, prefix)
+	ctx := context.Background()
+	record := func(sid string, e Entry) {
+		t.Helper()
+		if _, err := o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			o.recordSent(ctx, p, sid, "queued", e)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	update := func(sid, status string) {
+		t.Helper()
+		if _, _, err := o.UpdateStatus(ctx, sid, status, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := Entry{ID: "e1", Contact: "ck1", Channel: "sms", Broadcast: "b1"}
+	update("SM1", "delivered") // before the record
+	record("SM1", e)
+	update("SM1", "read")
+	record("SM2", Entry{ID: "e2", Contact: "ck2", Channel: "sms", Broadcast: "b1"})
+	update("SM2", "sent")
+	update("SM2", "undelivered") // after the record
+	update("SM2", "undelivered")
+	update("SM3", "failed") // a message of no broadcast of ours
+	counts := rdb.HGetAll(ctx, o.keys.BroadcastCounts("b1")).Val()
+	if counts["delivered"] != "1" || counts["failed"] != "1" {
+		t.Errorf("counts %v, want one delivered and one failed", counts)
+	}
+	d, _, err := o.UpdateStatus(ctx, "SM1", "delivered", "")
+	if err != nil || d.ID != "e1" || d.Contact != "ck1" || d.Status != "read" {
+		t.Errorf("what is known of SM1: %+v, %v", d, err)
+	}
+}
