@@ -94,7 +94,8 @@ func TestWorkerKilledMidBroadcast(t *testing.T) {
 	}
 }
 
-// recorder notes when each message leaves, through the real sender.
+// recorder notes when each message is let go, and sends it through the
+// real sender.
 type recorder struct {
 	next outbox.Sender
 	mu   sync.Mutex
@@ -102,10 +103,11 @@ type recorder struct {
 }
 
 func (r *recorder) Send(ctx context.Context, m outbox.Message) (string, error) {
+	at := time.Now() // when the gate let it go, before the network's jitter
 	id, err := r.next.Send(ctx, m)
 	if err == nil {
 		r.mu.Lock()
-		r.at = append(r.at, time.Now())
+		r.at = append(r.at, at)
 		r.mu.Unlock()
 	}
 	return id, err

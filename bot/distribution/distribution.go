@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -29,17 +30,18 @@ type Service struct {
 	now          func() time.Time
 	// changed is called after a change, so that the bot shows it at once.
 	changed func()
+	log     *slog.Logger
 }
 
 // New returns the service. changed, if not nil, is called after each change.
-func New(st *store.Store, bc *broadcast.Service, content func() *content.Content, remindBefore time.Duration, now func() time.Time, changed func()) *Service {
+func New(st *store.Store, bc *broadcast.Service, content func() *content.Content, remindBefore time.Duration, now func() time.Time, changed func(), log *slog.Logger) *Service {
 	if now == nil {
 		now = time.Now
 	}
 	if changed == nil {
 		changed = func() {}
 	}
-	return &Service{store: st, broadcasts: bc, content: content, remindBefore: remindBefore, now: now, changed: changed}
+	return &Service{store: st, broadcasts: bc, content: content, remindBefore: remindBefore, now: now, changed: changed, log: log}
 }
 
 // ErrInvalid wraps what is wrong with a distribution.
@@ -65,7 +67,10 @@ func (s *Service) hold(ctx context.Context, id string) (release func(), err erro
 		return nil, ErrBusy
 	}
 	return func() {
-		releaseLock.Run(context.WithoutCancel(ctx), s.store.Client(), []string{key}, token)
+		if err := releaseLock.Run(context.WithoutCancel(ctx), s.store.Client(), []string{key}, token).Err(); err != nil {
+			// Not fatal: the lock lapses by itself within 30 s.
+			s.log.Warn("releasing a distribution's lock failed", "err", err)
+		}
 	}, nil
 }
 

@@ -47,7 +47,7 @@ func (g *Gate) Wait(ctx context.Context, n float64, high bool) error {
 	if err := g.waitLocal(ctx, n, high); err != nil {
 		return err
 	}
-	return g.shared.wait(ctx, min(n, g.burst)/g.rate)
+	return g.shared.wait(ctx, n/g.rate)
 }
 
 func (g *Gate) waitLocal(ctx context.Context, n float64, high bool) error {

@@ -337,4 +337,13 @@ func TestProviderPauseIsShared(t *testing.T) {
 	if err := b.Wait(ctx, 1, true); err == nil {
 		t.Error("another instance sent during the provider's pause")
 	}
+	// A short pause ends for the others too.
+	c := outbox.NewSharedGate(env.Redis, env.Prefix, "sms", 30, 10, env.Log)
+	d := outbox.NewSharedGate(env.Redis, env.Prefix, "sms", 30, 10, env.Log)
+	c.Pause(200 * time.Millisecond)
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel2()
+	if err := d.Wait(ctx2, 1, true); err != nil {
+		t.Errorf("after the pause: %v", err)
+	}
 }

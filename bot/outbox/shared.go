@@ -20,7 +20,7 @@ func NewSharedGate(rdb redis.UniversalClient, prefix, name string, rate, burst f
 	g := NewGate(rate, burst)
 	if rate > 0 {
 		g.shared = &shared{rdb: rdb, key: prefix + "{o}:rate:" + name, pauseKey: prefix + "{o}:rate:" + name + ":pause",
-			burst: time.Duration(g.burst / rate * float64(time.Second)), log: log}
+			burst: time.Duration((g.burst - 1) / rate * float64(time.Second)), log: log}
 	}
 	return g
 }
@@ -28,7 +28,7 @@ func NewSharedGate(rdb redis.UniversalClient, prefix, name string, rate, burst f
 type shared struct {
 	rdb           redis.UniversalClient
 	key, pauseKey string
-	burst         time.Duration
+	burst         time.Duration // how early a place may be taken: burst-1 places' worth
 	log           *slog.Logger
 	failing       atomic.Bool
 
@@ -48,8 +48,7 @@ var sharedSrc string
 
 var sharedScript = redis.NewScript(sharedSrc)
 
-// wait takes a place worth seconds of the rate, waiting while the shared
-// bucket is ahead.
+// wait takes a place worth seconds of the rate and waits for its time.
 func (s *shared) wait(ctx context.Context, seconds float64) error {
 	if s == nil {
 		return nil
@@ -67,9 +66,9 @@ func (s *shared) wait(ctx context.Context, seconds float64) error {
 	// Asked and waited for without the lock: a pause, or a reply behind a
 	// bulk send, must not queue behind a sleeper.
 	take := max(seconds, slice)
-	tolerance := max(s.burst.Seconds(), take) * 1000
 	for {
-		ms, err := sharedScript.Run(ctx, s.rdb, []string{s.key, s.pauseKey}, time.Now().UnixMilli(), take*1000, tolerance).Int64()
+		ms, err := sharedScript.Run(ctx, s.rdb, []string{s.key, s.pauseKey}, time.Now().UnixMilli(), take*1000,
+			s.burst.Seconds()*1000, maxReserve.Milliseconds()).Int64()
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -82,21 +81,37 @@ func (s *shared) wait(ctx context.Context, seconds float64) error {
 		if s.failing.Swap(false) {
 			s.log.Info("the shared send rate is read again")
 		}
-		if ms <= 0 {
+		if ms >= 0 {
+			// The place is ours; its time may be ahead.
 			if rest := take - seconds; rest > 0 {
 				s.mu.Lock()
 				s.credit, s.expires = s.credit+rest, time.Now().Add(time.Second)
 				s.mu.Unlock()
 			}
-			return nil
+			return sleepCtx(ctx, time.Duration(ms)*time.Millisecond)
 		}
-		t := time.NewTimer(time.Duration(ms) * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		// Paused, or too far ahead to reserve: ask again later.
+		if err := sleepCtx(ctx, time.Duration(-ms)*time.Millisecond); err != nil {
+			return err
 		}
+	}
+}
+
+// maxReserve is the longest wait a send reserves its place for; beyond,
+// it asks again later (a long pause, many instances far ahead).
+const maxReserve = 10 * time.Second
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 

@@ -1,22 +1,29 @@
--- One take from a rate shared by every instance (GCRA: the key holds the
--- theoretical arrival time of the next send, in ms).
+-- One place in a rate shared by every instance (GCRA). The key holds the
+-- theoretical arrival time (ms) of the next send. Each caller reserves its
+-- place at once and is told how long to wait for it, so that waiting is
+-- first come, first served across instances.
 -- KEYS[1] the rate's key      KEYS[2] its pause key (a provider's Retry-After)
--- ARGV[1] now (ms)            ARGV[2] ms the take costs (cost / rate)
+-- ARGV[1] now (ms)            ARGV[2] ms the place costs (cost / rate)
 -- ARGV[3] ms of burst tolerance
--- Returns 0 when taken, else the ms to wait before asking again.
+-- ARGV[4] the longest wait (ms) worth reserving for
+-- Returns 0 to go now, or the ms to wait: for the place reserved, or, when
+-- paused or when the wait is longer than ARGV[4], before asking again.
 local paused = redis.call('PTTL', KEYS[2])
 if paused > 0 then
-  return paused
+  return -paused
 end
 local now = tonumber(ARGV[1])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then
   tat = now
 end
-local new = tat + tonumber(ARGV[2])
-local early = new - now - tonumber(ARGV[3])
-if early > 0.001 then
-  return math.ceil(early)
+local wait = tat - now - tonumber(ARGV[3])
+if wait > tonumber(ARGV[4]) then
+  return -math.ceil(wait)
 end
+local new = tat + tonumber(ARGV[2])
 redis.call('SET', KEYS[1], tostring(new), 'PX', math.ceil(new - now) + 1000)
-return 0
+if wait <= 0 then
+  return 0
+end
+return math.ceil(wait)

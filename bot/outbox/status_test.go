@@ -39,10 +39,12 @@ func TestBroadcastCountedOnceWhateverTheOrder(t *testing.T) {
 	update("SM2", "sent")
 	update("SM2", "undelivered") // after the record
 	update("SM2", "undelivered")
+	update("SM4", "failed") // before the record: counted as failed
+	record("SM4", Entry{ID: "e4", Contact: "ck4", Channel: "sms", Broadcast: "b1"})
 	update("SM3", "failed") // a message of no broadcast of ours
 	counts := rdb.HGetAll(ctx, o.keys.BroadcastCounts("b1")).Val()
-	if counts["delivered"] != "1" || counts["failed"] != "1" {
-		t.Errorf("counts %v, want one delivered and one failed", counts)
+	if counts["delivered"] != "1" || counts["failed"] != "2" {
+		t.Errorf("counts %v, want one delivered and two failed", counts)
 	}
 	d, _, err := o.UpdateStatus(ctx, "SM1", "delivered", "")
 	if err != nil || d.ID != "e1" || d.Contact != "ck1" || d.Status != "read" {

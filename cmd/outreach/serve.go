@@ -46,7 +46,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	broadcasts := broadcast.New(a.store.Client(), cfg.KeyPrefix, a.store, a.dialog.Content, log, broadcast.Options{
 		Location: cfg.Timezone, Templates: cfg.Templates,
 	})
-	distributions := distribution.New(a.store, broadcasts, a.dialog.Content, cfg.RemindBefore, nil, a.dialog.Refresh)
+	distributions := distribution.New(a.store, broadcasts, a.dialog.Content, cfg.RemindBefore, nil, a.dialog.Refresh, log.With("component", "distribution"))
 	contentVersions := versions.New(a.store.Client(), cfg.KeyPrefix, a.dialog.Content().Files())
 	// The published content, if any, is in use before the first message.
 	if n, c, err := contentVersions.Load(ctx); err != nil {

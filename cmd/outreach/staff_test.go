@@ -484,6 +484,9 @@ func TestOneChangeOfADistributionAtATime(t *testing.T) {
 	if code, _ := api(t, "DELETE", s.base+"/api/v1/distributions/"+id, adminToken, ""); code != 409 {
 		t.Errorf("DELETE during another change: %d, want 409", code)
 	}
+	if code, out := api(t, "GET", s.base+"/api/v1/distributions/"+id, adminToken, ""); code != 200 || fmt.Sprint(out["place"]) != "map[fr:Terrain]" || out["cancelled"] == true {
+		t.Errorf("after the refused changes: %d %v, want it unchanged", code, out)
+	}
 	rdb.Del(context.Background(), lock)
 	if code, out := api(t, "PATCH", s.base+"/api/v1/distributions/"+id, adminToken, `{"place":"Stade"}`); code != 200 || fmt.Sprint(out["place"]) != "map[fr:Stade]" {
 		t.Errorf("PATCH afterwards: %d %v", code, out)
