@@ -48,10 +48,8 @@ func TestWorkerKilledMidBroadcast(t *testing.T) {
 	fake := telegramtest.NewServer(t, token)
 	const n = 500
 	subscribe(t, env, n, func(int) string { return "fr" })
-	svc := newService(env)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go svc.Run(ctx)
+	svc := running(t, env)
+	ctx := context.Background()
 	id, _, err := svc.Create(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"fr": "Avis"}}, "")
 	if err != nil {
 		t.Fatal(err)
@@ -124,16 +122,23 @@ func TestRateIsKept(t *testing.T) {
 	}
 }
 
+// running returns the broadcast service of env, running until the test ends.
+func running(t *testing.T, env *channeltest.Env) *broadcast.Service {
+	svc := newService(env)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go svc.Run(ctx)
+	return svc
+}
+
 // sendAtRate broadcasts to n people through workers, each with its own
 // gate (as instances of the service), and returns when each message left.
 func sendAtRate(t *testing.T, n, workers int, gate func(*channeltest.Env) *outbox.Gate) []time.Time {
 	env := channeltest.New(t, telegram.Channel)
 	fake := telegramtest.NewServer(t, token)
 	subscribe(t, env, n, func(int) string { return "en" })
-	svc := newService(env)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go svc.Run(ctx)
+	svc := running(t, env)
+	ctx := context.Background()
 	id, _, err := svc.Create(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"en": "Notice"}}, "")
 	if err != nil {
 		t.Fatal(err)
@@ -152,10 +157,8 @@ func sendAtRate(t *testing.T, n, workers int, gate func(*channeltest.Env) *outbo
 func TestAudienceFilters(t *testing.T) {
 	env := channeltest.New(t, telegram.Channel)
 	subscribe(t, env, 30, func(i int) string { return []string{"fr", "en", "ar"}[i%3] })
-	svc := newService(env)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go svc.Run(ctx)
+	svc := running(t, env)
+	ctx := context.Background()
 	id, _, err := svc.Create(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"fr": "Bonjour"},
 		Audience: broadcast.Audience{Sites: []string{"nador"}, Languages: []string{"ar"}}}, "")
 	if err != nil {
@@ -225,10 +228,8 @@ func TestForgetWhoWasReached(t *testing.T) {
 	env := channeltest.New(t, telegram.Channel)
 	fake := telegramtest.NewServer(t, token)
 	subscribe(t, env, 5, func(int) string { return "fr" })
-	svc := newService(env)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go svc.Run(ctx)
+	svc := running(t, env)
+	ctx := context.Background()
 	id, _, err := svc.Create(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"fr": "Avis"}}, "")
 	if err != nil {
 		t.Fatal(err)
