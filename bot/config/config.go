@@ -16,6 +16,12 @@ type Config struct {
 	RedisURL   string // REDIS_URL; empty = embedded store
 	PublicURL  string // OUTREACH_PUBLIC_URL
 	AdminToken string // OUTREACH_ADMIN_TOKEN; empty = admin API closed
+	// MetricsAddr, when set, serves /metrics on a listen address of its own
+	// instead of OUTREACH_ADDR (OUTREACH_METRICS_ADDR).
+	MetricsAddr string
+	// MetricsToken, when set, is the bearer token /metrics asks for
+	// (OUTREACH_METRICS_TOKEN).
+	MetricsToken string
 	// DataKey opens the keys kept in Redis that hash contacts and seal
 	// addresses (OUTREACH_DATA_KEY, base64 of 32 bytes).
 	DataKey []byte
@@ -59,12 +65,14 @@ type Config struct {
 func Load(lookupEnv func(string) (string, bool)) (Config, error) {
 	getenv := func(k string) string { v, _ := lookupEnv(k); return v }
 	c := Config{
-		Addr:       or(getenv("OUTREACH_ADDR"), ":8080"),
-		RedisURL:   getenv("REDIS_URL"),
-		PublicURL:  or(getenv("OUTREACH_PUBLIC_URL"), "http://localhost:8080"),
-		AdminToken: getenv("OUTREACH_ADMIN_TOKEN"),
-		KeyPrefix:  or(getenv("OUTREACH_REDIS_PREFIX"), "outreach:"),
-		ContentDir: getenv("OUTREACH_CONTENT_DIR"),
+		Addr:         or(getenv("OUTREACH_ADDR"), ":8080"),
+		RedisURL:     getenv("REDIS_URL"),
+		PublicURL:    or(getenv("OUTREACH_PUBLIC_URL"), "http://localhost:8080"),
+		AdminToken:   getenv("OUTREACH_ADMIN_TOKEN"),
+		MetricsAddr:  getenv("OUTREACH_METRICS_ADDR"),
+		MetricsToken: getenv("OUTREACH_METRICS_TOKEN"),
+		KeyPrefix:    or(getenv("OUTREACH_REDIS_PREFIX"), "outreach:"),
+		ContentDir:   getenv("OUTREACH_CONTENT_DIR"),
 	}
 	var err error
 	for _, k := range []struct {
@@ -84,6 +92,12 @@ func Load(lookupEnv func(string) (string, bool)) (Config, error) {
 	}
 	if c.RedisURL != "" && c.DataKey == nil {
 		return c, fmt.Errorf("OUTREACH_DATA_KEY: required with REDIS_URL, to seal addresses at rest; make one with: openssl rand -base64 32")
+	}
+	if c.MetricsAddr != "" && c.MetricsAddr == c.Addr && !strings.HasSuffix(c.Addr, ":0") {
+		return c, fmt.Errorf("OUTREACH_METRICS_ADDR: must differ from OUTREACH_ADDR (%s); leave it unset to serve /metrics there", c.Addr)
+	}
+	if t := c.MetricsToken; t != "" && len(t) < 16 {
+		return c, fmt.Errorf("OUTREACH_METRICS_TOKEN: at least 16 characters (e.g. openssl rand -hex 32)")
 	}
 	tz := or(getenv("OUTREACH_TIMEZONE"), "Africa/Casablanca")
 	if c.Timezone, err = time.LoadLocation(tz); err != nil {

@@ -16,7 +16,7 @@ import (
 type route struct {
 	pattern string
 	roles   []access.Role
-	handler http.HandlerFunc
+	handler handler
 }
 
 // routes lists the admin API, in one place.
@@ -88,7 +88,8 @@ func principal(r *http.Request) access.Principal {
 // allow lets through requests whose bearer token has one of roles (any
 // valid token when roles is empty): 401 without a valid token, 403 with the
 // wrong role.
-func (s *Server) allow(roles []access.Role, next http.HandlerFunc) http.Handler {
+func (s *Server) allow(roles []access.Role, h handler) http.Handler {
+	next := s.handle(h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		token = strings.TrimSpace(token)
@@ -109,7 +110,7 @@ func (s *Server) allow(roles []access.Role, next http.HandlerFunc) http.Handler 
 		}
 		p, ok, err := s.opts.Tokens.Lookup(r.Context(), token)
 		if err != nil {
-			unavailable(w)
+			s.fail(w, r, err)
 			return
 		}
 		if !ok {
@@ -132,60 +133,53 @@ func (s *Server) record(r *http.Request, action, target string) {
 	if s.opts.Audit == nil {
 		return
 	}
-	if err := s.opts.Audit.Record(r.Context(), principal(r), action, target); err != nil {
+	// The change is made: its record is written even when the client has
+	// gone away meanwhile.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+	defer cancel()
+	if err := s.opts.Audit.Record(ctx, principal(r), action, target); err != nil {
 		s.log.Error("audit log write failed", "action", action, "err", err)
 	}
 }
 
-func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Name string      `json:"name"`
 		Role access.Role `json:"role"`
 	}
-	if !decode(w, r, &req) {
-		return
+	if err := decode(r, &req); err != nil {
+		return err
 	}
 	token, err := s.opts.Tokens.Create(r.Context(), req.Name, req.Role)
-	switch {
-	case err == access.ErrInvalid:
-		writeError(w, http.StatusBadRequest, `"name" (letters, digits . _ @ -, at most 64) and "role" (admin, staff or partner) are required`)
-		return
-	case err == access.ErrExists:
-		writeError(w, http.StatusConflict, "a token of that name exists; delete it first")
-		return
-	case err != nil:
-		unavailable(w)
-		return
+	if err != nil {
+		return err
 	}
 	s.record(r, "token.create", req.Name+" ("+string(req.Role)+")")
 	writeJSON(w, http.StatusCreated, map[string]string{"name": req.Name, "role": string(req.Role), "token": token})
+	return nil
 }
 
-func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) {
+func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
-	switch err := s.opts.Tokens.Delete(r.Context(), name); {
-	case err == access.ErrNotFound:
-		writeError(w, http.StatusNotFound, "no token of that name")
-		return
-	case err != nil:
-		unavailable(w)
-		return
+	if err := s.opts.Tokens.Delete(r.Context(), name); err != nil {
+		return err
 	}
 	s.record(r, "token.delete", name)
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (s *Server) audit(w http.ResponseWriter, r *http.Request) {
-	limit, ok := limitParam(w, r, 100, 10000)
-	if !ok {
-		return
+func (s *Server) audit(w http.ResponseWriter, r *http.Request) error {
+	limit, err := limitParam(r, 100, 10000)
+	if err != nil {
+		return err
 	}
 	events, err := s.opts.Audit.List(r.Context(), limit)
 	if err != nil {
-		unavailable(w)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"events": events})
+	return nil
 }
 
 // maxFailures is how many wrong tokens one address may try in a minute.

@@ -32,110 +32,94 @@ const maxContent = 2 << 20
 // putContent publishes a new content version: {"files":{"flows/main.yaml":"…",
 // "locales/fr.yaml":"…",…}}, the whole set. Invalid content is refused with
 // 422 and every problem; the running content is untouched.
-func (s *Server) putContent(w http.ResponseWriter, r *http.Request) {
+func (s *Server) putContent(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Files map[string]string `json:"files"`
 	}
-	if !decode(w, r, &req) {
-		return
+	if err := decode(r, &req); err != nil {
+		return err
 	}
 	if len(req.Files) == 0 {
-		writeError(w, http.StatusBadRequest, `"files" is required: the whole content set, by path (flows/main.yaml, locales/fr.yaml, …)`)
-		return
+		return apiError(Invalid, `"files" is required: the whole content set, by path (flows/main.yaml, locales/fr.yaml, …)`)
 	}
 	meta, c, problems, err := s.opts.Versions.Publish(r.Context(), req.Files, principal(r).Name)
 	var invalid *versions.ErrInvalid
 	switch {
 	case errors.As(err, &invalid):
 		s.record(r, "content.refused", strconv.Itoa(len(invalid.Problems))+" problem(s)")
-		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{
-			"error": "the content is not valid; nothing was published", "problems": problemViews(problems),
-		})
-		return
+		return &Error{Kind: Unprocessable, Message: "the content is not valid; nothing was published", Problems: problemViews(problems)}
 	case err != nil:
-		unavailable(w)
-		return
+		return err
 	}
 	s.opts.Dialog.UseVersion(meta.Version, c) // here at once; other instances follow
 	s.record(r, "content.publish", "version "+strconv.Itoa(meta.Version))
 	writeJSON(w, http.StatusOK, map[string]any{"version": meta.Version, "published_by": meta.PublishedBy,
 		"published_at": meta.PublishedAt, "warnings": problemViews(problems)})
+	return nil
 }
 
-func (s *Server) getContent(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getContent(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.opts.Versions.Current(r.Context())
 	if err != nil {
-		unavailable(w)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, v)
+	return nil
 }
 
-func (s *Server) contentVersions(w http.ResponseWriter, r *http.Request) {
+func (s *Server) contentVersions(w http.ResponseWriter, r *http.Request) error {
 	list, err := s.opts.Versions.List(r.Context())
 	if err != nil {
-		unavailable(w)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"versions": list})
+	return nil
 }
 
-func (s *Server) rollbackContent(w http.ResponseWriter, r *http.Request) {
+func (s *Server) rollbackContent(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Version int `json:"version"`
 	}
-	if !decode(w, r, &req) {
-		return
+	if err := decode(r, &req); err != nil {
+		return err
 	}
 	meta, c, err := s.opts.Versions.Rollback(r.Context(), req.Version, principal(r).Name)
 	var invalid *versions.ErrInvalid
-	switch {
-	case errors.As(err, &invalid):
-		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": "that version does not load", "problems": problemViews(invalid.Problems)})
-		return
-	case errors.Is(err, versions.ErrNotFound):
-		writeError(w, http.StatusNotFound, "no such version")
-		return
-	case err != nil:
-		unavailable(w)
-		return
+	if errors.As(err, &invalid) {
+		return &Error{Kind: Unprocessable, Message: "that version does not load", Problems: problemViews(invalid.Problems)}
+	}
+	if err != nil {
+		return err
 	}
 	s.opts.Dialog.UseVersion(meta.Version, c)
 	s.record(r, "content.rollback", "to version "+strconv.Itoa(req.Version)+" as version "+strconv.Itoa(meta.Version))
 	writeJSON(w, http.StatusOK, meta)
+	return nil
 }
 
 // previewContent returns the content a simulate request asks for: a
 // published version, or an unpublished draft; nil for the content in use.
-// It answers the error itself and returns false when it cannot.
-func (s *Server) previewContent(w http.ResponseWriter, r *http.Request, version int, draft map[string]string) (*content.Content, bool) {
+func (s *Server) previewContent(r *http.Request, version int, draft map[string]string) (*content.Content, error) {
 	switch {
 	case draft != nil:
 		c, problems := versions.Check(draft)
 		if c == nil || problems.HasErrors() {
-			writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": "the draft is not valid", "problems": problemViews(problems.Errors())})
-			return nil, false
+			return nil, &Error{Kind: Unprocessable, Message: "the draft is not valid", Problems: problemViews(problems.Errors())}
 		}
-		return c, true
+		return c, nil
 	case version > 0:
 		if s.opts.Versions == nil {
-			writeError(w, http.StatusNotFound, "no such version")
-			return nil, false
+			return nil, apiError(NotFound, "no such version")
 		}
 		v, err := s.opts.Versions.Get(r.Context(), version)
-		if errors.Is(err, versions.ErrNotFound) {
-			writeError(w, http.StatusNotFound, "no such version")
-			return nil, false
-		} else if err != nil {
-			unavailable(w)
-			return nil, false
+		if err != nil {
+			return nil, err
 		}
 		c, problems := versions.Check(v.Files)
 		if c == nil || problems.HasErrors() {
-			writeError(w, http.StatusUnprocessableEntity, "that version does not load")
-			return nil, false
+			return nil, apiError(Unprocessable, "that version does not load")
 		}
-		return c, true
+		return c, nil
 	}
-	return nil, true
+	return nil, nil
 }

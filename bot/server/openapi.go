@@ -11,7 +11,8 @@ import (
 var OpenAPI []byte
 
 // openAPI serves the description of the HTTP API.
-func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) {
+func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/yaml")
 	w.Write(OpenAPI)
+	return nil
 }

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"regexp"
 	"slices"
@@ -11,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/outreach-org/outreach/bot/content"
-	"github.com/outreach-org/outreach/bot/dialog"
 	"github.com/outreach-org/outreach/bot/store"
 )
 
@@ -56,11 +54,10 @@ func (s *Server) view(r *http.Request, req store.Request, notes []string) reques
 }
 
 // listRequests lists the open requests: urgent ones first, then oldest first.
-func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) error {
 	reqs, err := s.opts.Requests.OpenRequests(r.Context())
 	if err != nil {
-		unavailable(w)
-		return
+		return err
 	}
 	slices.SortStableFunc(reqs, func(a, b store.Request) int {
 		if a.Urgent != b.Urgent {
@@ -75,95 +72,68 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) {
 	for _, req := range reqs {
 		_, notes, err := s.opts.Requests.Request(r.Context(), req.ID)
 		if err != nil && !errors.Is(err, store.ErrNoRequest) {
-			unavailable(w)
-			return
+			return err
 		}
 		out = append(out, s.view(r, req, notes))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"requests": out})
+	return nil
 }
 
-func (s *Server) getRequest(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getRequest(w http.ResponseWriter, r *http.Request) error {
 	req, notes, err := s.opts.Requests.Request(r.Context(), r.PathValue("id"))
-	if !s.requestError(w, err) {
-		return
+	if err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, s.view(r, req, notes))
+	return nil
 }
 
 // replyRequest sends staff's text to the person, on their channel.
-func (s *Server) replyRequest(w http.ResponseWriter, r *http.Request) {
+func (s *Server) replyRequest(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		Text string `json:"text"`
 	}
-	if !decode(w, r, &body) {
-		return
+	if err := decode(r, &body); err != nil {
+		return err
 	}
 	if body.Text == "" || utf8.RuneCountInString(body.Text) > 1600 {
-		writeError(w, http.StatusBadRequest, `"text" is required, at most 1600 characters`)
-		return
+		return apiError(Unprocessable, `"text": required, at most 1600 characters`)
 	}
 	if c, bad := content.BadChar(body.Text); bad {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf(`"text" holds the character %U, which cannot be sent`, c))
-		return
+		return apiError(Unprocessable, `"text": holds the character %U, which cannot be sent`, c)
 	}
-	err := s.opts.Dialog.ReplyToRequest(r.Context(), r.PathValue("id"), body.Text)
-	if errors.Is(err, dialog.ErrRequestClosed) || errors.Is(err, dialog.ErrUnreachable) {
-		writeError(w, http.StatusConflict, err.Error())
-		return
-	}
-	if !s.requestError(w, err) {
-		return
+	if err := s.opts.Dialog.ReplyToRequest(r.Context(), r.PathValue("id"), body.Text); err != nil {
+		return err
 	}
 	s.record(r, "request.reply", r.PathValue("id"))
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": "queued"})
+	return nil
 }
 
 // closeRequest closes a request: the bot answers the person again.
-func (s *Server) closeRequest(w http.ResponseWriter, r *http.Request) {
-	if !s.requestError(w, s.opts.Dialog.CloseRequest(r.Context(), r.PathValue("id"))) {
-		return
+func (s *Server) closeRequest(w http.ResponseWriter, r *http.Request) error {
+	if err := s.opts.Dialog.CloseRequest(r.Context(), r.PathValue("id")); err != nil {
+		return err
 	}
 	s.record(r, "request.close", r.PathValue("id"))
 	w.WriteHeader(http.StatusNoContent)
-}
-
-func (s *Server) requestError(w http.ResponseWriter, err error) bool {
-	switch {
-	case err == nil:
-		return true
-	case errors.Is(err, store.ErrNoRequest):
-		writeError(w, http.StatusNotFound, "no such request")
-	default:
-		s.log.Error("request failed", "err", err)
-		writeError(w, http.StatusServiceUnavailable, "cannot do it now: "+errText(err))
-	}
-	return false
-}
-
-// errText returns an error's text when it is one of ours and safe to show.
-func errText(err error) string {
-	if errors.Is(err, dialog.ErrRequestClosed) {
-		return err.Error()
-	}
-	return "the store or the channel is unavailable; try again"
+	return nil
 }
 
 var contactKey = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 // eraseContact deletes everything kept about a person (staff, at the
 // person's request made another way).
-func (s *Server) eraseContact(w http.ResponseWriter, r *http.Request) {
+func (s *Server) eraseContact(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	if !contactKey.MatchString(id) {
-		writeError(w, http.StatusBadRequest, "a contact id is 32 hexadecimal characters (see GET /api/v1/requests)")
-		return
+		return apiError(Invalid, "a contact id is 32 hexadecimal characters (see GET /api/v1/requests)")
 	}
 	if err := s.opts.Dialog.Erase(r.Context(), id); err != nil {
-		s.log.Error("erasing a contact failed", "err", err)
-		unavailable(w)
-		return
+		return err
 	}
 	s.record(r, "contact.erase", id)
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -4,10 +4,10 @@ package server
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
+	"crypto/subtle"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -65,6 +65,12 @@ type Options struct {
 	TwilioInbound, TwilioStatus http.Handler
 	// Telegram serves Telegram's webhook.
 	Telegram http.Handler
+	// MetricsToken, when set, is the bearer token /metrics asks for
+	// (OUTREACH_METRICS_TOKEN).
+	MetricsToken string
+	// MetricsElsewhere leaves /metrics out of Handler: MetricsHandler is
+	// served on a listen address of its own (OUTREACH_METRICS_ADDR).
+	MetricsElsewhere bool
 }
 
 // New returns a Server.
@@ -77,7 +83,9 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Metrics.Registry, promhttp.HandlerOpts{}))
+	if !s.opts.MetricsElsewhere {
+		mux.Handle("GET /metrics", s.MetricsHandler())
+	}
 	if s.opts.TwilioInbound != nil {
 		mux.Handle("POST /webhooks/twilio", s.counted("twilio", s.opts.TwilioInbound))
 		mux.Handle("POST /webhooks/twilio/status", s.counted("twilio_status", s.opts.TwilioStatus))
@@ -88,10 +96,63 @@ func (s *Server) Handler() http.Handler {
 	for _, rt := range s.routes() {
 		mux.Handle(rt.pattern, s.allow(rt.roles, rt.handler))
 	}
-	mux.Handle("/api/v1/", s.allow(nil, func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such route")
+	mux.Handle("/api/v1/", s.allow(nil, func(w http.ResponseWriter, r *http.Request) error {
+		return apiError(NotFound, "no such route")
 	}))
-	return limitBodies(mux)
+	return s.recoverPanics(secure(limitBodies(mux)))
+}
+
+// MetricsHandler serves the Prometheus metrics; with a MetricsToken, only to
+// a request that bears it.
+func (s *Server) MetricsHandler() http.Handler {
+	metrics := promhttp.HandlerFor(s.opts.Metrics.Registry, promhttp.HandlerOpts{})
+	if s.opts.MetricsToken == "" {
+		return metrics
+	}
+	want := []byte("Bearer " + s.opts.MetricsToken)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			writeError(w, http.StatusUnauthorized, "/metrics needs the metrics token")
+			return
+		}
+		metrics.ServeHTTP(w, r)
+	})
+}
+
+// secure sets the headers every answer carries: no content sniffing, no
+// framing, no referrer, and no caching (every answer is about now, and
+// the API's may name people's requests).
+func secure(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// recoverPanics answers a request whose handler panicked with a 500 and
+// logs it once, with its stack but without the request (which may hold a
+// person's words), so that one bad request never takes the process down
+// or goes unseen.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("a request's handler panicked", "path", r.URL.Path, "stack", string(debug.Stack()))
+			writeError(w, http.StatusInternalServerError, "internal error")
+		}()
+		next.ServeHTTP(w, r)
+	})
 }
 
 // limitBodies bounds every request body: 64 KiB, but for the content
@@ -131,26 +192,25 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.ResponseWriter.WriteHeader(code)
 }
 
-func (s *Server) outboxDepth(w http.ResponseWriter, r *http.Request) {
+func (s *Server) outboxDepth(w http.ResponseWriter, r *http.Request) error {
 	depth, err := s.opts.Outbox.Depth(r.Context())
 	if err != nil {
-		unavailable(w)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, depth)
+	return nil
 }
 
 // deadLetters lists the messages given up, newest first (?limit=N, at most 1000).
 // Addresses stay sealed.
-func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request) {
-	limit, ok := limitParam(w, r, 100, 1000)
-	if !ok {
-		return
+func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request) error {
+	limit, err := limitParam(r, 100, 1000)
+	if err != nil {
+		return err
 	}
 	dead, err := s.opts.Outbox.Dead(r.Context(), limit)
 	if err != nil {
-		unavailable(w)
-		return
+		return err
 	}
 	type letter struct {
 		ID        string    `json:"id"`
@@ -166,6 +226,7 @@ func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request) {
 		out[i] = letter{ID: d.Entry.ID, Channel: d.Entry.Channel, Priority: string(d.Entry.Priority), Broadcast: d.Entry.Broadcast, Tries: d.Entry.Tries, Reason: d.Reason, At: d.At}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"dead": out})
+	return nil
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -199,25 +260,22 @@ type simulateReply struct {
 
 // simulate runs a message through the same engine, state and content as the
 // real channels, and returns the replies instead of sending them.
-func (s *Server) simulate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) simulate(w http.ResponseWriter, r *http.Request) error {
 	var req simulateRequest
-	if !decode(w, r, &req) {
-		return
+	if err := decode(r, &req); err != nil {
+		return err
 	}
 	switch {
 	case req.Contact == "":
-		writeError(w, http.StatusBadRequest, `"contact" is required`)
-		return
+		return apiError(Invalid, `"contact": required`)
 	case len(req.Contact) > 256:
-		writeError(w, http.StatusBadRequest, `"contact" is longer than 256 bytes`)
-		return
+		return apiError(Invalid, `"contact": longer than 256 bytes`)
 	case utf8.RuneCountInString(req.Text) > maxText:
-		writeError(w, http.StatusBadRequest, `"text" is longer than 1600 characters`)
-		return
+		return apiError(Invalid, `"text": longer than 1600 characters`)
 	}
-	preview, ok := s.previewContent(w, r, req.Version, req.Draft)
-	if !ok {
-		return
+	preview, err := s.previewContent(r, req.Version, req.Draft)
+	if err != nil {
+		return err
 	}
 	channel := "simulate"
 	if preview != nil {
@@ -225,9 +283,7 @@ func (s *Server) simulate(w http.ResponseWriter, r *http.Request) {
 	}
 	outcome, err := s.opts.Dialog.Handle(r.Context(), dialog.Message{Channel: channel, Address: req.Contact, Text: req.Text, Content: preview})
 	if err != nil {
-		s.log.Error("simulate failed", "err", err)
-		unavailable(w)
-		return
+		return err
 	}
 	out := struct {
 		Replies []simulateReply `json:"replies"`
@@ -236,49 +292,5 @@ func (s *Server) simulate(w http.ResponseWriter, r *http.Request) {
 		out.Replies[i] = simulateReply{Text: rep.Text}
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-// decode reads a JSON body into v, answering the error itself when it fails.
-// The Content-Type is not checked: `curl -d` sends JSON as a form.
-func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		err = errors.New("more than one JSON value")
-	}
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, "body too large")
-			return false
-		}
-		writeError(w, http.StatusBadRequest, "invalid JSON body: "+err.Error())
-		return false
-	}
-	return true
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
-}
-
-// limitParam reads ?limit=N, from 1 to most; it answers the error itself.
-func limitParam(w http.ResponseWriter, r *http.Request, def, most int64) (int64, bool) {
-	v := r.URL.Query().Get("limit")
-	if v == "" {
-		return def, true
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 1 || n > most {
-		writeError(w, http.StatusBadRequest, "limit: want 1 to "+strconv.FormatInt(most, 10))
-		return 0, false
-	}
-	return n, true
+	return nil
 }

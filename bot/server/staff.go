@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"net/http"
 	"regexp"
 	"slices"
@@ -41,64 +40,62 @@ func (s *Server) siteViews(r *http.Request) ([]siteView, []engine.Site, error) {
 	return out, sites, nil
 }
 
-func (s *Server) listSites(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listSites(w http.ResponseWriter, r *http.Request) error {
 	views, _, err := s.siteViews(r)
 	if err != nil {
-		unavailable(w)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"sites": views})
+	return nil
 }
 
 var siteID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,39}$`)
 
 // addSite adds a site: {"id":"tiznit","names":{"fr":"Tiznit","ar":"تيزنيت"}}.
-func (s *Server) addSite(w http.ResponseWriter, r *http.Request) {
+func (s *Server) addSite(w http.ResponseWriter, r *http.Request) error {
 	var req engine.Site
-	if !decode(w, r, &req) {
-		return
+	if err := decode(r, &req); err != nil {
+		return err
 	}
-	if !siteID.MatchString(req.ID) || len(req.Names) == 0 {
-		writeError(w, http.StatusBadRequest, `"id" (lower-case letters, digits, - and _) and "names" (language → name) are required`)
-		return
+	if !siteID.MatchString(req.ID) {
+		return apiError(Unprocessable, `"id": lower-case letters, digits, - and _, at most 40, is required`)
+	}
+	if len(req.Names) == 0 {
+		return apiError(Unprocessable, `"names": a name in at least one language (language → name) is required`)
 	}
 	_, sites, err := s.siteViews(r)
 	if err != nil {
-		unavailable(w)
-		return
+		return err
 	}
 	if slices.ContainsFunc(sites, func(x engine.Site) bool { return x.ID == req.ID }) {
-		writeError(w, http.StatusConflict, "a site with that id exists")
-		return
+		return apiError(Conflict, "a site with that id exists")
 	}
 	req.Retired = false
 	if err := s.opts.Store.PutSites(r.Context(), append(sites, req)); err != nil {
-		unavailable(w)
-		return
+		return err
 	}
 	s.opts.Dialog.Refresh()
 	s.record(r, "site.add", req.ID)
 	writeJSON(w, http.StatusCreated, req)
+	return nil
 }
 
 // changeSite renames ({"names":{…}}) or retires ({"retired":true}) a site.
-func (s *Server) changeSite(w http.ResponseWriter, r *http.Request) {
+func (s *Server) changeSite(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Names   map[string]string `json:"names"`
 		Retired *bool             `json:"retired"`
 	}
-	if !decode(w, r, &req) {
-		return
+	if err := decode(r, &req); err != nil {
+		return err
 	}
 	_, sites, err := s.siteViews(r)
 	if err != nil {
-		unavailable(w)
-		return
+		return err
 	}
 	i := slices.IndexFunc(sites, func(x engine.Site) bool { return x.ID == r.PathValue("id") })
 	if i < 0 {
-		writeError(w, http.StatusNotFound, "no such site")
-		return
+		return apiError(NotFound, "no such site")
 	}
 	if req.Names != nil {
 		if sites[i].Names == nil {
@@ -112,83 +109,67 @@ func (s *Server) changeSite(w http.ResponseWriter, r *http.Request) {
 		sites[i].Retired = *req.Retired
 	}
 	if err := s.opts.Store.PutSites(r.Context(), sites); err != nil {
-		unavailable(w)
-		return
+		return err
 	}
 	s.opts.Dialog.Refresh()
 	s.record(r, "site.change", sites[i].ID)
 	writeJSON(w, http.StatusOK, sites[i])
+	return nil
 }
 
-func (s *Server) createDistribution(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createDistribution(w http.ResponseWriter, r *http.Request) error {
 	var d engine.Distribution
-	if !decode(w, r, &d) {
-		return
+	if err := decode(r, &d); err != nil {
+		return err
 	}
 	d, err := s.opts.Distributions.Create(r.Context(), d, principal(r).Name)
-	if !s.distributionError(w, err) {
-		return
+	if err != nil {
+		return err
 	}
 	s.record(r, "distribution.create", d.ID)
 	writeJSON(w, http.StatusCreated, d)
+	return nil
 }
 
-func (s *Server) listDistributions(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listDistributions(w http.ResponseWriter, r *http.Request) error {
 	all, err := s.opts.Distributions.List(r.Context())
 	if err != nil {
-		unavailable(w)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"distributions": all})
+	return nil
 }
 
-func (s *Server) getDistribution(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getDistribution(w http.ResponseWriter, r *http.Request) error {
 	d, err := s.opts.Distributions.Get(r.Context(), r.PathValue("id"))
-	if !s.distributionError(w, err) {
-		return
+	if err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, d)
+	return nil
 }
 
-func (s *Server) patchDistribution(w http.ResponseWriter, r *http.Request) {
+func (s *Server) patchDistribution(w http.ResponseWriter, r *http.Request) error {
 	var p distribution.Patch
-	if !decode(w, r, &p) {
-		return
+	if err := decode(r, &p); err != nil {
+		return err
 	}
 	d, err := s.opts.Distributions.Update(r.Context(), r.PathValue("id"), p, principal(r).Name)
-	if !s.distributionError(w, err) {
-		return
+	if err != nil {
+		return err
 	}
 	s.record(r, "distribution.change", d.ID)
 	writeJSON(w, http.StatusOK, d)
+	return nil
 }
 
-func (s *Server) deleteDistribution(w http.ResponseWriter, r *http.Request) {
-	err := s.opts.Distributions.Cancel(r.Context(), r.PathValue("id"), principal(r).Name)
-	if !s.distributionError(w, err) {
-		return
+func (s *Server) deleteDistribution(w http.ResponseWriter, r *http.Request) error {
+	if err := s.opts.Distributions.Cancel(r.Context(), r.PathValue("id"), principal(r).Name); err != nil {
+		return err
 	}
 	s.record(r, "distribution.cancel", r.PathValue("id"))
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// distributionError answers an error of the distributions; true when none.
-func (s *Server) distributionError(w http.ResponseWriter, err error) bool {
-	switch {
-	case err == nil:
-		return true
-	case errors.Is(err, distribution.ErrNotFound):
-		writeError(w, http.StatusNotFound, "no such distribution")
-	case errors.Is(err, distribution.ErrBusy):
-		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusConflict, err.Error())
-	case errors.Is(err, distribution.ErrInvalid), errors.Is(err, broadcast.ErrInvalid):
-		writeError(w, http.StatusUnprocessableEntity, err.Error())
-	default:
-		s.log.Error("distribution failed", "err", err)
-		unavailable(w)
-	}
-	return false
+	return nil
 }
 
 // broadcastRequest is the body of POST /api/v1/broadcasts.
@@ -200,10 +181,10 @@ type broadcastRequest struct {
 	SendAt       *time.Time         `json:"send_at"`
 }
 
-func (s *Server) createBroadcast(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createBroadcast(w http.ResponseWriter, r *http.Request) error {
 	var req broadcastRequest
-	if !decode(w, r, &req) {
-		return
+	if err := decode(r, &req); err != nil {
+		return err
 	}
 	if req.Kind == "" {
 		req.Kind = broadcast.KindMessage
@@ -214,75 +195,55 @@ func (s *Server) createBroadcast(w http.ResponseWriter, r *http.Request) {
 	}
 	if b.Distribution != "" {
 		if _, err := s.opts.Distributions.Get(r.Context(), b.Distribution); err != nil {
-			s.distributionError(w, err)
-			return
+			return err
 		}
 	}
 	key := r.Header.Get("Idempotency-Key")
 	if len(key) > 200 {
-		writeError(w, http.StatusBadRequest, "Idempotency-Key is longer than 200 characters")
-		return
+		return apiError(Invalid, "Idempotency-Key is longer than 200 characters")
 	}
 	id, existed, err := s.opts.Broadcasts.Create(r.Context(), b, key)
-	switch {
-	case errors.Is(err, broadcast.ErrInvalid):
-		writeError(w, http.StatusUnprocessableEntity, err.Error())
-		return
-	case err != nil:
-		unavailable(w)
-		return
+	if err != nil {
+		return err
 	}
 	if !existed {
 		s.record(r, "broadcast.create", id)
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": id})
+	return nil
 }
 
-func (s *Server) getBroadcast(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getBroadcast(w http.ResponseWriter, r *http.Request) error {
 	rep, err := s.opts.Broadcasts.Get(r.Context(), r.PathValue("id"))
-	switch {
-	case errors.Is(err, broadcast.ErrNotFound):
-		writeError(w, http.StatusNotFound, "no such broadcast")
-		return
-	case err != nil:
-		unavailable(w)
-		return
+	if err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, rep)
+	return nil
 }
 
-func (s *Server) listBroadcasts(w http.ResponseWriter, r *http.Request) {
-	limit, ok := limitParam(w, r, 50, 500)
-	if !ok {
-		return
+func (s *Server) listBroadcasts(w http.ResponseWriter, r *http.Request) error {
+	limit, err := limitParam(r, 50, 500)
+	if err != nil {
+		return err
 	}
 	all, err := s.opts.Broadcasts.List(r.Context(), limit)
 	if err != nil {
-		unavailable(w)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"broadcasts": all})
+	return nil
 }
 
-func (s *Server) cancelBroadcast(w http.ResponseWriter, r *http.Request) {
-	err := s.opts.Broadcasts.Cancel(r.Context(), r.PathValue("id"))
-	switch {
-	case errors.Is(err, broadcast.ErrNotFound):
-		writeError(w, http.StatusNotFound, "no such broadcast")
-		return
-	case err != nil:
-		unavailable(w)
-		return
+func (s *Server) cancelBroadcast(w http.ResponseWriter, r *http.Request) error {
+	if err := s.opts.Broadcasts.Cancel(r.Context(), r.PathValue("id")); err != nil {
+		return err
 	}
 	s.record(r, "broadcast.cancel", r.PathValue("id"))
 	rep, err := s.opts.Broadcasts.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
-		unavailable(w)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, rep)
-}
-
-func unavailable(w http.ResponseWriter) {
-	unavailable(w)
+	return nil
 }

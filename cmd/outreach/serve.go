@@ -58,8 +58,9 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		Versions:   contentVersions,
 		Broadcasts: broadcasts, Distributions: distributions, Requests: a.store,
 		Dialog: a.dialog, Store: a.store, Metrics: a.metrics, Log: log, Outbox: a.outbox,
-		Tokens: access.NewTokens(a.store.Client(), cfg.KeyPrefix, cfg.AdminToken),
-		Audit:  access.NewAudit(a.store.Client(), cfg.KeyPrefix),
+		Tokens:       access.NewTokens(a.store.Client(), cfg.KeyPrefix, cfg.AdminToken),
+		Audit:        access.NewAudit(a.store.Client(), cfg.KeyPrefix),
+		MetricsToken: cfg.MetricsToken, MetricsElsewhere: cfg.MetricsAddr != "",
 	}
 	a.metrics.Registry.MustRegister(a.outbox.Collector())
 	channels := map[string]*outbox.Channel{}
@@ -111,6 +112,21 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("OUTREACH_ADDR: %w", err)
+	}
+	var metricsServer *http.Server
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("OUTREACH_METRICS_ADDR: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", srv.MetricsHandler())
+		metricsServer = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		go metricsServer.Serve(mln)
+		defer metricsServer.Close()
+		log.Info("metrics listening", "component", "serve", "metrics_addr", mln.Addr().String())
 	}
 	log.Info("listening", "component", "serve", "addr", ln.Addr().String(), "admin_api", cfg.AdminToken != "",
 		"sms", cfg.Twilio.SMS(), "whatsapp", cfg.Twilio.WhatsApp(), "telegram", cfg.Telegram.On())
