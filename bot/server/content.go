@@ -47,7 +47,7 @@ func (s *Server) putContent(w http.ResponseWriter, r *http.Request) {
 	var invalid *versions.ErrInvalid
 	switch {
 	case errors.As(err, &invalid):
-		s.record(r, "content.refused", strconv.Itoa(len(invalid.Problems))+" problem(s)")
+		s.recordRefused(r, "content.refused")
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{
 			"error": "the content is not valid; nothing was published", "problems": problemViews(problems),
 		})

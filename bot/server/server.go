@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -65,6 +66,9 @@ type Options struct {
 	TwilioInbound, TwilioStatus http.Handler
 	// Telegram serves Telegram's webhook.
 	Telegram http.Handler
+	// TrustedProxies are the peers whose X-Forwarded-For is believed
+	// (OUTREACH_TRUSTED_PROXIES); none = the peer is the client.
+	TrustedProxies []netip.Prefix
 }
 
 // New returns a Server.
