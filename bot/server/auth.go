@@ -206,9 +206,10 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request) {
 
 // maxFailures is how many wrong tokens one address may try in a minute;
 // beyond, its wrong tokens get 429 until the minute ends. Its valid tokens
-// still work: the guard only slows guessing and bounds the work failures
-// cost. Guessing a token is hopeless anyway: a per-person token is 256
-// random bits, and only its SHA-256 is looked up.
+// still work, so the guard cannot stop a guesser (a right guess would
+// pass); what keeps guessing hopeless is the token itself: a per-person
+// token is 256 random bits (only its SHA-256 is stored and looked up), and
+// OUTREACH_ADMIN_TOKEN must be as long and random.
 const maxFailures = 10
 
 // maxTracked bounds the addresses the guard counts in one minute. Beyond,
