@@ -10,6 +10,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -148,51 +149,274 @@ func (t *Tokens) Lookup(ctx context.Context, token string) (p Principal, ok bool
 	return Principal{Name: name, Role: Role(role)}, true, nil
 }
 
-// Audit is the log of changes made through the API: who, what, when —
-// never personal data.
+// Audit is the log of changes made through the API and of refused attempts:
+// who, what, when — never personal data. It is kept by age (entries older
+// than the retention are dropped), not by a count an attacker could roll
+// over, and refused attempts are aggregated (see Refused), so that cheap
+// requests can neither flush it nor fill it.
+//
+// Entries are a sorted set of ids scored by time, a hash of the entries by
+// id and a hash of the counts of aggregated entries; all share the hash tag
+// {audit}.
 type Audit struct {
-	rdb    redis.UniversalClient
-	prefix string
+	rdb       redis.UniversalClient
+	prefix    string
+	retention time.Duration
+	now       func() time.Time
+}
+
+// DefaultAuditRetention is how long an audit entry is kept by default.
+const DefaultAuditRetention = 400 * 24 * time.Hour
+
+// AuditOptions tune the audit log.
+type AuditOptions struct {
+	// Retention is how long an entry is kept (OUTREACH_AUDIT_RETENTION);
+	// zero means DefaultAuditRetention.
+	Retention time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 }
 
 // NewAudit returns the audit log under prefix.
-func NewAudit(rdb redis.UniversalClient, prefix string) *Audit {
-	return &Audit{rdb: rdb, prefix: prefix}
+func NewAudit(rdb redis.UniversalClient, prefix string, opts AuditOptions) *Audit {
+	return &Audit{rdb: rdb, prefix: prefix, retention: opts.Retention, now: opts.Now}
 }
 
-// Event is one audited change.
+// Event is one audited change, or one minute of refused attempts.
 type Event struct {
 	At     time.Time `json:"at"`
 	Who    string    `json:"who"`
-	Role   Role      `json:"role"`
+	Role   Role      `json:"role,omitempty"`
 	Action string    `json:"action"`
 	Target string    `json:"target,omitempty"`
+	// Count is how many refused attempts the entry stands for (aggregated
+	// entries only; see Audit.Refused).
+	Count int64 `json:"count,omitempty"`
 }
 
-// maxAudit bounds the audit log.
-const maxAudit = 100000
+// NoToken names, in the audit log, who made a request without a valid token.
+const NoToken = "(no valid token)"
+
+// Several names, in the audit log, the holders of the refused attempts
+// counted together once a minute has too many sources (see Refused).
+const Several = "(several)"
+
+// MaxRefusedSources bounds the aggregated entries one action may add in a
+// minute: the attempts of further principals or addresses that minute are
+// counted in one more entry. So a minute of refused attempts, however
+// many and from however many addresses, adds at most MaxRefusedSources+1
+// entries an action.
+const MaxRefusedSources = 20
+
+// trimBatch bounds the old entries one call removes.
+const trimBatch = 100
+
+func (a *Audit) keys(more ...string) []string {
+	p := a.prefix + "{audit}:"
+	return append([]string{p + "at", p + "ev", p + "n"}, more...)
+}
+
+// stored is an entry as kept; its time is its score.
+type stored struct {
+	Who    string `json:"w"`
+	Role   Role   `json:"r,omitempty"`
+	Action string `json:"a"`
+	Target string `json:"t,omitempty"`
+}
+
+// clock is the time now: the injected clock, or time.Now.
+func (a *Audit) clock() time.Time {
+	if a.now == nil {
+		return time.Now()
+	}
+	return a.now()
+}
+
+// oldest is the time, in ms, of the oldest entry kept at now.
+func (a *Audit) oldest(now time.Time) int64 {
+	keep := a.retention
+	if keep <= 0 {
+		keep = DefaultAuditRetention
+	}
+	return now.Add(-keep).UnixMilli()
+}
 
 // Record appends an event.
 func (a *Audit) Record(ctx context.Context, who Principal, action, target string) error {
-	return a.rdb.XAdd(ctx, &redis.XAddArgs{
-		Stream: a.prefix + "audit", MaxLen: maxAudit, Approx: true,
-		Values: []any{"who", who.Name, "role", string(who.Role), "action", action, "target", target},
-	}).Err()
+	entry, err := json.Marshal(stored{Who: who.Name, Role: who.Role, Action: action, Target: target})
+	if err != nil {
+		return err
+	}
+	now := a.clock()
+	return addScript.Run(ctx, a.rdb, a.keys(a.prefix+"{audit}:seq", a.prefix+"{audit}:none"),
+		now.UnixMilli(), a.oldest(now), entry, "", "", "", 0, 0).Err()
 }
 
-// List returns the newest events first, at most n.
-func (a *Audit) List(ctx context.Context, n int64) ([]Event, error) {
-	msgs, err := a.rdb.XRevRangeN(ctx, a.prefix+"audit", "+", "-", n).Result()
+// Refused records a refused attempt (a wrong token, a refused publish),
+// aggregated: one entry per action, principal and address a minute, with a
+// count, and at most MaxRefusedSources of them per action a minute. from
+// is the client's address; who may be empty (no valid token).
+func (a *Audit) Refused(ctx context.Context, who Principal, action, from string) error {
+	if who.Name == "" {
+		who.Name = NoToken
+	}
+	if len(from) > 64 {
+		from = from[:64]
+	}
+	now := a.clock()
+	minute := strconv.FormatInt(now.Unix()/60, 10)
+	entry, err := json.Marshal(stored{Who: who.Name, Role: who.Role, Action: action, Target: from})
 	if err != nil {
+		return err
+	}
+	rest, err := json.Marshal(stored{Who: Several, Action: action, Target: "(other addresses)"})
+	if err != nil {
+		return err
+	}
+	id := "r:" + action + ":" + minute + ":" + who.Name + ":" + from
+	restID := "r:" + action + ":" + minute + ":*"
+	return addScript.Run(ctx, a.rdb, a.keys(a.prefix+"{audit}:seq", a.prefix+"{audit}:m:"+action+":"+minute),
+		now.UnixMilli(), a.oldest(now), entry, id, restID, rest, MaxRefusedSources, (2 * time.Minute).Milliseconds()).Err()
+}
+
+// addScript adds one entry and drops up to trimBatch entries past the
+// retention.
+// KEYS[1] ids by time (sorted set, score = ms), KEYS[2] entries (hash id →
+// JSON), KEYS[3] counts of aggregated entries (hash id → n), KEYS[4] id
+// sequence, KEYS[5] aggregated entries of this action this minute (counter).
+// ARGV[1] now (ms), ARGV[2] oldest time kept (ms), ARGV[3] entry JSON,
+// ARGV[4] aggregation id (empty = a plain entry), ARGV[5] id and ARGV[6] JSON
+// of the entry counting the sources beyond ARGV[7] in this minute, ARGV[8]
+// TTL of KEYS[5] (ms).
+var addScript = redis.NewScript(`
+local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2], 'LIMIT', 0, ` + strconv.Itoa(trimBatch) + `)
+if #old > 0 then
+  redis.call('ZREM', KEYS[1], unpack(old))
+  redis.call('HDEL', KEYS[2], unpack(old))
+  redis.call('HDEL', KEYS[3], unpack(old))
+end
+local id, entry = ARGV[4], ARGV[3]
+if id == '' then
+  id = ARGV[1] .. '-' .. string.format('%012d', redis.call('INCR', KEYS[4]))
+  redis.call('ZADD', KEYS[1], ARGV[1], id)
+  redis.call('HSET', KEYS[2], id, entry)
+  return #old
+end
+if redis.call('HEXISTS', KEYS[2], id) == 0 then
+  local n = redis.call('INCR', KEYS[5])
+  if n == 1 then redis.call('PEXPIRE', KEYS[5], ARGV[8]) end
+  if n > tonumber(ARGV[7]) then id, entry = ARGV[5], ARGV[6] end
+end
+if redis.call('HSETNX', KEYS[2], id, entry) == 1 then
+  redis.call('ZADD', KEYS[1], ARGV[1], id)
+end
+redis.call('HINCRBY', KEYS[3], id, 1)
+return #old
+`)
+
+// trimScript drops up to trimBatch entries older than ARGV[1] (ms) and
+// returns how many. KEYS as addScript's first three.
+var trimScript = redis.NewScript(`
+local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, ` + strconv.Itoa(trimBatch) + `)
+if #old > 0 then
+  redis.call('ZREM', KEYS[1], unpack(old))
+  redis.call('HDEL', KEYS[2], unpack(old))
+  redis.call('HDEL', KEYS[3], unpack(old))
+end
+return #old
+`)
+
+// Forget drops every entry older than the retention and returns how many
+// (each write drops some too; this catches up after a quiet time).
+func (a *Audit) Forget(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, err := trimScript.Run(ctx, a.rdb, a.keys(), a.oldest(a.clock())).Int()
+		total += n
+		if err != nil || n < trimBatch {
+			return total, err
+		}
+	}
+}
+
+// List returns the newest events first, at most n; none older than the
+// retention.
+func (a *Audit) List(ctx context.Context, n int64) ([]Event, error) {
+	k := a.keys()
+	zs, err := a.rdb.ZRevRangeByScoreWithScores(ctx, k[0], &redis.ZRangeBy{
+		Max: "+inf", Min: strconv.FormatInt(a.oldest(a.clock()), 10), Count: n,
+	}).Result()
+	if err != nil || len(zs) == 0 {
+		return []Event{}, err
+	}
+	ids := make([]string, len(zs))
+	for i, z := range zs {
+		ids[i], _ = z.Member.(string)
+	}
+	var entries, counts *redis.SliceCmd
+	if _, err := a.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		entries, counts = p.HMGet(ctx, k[1], ids...), p.HMGet(ctx, k[2], ids...)
+		return nil
+	}); err != nil {
 		return nil, err
 	}
-	out := make([]Event, 0, len(msgs))
-	for _, m := range msgs {
-		ms, _, _ := cutID(m.ID)
-		str := func(k string) string { s, _ := m.Values[k].(string); return s }
-		out = append(out, Event{At: time.UnixMilli(ms).UTC(), Who: str("who"), Role: Role(str("role")), Action: str("action"), Target: str("target")})
+	out := make([]Event, 0, len(zs))
+	for i, z := range zs {
+		raw, _ := entries.Val()[i].(string)
+		var e stored
+		if raw == "" || json.Unmarshal([]byte(raw), &e) != nil {
+			continue // dropped between the two reads
+		}
+		ev := Event{At: time.UnixMilli(int64(z.Score)).UTC(), Who: e.Who, Role: e.Role, Action: e.Action, Target: e.Target}
+		if c, _ := counts.Val()[i].(string); c != "" {
+			ev.Count, _ = strconv.ParseInt(c, 10, 64)
+		}
+		out = append(out, ev)
 	}
 	return out, nil
+}
+
+// ImportLegacy moves the audit log of earlier versions (a stream capped
+// by count) into this one, keeping the entries within the retention, then
+// removes the stream. Running it again, or on two instances at once, does
+// no harm.
+func (a *Audit) ImportLegacy(ctx context.Context) (int, error) {
+	legacy := a.prefix + "audit"
+	kind, err := a.rdb.Type(ctx, legacy).Result()
+	if err != nil || kind != "stream" {
+		return 0, err
+	}
+	k, oldest, from, moved := a.keys(), a.oldest(a.clock()), "-", 0
+	for {
+		msgs, err := a.rdb.XRangeN(ctx, legacy, from, "+", 1000).Result()
+		if err != nil {
+			return moved, err
+		}
+		if len(msgs) == 0 {
+			break
+		}
+		if _, err := a.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, m := range msgs {
+				ms, _, err := cutID(m.ID)
+				if err != nil || ms < oldest {
+					continue
+				}
+				str := func(k string) string { s, _ := m.Values[k].(string); return s }
+				entry, err := json.Marshal(stored{Who: str("who"), Role: Role(str("role")), Action: str("action"), Target: str("target")})
+				if err != nil {
+					return err
+				}
+				p.HSet(ctx, k[1], m.ID, entry)
+				p.ZAdd(ctx, k[0], redis.Z{Score: float64(ms), Member: m.ID})
+				moved++
+			}
+			return nil
+		}); err != nil {
+			return moved, err
+		}
+		from = "(" + msgs[len(msgs)-1].ID
+	}
+	return moved, a.rdb.Del(ctx, legacy).Err()
 }
 
 func cutID(id string) (int64, string, error) {

@@ -5,6 +5,7 @@ package config
 import (
 	"encoding/base64"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,12 @@ type Config struct {
 	IdleAfter time.Duration
 	// Retention is how long a silent contact is kept (OUTREACH_RETENTION).
 	Retention time.Duration
+	// AuditRetention is how long an audit log entry is kept
+	// (OUTREACH_AUDIT_RETENTION).
+	AuditRetention time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed (OUTREACH_TRUSTED_PROXIES); none = the peer is the client.
+	TrustedProxies []netip.Prefix
 	// MaxReplies bounds the messages one step may send (OUTREACH_MAX_REPLIES).
 	MaxReplies int
 	// FloodPerMinute bounds one person's messages a minute (OUTREACH_FLOOD_PER_MINUTE).
@@ -109,6 +116,12 @@ func Load(lookupEnv func(string) (string, bool)) (Config, error) {
 	if c.Retention, err = duration(getenv, "OUTREACH_RETENTION", 180*24*time.Hour); err != nil {
 		return c, err
 	}
+	if c.AuditRetention, err = duration(getenv, "OUTREACH_AUDIT_RETENTION", 400*24*time.Hour); err != nil {
+		return c, err
+	}
+	if c.TrustedProxies, err = parseProxies(getenv("OUTREACH_TRUSTED_PROXIES")); err != nil {
+		return c, err
+	}
 	if c.ShutdownTimeout, err = duration(getenv, "OUTREACH_SHUTDOWN_TIMEOUT", 20*time.Second); err != nil {
 		return c, err
 	}
@@ -162,6 +175,36 @@ func duration(getenv func(string) string, name string, def time.Duration) (time.
 		return 0, bad
 	}
 	return d, nil
+}
+
+// parseProxies reads a comma-separated list of IP addresses and CIDR
+// prefixes ("10.0.0.1, 172.16.0.0/12, fd00::/8").
+func parseProxies(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		p, ok := parseProxy(item)
+		if !ok {
+			return nil, fmt.Errorf("OUTREACH_TRUSTED_PROXIES: %q is not an IP address or CIDR prefix (e.g. 10.0.0.1, 10.0.0.0/8, fd00::/8)", item)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func parseProxy(item string) (netip.Prefix, bool) {
+	if strings.Contains(item, "/") {
+		p, err := netip.ParsePrefix(item)
+		return p.Masked(), err == nil
+	}
+	a, err := netip.ParseAddr(item)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, false
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), true
 }
 
 func or(v, def string) string {

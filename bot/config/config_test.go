@@ -43,6 +43,8 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		"OUTREACH_DATA_KEY":          "c2hvcnQ=",
 		"OUTREACH_DATA_KEY_PREVIOUS": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", // without OUTREACH_DATA_KEY
 		"OUTREACH_TIMEZONE":          "Mars/Olympus",
+		"OUTREACH_AUDIT_RETENTION":   "forever",
+		"OUTREACH_TRUSTED_PROXIES":   "10.0.0.1, proxy.local",
 	} {
 		_, err := Load(env(map[string]string{name: value}))
 		if err == nil || !strings.Contains(err.Error(), name) {
@@ -54,6 +56,32 @@ func TestErrorsNameTheVariable(t *testing.T) {
 	}
 	if _, err := Load(env(map[string]string{"OUTREACH_RETENTION": "99999999999d"})); err == nil {
 		t.Error("a retention that overflows was accepted")
+	}
+}
+
+func TestTrustedProxiesAndAuditRetention(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TrustedProxies != nil || c.AuditRetention != 400*24*time.Hour {
+		t.Errorf("defaults: proxies %v, audit retention %v; want none and 400 days", c.TrustedProxies, c.AuditRetention)
+	}
+	c, err = Load(env(map[string]string{"OUTREACH_TRUSTED_PROXIES": " 10.0.0.1, 172.16.0.0/12,fd00::7 ,192.168.1.9/24", "OUTREACH_AUDIT_RETENTION": "30d"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range c.TrustedProxies {
+		got = append(got, p.String())
+	}
+	if want := "10.0.0.1/32 172.16.0.0/12 fd00::7/128 192.168.1.0/24"; strings.Join(got, " ") != want || c.AuditRetention != 30*24*time.Hour {
+		t.Errorf("proxies %v, audit retention %v; want %s and 30 days", got, c.AuditRetention, want)
+	}
+	for _, bad := range []string{"10.0.0.300", "10.0.0.0/33", "fe80::1%eth0", "*", "10.0.0.1;10.0.0.2"} {
+		if _, err := Load(env(map[string]string{"OUTREACH_TRUSTED_PROXIES": bad})); err == nil || !strings.Contains(err.Error(), "OUTREACH_TRUSTED_PROXIES") || !strings.Contains(err.Error(), bad) {
+			t.Errorf("OUTREACH_TRUSTED_PROXIES=%s: error %v, want one naming the variable and the entry", bad, err)
+		}
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -87,7 +89,10 @@ func principal(r *http.Request) access.Principal {
 
 // allow lets through requests whose bearer token has one of roles (any
 // valid token when roles is empty): 401 without a valid token, 403 with the
-// wrong role.
+// wrong role. A valid token always works: only wrong tokens are counted,
+// and an address over the limit gets 429 for its wrong tokens (see
+// failGuard), so nobody can lock staff out by guessing from their address.
+// Wrong tokens are in the audit log, a minute at a time (access.Audit.Refused).
 func (s *Server) allow(roles []access.Role, h handler) http.Handler {
 	next := s.handle(h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -102,19 +107,18 @@ func (s *Server) allow(roles []access.Role, h handler) http.Handler {
 			writeError(w, http.StatusUnauthorized, "invalid token")
 			return
 		}
-		ip := clientIP(r)
-		if s.guard.blocked(ip, time.Now()) {
-			w.Header().Set("Retry-After", "60")
-			writeError(w, http.StatusTooManyRequests, "too many failed token attempts; wait a minute")
-			return
-		}
 		p, ok, err := s.opts.Tokens.Lookup(r.Context(), token)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
 		if !ok {
-			s.guard.fail(ip, time.Now())
+			s.recordRefused(r, "login.failed")
+			if wait, limited := s.guard.fail(guardKey(clientIP(r, s.opts.TrustedProxies)), time.Now()); limited {
+				w.Header().Set("Retry-After", strconv.Itoa(wait))
+				writeError(w, http.StatusTooManyRequests, "too many wrong tokens from this address; wait a minute (a valid token still works)")
+				return
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="outreach", error="invalid_token"`)
 			writeError(w, http.StatusUnauthorized, "invalid token")
 			return
@@ -133,11 +137,29 @@ func (s *Server) record(r *http.Request, action, target string) {
 	if s.opts.Audit == nil {
 		return
 	}
-	// The change is made: its record is written even when the client has
-	// gone away meanwhile.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+	ctx, cancel := auditContext(r)
 	defer cancel()
 	if err := s.opts.Audit.Record(ctx, principal(r), action, target); err != nil {
+		s.log.Error("audit log write failed", "action", action, "err", err)
+	}
+}
+
+// auditContext is the context of an audit write: what was done (or
+// refused) is recorded even when the client has gone away meanwhile.
+func auditContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+}
+
+// recordRefused writes an audit event for a refused attempt (a wrong token,
+// a refused publish), aggregated by minute so that cheap requests cannot
+// flood the log; a failure is logged, not shown.
+func (s *Server) recordRefused(r *http.Request, action string) {
+	if s.opts.Audit == nil {
+		return
+	}
+	ctx, cancel := auditContext(r)
+	defer cancel()
+	if err := s.opts.Audit.Refused(ctx, principal(r), action, clientIP(r, s.opts.TrustedProxies)); err != nil {
 		s.log.Error("audit log write failed", "action", action, "err", err)
 	}
 }
@@ -182,43 +204,121 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// maxFailures is how many wrong tokens one address may try in a minute.
+// maxFailures is how many wrong tokens one address may try in a minute;
+// beyond, its wrong tokens get 429 until the minute ends. Its valid tokens
+// still work, so the guard cannot stop a guesser (a right guess would
+// pass); what keeps guessing hopeless is the token itself: a per-person
+// token is 256 random bits (only its SHA-256 is stored and looked up), and
+// OUTREACH_ADMIN_TOKEN must be as long and random.
 const maxFailures = 10
 
-// failGuard counts wrong tokens by client address, a minute at a time, and
-// blocks an address over maxFailures until the minute ends.
+// maxTracked bounds the addresses the guard counts in one minute. Beyond,
+// new addresses share one count, which soon refuses their wrong tokens:
+// a spray of addresses costs bounded memory and locks no valid token out.
+const maxTracked = 10000
+
+// overflow is the key of the addresses beyond maxTracked.
+const overflow = "*"
+
+// failGuard counts wrong tokens by client address (IPv6 by /64), a minute
+// at a time.
 type failGuard struct {
 	mu     sync.Mutex
 	minute int64
 	counts map[string]int
 }
 
-func (g *failGuard) roll(now time.Time) {
+// fail counts a wrong token from key at now and tells whether key is over
+// the limit, and then how many seconds are left of the minute.
+func (g *failGuard) fail(key string, now time.Time) (wait int, limited bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	if m := now.Unix() / 60; m != g.minute || g.counts == nil {
 		g.minute, g.counts = m, map[string]int{}
 	}
-}
-
-func (g *failGuard) fail(ip string, now time.Time) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.roll(now)
-	g.counts[ip]++
-}
-
-func (g *failGuard) blocked(ip string, now time.Time) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.roll(now)
-	return g.counts[ip] >= maxFailures
-}
-
-// clientIP is the address a request came from (not X-Forwarded-For, which
-// anyone can write).
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+	if _, ok := g.counts[key]; !ok && len(g.counts) >= maxTracked {
+		key = overflow
 	}
-	return host
+	g.counts[key]++
+	if g.counts[key] <= maxFailures {
+		return 0, false
+	}
+	return int(60 - now.Unix()%60), true
+}
+
+// guardKey is the key failGuard counts ip under: the address, or for IPv6
+// its /64, which one client usually holds whole.
+func guardKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Is4() {
+		return ip
+	}
+	p, _ := a.WithZone("").Prefix(64)
+	return p.String()
+}
+
+// clientIP is the address a request came from: the peer's, or, when the
+// peer is one of the trusted proxies, the right-most address of
+// X-Forwarded-For that is not itself a trusted proxy. X-Forwarded-For from
+// anyone else is ignored: anyone can write it.
+func clientIP(r *http.Request, trusted []netip.Prefix) string {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			return r.RemoteAddr
+		}
+		return host
+	}
+	addr := peer.Addr().Unmap()
+	if !isTrusted(addr, trusted) {
+		return addr.String()
+	}
+	hops := r.Header.Values("X-Forwarded-For")
+	for i := len(hops) - 1; i >= 0; i-- {
+		list := hops[i]
+		for list != "" {
+			var hop string
+			if j := strings.LastIndexByte(list, ','); j >= 0 {
+				list, hop = list[:j], list[j+1:]
+			} else {
+				list, hop = "", list
+			}
+			hop = strings.TrimSpace(hop)
+			if hop == "" {
+				continue
+			}
+			a, ok := parseHop(hop)
+			if !ok {
+				// Not an address: what came before it cannot be told, so
+				// the client is the last proxy that could be believed.
+				return addr.String()
+			}
+			addr = a
+			if !isTrusted(addr, trusted) {
+				return addr.String()
+			}
+		}
+	}
+	return addr.String()
+}
+
+// parseHop reads one X-Forwarded-For entry: an address, perhaps with a port.
+func parseHop(hop string) (netip.Addr, bool) {
+	if a, err := netip.ParseAddr(hop); err == nil {
+		return a.WithZone("").Unmap(), true
+	}
+	if ap, err := netip.ParseAddrPort(hop); err == nil {
+		return ap.Addr().WithZone("").Unmap(), true
+	}
+	return netip.Addr{}, false
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }

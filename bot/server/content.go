@@ -46,7 +46,7 @@ func (s *Server) putContent(w http.ResponseWriter, r *http.Request) error {
 	var invalid *versions.ErrInvalid
 	switch {
 	case errors.As(err, &invalid):
-		s.record(r, "content.refused", strconv.Itoa(len(invalid.Problems))+" problem(s)")
+		s.recordRefused(r, "content.refused")
 		return &Error{Kind: Unprocessable, Message: "the content is not valid; nothing was published", Problems: problemViews(problems)}
 	case err != nil:
 		return err

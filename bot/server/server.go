@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"time"
@@ -71,6 +72,9 @@ type Options struct {
 	// MetricsElsewhere leaves /metrics out of Handler: MetricsHandler is
 	// served on a listen address of its own (OUTREACH_METRICS_ADDR).
 	MetricsElsewhere bool
+	// TrustedProxies are the peers whose X-Forwarded-For is believed
+	// (OUTREACH_TRUSTED_PROXIES); none = the peer is the client.
+	TrustedProxies []netip.Prefix
 }
 
 // New returns a Server.

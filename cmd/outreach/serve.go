@@ -54,12 +54,18 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	} else {
 		a.dialog.UseVersion(n, c)
 	}
+	audit := access.NewAudit(a.store.Client(), cfg.KeyPrefix, access.AuditOptions{Retention: cfg.AuditRetention})
+	if n, err := audit.ImportLegacy(ctx); err != nil {
+		log.Error("moving the audit log of an earlier version failed; it is tried again at the next start", "component", "audit", "moved", n, "err", err)
+	} else if n > 0 {
+		log.Info("moved the audit log of an earlier version", "component", "audit", "moved", n)
+	}
 	opts := server.Options{
 		Versions:   contentVersions,
 		Broadcasts: broadcasts, Distributions: distributions, Requests: a.store,
 		Dialog: a.dialog, Store: a.store, Metrics: a.metrics, Log: log, Outbox: a.outbox,
-		Tokens:       access.NewTokens(a.store.Client(), cfg.KeyPrefix, cfg.AdminToken),
-		Audit:        access.NewAudit(a.store.Client(), cfg.KeyPrefix),
+		Tokens: access.NewTokens(a.store.Client(), cfg.KeyPrefix, cfg.AdminToken),
+		Audit:  audit, TrustedProxies: cfg.TrustedProxies,
 		MetricsToken: cfg.MetricsToken, MetricsElsewhere: cfg.MetricsAddr != "",
 	}
 	a.metrics.Registry.MustRegister(a.outbox.Collector())
@@ -163,7 +169,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	}()
 	go func() {
 		defer workerDone.Done()
-		keepRetention(workerCtx, time.Hour, cfg.Retention, a, broadcasts, log.With("component", "retention"))
+		keepRetention(workerCtx, time.Hour, cfg.Retention, a, broadcasts, audit, log.With("component", "retention"))
 	}()
 	go func() {
 		defer workerDone.Done()
@@ -206,8 +212,9 @@ func waitOrTimeout(wg *sync.WaitGroup, ctx context.Context) {
 
 // keepRetention removes, at start and then every interval, what is older
 // than the retention period: what outlived silent contacts (their keys
-// expire by themselves), who old broadcasts reached, old dead letters.
-func keepRetention(ctx context.Context, every, retention time.Duration, a *app, broadcasts *broadcast.Service, log *slog.Logger) {
+// expire by themselves), who old broadcasts reached, old dead letters, and
+// audit entries older than their own retention.
+func keepRetention(ctx context.Context, every, retention time.Duration, a *app, broadcasts *broadcast.Service, audit *access.Audit, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -219,6 +226,7 @@ func keepRetention(ctx context.Context, every, retention time.Duration, a *app, 
 			{"entries of silent contacts", func() (int, error) { return a.dialog.Purge(ctx) }},
 			{"recipient lists of old broadcasts", func() (int, error) { return broadcasts.Forget(ctx, before) }},
 			{"old dead letters", func() (int, error) { return a.outbox.ForgetDead(ctx, before) }},
+			{"old audit entries", func() (int, error) { return audit.Forget(ctx) }},
 		} {
 			n, err := job.run()
 			if err != nil && ctx.Err() == nil {
