@@ -24,9 +24,10 @@ var bodyRoutes = []struct{ method, path string }{
 }
 
 // FuzzAdminAPI sends any body to every admin API route that reads one, on
-// the real service and Redis. Whatever the body, the answer is a success
-// or a 4xx with a JSON error naming the problem: never a 5xx, never a
-// dropped connection.
+// the real service and Redis, and to a second service whose Redis is down.
+// Whatever the body, the answer is a success or a 4xx with a JSON error
+// naming the problem — with Redis down, also a 503 with a JSON error and
+// Retry-After: never another 5xx, never a dropped connection.
 //
 //	go test -run XXX -fuzz FuzzAdminAPI -fuzztime 60s -fuzzminimizetime 1s ./cmd/outreach
 func FuzzAdminAPI(f *testing.F) {
@@ -51,26 +52,35 @@ func FuzzAdminAPI(f *testing.F) {
 	}
 	p := withProviders(f)
 	s := startServe(f, p.vars)
+	// A second service, whose Redis is gone.
+	r := startOwnRedis(f)
+	downVars := withProviders(f).vars
+	downVars["REDIS_URL"] = r.url()
+	down := startServe(f, downVars)
+	r.stop()
 	client := &http.Client{Timeout: 10 * time.Second}
 	f.Fuzz(func(t *testing.T, which uint8, body string) {
 		rt := bodyRoutes[int(which)%len(bodyRoutes)]
-		req, _ := http.NewRequest(rt.method, s.base+rt.path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+adminToken)
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", rt.method, rt.path, err)
-		}
-		defer resp.Body.Close()
-		out, _ := io.ReadAll(resp.Body)
-		switch {
-		case resp.StatusCode >= 500:
-			t.Fatalf("%s %s %q: %d %s", rt.method, rt.path, body, resp.StatusCode, out)
-		case resp.StatusCode >= 400:
-			var e struct {
-				Error string `json:"error"`
+		for _, base := range []string{s.base, down.base} {
+			req, _ := http.NewRequest(rt.method, base+rt.path, strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+adminToken)
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("%s %s: %v", rt.method, rt.path, err)
 			}
-			if json.Unmarshal(out, &e) != nil || e.Error == "" {
-				t.Fatalf("%s %s %q: %d without a JSON error: %s", rt.method, rt.path, body, resp.StatusCode, out)
+			out, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			unavailable := base == down.base && resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != ""
+			switch {
+			case resp.StatusCode >= 500 && !unavailable:
+				t.Fatalf("%s %s %q (Redis down: %v): %d %s", rt.method, rt.path, body, base == down.base, resp.StatusCode, out)
+			case resp.StatusCode >= 400:
+				var e struct {
+					Error string `json:"error"`
+				}
+				if json.Unmarshal(out, &e) != nil || e.Error == "" {
+					t.Fatalf("%s %s %q: %d without a JSON error: %s", rt.method, rt.path, body, resp.StatusCode, out)
+				}
 			}
 		}
 	})

@@ -24,13 +24,13 @@ import (
 // persistence in a temp dir, so that it can be stopped and started again
 // under a running service.
 type ownRedis struct {
-	t    *testing.T
+	t    testing.TB
 	port int
 	dir  string
 	cmd  *exec.Cmd
 }
 
-func startOwnRedis(t *testing.T) *ownRedis {
+func startOwnRedis(t testing.TB) *ownRedis {
 	t.Helper()
 	redistest.URL(t) // fails, saying how to install Redis, when there is none
 	if _, err := exec.LookPath("redis-server"); err != nil {
