@@ -139,8 +139,9 @@ func TestSampleFieldsAreTheDeclaredFields(t *testing.T) {
 
 // TestRendererCannotLoop: content that validation refused is still
 // usable by Check's caller; showing its message must not run it. The
-// child renders under a 1 GiB address-space cap: with text/template the
-// nested range asks for 10 GB and the child dies.
+// child renders under a 1 GiB cap on its data memory (prlimit --data, which
+// unlike --as leaves room for the race detector's shadow mappings): with
+// text/template the nested range asks for 10 GB and the child dies.
 func TestRendererCannotLoop(t *testing.T) {
 	if os.Getenv("CONTENT_RENDER_CHILD") == "1" {
 		files := shippedFiles(t)
@@ -154,7 +155,7 @@ func TestRendererCannotLoop(t *testing.T) {
 		return
 	}
 	t.Parallel()
-	cmd := exec.Command("prlimit", "--as=1073741824", os.Args[0], "-test.run=^TestRendererCannotLoop$", "-test.v")
+	cmd := exec.Command("prlimit", "--data=1073741824", os.Args[0], "-test.run=^TestRendererCannotLoop$", "-test.v")
 	cmd.Env = append(os.Environ(), "CONTENT_RENDER_CHILD=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
