@@ -51,6 +51,10 @@ type Config struct {
 	// ContentDir, when set, loads flows/ and locales/ from this directory
 	// instead of the content built into the binary (OUTREACH_CONTENT_DIR).
 	ContentDir string
+	// ContentVersions is how many published content versions are kept,
+	// the last ones; older ones are deleted on publish
+	// (OUTREACH_CONTENT_VERSIONS, default 50).
+	ContentVersions int
 	// ShutdownTimeout bounds a graceful stop (OUTREACH_SHUTDOWN_TIMEOUT).
 	ShutdownTimeout time.Duration
 
@@ -142,6 +146,9 @@ func Load(lookupEnv func(string) (string, bool)) (Config, error) {
 		return c, err
 	}
 	if c.FloodPerMinute, err = positive(getenv, "OUTREACH_FLOOD_PER_MINUTE", 30); err != nil {
+		return c, err
+	}
+	if c.ContentVersions, err = positive(getenv, "OUTREACH_CONTENT_VERSIONS", 50); err != nil {
 		return c, err
 	}
 	c.MaxReplies = 6

@@ -16,20 +16,20 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Addr != ":8080" || c.RedisURL != "" || c.PublicURL != "http://localhost:8080" || c.AdminToken != "" ||
-		c.IdleAfter != time.Hour || c.Retention != 180*24*time.Hour || c.Timezone.String() != "Africa/Casablanca" || c.MaxReplies != 6 {
+		c.IdleAfter != time.Hour || c.Retention != 180*24*time.Hour || c.Timezone.String() != "Africa/Casablanca" || c.MaxReplies != 6 || c.ContentVersions != 50 {
 		t.Errorf("defaults = %+v", c)
 	}
 }
 
 func TestValues(t *testing.T) {
 	c, err := Load(env(map[string]string{
-		"OUTREACH_IDLE_AFTER": "90m", "OUTREACH_RETENTION": "30d", "OUTREACH_MAX_REPLIES": "3",
+		"OUTREACH_IDLE_AFTER": "90m", "OUTREACH_RETENTION": "30d", "OUTREACH_MAX_REPLIES": "3", "OUTREACH_CONTENT_VERSIONS": "7",
 		"OUTREACH_DATA_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "OUTREACH_ADMIN_TOKEN": "short",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.IdleAfter != 90*time.Minute || c.Retention != 30*24*time.Hour || c.MaxReplies != 3 || len(c.DataKey) != 32 || c.AdminToken != "short" {
+	if c.IdleAfter != 90*time.Minute || c.Retention != 30*24*time.Hour || c.MaxReplies != 3 || c.ContentVersions != 7 || len(c.DataKey) != 32 || c.AdminToken != "short" {
 		t.Errorf("config = %+v", c)
 	}
 }
@@ -40,6 +40,7 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		"OUTREACH_RETENTION":         "0",
 		"OUTREACH_SHUTDOWN_TIMEOUT":  "-1s",
 		"OUTREACH_MAX_REPLIES":       "0",
+		"OUTREACH_CONTENT_VERSIONS":  "0",
 		"OUTREACH_DATA_KEY":          "c2hvcnQ=",
 		"OUTREACH_DATA_KEY_PREVIOUS": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", // without OUTREACH_DATA_KEY
 		"OUTREACH_TIMEZONE":          "Mars/Olympus",

@@ -14,11 +14,8 @@ import (
 	"slices"
 	"strings"
 	"testing/fstest"
-	"text/template"
-	"text/template/parse"
 
 	"github.com/nicksnyder/go-i18n/v2/i18n"
-	"go.yaml.in/yaml/v3"
 	"golang.org/x/text/language"
 )
 
@@ -63,16 +60,20 @@ func Check(fsys fs.FS) (*Content, Problems) {
 		files:      map[string][]byte{},
 	}
 
-	flowFiles, err := fs.Glob(fsys, "flows/*.yaml")
-	if err != nil || len(flowFiles) == 0 {
+	flowFiles, localeFiles, notes, bad := contentFiles(fsys)
+	if bad.HasErrors() {
+		return nil, bad
+	}
+	r := &reader{fsys: fsys}
+	if len(flowFiles) == 0 {
 		problems.add(Problem{File: "flows", Msg: "no flow files (flows/*.yaml)"})
 		return nil, problems
 	}
 	flow := newFlow()
 	for _, name := range flowFiles {
-		data, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			problems.add(Problem{File: name, Msg: err.Error()})
+		data, p := r.read(name)
+		if p != nil {
+			problems.add(*p)
 			continue
 		}
 		c.files[name] = data
@@ -80,20 +81,20 @@ func Check(fsys fs.FS) (*Content, Problems) {
 	}
 	c.Flow = flow
 
-	localeFiles, err := fs.Glob(fsys, "locales/*.yaml")
-	if err != nil || len(localeFiles) == 0 {
+	if len(localeFiles) == 0 {
 		problems.add(Problem{File: "locales", Msg: "no message files (locales/<lang>.yaml)"})
 		return nil, problems
 	}
 	if _, err := fs.Stat(fsys, "locales/sources.md"); err != nil {
 		problems.add(Problem{File: "locales/sources.md", Msg: "missing: the list of every fact given to people, with its source, is part of the content"})
 	}
-	if others, _ := fs.Glob(fsys, "locales/*.md"); others != nil {
-		for _, name := range others {
-			if data, err := fs.ReadFile(fsys, name); err == nil {
-				c.files[name] = data
-			}
+	for _, name := range notes {
+		data, p := r.read(name)
+		if p != nil {
+			problems.add(*p)
+			continue
 		}
+		c.files[name] = data
 	}
 
 	defaultLang := "fr"
@@ -106,16 +107,15 @@ func Check(fsys fs.FS) (*Content, Problems) {
 		defaultTag = language.French
 	}
 	c.bundle = i18n.NewBundle(defaultTag)
-	c.bundle.RegisterUnmarshalFunc("yaml", yaml.Unmarshal)
 	for _, name := range localeFiles {
 		lang := strings.TrimSuffix(path.Base(name), ".yaml")
 		if _, err := language.Parse(lang); err != nil {
 			problems.add(Problem{File: name, Msg: fmt.Sprintf("file name %q is not a language tag (e.g. fr.yaml)", path.Base(name))})
 			continue
 		}
-		data, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			problems.add(Problem{File: name, Msg: err.Error()})
+		data, p := r.read(name)
+		if p != nil {
+			problems.add(*p)
 			continue
 		}
 		c.files[name] = data
@@ -124,7 +124,10 @@ func Check(fsys fs.FS) (*Content, Problems) {
 		if loc == nil {
 			continue
 		}
-		if _, err := c.bundle.ParseMessageFileBytes(data, name); err != nil {
+		// The messages go to go-i18n as parsed here, not as a file for it to
+		// parse again: its YAML decoding checks keys pairwise, quadratic in
+		// the number of ids.
+		if err := c.bundle.AddMessages(language.Make(lang), loc.i18nMessages()...); err != nil {
 			problems.add(Problem{File: name, Msg: "go-i18n: " + err.Error()})
 			continue
 		}
@@ -240,6 +243,7 @@ func (c *Content) localize(lang string, cfg *i18n.LocalizeConfig) string {
 		}
 		l = c.localizers[c.Languages[0]]
 	}
+	cfg.TemplateParser = fieldParser{} // never text/template
 	s, err := l.Localize(cfg)
 	if s == "" && err != nil {
 		return cfg.MessageID
@@ -248,54 +252,13 @@ func (c *Content) localize(lang string, cfg *i18n.LocalizeConfig) string {
 }
 
 // templateVars returns the names of the template fields a text uses ({{.Name}}),
-// sorted and without repeats.
+// sorted and without repeats. A text that is more than fields is an error.
 func templateVars(text string) ([]string, error) {
-	if !strings.Contains(text, "{{") {
-		return nil, nil
-	}
-	tmpl, err := template.New("").Parse(text)
+	t, err := parseFields(text)
 	if err != nil {
 		return nil, err
 	}
-	var vars []string
-	var walk func(n parse.Node)
-	walk = func(n parse.Node) {
-		switch n := n.(type) {
-		case *parse.ListNode:
-			if n != nil {
-				for _, c := range n.Nodes {
-					walk(c)
-				}
-			}
-		case *parse.ActionNode:
-			walk(n.Pipe)
-		case *parse.PipeNode:
-			if n != nil {
-				for _, c := range n.Cmds {
-					walk(c)
-				}
-			}
-		case *parse.CommandNode:
-			for _, a := range n.Args {
-				walk(a)
-			}
-		case *parse.FieldNode:
-			vars = append(vars, n.Ident[0])
-		case *parse.IfNode:
-			walk(n.Pipe)
-			walk(n.List)
-			walk(n.ElseList)
-		case *parse.RangeNode:
-			walk(n.Pipe)
-			walk(n.List)
-			walk(n.ElseList)
-		case *parse.WithNode:
-			walk(n.Pipe)
-			walk(n.List)
-			walk(n.ElseList)
-		}
-	}
-	walk(tmpl.Tree.Root)
+	vars := t.fields()
 	slices.Sort(vars)
 	return slices.Compact(vars), nil
 }

@@ -148,10 +148,8 @@ func newFlow() *Flow {
 // parse adds one flow file to f. A file may hold any of the top-level
 // sections; node ids must be unique across files.
 func (f *Flow) parse(file string, data []byte) Problems {
-	var problems Problems
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		problems.add(yamlProblem(file, err))
+	doc, problems := parseYAML(file, data)
+	if doc == nil {
 		return problems
 	}
 	if len(doc.Content) == 0 {

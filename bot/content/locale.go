@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/nicksnyder/go-i18n/v2/i18n"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -46,6 +47,26 @@ type Message struct {
 	Plural bool
 	// Forms maps plural category to text; a simple message has only "other".
 	Forms map[string]string
+	// lines maps plural category to the line of its text.
+	lines map[string]int
+}
+
+// line returns the line of a form's text, else of the message.
+func (m *Message) line(cat string) int {
+	if l := m.lines[cat]; l > 0 {
+		return l
+	}
+	return m.Line
+}
+
+// i18nMessages returns the locale's messages as go-i18n takes them.
+func (l *Locale) i18nMessages() []*i18n.Message {
+	out := make([]*i18n.Message, 0, len(l.Messages))
+	for id, m := range l.Messages {
+		out = append(out, &i18n.Message{ID: id, Zero: m.Forms["zero"], One: m.Forms["one"], Two: m.Forms["two"],
+			Few: m.Forms["few"], Many: m.Forms["many"], Other: m.Forms["other"]})
+	}
+	return out
 }
 
 // Longest returns the longest form, the one that costs the most to send.
@@ -60,10 +81,8 @@ func (m *Message) Longest() string {
 }
 
 func parseLocale(file, lang string, data []byte) (*Locale, Problems) {
-	var problems Problems
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		problems.add(yamlProblem(file, err))
+	doc, problems := parseYAML(file, data)
+	if doc == nil {
 		return nil, problems
 	}
 	loc := &Locale{Lang: lang, File: file, Messages: map[string]*Message{}}
@@ -77,7 +96,7 @@ func parseLocale(file, lang string, data []byte) (*Locale, Problems) {
 	}
 	for i := 0; i+1 < len(top.Content); i += 2 {
 		key, val := top.Content[i], top.Content[i+1]
-		m := &Message{ID: key.Value, Line: key.Line, Forms: map[string]string{}}
+		m := &Message{ID: key.Value, Line: key.Line, Forms: map[string]string{}, lines: map[string]int{}}
 		if _, dup := loc.Messages[m.ID]; dup {
 			problems.add(Problem{File: file, Line: key.Line, Key: m.ID, Msg: "message defined twice"})
 			continue
@@ -85,6 +104,7 @@ func parseLocale(file, lang string, data []byte) (*Locale, Problems) {
 		switch val.Kind {
 		case yaml.ScalarNode:
 			m.Forms["other"] = val.Value
+			m.lines["other"] = val.Line
 		case yaml.MappingNode:
 			ok := true
 			for j := 0; j+1 < len(val.Content); j += 2 {
@@ -99,6 +119,7 @@ func parseLocale(file, lang string, data []byte) (*Locale, Problems) {
 					continue
 				}
 				m.Forms[cat] = text.Value
+				m.lines[cat] = text.Line
 			}
 			if !ok {
 				continue

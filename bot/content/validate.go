@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // Message ids the engine uses by itself, beyond those a flow names.
@@ -264,6 +265,7 @@ func (c *Content) validate() Problems {
 
 	ps = append(ps, c.checkReachable()...)
 	ps = append(ps, c.checkLoops()...)
+	ps = append(ps, c.checkRender()...)
 	ps = append(ps, c.checkMessages(used)...)
 	ps = append(ps, c.checkGSM()...)
 	ps = append(ps, c.checkBudget()...)
@@ -444,13 +446,7 @@ func (c *Content) checkMessages(used map[string][]usage) Problems {
 			}
 			vars, err := messageVars(m)
 			if err != nil {
-				ps.add(Problem{File: loc.File, Line: m.Line, Key: id, Msg: "template: " + err.Error()})
-				continue
-			}
-			for _, v := range vars {
-				if !slices.Contains(TemplateFields, v) {
-					ps.add(Problem{File: loc.File, Line: m.Line, Key: id, Msg: fmt.Sprintf("{{.%s}}: the bot fills no such field (it fills %s)", v, strings.Join(dotted(TemplateFields), " "))})
-				}
+				continue // checkRender tells what is wrong
 			}
 			if refLang == "" {
 				refVars, refLang = vars, lang
@@ -525,4 +521,64 @@ func sortProblems(ps Problems) {
 		}
 		return a.Line - b.Line
 	})
+}
+
+// sampleFields fills every field the bot declares, for checkRender: values
+// as long as the bot's usual ones.
+var sampleFields = map[string]any{
+	"Bring": "une pièce d'identité", "Count": 2, "Date": "samedi 14 juin", "Day": "14",
+	"End": "12:00", "Items": "riz, huile, savon", "Month": "juin",
+	"Place": "Salle municipale, rue 12", "Site": "Casablanca", "Start": "09:00",
+	"Time": "09:00 - 12:00", "Weekday": "samedi", "Who": "familles avec enfants",
+}
+
+// checkRender renders every form of every message of every message file
+// (a language not offered too) with sampleFields, by the renderer the bot
+// uses. It refuses a text that is more than {{.Field}} substitutions, a
+// field the bot does not fill, and a text over MaxMessageChars.
+func (c *Content) checkRender() Problems {
+	var ps Problems
+	langs := make([]string, 0, len(c.locales))
+	for lang := range c.locales {
+		langs = append(langs, lang)
+	}
+	slices.Sort(langs)
+	for _, lang := range langs {
+		loc := c.locales[lang]
+		ids := make([]string, 0, len(loc.Messages))
+		for id := range loc.Messages {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			m := loc.Messages[id]
+			for _, cat := range pluralCategories {
+				text, ok := m.Forms[cat]
+				if !ok {
+					continue
+				}
+				at := func(msg string) {
+					if m.Plural {
+						msg = cat + ": " + msg
+					}
+					ps.add(Problem{File: loc.File, Line: m.line(cat), Key: id, Msg: msg})
+				}
+				t, err := parseFields(text)
+				if err != nil {
+					at(err.Error())
+					continue
+				}
+				t.strict = true
+				out, err := t.Execute(sampleFields)
+				if err != nil {
+					at(fmt.Sprintf("%v (it fills %s)", err, strings.Join(dotted(TemplateFields), " ")))
+					continue
+				}
+				if n := utf8.RuneCountInString(out); n > MaxMessageChars {
+					at(fmt.Sprintf("%d characters with its fields filled: a message has at most %d (the longest text one SMS can carry)", n, MaxMessageChars))
+				}
+			}
+		}
+	}
+	return ps
 }

@@ -3,7 +3,9 @@
 // instance of the service switches to the new version within a second.
 //
 // Version 1 is the content built into the binary. Each publish adds the
-// next version; a rollback makes an earlier one current again.
+// next version; a rollback makes an earlier one current again. The last
+// DefaultKeep published versions are kept (Store.WithKeep), so that
+// publishing cannot fill Redis; older ones are deleted as a publish comes.
 package versions
 
 import (
@@ -35,23 +37,36 @@ type Version struct {
 	Files map[string]string `json:"files"`
 }
 
+// DefaultKeep is how many published versions a Store keeps unless told.
+const DefaultKeep = 50
+
 // Store keeps the versions.
 type Store struct {
 	rdb      redis.UniversalClient
 	prefix   string
 	embedded map[string][]byte
+	keep     int
 }
 
-// New returns the versions under prefix; embedded is version 1.
+// New returns the versions under prefix, keeping the last DefaultKeep;
+// embedded is version 1.
 func New(rdb redis.UniversalClient, prefix string, embedded map[string][]byte) *Store {
-	return &Store{rdb: rdb, prefix: prefix, embedded: embedded}
+	return &Store{rdb: rdb, prefix: prefix, embedded: embedded, keep: DefaultKeep}
 }
 
-func (s *Store) current() string      { return s.prefix + "content:current" }
-func (s *Store) seq() string          { return s.prefix + "content:seq" }
-func (s *Store) list() string         { return s.prefix + "content:versions" }
-func (s *Store) version(n int) string { return s.prefix + "content:v:" + strconv.Itoa(n) }
-func (s *Store) channel() string      { return s.prefix + "content:changed" }
+// WithKeep sets how many published versions are kept, the last ones (at
+// least 1), and returns s. The built-in version 1 is always there besides.
+func (s *Store) WithKeep(n int) *Store {
+	s.keep = max(n, 1)
+	return s
+}
+
+func (s *Store) current() string       { return s.prefix + "content:current" }
+func (s *Store) seq() string           { return s.prefix + "content:seq" }
+func (s *Store) list() string          { return s.prefix + "content:versions" }
+func (s *Store) versionPrefix() string { return s.prefix + "content:v:" }
+func (s *Store) version(n int) string  { return s.versionPrefix() + strconv.Itoa(n) }
+func (s *Store) channel() string       { return s.prefix + "content:changed" }
 
 // ErrInvalid is returned, with the problems, for content that does not validate.
 type ErrInvalid struct{ Problems content.Problems }
@@ -61,13 +76,18 @@ func (e *ErrInvalid) Error() string { return "content is not valid:\n" + e.Probl
 // ErrNotFound means no such version.
 var ErrNotFound = errors.New("versions: no such version")
 
-// Check validates a content set given as files.
+// ErrNotKept means a version that was published but is no longer kept:
+// only the last ones are. It is also an ErrNotFound.
+var ErrNotKept = fmt.Errorf("%w: it is no longer kept", ErrNotFound)
+
+// Check validates a content set given as files, within the bounds of a
+// content set (content.CheckFiles).
 func Check(files map[string]string) (*content.Content, content.Problems) {
 	raw := make(map[string][]byte, len(files))
 	for name, text := range files {
 		raw[name] = []byte(text)
 	}
-	return content.Check(content.FromFiles(raw))
+	return content.CheckFiles(raw)
 }
 
 // Publish validates files and, when valid, makes them the new current
@@ -93,6 +113,8 @@ func (s *Store) Publish(ctx context.Context, files map[string]string, by string)
 
 // storeScript keeps a version and makes it current unless a newer one
 // already is: when two publishes race, the higher number wins everywhere.
+// Then it deletes the oldest versions beyond the ARGV[4] to keep: the
+// current one, the highest, is never among them.
 var storeScript = redis.NewScript(`
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[1], ARGV[1])
@@ -101,6 +123,13 @@ if tonumber(ARGV[1]) > cur then
   redis.call('SET', KEYS[3], ARGV[1])
   redis.call('PUBLISH', KEYS[4], ARGV[1])
 end
+local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[4])
+if over > 0 then
+  for _, n in ipairs(redis.call('ZRANGE', KEYS[2], 0, over - 1)) do
+    redis.call('DEL', ARGV[3] .. n)
+  end
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, over - 1)
+end
 return 1`)
 
 func (s *Store) store(ctx context.Context, v Version) error {
@@ -108,7 +137,8 @@ func (s *Store) store(ctx context.Context, v Version) error {
 	if err != nil {
 		return err
 	}
-	return storeScript.Run(ctx, s.rdb, []string{s.version(v.Version), s.list(), s.current(), s.channel()}, v.Version, data).Err()
+	return storeScript.Run(ctx, s.rdb, []string{s.version(v.Version), s.list(), s.current(), s.channel()},
+		v.Version, data, s.versionPrefix(), s.keep).Err()
 }
 
 // Load returns the current version's number and content, for a start.
@@ -178,9 +208,17 @@ func (s *Store) Get(ctx context.Context, n int) (Version, error) {
 		}
 		return Version{Meta: Meta{Version: 1, PublishedBy: "built-in"}, Files: files}, nil
 	}
-	data, err := s.rdb.Get(ctx, s.version(n)).Result()
-	if errors.Is(err, redis.Nil) {
-		return Version{}, ErrNotFound
+	// A version beyond the last kept is refused even before a publish
+	// deletes it (the number kept may have been lowered).
+	pipe := s.rdb.Pipeline()
+	get := pipe.Get(ctx, s.version(n))
+	rank := pipe.ZRevRank(ctx, s.list(), strconv.Itoa(n))
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return Version{}, err
+	}
+	data, err := get.Result()
+	if r, rerr := rank.Result(); errors.Is(err, redis.Nil) || rerr != nil || r >= int64(s.keep) {
+		return Version{}, s.missing(ctx, n)
 	} else if err != nil {
 		return Version{}, err
 	}
@@ -189,9 +227,25 @@ func (s *Store) Get(ctx context.Context, n int) (Version, error) {
 	return v, err
 }
 
-// List returns every version's meta, newest first, version 1 last.
+// missing tells why version n is not there: ErrNotKept for a version
+// that was published (its number was given), else ErrNotFound.
+func (s *Store) missing(ctx context.Context, n int) error {
+	seq, err := s.rdb.Get(ctx, s.seq()).Int()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return ErrNotFound
+	case err != nil:
+		return err
+	case n > 1 && n <= seq:
+		return fmt.Errorf("%w (version %d; the last %d are kept, and version 1)", ErrNotKept, n, s.keep)
+	}
+	return ErrNotFound
+}
+
+// List returns the meta of every version kept, newest first, version 1
+// last.
 func (s *Store) List(ctx context.Context) ([]Meta, error) {
-	nums, err := s.rdb.ZRevRange(ctx, s.list(), 0, -1).Result()
+	nums, err := s.rdb.ZRevRange(ctx, s.list(), 0, int64(s.keep)-1).Result()
 	if err != nil {
 		return nil, err
 	}

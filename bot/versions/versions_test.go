@@ -2,7 +2,11 @@ package versions
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -65,5 +69,105 @@ func TestInvalidIsRefusedAndMissingSourcesToo(t *testing.T) {
 	}
 	if n, _ := s.CurrentNumber(context.Background()); n != 1 {
 		t.Errorf("current %d after a refused publish, want 1", n)
+	}
+}
+
+// TestOnlyTheLastVersionsAreKept: with 3 kept, six publishes leave
+// versions 5 to 7 in Redis (and the built-in 1); the older ones are
+// deleted, listed nowhere, and a rollback to one is refused as no longer
+// kept, while one within them works.
+func TestOnlyTheLastVersionsAreKept(t *testing.T) {
+	rdb, prefix := redistest.New(t)
+	raw, files := shipped(t)
+	s := New(rdb, prefix, raw).WithKeep(3)
+	ctx := context.Background()
+	for range 6 {
+		if _, _, _, err := s.Publish(ctx, files, "t"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := s.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	for _, m := range list {
+		got = append(got, m.Version)
+	}
+	if !slices.Equal(got, []int{7, 6, 5, 1}) {
+		t.Errorf("versions listed %v, want [7 6 5 1]", got)
+	}
+	keys, err := rdb.Keys(ctx, prefix+"content:v:*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(keys)
+	if want := []string{prefix + "content:v:5", prefix + "content:v:6", prefix + "content:v:7"}; !slices.Equal(keys, want) {
+		t.Errorf("version keys in Redis %v, want %v", keys, want)
+	}
+	if n, err := rdb.ZCard(ctx, prefix+"content:versions").Result(); err != nil || n != 3 {
+		t.Errorf("the version list holds %d, %v; want 3", n, err)
+	}
+
+	_, _, err = s.Rollback(ctx, 3, "t")
+	if !errors.Is(err, ErrNotKept) || !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "no longer kept") {
+		t.Errorf("rollback to version 3, deleted: %v; want ErrNotKept", err)
+	}
+	if _, err := s.Get(ctx, 99); !errors.Is(err, ErrNotFound) || errors.Is(err, ErrNotKept) {
+		t.Errorf("version 99, never published: %v; want ErrNotFound only", err)
+	}
+	meta, c, err := s.Rollback(ctx, 5, "t")
+	if err != nil || c == nil || meta.Version != 8 {
+		t.Fatalf("rollback to version 5, kept: %+v, %v", meta, err)
+	}
+	if _, err := s.Get(ctx, 6); err != nil {
+		t.Errorf("version 6 is among the last 3 (6, 7, 8): %v", err)
+	}
+	if _, err := s.Get(ctx, 5); !errors.Is(err, ErrNotKept) {
+		t.Errorf("version 5, rolled back to as 8 and now the oldest: %v, want ErrNotKept", err)
+	}
+	if _, _, err := s.Rollback(ctx, 1, "t"); err != nil {
+		t.Errorf("the built-in version is always there: %v", err)
+	}
+
+	// Keeping fewer from now on: the older ones are refused at once,
+	// before a publish deletes them.
+	fewer := New(rdb, prefix, raw).WithKeep(1)
+	if _, err := fewer.Get(ctx, 8); !errors.Is(err, ErrNotKept) {
+		t.Errorf("version 8 with only 1 kept (9): %v, want ErrNotKept", err)
+	}
+	if list, _ := fewer.List(ctx); len(list) != 2 || list[0].Version != 9 {
+		t.Errorf("versions listed with 1 kept: %+v", list)
+	}
+}
+
+// TestPublishIsBounded: a publish over the bounds of a content set is
+// refused with the problem, and nothing is stored: a file that is not
+// content, or a message file of too many ids.
+func TestPublishIsBounded(t *testing.T) {
+	rdb, prefix := redistest.New(t)
+	raw, files := shipped(t)
+	s := New(rdb, prefix, raw)
+	ctx := context.Background()
+	junk := maps.Clone(files)
+	junk["backup/all.bin"] = strings.Repeat("x", 100<<10)
+	var b strings.Builder
+	for i := range content.MaxEntries + 1 {
+		fmt.Fprintf(&b, "x%d: a\n", i)
+	}
+	many := maps.Clone(files)
+	many["locales/fr.yaml"] += b.String()
+	for name, set := range map[string]map[string]string{"junk": junk, "many ids": many} {
+		_, _, problems, err := s.Publish(ctx, set, "t")
+		var invalid *ErrInvalid
+		if !errors.As(err, &invalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+		if msg := problems.Error(); !strings.Contains(msg, "backup/all.bin: not a content file") && !strings.Contains(msg, "a mapping of 1120 entries") {
+			t.Errorf("%s: problems %v", name, msg)
+		}
+	}
+	if n, err := rdb.Exists(ctx, prefix+"content:versions", prefix+"content:current").Result(); err != nil || n != 0 {
+		t.Errorf("a refused publish stored something: %d keys, %v", n, err)
 	}
 }

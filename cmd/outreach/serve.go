@@ -47,7 +47,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		Location: cfg.Timezone, Templates: cfg.Templates,
 	})
 	distributions := distribution.New(a.store, broadcasts, a.dialog.Content, cfg.RemindBefore, nil, a.dialog.Refresh, log.With("component", "distribution"))
-	contentVersions := versions.New(a.store.Client(), cfg.KeyPrefix, a.dialog.Content().Files())
+	contentVersions := versions.New(a.store.Client(), cfg.KeyPrefix, a.dialog.Content().Files()).WithKeep(cfg.ContentVersions)
 	// The published content, if any, is in use before the first message.
 	if n, c, err := contentVersions.Load(ctx); err != nil {
 		log.Error("the published content does not load; using the built-in content", "component", "content", "version", n, "err", err)
