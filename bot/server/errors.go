@@ -120,6 +120,7 @@ var known = []struct {
 	{store.ErrNoRequest, NotFound, "no such request"},
 	{dialog.ErrRequestClosed, Conflict, "the request is closed"},
 	{dialog.ErrUnreachable, Conflict, "the person can no longer be reached (their data was deleted, or their channel is off)"},
+	{versions.ErrNotKept, NotFound, ""},
 	{versions.ErrNotFound, NotFound, "no such version"},
 	{access.ErrNotFound, NotFound, "no token of that name"},
 	{access.ErrExists, Conflict, "a token of that name exists; delete it first"},
@@ -136,7 +137,7 @@ func classify(err error) *Error {
 		if errors.Is(err, k.target) {
 			msg := k.msg
 			if msg == "" {
-				msg = err.Error()
+				msg = strings.TrimPrefix(err.Error(), "versions: ")
 			}
 			out := &Error{Kind: k.kind, Message: msg}
 			if k.kind == Busy {
