@@ -202,7 +202,7 @@ func TestStaffRepliesSealedAtRest(t *testing.T) {
 	}
 	p.twilio.WaitAccepted(t, 9, 10*time.Second)
 	p.telegram.WaitSent(t, 3, 10*time.Second)
-	p.twilio.FailTo(refused, 400, 21617)  // body too long: refused for good
+	p.twilio.FailTo(refused, 400, 21617) // body too long: refused for good
 	p.twilio.FailTo(failing, 503, 20500) // Twilio down for this one: retried
 
 	marker := func(i int) string { return fmt.Sprintf("STAFF-MARKER-%d-Rendez-vous jeudi au centre", i) }
@@ -263,9 +263,9 @@ func personal(prefix, k string) (personal, shared bool) {
 	k = strings.TrimPrefix(k, prefix)
 	switch {
 	case strings.HasPrefix(k, "{c:"), // a contact: state, conversation, handled ids, requests, flood counter
-		strings.HasPrefix(k, "request:"),   // a request and its notes
-		strings.HasPrefix(k, "{o}:msg:"),   // a delivery record
-		strings.HasPrefix(k, "{o}:done:"):  // the progress of one entry
+		strings.HasPrefix(k, "request:"),  // a request and its notes
+		strings.HasPrefix(k, "{o}:msg:"),  // a delivery record
+		strings.HasPrefix(k, "{o}:done:"): // the progress of one entry
 		return true, false
 	case strings.HasPrefix(k, "site:") && strings.HasSuffix(k, ":subscribers"), // purged of silent contacts
 		k == "requests:open", k == "requests:closed", // purged of expired requests
