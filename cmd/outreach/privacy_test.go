@@ -117,7 +117,7 @@ func TestSimulationLeavesRealDataAlone(t *testing.T) {
 	}
 	p.twilio.WaitAccepted(t, 7, 10*time.Second)
 	requestOf(t, s.base, "Il me faut un médecin")
-	channeltestWait(t, func() bool { return rdb.XLen(context.Background(), prefix+"{o}:reply").Val() == 0 })
+	waitFor(t, func() bool { return rdb.XLen(context.Background(), prefix+"{o}:reply").Val() == 0 })
 	sent := len(p.twilio.Calls()) + len(p.telegram.Calls("sendMessage"))
 	before := contents(t, rdb, prefix)
 	_, reqsBefore := api(t, "GET", s.base+"/api/v1/requests", adminToken, "")
@@ -167,16 +167,6 @@ func TestSimulationLeavesRealDataAlone(t *testing.T) {
 	}
 }
 
-// channeltestWait waits up to 10 s for cond.
-func channeltestWait(t *testing.T, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10 s")
-		}
-	}
-}
-
 // TestStaffRepliesSealedAtRest: staff answer four people's requests with
 // marker texts. The replies arrive whole at Twilio and Telegram; one
 // person's number is refused for good (a dead letter), another's fails
@@ -202,6 +192,9 @@ func TestStaffRepliesSealedAtRest(t *testing.T) {
 	}
 	p.twilio.WaitAccepted(t, 9, 10*time.Second)
 	p.telegram.WaitSent(t, 3, 10*time.Second)
+	// Every reply of the conversations has left (an entry leaves the
+	// stream once sent): only staff's replies meet the failures.
+	waitFor(t, func() bool { return rdb.XLen(ctx, prefix+"{o}:reply").Val() == 0 })
 	p.twilio.FailTo(refused, 400, 21617) // body too long: refused for good
 	p.twilio.FailTo(failing, 503, 20500) // Twilio down for this one: retried
 
