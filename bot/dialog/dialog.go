@@ -26,9 +26,34 @@ import (
 	"github.com/outreach-org/outreach/bot/store"
 )
 
+// The channels of simulations: a message on one of them (or with its own
+// Content) is a simulation. It runs the same engine and content as a real
+// one, but its conversation is kept apart, in the store's simulation space
+// (see store.Simulation), and expires; it sends nothing, records no
+// request for staff and no subscription, and erases nothing real.
+const (
+	// ChannelSimulate is POST /api/v1/simulate with the content in use.
+	ChannelSimulate = "simulate"
+	// ChannelPreview is POST /api/v1/simulate of a version or a draft.
+	ChannelPreview = "preview"
+	// ChannelChat is outreach chat, in a terminal.
+	ChannelChat = "chat"
+)
+
+// Simulated reports whether a message is a simulation: it came on a
+// simulation channel, or it previews content of its own.
+func Simulated(msg Message) bool {
+	switch msg.Channel {
+	case ChannelSimulate, ChannelPreview, ChannelChat:
+		return true
+	}
+	return msg.Content != nil
+}
+
 // Message is one message from a person on a channel.
 type Message struct {
-	// Channel is where it came from: "sms", "whatsapp", "telegram", "simulate", "chat".
+	// Channel is where it came from: "sms", "whatsapp", "telegram", or a
+	// simulation channel (ChannelSimulate, ChannelPreview, ChannelChat).
 	Channel string
 	// Address is the person's address on the channel: phone number, chat id.
 	// It is kept only sealed (encrypted), never logged.
@@ -42,7 +67,7 @@ type Message struct {
 	// Callback is a Telegram callback query to answer with the replies.
 	Callback string
 	// Content, when set, is used instead of the content in use: a preview
-	// of a version or a draft.
+	// of a version or a draft. Such a message is a simulation.
 	Content *content.Content
 }
 
@@ -52,6 +77,12 @@ type Outcome struct {
 	// Duplicate is set when the provider id was handled before: nothing
 	// was done this time.
 	Duplicate bool
+	// Effects are what the step did beyond the conversation: a request to
+	// a person, a subscription, an erasure. In a simulation they are only
+	// reported here: nothing of them was recorded.
+	Effects []engine.Effect
+	// Simulated is set when the message was a simulation (see Simulated).
+	Simulated bool
 }
 
 // Options tunes the service.
@@ -75,11 +106,16 @@ type Options struct {
 	// replies of other channels (simulate, chat) are only returned.
 	Outbox  *outbox.Outbox
 	Deliver []string
+	// SimulationTTL is how long a simulated conversation is kept after its
+	// last message; zero means an hour.
+	SimulationTTL time.Duration
 }
 
 // Service handles messages for every channel.
 type Service struct {
-	store   *store.Store
+	store *store.Store
+	// sim is the store of simulations: their own key space, expiring.
+	sim     *store.Store
 	content atomic.Pointer[content.Content]
 	opts    Options
 	log     *slog.Logger
@@ -111,7 +147,10 @@ func New(st *store.Store, c *content.Content, m *metrics.Metrics, log *slog.Logg
 	if opts.DataMaxAge <= 0 {
 		opts.DataMaxAge = 2 * time.Second
 	}
-	s := &Service{store: st, opts: opts, log: log.With("component", "dialog"), metrics: m}
+	if opts.SimulationTTL <= 0 {
+		opts.SimulationTTL = time.Hour
+	}
+	s := &Service{store: st, sim: st.Simulation(opts.SimulationTTL), opts: opts, log: log.With("component", "dialog"), metrics: m}
 	s.content.Store(c)
 	return s
 }
@@ -170,8 +209,17 @@ func (s *Service) lock(contact string) func() {
 	return m.Unlock
 }
 
-func (s *Service) delivers(channel string) bool {
-	return s.opts.Outbox != nil && slices.Contains(s.opts.Deliver, channel)
+func (s *Service) delivers(msg Message) bool {
+	return s.opts.Outbox != nil && !Simulated(msg) && slices.Contains(s.opts.Deliver, msg.Channel)
+}
+
+// storeFor returns where a message's conversation is kept: the store of
+// simulations for a simulation.
+func (s *Service) storeFor(msg Message) *store.Store {
+	if Simulated(msg) {
+		return s.sim
+	}
+	return s.store
 }
 
 // Handle handles one message: it runs the engine and, in one atomic write,
@@ -181,7 +229,9 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 	began := time.Now()
 	defer func() { s.metrics.Step.Observe(time.Since(began).Seconds()) }()
 
-	contact := s.store.ContactKey(msg.Channel, msg.Address)
+	simulated := Simulated(msg)
+	st := s.storeFor(msg)
+	contact := st.ContactKey(msg.Channel, msg.Address)
 	defer s.lock(contact)()
 	data, err := s.snapshot(ctx)
 	if err != nil {
@@ -192,9 +242,9 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 		var stored store.State
 		var count int64
 		if attempt == 0 && s.opts.FloodPerMinute > 0 {
-			stored, count, err = s.store.LoadStateCounting(ctx, contact, msg.ProviderID, s.opts.Now())
+			stored, count, err = st.LoadStateCounting(ctx, contact, msg.ProviderID, s.opts.Now())
 		} else {
-			stored, err = s.store.LoadState(ctx, contact, msg.ProviderID)
+			stored, err = st.LoadState(ctx, contact, msg.ProviderID)
 		}
 		if err != nil {
 			s.metrics.Errors.WithLabelValues("load").Inc()
@@ -207,22 +257,22 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 		if count > int64(s.opts.FloodPerMinute) && s.opts.FloodPerMinute > 0 {
 			return s.flooded(ctx, contact, msg, stored, count)
 		}
-		st := s.decode(contact, stored)
+		state := s.decode(contact, stored)
 		c := msg.Content
 		if c == nil {
 			c = s.Content()
 		}
 		eng := engine.Engine{Content: c, Location: s.opts.Location, IdleAfter: s.opts.IdleAfter, MaxReplies: s.opts.MaxReplies}
-		res := eng.Step(st, engine.Input{Text: msg.Text, Now: s.opts.Now(), Lang: msg.LangHint}, data)
+		res := eng.Step(state, engine.Input{Text: msg.Text, Now: s.opts.Now(), Lang: msg.LangHint}, data)
 		if res.Guarded {
 			s.metrics.Guarded.Inc()
-			s.log.Warn("loop guard stopped a step", "contact", contact, "node", st.Node)
+			s.log.Warn("loop guard stopped a step", "contact", contact, "node", state.Node)
 		}
-		turn, err := s.turn(contact, msg, stored.Version, res)
+		turn, err := s.turn(contact, msg, stored.Version, &res)
 		if err != nil {
 			return Outcome{}, err
 		}
-		err = s.store.Commit(ctx, turn)
+		err = st.Commit(ctx, turn)
 		switch {
 		case errors.Is(err, store.ErrConflict):
 			s.metrics.Conflicts.Inc()
@@ -238,10 +288,17 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 			return Outcome{}, err
 		}
 		for _, e := range res.Effects {
-			switch e.Kind {
-			case engine.EffectHandover:
+			switch {
+			case simulated && e.Kind == engine.EffectErase:
+				// The simulated conversation only: nothing real is named.
+				if err := s.sim.Erase(ctx, contact, nil, ""); err != nil {
+					s.metrics.Errors.WithLabelValues("erase").Inc()
+					return Outcome{}, err
+				}
+			case simulated:
+			case e.Kind == engine.EffectHandover:
 				s.log.Info("request to talk to a person recorded", "contact", contact, "channel", msg.Channel)
-			case engine.EffectErase:
+			case e.Kind == engine.EffectErase:
 				if err := s.erase(ctx, contact); err != nil {
 					s.metrics.Errors.WithLabelValues("erase").Inc()
 					return Outcome{}, err
@@ -251,7 +308,7 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 		}
 		s.metrics.Inbound.WithLabelValues(msg.Channel).Inc()
 		s.metrics.Replies.WithLabelValues(msg.Channel).Add(float64(len(res.Replies)))
-		return Outcome{Replies: res.Replies}, nil
+		return Outcome{Replies: res.Replies, Effects: res.Effects, Simulated: simulated}, nil
 	}
 	s.metrics.Errors.WithLabelValues("contention").Inc()
 	return Outcome{}, fmt.Errorf("dialog: contact state kept changing: gave up after %d attempts", maxAttempts)
@@ -311,14 +368,15 @@ func (s *Service) encode(c *content.Content, st engine.State) (data, dialog []by
 	return data, dialog, ttl, err
 }
 
-// turn builds the atomic write of one handled message.
-func (s *Service) turn(contact string, msg Message, version int64, res engine.Result) (store.Turn, error) {
+// turn builds the atomic write of one handled message. A simulation's
+// writes its own state only.
+func (s *Service) turn(contact string, msg Message, version int64, res *engine.Result) (store.Turn, error) {
 	var writes []store.Write
 	var err error
-	if msg.Content == nil { // a preview changes nothing but its own state
-		if writes, err = s.effectWrites(contact, msg.Channel, &res); err != nil {
-			return store.Turn{}, err
-		}
+	if Simulated(msg) {
+		simulateEffects(res)
+	} else if writes, err = s.effectWrites(contact, msg.Channel, res); err != nil {
+		return store.Turn{}, err
 	}
 	c := msg.Content
 	if c == nil {
@@ -329,11 +387,11 @@ func (s *Service) turn(contact string, msg Message, version int64, res engine.Re
 		return store.Turn{}, err
 	}
 	t := store.Turn{Contact: contact, Version: version, Data: data, Dialog: dialog, DialogTTL: ttl, SeenID: msg.ProviderID}
-	if s.delivers(msg.Channel) {
+	if s.delivers(msg) {
 		t.Address, t.Channel = s.store.Seal(msg.Address), msg.Channel
 		t.Outbox = s.opts.Outbox.Keys().Stream(outbox.Reply)
 		ck := contact
-		if erases(res) {
+		if erases(*res) {
 			ck = "" // the confirmation must survive the erasure it confirms
 		}
 		e := outbox.NewEntry(msg.Channel, t.Address, ck, outbox.Reply)
@@ -351,6 +409,17 @@ func (s *Service) turn(contact string, msg Message, version int64, res engine.Re
 	}
 	t.Writes = writes
 	return t, nil
+}
+
+// simulateEffects notes in a simulated state what a real one would note of
+// the step's effects, without recording any: a request to a person leaves
+// the simulated person waiting for staff, as a real one would.
+func simulateEffects(res *engine.Result) {
+	for _, e := range res.Effects {
+		if e.Kind == engine.EffectHandover {
+			res.State.Request = "simulated-" + outbox.NewID()
+		}
+	}
 }
 
 // effectWrites turns a step's effects into writes of the same turn; a
@@ -386,7 +455,7 @@ func (s *Service) effectWrites(contact, channel string, res *engine.Result) ([]s
 				return nil, err
 			}
 			ws = append(ws, req...)
-			ws = append(ws, s.store.RequestIndexWrite(contact, id))
+			ws = append(ws, s.store.RequestIndexWrites(contact, id)...)
 			res.State.Request = id
 		case engine.EffectNote:
 			if res.State.Request != "" && e.Text != "" {
@@ -437,7 +506,7 @@ func (s *Service) update(ctx context.Context, contact string, change func(*engin
 		if !change(&st) {
 			return nil
 		}
-		t, err := s.turn(contact, Message{}, stored.Version, engine.Result{State: st})
+		t, err := s.turn(contact, Message{}, stored.Version, &engine.Result{State: st})
 		if err != nil {
 			return err
 		}
@@ -573,8 +642,10 @@ func (s *Service) ReplyToRequest(ctx context.Context, id, text string) error {
 	if !ok || reach.Address == "" || s.opts.Outbox == nil {
 		return ErrUnreachable
 	}
+	// Staff's words to the person are personal data, like the person's
+	// own: kept sealed in the outbox, its retries and dead letters.
 	e := outbox.NewEntry(reach.Channel, reach.Address, req.Contact, outbox.Reply)
-	e.Messages = []outbox.Text{{Text: text}}
+	e.Messages = []outbox.Text{outbox.SealedText(s.store.Seal(text))}
 	if err := s.opts.Outbox.Enqueue(ctx, e); err != nil {
 		return err
 	}
@@ -650,7 +721,7 @@ func (s *Service) flooded(ctx context.Context, contact string, msg Message, stor
 	}
 	reply := engine.Reply{Text: c.Text(lang, content.MsgSlowDown, nil)}
 	s.log.Warn("a person is over the flood limit", "contact", contact, "channel", msg.Channel)
-	if s.delivers(msg.Channel) {
+	if s.delivers(msg) {
 		e := outbox.NewEntry(msg.Channel, s.store.Seal(msg.Address), contact, outbox.Reply)
 		e.Messages = []outbox.Text{{Text: reply.Text}}
 		if err := s.opts.Outbox.Enqueue(ctx, e); err != nil {

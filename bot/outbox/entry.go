@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"time"
 )
 
@@ -33,9 +34,18 @@ type Choice struct {
 
 // Text is one message of an entry.
 type Text struct {
+	// Text is the message; sealed (encrypted like an address) when Sealed
+	// is set, and opened only to send.
 	Text    string   `json:"t"`
 	Choices []Choice `json:"c,omitempty"`
+	// Sealed is set on personal words (staff's reply to one person): the
+	// text stays sealed in the stream, in retries and in dead letters.
+	Sealed bool `json:"s,omitempty"`
 }
+
+// SealedText returns a message whose text was sealed (see store.Seal),
+// opened only to send.
+func SealedText(sealed string) Text { return Text{Text: sealed, Sealed: true} }
 
 // Entry is what waits to leave for one person at once: the replies of one
 // turn, or one notice. Its messages are sent in order, by one worker.
@@ -80,6 +90,27 @@ func NewEntry(channel, sealedTo, contact string, prio Priority) Entry {
 func (e Entry) Encode() string {
 	b, _ := json.Marshal(e)
 	return string(b)
+}
+
+// open returns an entry's address and the entry with its sealed texts
+// opened, for sending only: what is kept of the entry (its retries, its
+// dead letter) stays sealed. reason names what could not be opened.
+func (e Entry) open(o Opener) (to string, plain Entry, reason string, err error) {
+	if to, err = o.Open(e.To); err != nil {
+		return "", Entry{}, "address_unreadable", err
+	}
+	plain = e
+	plain.Messages = make([]Text, len(e.Messages))
+	for i, m := range e.Messages {
+		if m.Sealed {
+			if m.Text, err = o.Open(m.Text); err != nil {
+				return "", Entry{}, "text_unreadable", errors.Join(errors.New("outbox: a sealed text does not open"), err)
+			}
+			m.Sealed = false
+		}
+		plain.Messages[i] = m
+	}
+	return to, plain, "", nil
 }
 
 func decodeEntry(s string) (Entry, error) {

@@ -338,9 +338,9 @@ func (w *Worker) handle(stop context.Context, stream string, xm redis.XMessage, 
 		w.skip(ctx, stream, xm.ID, e, "cancelled")
 		return
 	}
-	to, err := w.opener.Open(e.To)
+	to, plain, reason, err := e.open(w.opener)
 	if err != nil {
-		w.bury(ctx, stream, xm.ID, e, "address_unreadable")
+		w.bury(ctx, stream, xm.ID, e, reason)
 		return
 	}
 	defer w.lock(e.Channel + ":" + to)()
@@ -353,7 +353,7 @@ func (w *Worker) handle(stop context.Context, stream string, xm redis.XMessage, 
 			return
 		}
 	}
-	all := sends(e, ch.MaxLen, to)
+	all := sends(plain, ch.MaxLen, to)
 	for i, msg := range all {
 		if i < done {
 			continue // sent before its worker stopped

@@ -15,9 +15,15 @@ func (s *Store) requestsOfKey(contact string) string {
 	return s.prefix + "{c:" + contact + "}:requests"
 }
 
-// RequestIndexWrite returns the write that lists a request under its contact.
-func (s *Store) RequestIndexWrite(contact, id string) Write {
-	return Write{Cmd: "SADD", Key: s.requestsOfKey(contact), Args: []any{id}}
+// RequestIndexWrites return the writes that list a request under its
+// contact. The list expires with the requests it names: the retention
+// period after the last one.
+func (s *Store) RequestIndexWrites(contact, id string) []Write {
+	k := s.requestsOfKey(contact)
+	return []Write{
+		{Cmd: "SADD", Key: k, Args: []any{id}},
+		{Cmd: "PEXPIRE", Key: k, Args: []any{s.retention.Milliseconds()}},
+	}
 }
 
 // Erase deletes everything kept about a contact: their state and seen

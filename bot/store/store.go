@@ -32,6 +32,8 @@ type Store struct {
 	box       *seal.Box
 	retention time.Duration
 	rotated   bool
+	// simulation is set on the store of simulations (see Simulation).
+	simulation bool
 }
 
 // Rotated reports whether this start sealed the keyring again with a new
@@ -99,6 +101,36 @@ func (s *Store) storedKey(ctx context.Context) ([]byte, error) {
 	}
 	return hex.DecodeString(v)
 }
+
+// SimulationSpace is what the keys of simulations start with, after the
+// prefix: "<prefix>sim:{c:…}:state". No real contact, request, index or
+// outbox key starts so, and erasure and retention of real data never match it.
+const SimulationSpace = "sim:"
+
+// Simulation returns the store of simulations (POST /api/v1/simulate,
+// previews, outreach chat): the same Redis and keys (a simulated contact
+// gets the contact key a real one would), but every key under
+// <prefix>sim: and every key it writes expiring within ttl. It keeps a
+// simulated conversation's state only: a turn with outbox entries or other
+// writes (subscriptions, requests) is refused, so that a simulation can
+// reach no provider, no staff view and no subscriber set.
+func (s *Store) Simulation(ttl time.Duration) *Store {
+	if ttl <= 0 {
+		ttl = time.Hour
+	}
+	sim := *s
+	sim.prefix = s.prefix + SimulationSpace
+	sim.retention = ttl
+	sim.simulation = true
+	return &sim
+}
+
+// IsSimulation reports whether this is the store of simulations.
+func (s *Store) IsSimulation() bool { return s.simulation }
+
+// ErrSimulationWrite means a simulated turn tried to write beyond its own
+// state: an outbox entry, a subscription, a request.
+var ErrSimulationWrite = errors.New("store: a simulation keeps its conversation only: it sends nothing and records no subscription or request")
 
 // Seal encrypts a piece of personal data (an address, a request's text) for
 // keeping in Redis.
@@ -272,11 +304,14 @@ var turnScript = redis.NewScript(turnSrc)
 // in one script: this needs a single Redis node (or Sentinel); on Cluster
 // those keys would sit in different slots.
 func (s *Store) Commit(ctx context.Context, t Turn) error {
+	if s.simulation && (len(t.Entries) > 0 || len(t.Writes) > 0 || t.Address != "") {
+		return ErrSimulationWrite
+	}
 	state := s.stateKey(t.Contact)
 	seen, outbox := s.seenKey(t.Contact), state
 	var seenMS int64
 	if t.SeenID != "" {
-		seenMS = seenTTL.Milliseconds()
+		seenMS = min(seenTTL, s.retention).Milliseconds()
 	}
 	if len(t.Entries) > 0 {
 		outbox = t.Outbox

@@ -11,11 +11,14 @@ import (
 )
 
 // chat is a conversation with the bot in the terminal: each line read is a
-// message, and the replies are printed, a blank line between two.
+// message, and the replies are printed, a blank line between two. It is a
+// simulation (see dialog.Simulated): even against the production Redis it
+// records no request, subscription or outbox entry, erases nothing real,
+// and its conversation expires an hour after the last line.
 func chat(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("chat", stderr)
 	contentDir := fs.String("content", "", "load flows/ and locales/ from this directory instead of the built-in content")
-	contact := fs.String("contact", "terminal", "who you are to the bot; the same name continues the same conversation")
+	contact := fs.String("contact", "terminal", "who you are to the bot; the same name continues the same conversation (for an hour)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -49,7 +52,7 @@ func chat(ctx context.Context, args []string, lookupEnv func(string) (string, bo
 		case err := <-readErr:
 			return err
 		case line := <-lines:
-			outcome, err := a.dialog.Handle(ctx, dialog.Message{Channel: "chat", Address: *contact, Text: line})
+			outcome, err := a.dialog.Handle(ctx, dialog.Message{Channel: dialog.ChannelChat, Address: *contact, Text: line})
 			if err != nil {
 				return err
 			}
