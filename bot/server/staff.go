@@ -195,6 +195,7 @@ func (s *Server) distributionError(w http.ResponseWriter, err error) bool {
 type broadcastRequest struct {
 	Kind         string             `json:"kind"`
 	Text         map[string]string  `json:"text"`
+	Fallback     string             `json:"fallback"`
 	Distribution string             `json:"distribution"`
 	Audience     broadcast.Audience `json:"audience"`
 	SendAt       *time.Time         `json:"send_at"`
@@ -208,7 +209,7 @@ func (s *Server) createBroadcast(w http.ResponseWriter, r *http.Request) {
 	if req.Kind == "" {
 		req.Kind = broadcast.KindMessage
 	}
-	b := broadcast.Broadcast{Kind: req.Kind, Text: req.Text, Distribution: req.Distribution, Audience: req.Audience, CreatedBy: principal(r).Name}
+	b := broadcast.Broadcast{Kind: req.Kind, Text: req.Text, Fallback: req.Fallback, Distribution: req.Distribution, Audience: req.Audience, CreatedBy: principal(r).Name}
 	if req.SendAt != nil {
 		b.SendAt = req.SendAt.UTC()
 	}
@@ -227,6 +228,9 @@ func (s *Server) createBroadcast(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, broadcast.ErrInvalid):
 		writeError(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	case errors.Is(err, broadcast.ErrIdempotencyConflict):
+		writeError(w, http.StatusConflict, err.Error())
 		return
 	case err != nil:
 		unavailable(w)
