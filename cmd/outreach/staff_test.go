@@ -244,9 +244,9 @@ func TestSitesAPI(t *testing.T) {
 	if code, _ := api(t, "PATCH", s.base+"/api/v1/sites/rabat", adminToken, `{"retired":true}`); code != 200 {
 		t.Fatalf("retire: %d", code)
 	}
-	got := say(t, s.base, "site-person", "Bonjour")
-	got = say(t, s.base, "site-person", "4")
-	got = say(t, s.base, "site-person", "1")
+	say(t, s.base, "site-person", "Bonjour")
+	say(t, s.base, "site-person", "4")
+	got := say(t, s.base, "site-person", "1")
 	text := strings.Join(got, "\n")
 	if !strings.Contains(text, "Tiznit") || strings.Contains(text, "Rabat") {
 		t.Errorf("notices menu does not list the new site or still lists the retired one:\n%s", text)
