@@ -13,10 +13,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 
@@ -42,9 +45,14 @@ const (
 type Broadcast struct {
 	ID   string `json:"id"`
 	Kind string `json:"kind"`
-	// Text is staff's message by language (kind "message"); a missing
-	// language falls back to French.
+	// Text is staff's message by language (kind "message"): one for every
+	// language of the audience, unless Fallback is given.
 	Text map[string]string `json:"text,omitempty"`
+	// Fallback, for kind "message", names the language whose text goes to
+	// people whose language has none. Without it, every language of the
+	// audience needs a text: a message is never sent in another language
+	// than the one its reader chose unless staff said so.
+	Fallback string `json:"fallback,omitempty"`
 	// Distribution is the distribution a notice is about.
 	Distribution string    `json:"distribution,omitempty"`
 	Audience     Audience  `json:"audience"`
@@ -134,50 +142,288 @@ var ErrInvalid = errors.New("invalid broadcast")
 // ErrNotFound means no broadcast has that id.
 var ErrNotFound = errors.New("no such broadcast")
 
-// Validate checks a broadcast before it is stored.
-func (s *Service) Validate(b Broadcast) error {
+// ErrIdempotencyConflict means an Idempotency-Key was used before for a
+// different request: the broadcast made then is not this one.
+var ErrIdempotencyConflict = errors.New("this Idempotency-Key was used for a different broadcast")
+
+// Channels are the channels an audience may name.
+var Channels = []string{"sms", "whatsapp", "telegram"}
+
+// SendAtSlack is how far in the past a send_at may be, for the clocks of
+// staff's machines and of the service that differ a little.
+const SendAtSlack = 30 * time.Second
+
+// maxText bounds a message's text, in characters.
+const maxText = 1600
+
+// problems collects what is wrong with a request, each naming its field
+// ("text.ar: missing …"), so that staff see every mistake at once.
+type problems []string
+
+func (p *problems) add(field, format string, args ...any) {
+	*p = append(*p, field+": "+fmt.Sprintf(format, args...))
+}
+
+// err returns the problems as one error wrapping ErrInvalid, or nil. what
+// names what is invalid ("broadcast", "site").
+func (p problems) err(what string) error {
+	if len(p) == 0 {
+		return nil
+	}
+	return &invalid{msg: "invalid " + what + ": " + strings.Join(p, "; ")}
+}
+
+// invalid is a refused request: it is ErrInvalid, with its own message.
+type invalid struct{ msg string }
+
+func (e *invalid) Error() string { return e.msg }
+func (e *invalid) Unwrap() error { return ErrInvalid }
+
+// MaxSiteName bounds a site's name, in characters.
+const MaxSiteName = 60
+
+var siteID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,39}$`)
+
+// CheckSite checks a site staff add or rename, before it is stored: its id
+// (lower-case letters, digits, - and _, at most 40) and each of its names
+// — in one of languages (the bot's), not blank, at most MaxSiteName
+// characters, without spaces at either end, line breaks, control
+// characters or bidirectional overrides (a name is shown inside the bot's
+// messages). The error wraps ErrInvalid and names each field that is
+// wrong ("names.ar: …").
+func CheckSite(site engine.Site, languages []string) error {
+	var p problems
+	if !siteID.MatchString(site.ID) {
+		p.add("id", "%q: want 1 to 40 lower-case letters, digits, - and _, starting with a letter or digit", site.ID)
+	}
+	for _, lang := range sortedKeys(site.Names) {
+		name, field := site.Names[lang], "names."+lang
+		n := utf8.RuneCountInString(name)
+		switch {
+		case !slices.Contains(languages, lang):
+			p.add(field, "%q is not a language the bot speaks (%s)", lang, strings.Join(languages, ", "))
+		case strings.TrimSpace(name) == "":
+			p.add(field, "empty")
+		case n > MaxSiteName:
+			p.add(field, "%d characters, longer than %d", n, MaxSiteName)
+		case strings.TrimSpace(name) != name:
+			p.add(field, "%q has spaces at one end", name)
+		default:
+			if r, bad := badNameChar(name); bad {
+				p.add(field, "holds the character %U, which a name cannot hold", r)
+			}
+		}
+	}
+	return p.err("site")
+}
+
+// badNameChar returns the first character a name cannot hold: what
+// content.BadChar refuses, any line break or tab, and the bidirectional
+// embeddings, overrides and isolates (which could turn the text around
+// them).
+func badNameChar(s string) (rune, bool) {
+	if r, bad := content.BadChar(s); bad {
+		return r, true
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069') {
+			return r, true
+		}
+	}
+	return 0, false
+}
+
+// Validate checks a broadcast before it is stored: its kind, its texts (one
+// for every language of the audience, unless a fallback is named), its
+// audience (sites that exist and are not retired, languages the bot speaks,
+// channels it knows, broadcasts that exist) and its time (not in the past,
+// beyond SendAtSlack). The error wraps ErrInvalid and names each field
+// that is wrong.
+func (s *Service) Validate(ctx context.Context, b Broadcast) error {
 	c := s.content()
+	var p problems
 	switch {
 	case b.Kind == KindMessage:
-		if len(b.Text) == 0 {
-			return fmt.Errorf("%w: \"text\" needs a message in at least one language", ErrInvalid)
-		}
-		for lang, t := range b.Text {
-			if !c.HasLanguage(lang) {
-				return fmt.Errorf("%w: text in %q, which the bot does not speak", ErrInvalid, lang)
-			}
-			if t == "" || len([]rune(t)) > 1600 {
-				return fmt.Errorf("%w: text in %q is empty or longer than 1600 characters", ErrInvalid, lang)
-			}
-			if r, bad := content.BadChar(t); bad {
-				return fmt.Errorf("%w: text in %q holds the character %U, which cannot be sent", ErrInvalid, lang, r)
-			}
-		}
+		checkText(c, b, &p)
 	case slices.Contains(content.NoticeKinds(), b.Kind):
 		if b.Distribution == "" {
-			return fmt.Errorf("%w: a notice needs \"distribution\"", ErrInvalid)
+			p.add("distribution", "missing — a notice (kind %s) needs the id of its distribution", b.Kind)
+		}
+		if len(b.Text) > 0 {
+			p.add("text", "a notice (kind %s) is written by the content, not given: leave \"text\" out", b.Kind)
+		}
+		if b.Fallback != "" {
+			p.add("fallback", "only for kind message: a notice exists in every language")
 		}
 	default:
-		return fmt.Errorf("%w: \"kind\" must be message or one of %v", ErrInvalid, content.NoticeKinds())
+		p.add("kind", "%q is not message or one of %s", b.Kind, strings.Join(content.NoticeKinds(), ", "))
 	}
-	for _, lang := range b.Audience.Languages {
-		if !c.HasLanguage(lang) {
-			return fmt.Errorf("%w: audience language %q is not one of %v", ErrInvalid, lang, c.Languages)
+	if err := s.checkAudience(ctx, c, b.Audience, &p); err != nil {
+		return err
+	}
+	if !b.SendAt.IsZero() {
+		if now := s.opts.Now(); b.SendAt.Before(now.Add(-SendAtSlack)) {
+			p.add("send_at", "%s is in the past (it is %s); leave it out to send now", b.SendAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 		}
 	}
-	for _, ch := range b.Audience.Channels {
-		if !slices.Contains([]string{"sms", "whatsapp", "telegram"}, ch) {
-			return fmt.Errorf("%w: audience channel %q is not sms, whatsapp or telegram", ErrInvalid, ch)
+	return p.err("broadcast")
+}
+
+// checkText checks a message's texts, and that every language of its
+// audience has one or falls back to one.
+func checkText(c *content.Content, b Broadcast, p *problems) {
+	if len(b.Text) == 0 {
+		p.add("text", "missing — a message needs a text in at least one language (%s)", strings.Join(c.Languages, ", "))
+		return
+	}
+	for _, lang := range sortedKeys(b.Text) {
+		t := b.Text[lang]
+		field := "text." + lang
+		switch {
+		case !c.HasLanguage(lang):
+			p.add(field, "%q is not a language the bot speaks (%s)", lang, strings.Join(c.Languages, ", "))
+		case strings.TrimSpace(t) == "":
+			p.add(field, "empty")
+		case utf8.RuneCountInString(t) > maxText:
+			p.add(field, "%d characters, longer than %d", utf8.RuneCountInString(t), maxText)
+		default:
+			if r, bad := content.BadChar(t); bad {
+				p.add(field, "holds the character %U, which cannot be sent", r)
+			}
+		}
+	}
+	if b.Fallback != "" {
+		switch {
+		case !c.HasLanguage(b.Fallback):
+			p.add("fallback", "%q is not a language the bot speaks (%s)", b.Fallback, strings.Join(c.Languages, ", "))
+		case b.Text[b.Fallback] == "":
+			p.add("fallback", "%q has no text: give \"text\".%s, or name a language that has one", b.Fallback, b.Fallback)
+		}
+		return // every language has its text, or the fallback's
+	}
+	wanted := b.Audience.Languages
+	if len(wanted) == 0 {
+		wanted = c.Languages
+	}
+	for _, lang := range wanted {
+		if _, ok := b.Text[lang]; ok || !c.HasLanguage(lang) {
+			continue // checked above, or refused with the audience
+		}
+		name := lang
+		if c.Has(lang, "language_name") {
+			name = fmt.Sprintf("%s (%s)", lang, c.Text(lang, "language_name", nil))
+		}
+		p.add("text."+lang, "missing — the audience includes people who read %s; give a text in %s or name a \"fallback\" language", name, lang)
+	}
+}
+
+// checkAudience checks that an audience names only what exists.
+func (s *Service) checkAudience(ctx context.Context, c *content.Content, a Audience, p *problems) error {
+	if len(a.Sites) > 0 {
+		if len(a.RecipientsOf) > 0 {
+			p.add("audience", "\"sites\" and \"recipients_of\" cannot be combined: recipients_of reaches the people those broadcasts reached, whatever their site")
+		}
+		sites, err := s.Sites(ctx)
+		if err != nil {
+			return err
+		}
+		for _, id := range a.Sites {
+			i := slices.IndexFunc(sites, func(x engine.Site) bool { return x.ID == id })
+			switch {
+			case i < 0:
+				p.add("audience.sites", "no site %q (see GET /api/v1/sites)", id)
+			case sites[i].Retired:
+				p.add("audience.sites", "site %q is retired", id)
+			}
+		}
+	}
+	for _, lang := range a.Languages {
+		if !c.HasLanguage(lang) {
+			p.add("audience.languages", "%q is not a language the bot speaks (%s)", lang, strings.Join(c.Languages, ", "))
+		}
+	}
+	for _, ch := range a.Channels {
+		if !slices.Contains(Channels, ch) {
+			p.add("audience.channels", "%q is not one of %s", ch, strings.Join(Channels, ", "))
+		}
+	}
+	if len(a.RecipientsOf) > 0 {
+		var exists []*redis.IntCmd
+		if _, err := s.rdb.Pipelined(ctx, func(pl redis.Pipeliner) error {
+			for _, id := range a.RecipientsOf {
+				exists = append(exists, pl.Exists(ctx, s.keys.Broadcast(id)))
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for i, id := range a.RecipientsOf {
+			if exists[i].Val() == 0 {
+				p.add("audience.recipients_of", "no broadcast %q", id)
+			}
 		}
 	}
 	return nil
 }
 
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// fingerprint is a hash of what a broadcast request asks, kept with its
+// Idempotency-Key: the same key with another request is a conflict, not a
+// repeat. Lists count as sets (their order does not matter).
+func fingerprint(b Broadcast) string {
+	a := b.Audience
+	set := func(l []string) []string {
+		l = slices.Clone(l)
+		slices.Sort(l)
+		return slices.Compact(l)
+	}
+	canon, _ := json.Marshal(struct {
+		Kind         string            `json:"kind"`
+		Text         map[string]string `json:"text"`
+		Fallback     string            `json:"fallback"`
+		Distribution string            `json:"distribution"`
+		Sites        []string          `json:"sites"`
+		Languages    []string          `json:"languages"`
+		Channels     []string          `json:"channels"`
+		RecipientsOf []string          `json:"recipients_of"`
+		SendAt       int64             `json:"send_at"`
+	}{b.Kind, b.Text, b.Fallback, b.Distribution, set(a.Sites), set(a.Languages), set(a.Channels), set(a.RecipientsOf), sendAtMillis(b.SendAt)})
+	sum := sha256.Sum256(canon)
+	return hex.EncodeToString(sum[:])
+}
+
+func sendAtMillis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
 // Create stores a broadcast, to fan out at its SendAt (now when zero). With
-// an idempotency key already used, it returns the broadcast made then, and
-// existed true.
+// an idempotency key already used for the same request, it returns the
+// broadcast made then, and existed true — even if the request would no
+// longer be valid (its time passed): it is a repeat. The same key with a
+// different request is ErrIdempotencyConflict.
 func (s *Service) Create(ctx context.Context, b Broadcast, idempotencyKey string) (id string, existed bool, err error) {
-	if err := s.Validate(b); err != nil {
+	// The key is scoped to who sends it; it names the broadcast made the
+	// first time and the fingerprint of its request, and is let go if that
+	// broadcast cannot be stored.
+	var key, print string
+	if idempotencyKey != "" {
+		key, print = s.idem(b.CreatedBy+"\x00"+idempotencyKey), fingerprint(b)
+		if id, found, err := s.repeat(ctx, key, print); found || err != nil {
+			return id, found, err
+		}
+	}
+	if err := s.Validate(ctx, b); err != nil {
 		return "", false, err
 	}
 	b.ID = outbox.NewID()
@@ -185,17 +431,17 @@ func (s *Service) Create(ctx context.Context, b Broadcast, idempotencyKey string
 	if b.SendAt.IsZero() {
 		b.SendAt = b.CreatedAt
 	}
-	if idempotencyKey != "" {
-		// The key is scoped to who sends it; it names the broadcast made
-		// the first time, and is let go if that broadcast cannot be stored.
-		key := s.idem(b.CreatedBy + "\x00" + idempotencyKey)
-		ok, setErr := s.rdb.SetNX(ctx, key, b.ID, 24*time.Hour).Result()
+	if key != "" {
+		ok, setErr := s.rdb.SetNX(ctx, key, b.ID+" "+print, 24*time.Hour).Result()
 		if setErr != nil {
 			return "", false, setErr
 		}
-		if !ok {
-			prev, getErr := s.rdb.Get(ctx, key).Result()
-			return prev, true, getErr
+		if !ok { // the same key, at the same moment
+			id, found, err := s.repeat(ctx, key, print)
+			if err == nil && !found {
+				err = fmt.Errorf("the Idempotency-Key was let go meanwhile; send again")
+			}
+			return id, found, err
 		}
 		defer func() {
 			if err != nil {
@@ -214,6 +460,24 @@ func (s *Service) Create(ctx context.Context, b Broadcast, idempotencyKey string
 		return "", false, err
 	}
 	return b.ID, false, nil
+}
+
+// repeat looks up an idempotency key: the broadcast it names when it was
+// used for the same request, ErrIdempotencyConflict when for another.
+func (s *Service) repeat(ctx context.Context, key, print string) (id string, found bool, err error) {
+	v, err := s.rdb.Get(ctx, key).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	// A key stored before fingerprints were kept holds only the id.
+	id, was, printed := strings.Cut(v, " ")
+	if printed && was != print {
+		return "", false, ErrIdempotencyConflict
+	}
+	return id, true, nil
 }
 
 // Get returns a broadcast with its status and counts.
@@ -509,6 +773,9 @@ func (s *Service) renderer(ctx context.Context, b Broadcast) (render, int64, err
 		return func(lang string) (string, map[string]string) {
 			t := b.Text[lang]
 			if t == "" {
+				t = b.Text[b.Fallback]
+			}
+			if t == "" { // stored before every language needed a text
 				t = b.Text[c.Languages[0]]
 			}
 			if t == "" {
@@ -536,8 +803,11 @@ func (s *Service) renderer(ctx context.Context, b Broadcast) (render, int64, err
 		text := engine.Notice(c, s.opts.Location, lang, b.Kind, d, sites)
 		start := d.StartsAt.In(s.opts.Location)
 		place := d.Place[lang]
-		if place == "" {
-			place = d.Place[c.Languages[0]]
+		for _, l := range append([]string{c.Languages[0]}, sortedKeys(d.Place)...) {
+			if place != "" {
+				break
+			}
+			place = d.Place[l]
 		}
 		return text, map[string]string{
 			"1": d.Site, "2": start.Format("2006-01-02"), "3": start.Format("15:04") + "-" + d.EndsAt.In(s.opts.Location).Format("15:04"),

@@ -50,7 +50,7 @@ func TestWorkerKilledMidBroadcast(t *testing.T) {
 	subscribe(t, env, n, func(int) string { return "fr" })
 	svc := running(t, env)
 	ctx := context.Background()
-	id, _, err := svc.Create(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"fr": "Avis"}}, "")
+	id, _, err := svc.Create(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"fr": "Avis"}, Fallback: "fr"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func sendAtRate(t *testing.T, n, workers int, gate func(*channeltest.Env) *outbo
 	subscribe(t, env, n, func(int) string { return "en" })
 	svc := running(t, env)
 	ctx := context.Background()
-	id, _, err := svc.Create(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"en": "Notice"}}, "")
+	id, _, err := svc.Create(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"en": "Notice"}, Fallback: "en"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestAudienceFilters(t *testing.T) {
 	subscribe(t, env, 30, func(i int) string { return []string{"fr", "en", "ar"}[i%3] })
 	svc := running(t, env)
 	ctx := context.Background()
-	id, _, err := svc.Create(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"fr": "Bonjour"},
+	id, _, err := svc.Create(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"fr": "Bonjour"}, Fallback: "fr",
 		Audience: broadcast.Audience{Sites: []string{"nador"}, Languages: []string{"ar"}}}, "")
 	if err != nil {
 		t.Fatal(err)
@@ -169,11 +169,12 @@ func TestAudienceFilters(t *testing.T) {
 	if len(entries) != 10 {
 		t.Fatalf("%d entries, want the 10 Arabic speakers", len(entries))
 	}
-	// Staff wrote French only: Arabic speakers get the French text, with the footer in Arabic.
+	// Staff wrote French only and named it the fallback: Arabic speakers
+	// get the French text, with the footer in Arabic.
 	if text := entries[0].Messages[0].Text; !strings.Contains(text, "Bonjour") || !strings.Contains(text, env.Text("ar", "notice_footer")) {
 		t.Errorf("text %q", text)
 	}
-	if _, _, err := svc.Create(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"fr": "x"}, Audience: broadcast.Audience{Channels: []string{"sms"}}}, ""); err != nil {
+	if _, _, err := svc.Create(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"fr": "x"}, Fallback: "fr", Audience: broadcast.Audience{Channels: []string{"sms"}}}, ""); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(500 * time.Millisecond)
@@ -202,7 +203,7 @@ func TestWhatsAppOutsideTheWindow(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		go svc.Run(cctx)
 		before := len(env.Entries(outbox.Bulk))
-		id, _, err := svc.Create(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"fr": "Avis"}}, "")
+		id, _, err := svc.Create(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"fr": "Avis"}, Fallback: "fr"}, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -230,12 +231,12 @@ func TestForgetWhoWasReached(t *testing.T) {
 	subscribe(t, env, 5, func(int) string { return "fr" })
 	svc := running(t, env)
 	ctx := context.Background()
-	id, _, err := svc.Create(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"fr": "Avis"}}, "")
+	id, _, err := svc.Create(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"fr": "Avis"}, Fallback: "fr"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	later := time.Now().Add(time.Hour)
-	pending, _, err := svc.Create(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"fr": "Plus tard"}, SendAt: later}, "")
+	pending, _, err := svc.Create(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"fr": "Plus tard"}, Fallback: "fr", SendAt: later}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/outreach-org/outreach/bot/broadcast"
 	"github.com/outreach-org/outreach/bot/content"
@@ -76,47 +78,84 @@ func (s *Service) hold(ctx context.Context, id string) (release func(), err erro
 
 var releaseLock = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`)
 
+// maxText bounds a distribution's free texts, in characters.
+const maxText = 300
+
+// validate checks a distribution before it is stored: a site that exists
+// and is not retired, a time, a place (one text, or one per language) and
+// a kit of at least one item of the catalogue, so that no notice shows an
+// empty line. The error wraps ErrInvalid and names each field that is
+// wrong ("place.fr: empty").
 func (s *Service) validate(ctx context.Context, d engine.Distribution) error {
 	c := s.content()
-	sites, err := s.broadcasts.Sites(ctx)
-	if err != nil {
-		return err
+	var p []string
+	add := func(field, format string, args ...any) { p = append(p, field+": "+fmt.Sprintf(format, args...)) }
+	if d.Site == "" {
+		add("site", "missing — the id of a site (see GET /api/v1/sites)")
+	} else {
+		sites, err := s.broadcasts.Sites(ctx)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(sites, func(x engine.Site) bool { return x.ID == d.Site })
+		switch {
+		case i < 0:
+			add("site", "no site %q (see GET /api/v1/sites)", d.Site)
+		case sites[i].Retired:
+			add("site", "site %q is retired", d.Site)
+		}
 	}
-	i := slices.IndexFunc(sites, func(x engine.Site) bool { return x.ID == d.Site })
 	switch {
-	case d.Site == "":
-		return fmt.Errorf("%w: \"site\" is required", ErrInvalid)
-	case i < 0:
-		return fmt.Errorf("%w: no site %q (see GET /api/v1/sites)", ErrInvalid, d.Site)
-	case sites[i].Retired:
-		return fmt.Errorf("%w: site %q is retired", ErrInvalid, d.Site)
 	case d.StartsAt.IsZero() || d.EndsAt.IsZero():
-		return fmt.Errorf("%w: \"starts_at\" and \"ends_at\" are required (RFC 3339)", ErrInvalid)
+		add("starts_at", "\"starts_at\" and \"ends_at\" are both needed (RFC 3339)")
 	case !d.EndsAt.After(d.StartsAt):
-		return fmt.Errorf("%w: \"ends_at\" must come after \"starts_at\"", ErrInvalid)
+		add("ends_at", "must come after \"starts_at\"")
 	case d.EndsAt.Sub(d.StartsAt) > 24*time.Hour:
-		return fmt.Errorf("%w: a distribution lasts at most a day", ErrInvalid)
-	case len(d.Place) == 0:
-		return fmt.Errorf("%w: \"place\" is required", ErrInvalid)
+		add("ends_at", "a distribution lasts at most a day")
 	}
-	for _, l := range []engine.Localized{d.Place, d.Who, d.Bring} {
-		for lang, text := range l {
-			if !c.HasLanguage(lang) {
-				return fmt.Errorf("%w: text in %q, which the bot does not speak", ErrInvalid, lang)
-			}
-			if len([]rune(text)) > 300 {
-				return fmt.Errorf("%w: a text is longer than 300 characters", ErrInvalid)
-			}
-			if r, bad := content.BadChar(text); bad {
-				return fmt.Errorf("%w: a text in %q holds the character %U, which cannot be sent", ErrInvalid, lang, r)
+	if len(d.Place) == 0 {
+		add("place", "missing — where it is: one text, or one per language")
+	}
+	for _, f := range []struct {
+		name string
+		text engine.Localized
+	}{{"place", d.Place}, {"who", d.Who}, {"bring", d.Bring}} {
+		langs := make([]string, 0, len(f.text))
+		for lang := range f.text {
+			langs = append(langs, lang)
+		}
+		slices.Sort(langs)
+		for _, lang := range langs {
+			text, field := f.text[lang], f.name+"."+lang
+			n := utf8.RuneCountInString(text)
+			switch {
+			case !c.HasLanguage(lang):
+				add(field, "%q is not a language the bot speaks (%s)", lang, strings.Join(c.Languages, ", "))
+			case strings.TrimSpace(text) == "":
+				add(field, "empty — give the text, or leave the language out")
+			case n > maxText:
+				add(field, "%d characters, longer than %d", n, maxText)
+			default:
+				if r, bad := content.BadChar(text); bad {
+					add(field, "holds the character %U, which cannot be sent", r)
+				}
 			}
 		}
 	}
 	catalogue := c.Items()
-	for _, it := range d.Items {
-		if !slices.Contains(catalogue, it) {
-			return fmt.Errorf("%w: item %q is not in the catalogue %v", ErrInvalid, it, catalogue)
+	if len(d.Items) == 0 {
+		add("items", "missing — the kit: at least one item of the catalogue (%s)", strings.Join(catalogue, ", "))
+	}
+	for i, it := range d.Items {
+		switch {
+		case !slices.Contains(catalogue, it):
+			add("items", "%q is not in the catalogue (%s)", it, strings.Join(catalogue, ", "))
+		case slices.Index(d.Items, it) < i:
+			add("items", "%q is named twice", it)
 		}
+	}
+	if len(p) > 0 {
+		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(p, "; "))
 	}
 	return nil
 }
@@ -131,7 +170,7 @@ func (s *Service) Create(ctx context.Context, d engine.Distribution, by string) 
 		return d, err
 	}
 	if d.EndsAt.Before(s.now()) {
-		return d, fmt.Errorf("%w: it is already over", ErrInvalid)
+		return d, fmt.Errorf("%w: ends_at: %s is past: the distribution is already over", ErrInvalid, d.EndsAt.Format(time.RFC3339))
 	}
 	if d.Notify {
 		if err := s.store.PutDistribution(ctx, d); err != nil {

@@ -78,8 +78,12 @@ type Site struct {
 // language → text, or a plain string, taken as French.
 type Localized map[string]string
 
-// UnmarshalJSON accepts a string or an object.
+// UnmarshalJSON accepts a string or an object; null leaves l as it is
+// (as for a map), so that a change with "place": null changes nothing.
 func (l *Localized) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
 	var s string
 	if err := json.Unmarshal(b, &s); err == nil {
 		*l = Localized{}

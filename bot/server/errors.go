@@ -117,6 +117,7 @@ var known = []struct {
 	{distribution.ErrInvalid, Unprocessable, ""},
 	{broadcast.ErrInvalid, Unprocessable, ""},
 	{broadcast.ErrNotFound, NotFound, "no such broadcast"},
+	{broadcast.ErrIdempotencyConflict, Conflict, ""},
 	{store.ErrNoRequest, NotFound, "no such request"},
 	{dialog.ErrRequestClosed, Conflict, "the request is closed"},
 	{dialog.ErrUnreachable, Conflict, "the person can no longer be reached (their data was deleted, or their channel is off)"},

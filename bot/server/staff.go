@@ -2,7 +2,6 @@ package server
 
 import (
 	"net/http"
-	"regexp"
 	"slices"
 	"time"
 
@@ -49,19 +48,17 @@ func (s *Server) listSites(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-var siteID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,39}$`)
-
 // addSite adds a site: {"id":"tiznit","names":{"fr":"Tiznit","ar":"تيزنيت"}}.
 func (s *Server) addSite(w http.ResponseWriter, r *http.Request) error {
 	var req engine.Site
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	if !siteID.MatchString(req.ID) {
-		return apiError(Unprocessable, `"id": lower-case letters, digits, - and _, at most 40, is required`)
-	}
 	if len(req.Names) == 0 {
-		return apiError(Unprocessable, `"names": a name in at least one language (language → name) is required`)
+		return apiError(Unprocessable, `names: a name in at least one language (language → name) is required`)
+	}
+	if err := broadcast.CheckSite(req, s.opts.Dialog.Content().Languages); err != nil {
+		return err
 	}
 	_, sites, err := s.siteViews(r)
 	if err != nil {
@@ -107,6 +104,9 @@ func (s *Server) changeSite(w http.ResponseWriter, r *http.Request) error {
 	}
 	if req.Retired != nil {
 		sites[i].Retired = *req.Retired
+	}
+	if err := broadcast.CheckSite(sites[i], s.opts.Dialog.Content().Languages); err != nil {
+		return err
 	}
 	if err := s.opts.Store.PutSites(r.Context(), sites); err != nil {
 		return err
@@ -179,6 +179,8 @@ type broadcastRequest struct {
 	Distribution string             `json:"distribution"`
 	Audience     broadcast.Audience `json:"audience"`
 	SendAt       *time.Time         `json:"send_at"`
+	// Fallback is the language whose text people get when theirs has none.
+	Fallback string `json:"fallback"`
 }
 
 func (s *Server) createBroadcast(w http.ResponseWriter, r *http.Request) error {
@@ -189,7 +191,7 @@ func (s *Server) createBroadcast(w http.ResponseWriter, r *http.Request) error {
 	if req.Kind == "" {
 		req.Kind = broadcast.KindMessage
 	}
-	b := broadcast.Broadcast{Kind: req.Kind, Text: req.Text, Distribution: req.Distribution, Audience: req.Audience, CreatedBy: principal(r).Name}
+	b := broadcast.Broadcast{Kind: req.Kind, Text: req.Text, Fallback: req.Fallback, Distribution: req.Distribution, Audience: req.Audience, CreatedBy: principal(r).Name}
 	if req.SendAt != nil {
 		b.SendAt = req.SendAt.UTC()
 	}

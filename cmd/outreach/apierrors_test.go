@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/outreach-org/outreach/bot/redistest"
 )
 
 // apiRoute is one admin API route, with a body and path values that the
@@ -224,5 +226,30 @@ func TestMetricsOnItsOwnAddress(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(data), "outreach_") {
 		t.Errorf("/metrics with the token: %d %.200s", resp.StatusCode, data)
+	}
+}
+
+// TestSiteNamesAreChecked refuses a site whose names would break the bot's
+// messages, with 422 naming the field; a good site is added.
+func TestSiteNamesAreChecked(t *testing.T) {
+	s := startServe(t, map[string]string{"REDIS_URL": redistest.URL(t), "OUTREACH_REDIS_PREFIX": redistest.Prefix(t), "OUTREACH_ADMIN_TOKEN": adminToken})
+	for _, tt := range []struct{ body, field string }{
+		{`{"id":"tiznit","names":{"fr":"Tiz\nnit"}}`, "names.fr"},
+		{`{"id":"tiznit","names":{"fr":"` + strings.Repeat("x", 61) + `"}}`, "names.fr"},
+		{`{"id":"tiznit","names":{"fr":"   "}}`, "names.fr"},
+		{`{"id":"tiznit","names":{"ar":"تيزنيت\u202e"}}`, "names.ar"},
+		{`{"id":"tiznit","names":{"xx":"Tiznit"}}`, "names.xx"},
+		{`{"id":"Tiz nit","names":{"fr":"Tiznit"}}`, "id"},
+	} {
+		code, out := api(t, "POST", s.base+"/api/v1/sites", adminToken, tt.body)
+		if msg, _ := out["error"].(string); code != http.StatusUnprocessableEntity || !strings.Contains(msg, tt.field) {
+			t.Errorf("%s: %d %v, want 422 naming %s", tt.body, code, out, tt.field)
+		}
+	}
+	if code, out := api(t, "PATCH", s.base+"/api/v1/sites/nador", adminToken, `{"names":{"fr":"Nador\u0007"}}`); code != http.StatusUnprocessableEntity {
+		t.Errorf("rename with a control character: %d %v, want 422", code, out)
+	}
+	if code, out := api(t, "POST", s.base+"/api/v1/sites", adminToken, `{"id":"tiznit","names":{"fr":"Tiznit","ar":"تيزنيت"}}`); code != http.StatusCreated {
+		t.Errorf("a good site: %d %v", code, out)
 	}
 }

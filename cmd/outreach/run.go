@@ -29,9 +29,12 @@ commands:
                    show the Telegram webhook's status, or set it to
                    OUTREACH_PUBLIC_URL/webhooks/telegram with the secret token
 
-staff commands (talk to a running service: OUTREACH_URL, OUTREACH_TOKEN):
+staff commands (talk to a running service: OUTREACH_URL or --url, OUTREACH_TOKEN):
   distributions list | create …      announce and list distributions
   broadcast send | status ID | cancel ID [--follow] [--json]
+                                     (or "broadcasts"); flags before or after ID
+
+Every command takes --help.
 
 Configuration is read from the environment; see README.md.
 `
@@ -39,8 +42,17 @@ Configuration is read from the environment; see README.md.
 // errUsage is returned for a command line that cannot be run.
 var errUsage = errors.New("see usage above")
 
-// run is the whole program; main only wires it to the process.
+// run is the whole program; main only wires it to the process. Asking a
+// command for help (-h, --help) succeeds.
 func run(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdin io.Reader, stdout, stderr io.Writer) error {
+	err := command(ctx, args, lookupEnv, stdin, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}
+
+func command(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errUsage
@@ -56,9 +68,9 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return telegramWebhook(args[1:], lookupEnv, stdout, stderr)
 	case "distributions":
 		return distributions(ctx, args[1:], lookupEnv, stdout, stderr)
-	case "broadcast":
+	case "broadcast", "broadcasts":
 		return broadcastCmd(ctx, args[1:], lookupEnv, stdout, stderr)
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -119,24 +121,90 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	switch arg {
+	case "help", "-h", "-help", "--help":
+		return true
+	}
+	return false
+}
+
+// parseFlags parses args with fs wherever the flags stand — before, between
+// or after the arguments; "--" ends them — and returns the arguments. On
+// -h or --help it prints usage and the flags to stdout and returns
+// flag.ErrHelp, which run takes for success; on a wrong flag, to stderr.
+func parseFlags(fs *flag.FlagSet, args []string, usage string, stdout io.Writer) ([]string, error) {
+	fs.Usage = func() {}
+	var pos []string
+	for {
+		err := fs.Parse(args)
+		if err != nil {
+			w := fs.Output()
+			if errors.Is(err, flag.ErrHelp) {
+				w = stdout
+			}
+			fmt.Fprintln(w, usage)
+			fs.SetOutput(w)
+			fs.PrintDefaults()
+			return nil, err
+		}
+		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
+	}
+}
+
+// staffFlags returns the flag set of a staff command, with the flags every
+// one has.
+func staffFlags(name string, stderr io.Writer) (fs *flag.FlagSet, addr *string, asJSON *bool) {
+	fs = newFlagSet(name, stderr)
+	addr = fs.String("url", "", "the service's address (default: OUTREACH_URL, else http://localhost:8080)")
+	asJSON = fs.Bool("json", false, "print JSON")
+	return fs, addr, asJSON
+}
+
+// withURL returns lookupEnv with OUTREACH_URL set to url, when given.
+func withURL(lookupEnv func(string) (string, bool), addr string) func(string) (string, bool) {
+	if addr == "" {
+		return lookupEnv
+	}
+	return func(k string) (string, bool) {
+		if k == "OUTREACH_URL" {
+			return addr, true
+		}
+		return lookupEnv(k)
+	}
+}
+
 // distributions runs "outreach distributions list|create".
 func distributions(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
-	const usage = "usage: outreach distributions list [--json]\n" +
+	const usage = "usage: outreach distributions list [--json] [--url URL]\n" +
 		"       outreach distributions create --site ID --start TIME --end TIME --place TEXT [--place-en TEXT] [--place-ar TEXT]\n" +
-		"              [--items rice,oil,…] [--bring TEXT] [--who TEXT] [--notify] [--json]"
+		"              --items rice,oil,… [--bring TEXT] [--who TEXT] [--notify] [--json] [--url URL]"
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
 		return errUsage
 	}
-	c, err := newAPIClient(lookupEnv)
-	if err != nil {
-		return err
+	if isHelp(args[0]) {
+		fmt.Fprintln(stdout, usage)
+		return nil
 	}
-	fs := newFlagSet("distributions "+args[0], stderr)
-	asJSON := fs.Bool("json", false, "print JSON")
+	fs, addr, asJSON := staffFlags("distributions "+args[0], stderr)
 	switch args[0] {
 	case "list":
-		if err := fs.Parse(args[1:]); err != nil {
+		if pos, err := parseFlags(fs, args[1:], usage, stdout); err != nil {
+			return err
+		} else if len(pos) > 0 {
+			return fmt.Errorf("distributions list: unexpected argument %q", pos[0])
+		}
+		c, err := newAPIClient(withURL(lookupEnv, *addr))
+		if err != nil {
 			return err
 		}
 		var out struct {
@@ -176,15 +244,17 @@ func distributions(ctx context.Context, args []string, lookupEnv func(string) (s
 		site := fs.String("site", "", "site id (see GET /api/v1/sites)")
 		start := fs.String("start", "", "start, e.g. 2026-12-05T09:00 (Morocco time)")
 		end := fs.String("end", "", "end, e.g. 2026-12-05T12:00")
-		place := fs.String("place", "", "where, in French")
+		place := fs.String("place", "", "where, in French (or for everyone, when the only one)")
 		placeEn := fs.String("place-en", "", "where, in English")
 		placeAr := fs.String("place-ar", "", "where, in Arabic")
-		items := fs.String("items", "", "kit items, comma-separated catalogue ids (rice, flour, oil, …)")
+		items := fs.String("items", "", "the kit: comma-separated catalogue ids (rice, flour, oil, …), at least one")
 		bring := fs.String("bring", "", "what to bring, in French")
 		who := fs.String("who", "", "who should come, in French")
 		notify := fs.Bool("notify", false, "announce it to the site's subscribers, with a reminder the day before")
-		if err := fs.Parse(args[1:]); err != nil {
+		if pos, err := parseFlags(fs, args[1:], usage, stdout); err != nil {
 			return err
+		} else if len(pos) > 0 {
+			return fmt.Errorf("distributions create: unexpected argument %q (texts go after --place, --bring …)", pos[0])
 		}
 		loc := zone(lookupEnv)
 		s, err := localTime(*start, loc)
@@ -195,12 +265,11 @@ func distributions(ctx context.Context, args []string, lookupEnv func(string) (s
 		if err != nil {
 			return fmt.Errorf("--end: %w", err)
 		}
-		placeBy := map[string]string{"fr": *place}
-		if *placeEn != "" {
-			placeBy["en"] = *placeEn
-		}
-		if *placeAr != "" {
-			placeBy["ar"] = *placeAr
+		placeBy := map[string]string{}
+		for lang, text := range map[string]string{"fr": *place, "en": *placeEn, "ar": *placeAr} {
+			if text != "" {
+				placeBy[lang] = text
+			}
 		}
 		body := map[string]any{"site": *site, "starts_at": s.Format(time.RFC3339), "ends_at": e.Format(time.RFC3339),
 			"place": placeBy, "items": splitList(*items), "notify": *notify}
@@ -209,6 +278,10 @@ func distributions(ctx context.Context, args []string, lookupEnv func(string) (s
 		}
 		if *who != "" {
 			body["who"] = *who
+		}
+		c, err := newAPIClient(withURL(lookupEnv, *addr))
+		if err != nil {
+			return err
 		}
 		var out map[string]any
 		if err := c.do(ctx, "POST", "/api/v1/distributions", body, &out); err != nil {
@@ -225,38 +298,43 @@ func distributions(ctx context.Context, args []string, lookupEnv func(string) (s
 		return nil
 	}
 	fmt.Fprintln(stderr, usage)
-	return errUsage
+	return fmt.Errorf("distributions: unknown command %q: %w", args[0], errUsage)
 }
 
 // broadcastCmd runs "outreach broadcast send|status|cancel".
 func broadcastCmd(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
-	const usage = "usage: outreach broadcast send --fr TEXT [--en TEXT] [--ar TEXT] [--sites a,b] [--languages fr,ar] [--channels sms,telegram]\n" +
-		"              [--at TIME] [--key IDEMPOTENCY-KEY] [--follow] [--json]\n" +
-		"       outreach broadcast status ID [--follow] [--json]\n" +
-		"       outreach broadcast cancel ID [--json]"
+	const usage = "usage: outreach broadcast send --fr TEXT [--en TEXT] [--ar TEXT] [--fallback LANG] [--sites a,b] [--languages fr,ar]\n" +
+		"              [--channels sms,telegram] [--at TIME] [--key IDEMPOTENCY-KEY] [--follow] [--json] [--url URL]\n" +
+		"       outreach broadcast status ID [--follow] [--json] [--url URL]\n" +
+		"       outreach broadcast cancel ID [--json] [--url URL]\n" +
+		"A message needs a text in every language of its audience (all the bot's\n" +
+		"when --languages is not given), or --fallback: the language whose text the\n" +
+		"others get. Flags may come before or after ID."
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
 		return errUsage
 	}
-	c, err := newAPIClient(lookupEnv)
-	if err != nil {
-		return err
+	if isHelp(args[0]) {
+		fmt.Fprintln(stdout, usage)
+		return nil
 	}
-	fs := newFlagSet("broadcast "+args[0], stderr)
-	asJSON := fs.Bool("json", false, "print JSON")
+	fs, addr, asJSON := staffFlags("broadcast "+args[0], stderr)
 	follow := fs.Bool("follow", false, "show progress until the broadcast is done")
 	switch args[0] {
 	case "send":
 		fr := fs.String("fr", "", "the message in French")
 		en := fs.String("en", "", "the message in English")
 		ar := fs.String("ar", "", "the message in Arabic")
+		fallback := fs.String("fallback", "", "the language whose text goes to people whose language has none (fr, en, ar)")
 		sites := fs.String("sites", "", "sites whose subscribers get it (default: all)")
 		langs := fs.String("languages", "", "only people using these languages")
 		channels := fs.String("channels", "", "only these channels (sms, whatsapp, telegram)")
 		at := fs.String("at", "", "send later, e.g. 2026-12-04T10:00 (Morocco time)")
 		key := fs.String("key", "", "idempotency key: sending again with it sends nothing more")
-		if err := fs.Parse(args[1:]); err != nil {
+		if pos, err := parseFlags(fs, args[1:], usage, stdout); err != nil {
 			return err
+		} else if len(pos) > 0 {
+			return fmt.Errorf("broadcast send: unexpected argument %q (the text goes after --fr, --en or --ar)", pos[0])
 		}
 		text := map[string]string{}
 		for lang, t := range map[string]string{"fr": *fr, "en": *en, "ar": *ar} {
@@ -266,6 +344,9 @@ func broadcastCmd(ctx context.Context, args []string, lookupEnv func(string) (st
 		}
 		body := map[string]any{"kind": "message", "text": text,
 			"audience": map[string]any{"sites": splitList(*sites), "languages": splitList(*langs), "channels": splitList(*channels)}}
+		if *fallback != "" {
+			body["fallback"] = *fallback
+		}
 		if *at != "" {
 			t, err := localTime(*at, zone(lookupEnv))
 			if err != nil {
@@ -273,27 +354,42 @@ func broadcastCmd(ctx context.Context, args []string, lookupEnv func(string) (st
 			}
 			body["send_at"] = t.Format(time.RFC3339)
 		}
+		c, err := newAPIClient(withURL(lookupEnv, *addr))
+		if err != nil {
+			return err
+		}
 		var out struct {
 			ID string `json:"id"`
 		}
 		if err := c.do(ctx, "POST", "/api/v1/broadcasts", body, &out, *key); err != nil {
 			return err
 		}
+		switch {
+		case *asJSON && !*follow:
+			return printJSON(stdout, out)
+		case *asJSON:
+			// stdout keeps one JSON document, the final report; the id,
+			// needed to cancel, is told at once all the same.
+			fmt.Fprintf(stderr, "broadcast %s accepted (cancel: outreach broadcast cancel %s)\n", out.ID, out.ID)
+		default:
+			fmt.Fprintf(stdout, "broadcast %s accepted (cancel: outreach broadcast cancel %s)\n", out.ID, out.ID)
+		}
 		if !*follow {
-			if *asJSON {
-				return printJSON(stdout, out)
-			}
-			fmt.Fprintf(stdout, "broadcast %s accepted\n", out.ID)
 			return nil
 		}
 		return c.watch(ctx, out.ID, *asJSON, stdout)
 	case "status", "cancel":
-		if len(args) < 2 || strings.HasPrefix(args[1], "-") {
-			fmt.Fprintln(stderr, usage)
-			return errUsage
+		pos, err := parseFlags(fs, args[1:], usage, stdout)
+		if err != nil {
+			return err
 		}
-		id := args[1]
-		if err := fs.Parse(args[2:]); err != nil {
+		if len(pos) != 1 {
+			fmt.Fprintln(stderr, usage)
+			return fmt.Errorf("broadcast %s takes one broadcast id, not %d arguments: %w", args[0], len(pos), errUsage)
+		}
+		id := url.PathEscape(pos[0])
+		c, err := newAPIClient(withURL(lookupEnv, *addr))
+		if err != nil {
 			return err
 		}
 		if args[0] == "cancel" {
@@ -321,7 +417,7 @@ func broadcastCmd(ctx context.Context, args []string, lookupEnv func(string) (st
 		return nil
 	}
 	fmt.Fprintln(stderr, usage)
-	return errUsage
+	return fmt.Errorf("broadcast: unknown command %q: %w", args[0], errUsage)
 }
 
 // report is a broadcast's status as the API gives it.

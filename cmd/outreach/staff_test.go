@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -199,7 +200,7 @@ func TestBroadcastAPI(t *testing.T) {
 		json.NewDecoder(resp.Body).Decode(&out)
 		return resp.StatusCode, out
 	}
-	msg := `{"text":{"fr":"Le bureau est fermé lundi.","en":"The office is closed on Monday."},"audience":{"sites":["oujda"]}}`
+	msg := `{"text":{"fr":"Le bureau est fermé lundi.","en":"The office is closed on Monday."},"fallback":"fr","audience":{"sites":["oujda"]}}`
 	code, a := post("k-1", msg)
 	code2, b := post("k-1", msg)
 	if code != 202 || code2 != 202 || a["id"] != b["id"] {
@@ -217,7 +218,7 @@ func TestBroadcastAPI(t *testing.T) {
 	}
 	// Scheduled, then cancelled: nothing leaves.
 	later := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
-	_, c := post("", fmt.Sprintf(`{"text":{"fr":"plus tard"},"send_at":%q}`, later))
+	_, c := post("", fmt.Sprintf(`{"text":{"fr":"plus tard"},"fallback":"fr","send_at":%q}`, later))
 	if r := broadcastReport(t, s.base, c["id"].(string)); r["status"] != "scheduled" {
 		t.Errorf("status %v, want scheduled", r["status"])
 	}
@@ -243,9 +244,9 @@ func TestSitesAPI(t *testing.T) {
 	if code, _ := api(t, "PATCH", s.base+"/api/v1/sites/rabat", adminToken, `{"retired":true}`); code != 200 {
 		t.Fatalf("retire: %d", code)
 	}
-	got := say(t, s.base, "site-person", "Bonjour")
-	got = say(t, s.base, "site-person", "4")
-	got = say(t, s.base, "site-person", "1")
+	say(t, s.base, "site-person", "Bonjour")
+	say(t, s.base, "site-person", "4")
+	got := say(t, s.base, "site-person", "1")
 	text := strings.Join(got, "\n")
 	if !strings.Contains(text, "Tiznit") || strings.Contains(text, "Rabat") {
 		t.Errorf("notices menu does not list the new site or still lists the retired one:\n%s", text)
@@ -339,7 +340,7 @@ func TestStaffCommands(t *testing.T) {
 	if err != nil || !strings.Contains(out, "rabat") {
 		t.Fatalf("list: %v\n%s", err, out)
 	}
-	out, err = cli("broadcast", "send", "--fr", "Bureau fermé", "--en", "Office closed", "--sites", "rabat", "--follow")
+	out, err = cli("broadcast", "send", "--fr", "Bureau fermé", "--en", "Office closed", "--fallback", "fr", "--sites", "rabat", "--follow")
 	if err != nil || !strings.Contains(out, "done") || !strings.Contains(out, "sent 1") {
 		t.Fatalf("send --follow: %v\n%s", err, out)
 	}
@@ -347,7 +348,7 @@ func TestStaffCommands(t *testing.T) {
 	if !strings.Contains(calls[len(calls)-1].Body+calls[len(calls)-2].Body, "Office closed") {
 		t.Errorf("the English text did not go out")
 	}
-	out, err = cli("broadcast", "send", "--fr", "plus tard", "--at", time.Now().Add(2*time.Hour).Format("2006-01-02T15:04"), "--json")
+	out, err = cli("broadcast", "send", "--fr", "plus tard", "--fallback", "fr", "--at", time.Now().Add(2*time.Hour).Format("2006-01-02T15:04"), "--json")
 	if err != nil {
 		t.Fatalf("send --json: %v\n%s", err, out)
 	}
@@ -467,7 +468,7 @@ func TestOneChangeOfADistributionAtATime(t *testing.T) {
 	s := startServe(t, p.vars)
 	start := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Hour)
 	code, d := api(t, "POST", s.base+"/api/v1/distributions", adminToken, fmt.Sprintf(
-		`{"site":"nador","starts_at":%q,"ends_at":%q,"place":"Terrain"}`,
+		`{"site":"nador","starts_at":%q,"ends_at":%q,"place":"Terrain","items":["rice"]}`,
 		start.Format(time.RFC3339), start.Add(2*time.Hour).Format(time.RFC3339)))
 	if code != 201 {
 		t.Fatalf("create: %d %v", code, d)
@@ -493,5 +494,206 @@ func TestOneChangeOfADistributionAtATime(t *testing.T) {
 	}
 	if n := rdb.Exists(context.Background(), lock).Val(); n != 0 {
 		t.Error("the lock outlived the change")
+	}
+}
+
+// postBroadcast posts a broadcast as admin, with an Idempotency-Key when
+// key is not empty, and returns the status and the JSON answer.
+func postBroadcast(t *testing.T, base, key, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", base+"/api/v1/broadcasts", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+// TestStaffMistakesAreRefused: through the API, each mistake of staff is
+// answered 422 with a JSON error naming the field (or 409 for a reused
+// Idempotency-Key), and nothing is sent or stored.
+func TestStaffMistakesAreRefused(t *testing.T) {
+	p := withProviders(t)
+	s := startServe(t, p.vars)
+	if code, out := api(t, "PATCH", s.base+"/api/v1/sites/rabat", adminToken, `{"retired":true}`); code != 200 {
+		t.Fatalf("retire: %d %v", code, out)
+	}
+	past := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	for _, tt := range []struct{ body, says string }{
+		{`{"text":{"fr":"Avis"}}`, "text.en: missing"},
+		{`{"text":{"fr":"Avis"},"audience":{"languages":["ar"]}}`, `text.ar: missing — the audience includes people who read ar (العربية); give a text in ar or name a "fallback" language`},
+		{`{"text":{"fr":"Avis"},"fallback":"de"}`, "fallback: "},
+		{`{"text":{"fr":"Avis"},"fallback":"en"}`, "fallback: "},
+		{`{"text":{"fr":"Avis"},"fallback":"fr","audience":{"sites":["atlantis"]}}`, `audience.sites: no site "atlantis"`},
+		{`{"text":{"fr":"Avis"},"fallback":"fr","audience":{"sites":["rabat"]}}`, `audience.sites: site "rabat" is retired`},
+		{`{"text":{"fr":"Avis"},"fallback":"fr","audience":{"languages":["de"]}}`, "audience.languages: "},
+		{`{"text":{"fr":"Avis"},"fallback":"fr","audience":{"channels":["fax"]}}`, "audience.channels: "},
+		{`{"text":{"fr":"Avis"},"fallback":"fr","send_at":"` + past + `"}`, "send_at: "},
+	} {
+		code, out := postBroadcast(t, s.base, "", tt.body)
+		if msg, _ := out["error"].(string); code != 422 || !strings.Contains(msg, tt.says) {
+			t.Errorf("%s: %d %v; want 422 saying %q", tt.body, code, out, tt.says)
+		}
+	}
+	if code, out := api(t, "GET", s.base+"/api/v1/broadcasts", adminToken, ""); code != 200 || len(out["broadcasts"].([]any)) != 0 {
+		t.Errorf("after the refused broadcasts: %d %v; want none stored", code, out)
+	}
+
+	// The same Idempotency-Key with another body is a conflict.
+	later := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	first := `{"text":{"fr":"Fermé lundi"},"fallback":"fr","send_at":"` + later + `"}`
+	code, a := postBroadcast(t, s.base, "k-7", first)
+	if code != 202 {
+		t.Fatalf("first: %d %v", code, a)
+	}
+	code, b := postBroadcast(t, s.base, "k-7", `{"text":{"fr":"Fermé mardi"},"fallback":"fr","send_at":"`+later+`"}`)
+	if msg, _ := b["error"].(string); code != 409 || !strings.Contains(msg, "Idempotency-Key") || b["id"] != nil {
+		t.Errorf("the same key, another body: %d %v; want 409 naming the Idempotency-Key", code, b)
+	}
+	if code, c := postBroadcast(t, s.base, "k-7", first); code != 202 || c["id"] != a["id"] {
+		t.Errorf("the same key, the same body: %d %v; want 202 and %v", code, c, a["id"])
+	}
+
+	// A distribution needs its place and kit, at a site in use.
+	start := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Hour)
+	dist := func(extra string) string {
+		return fmt.Sprintf(`{"site":"nador","starts_at":%q,"ends_at":%q%s}`, start.Format(time.RFC3339), start.Add(2*time.Hour).Format(time.RFC3339), extra)
+	}
+	for _, tt := range []struct{ body, says string }{
+		{dist(`,"place":"Terrain"`), "items: missing"},
+		{dist(`,"place":"Terrain","items":[]`), "items: missing"},
+		{dist(`,"place":"Terrain","items":["caviar"]`), `items: "caviar" is not in the catalogue`},
+		{dist(`,"items":["rice"]`), "place: missing"},
+		{dist(`,"place":{"fr":" "},"items":["rice"]`), "place.fr: empty"},
+		{strings.Replace(dist(`,"place":"Terrain","items":["rice"]`), "nador", "rabat", 1), `site: site "rabat" is retired`},
+	} {
+		code, out := api(t, "POST", s.base+"/api/v1/distributions", adminToken, tt.body)
+		if msg, _ := out["error"].(string); code != 422 || !strings.Contains(msg, tt.says) {
+			t.Errorf("%s: %d %v; want 422 saying %q", tt.body, code, out, tt.says)
+		}
+	}
+	code, d := api(t, "POST", s.base+"/api/v1/distributions", adminToken, dist(`,"place":"Terrain","items":["rice"]`))
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, d)
+	}
+	id := d["id"].(string)
+	for _, tt := range []struct{ body, says string }{
+		{`{"items":[]}`, "items: missing"},
+		{`{"place":""}`, "place: missing"},
+		{`{"place":{"fr":""}}`, "place.fr: empty"},
+	} {
+		code, out := api(t, "PATCH", s.base+"/api/v1/distributions/"+id, adminToken, tt.body)
+		if msg, _ := out["error"].(string); code != 422 || !strings.Contains(msg, tt.says) {
+			t.Errorf("PATCH %s: %d %v; want 422 saying %q", tt.body, code, out, tt.says)
+		}
+	}
+	if code, out := api(t, "PATCH", s.base+"/api/v1/distributions/"+id, adminToken, `{"place":null,"items":null,"who":"les familles"}`); code != 200 ||
+		fmt.Sprint(out["place"]) != "map[fr:Terrain]" || fmt.Sprint(out["items"]) != "[rice]" {
+		t.Errorf("PATCH with null fields: %d %v; want place and items as they were", code, out)
+	}
+}
+
+// lines is a writer a test reads while a command writes to it.
+type lines struct {
+	syncBuffer
+	wrote chan struct{}
+}
+
+func (l *lines) Write(p []byte) (int, error) {
+	n, err := l.syncBuffer.Write(p)
+	select {
+	case l.wrote <- struct{}{}:
+	default:
+	}
+	return n, err
+}
+
+// TestStaffCommandLine: --help succeeds on every command; "send --follow"
+// says the broadcast's id before it waits, so that it can be cancelled
+// meanwhile; flags work before and after the id; --url names the service.
+func TestStaffCommandLine(t *testing.T) {
+	for _, args := range [][]string{
+		{"--help"}, {"-h"}, {"help"},
+		{"serve", "--help"}, {"chat", "-h"}, {"validate", "--help"}, {"telegram-webhook", "--help"},
+		{"distributions", "--help"}, {"distributions", "help"}, {"distributions", "list", "--help"}, {"distributions", "create", "-h"},
+		{"broadcast", "--help"}, {"broadcast", "send", "--help"}, {"broadcast", "status", "--help"}, {"broadcast", "status", "ID", "--help"},
+		{"broadcast", "cancel", "-h"}, {"broadcasts", "cancel", "--help"},
+	} {
+		var out, errOut strings.Builder
+		err := run(context.Background(), args, env(nil), nil, &out, &errOut)
+		if help := out.String() + errOut.String(); err != nil || !strings.Contains(strings.ToLower(help), "usage") {
+			t.Errorf("outreach %s: %v, printed %q; want success and the usage", strings.Join(args, " "), err, help)
+		}
+	}
+	dir := copyContent(t)
+	var out strings.Builder
+	if err := run(context.Background(), []string{"validate", dir, "-q"}, env(nil), nil, &out, io.Discard); err != nil || strings.Contains(out.String(), "SMS cost") {
+		t.Errorf("validate DIR -q: %v\n%s", err, out.String())
+	}
+
+	p := withProviders(t)
+	s := startServe(t, p.vars)
+	_, tok := api(t, "POST", s.base+"/api/v1/tokens", adminToken, `{"name":"amina","role":"staff"}`)
+	// OUTREACH_URL names nothing: --url must be what is used.
+	vars := env(map[string]string{"OUTREACH_URL": "http://127.0.0.1:1", "OUTREACH_TOKEN": tok["token"].(string)})
+	cli := func(args ...string) (string, error) {
+		var out, errOut strings.Builder
+		err := run(context.Background(), args, vars, nil, &out, &errOut)
+		return out.String() + errOut.String(), err
+	}
+	if out, err := cli("broadcast", "send", "--url", s.base, "--fr", "x", "--fallback", "fr", "stray"); err == nil || !strings.Contains(err.Error(), `"stray"`) {
+		t.Errorf("send with a stray argument: %v\n%s", err, out)
+	}
+
+	// A broadcast for later, followed: its id is printed before the wait.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	followed := &lines{wrote: make(chan struct{}, 1)}
+	done := make(chan error, 1)
+	at := time.Now().Add(2 * time.Hour).In(zone(vars)).Format("2006-01-02T15:04")
+	go func() {
+		done <- run(ctx, []string{"broadcast", "send", "--fr", "Plus tard", "--fallback", "fr", "--at", at, "--follow", "--url", s.base}, vars, nil, followed, io.Discard)
+	}()
+	accepted := regexp.MustCompile(`broadcast (\w+) accepted`)
+	var id string
+	deadline := time.After(10 * time.Second)
+	for id == "" {
+		select {
+		case <-followed.wrote:
+			if m := accepted.FindStringSubmatch(followed.String()); m != nil {
+				id = m[1]
+			}
+		case err := <-done:
+			t.Fatalf("send --follow ended before the broadcast did: %v\n%s", err, followed.String())
+		case <-deadline:
+			t.Fatalf("send --follow did not say the broadcast's id:\n%q", followed.String())
+		}
+	}
+	if out, err := cli("broadcast", "status", "--url", s.base, "--json", id); err != nil || !strings.Contains(out, `"status": "scheduled"`) {
+		t.Errorf("status --url URL --json ID: %v\n%s", err, out)
+	}
+	if out, err := cli("broadcasts", "cancel", id, "--url", s.base); err != nil || !strings.Contains(out, "cancelled") {
+		t.Errorf("cancel ID --url URL: %v\n%s", err, out)
+	}
+	select {
+	case err := <-done:
+		if err != nil || !strings.Contains(followed.String(), "cancelled") {
+			t.Errorf("send --follow: %v\n%s", err, followed.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Errorf("send --follow did not end when the broadcast was cancelled:\n%s", followed.String())
+	}
+	if out, err := cli("broadcast", "status", id, "--json", "--url", s.base); err != nil || !strings.Contains(out, `"status": "cancelled"`) {
+		t.Errorf("status ID --json --url URL: %v\n%s", err, out)
+	}
+	if out, err := cli("broadcast", "status", "--url", s.base); err == nil {
+		t.Errorf("status without an id: accepted\n%s", out)
 	}
 }

@@ -13,6 +13,11 @@ import (
 // telegramWebhook shows the Telegram webhook's status, or with "set"
 // registers it at OUTREACH_PUBLIC_URL/webhooks/telegram.
 func telegramWebhook(args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
+	if len(args) == 1 && isHelp(args[0]) {
+		fmt.Fprintln(stdout, "usage: outreach telegram-webhook [set]\n"+
+			"shows the Telegram webhook's status; with set, registers it at OUTREACH_PUBLIC_URL/webhooks/telegram")
+		return nil
+	}
 	cfg, err := config.Load(lookupEnv)
 	if err != nil {
 		return err

@@ -18,16 +18,17 @@ import (
 func validate(args []string, stdout, stderr io.Writer) error {
 	flags := newFlagSet("validate", stderr)
 	quiet := flags.Bool("q", false, "print problems only, not the SMS cost table")
-	if err := flags.Parse(args); err != nil {
+	dirs, err := parseFlags(flags, args, "usage: outreach validate [-q] [DIR]", stdout)
+	if err != nil {
 		return err
 	}
 	var fsys fs.FS
 	var where string
-	switch flags.NArg() {
+	switch len(dirs) {
 	case 0:
 		fsys, where = content.Embedded(), "built-in content"
 	case 1:
-		dir := flags.Arg(0)
+		dir := dirs[0]
 		if info, err := os.Stat(dir); err != nil || !info.IsDir() {
 			return fmt.Errorf("validate: %s is not a directory", dir)
 		}
