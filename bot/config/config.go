@@ -57,6 +57,10 @@ type Config struct {
 	ContentVersions int
 	// ShutdownTimeout bounds a graceful stop (OUTREACH_SHUTDOWN_TIMEOUT).
 	ShutdownTimeout time.Duration
+	// RequestTimeout is every HTTP request's deadline (OUTREACH_REQUEST_TIMEOUT):
+	// when Redis hangs, a webhook answers 503 by then and the provider
+	// retries. It is under MaxRequestTimeout.
+	RequestTimeout time.Duration
 
 	Twilio   Twilio
 	Telegram Telegram
@@ -69,6 +73,10 @@ type Config struct {
 	// Templates are WhatsApp content templates by notice kind (OUTREACH_WHATSAPP_TEMPLATES).
 	Templates map[string]string
 }
+
+// MaxRequestTimeout bounds OUTREACH_REQUEST_TIMEOUT: Twilio waits 15 s for a
+// webhook's answer, and an answer must come, a 503 at worst, before that.
+const MaxRequestTimeout = 15 * time.Second
 
 // Load reads the configuration through lookupEnv (os.LookupEnv) and checks
 // it. The error names the variable at fault. A variable set empty counts as
@@ -128,6 +136,12 @@ func Load(lookupEnv func(string) (string, bool)) (Config, error) {
 	}
 	if c.ShutdownTimeout, err = duration(getenv, "OUTREACH_SHUTDOWN_TIMEOUT", 20*time.Second); err != nil {
 		return c, err
+	}
+	if c.RequestTimeout, err = duration(getenv, "OUTREACH_REQUEST_TIMEOUT", 5*time.Second); err != nil {
+		return c, err
+	}
+	if c.RequestTimeout >= MaxRequestTimeout {
+		return c, fmt.Errorf("OUTREACH_REQUEST_TIMEOUT: want less than %s (Twilio gives up on a webhook after 15 s and counts it failed), got %s", MaxRequestTimeout, c.RequestTimeout)
 	}
 	if err := loadChannels(&c, getenv); err != nil {
 		return c, err

@@ -16,7 +16,8 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Addr != ":8080" || c.RedisURL != "" || c.PublicURL != "http://localhost:8080" || c.AdminToken != "" ||
-		c.IdleAfter != time.Hour || c.Retention != 180*24*time.Hour || c.Timezone.String() != "Africa/Casablanca" || c.MaxReplies != 6 || c.ContentVersions != 50 {
+		c.IdleAfter != time.Hour || c.Retention != 180*24*time.Hour || c.Timezone.String() != "Africa/Casablanca" || c.MaxReplies != 6 || c.ContentVersions != 50 ||
+		c.RequestTimeout != 5*time.Second {
 		t.Errorf("defaults = %+v", c)
 	}
 }
@@ -25,11 +26,13 @@ func TestValues(t *testing.T) {
 	c, err := Load(env(map[string]string{
 		"OUTREACH_IDLE_AFTER": "90m", "OUTREACH_RETENTION": "30d", "OUTREACH_MAX_REPLIES": "3", "OUTREACH_CONTENT_VERSIONS": "7",
 		"OUTREACH_DATA_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "OUTREACH_ADMIN_TOKEN": "short",
+		"OUTREACH_REQUEST_TIMEOUT": "8s",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.IdleAfter != 90*time.Minute || c.Retention != 30*24*time.Hour || c.MaxReplies != 3 || c.ContentVersions != 7 || len(c.DataKey) != 32 || c.AdminToken != "short" {
+	if c.IdleAfter != 90*time.Minute || c.Retention != 30*24*time.Hour || c.MaxReplies != 3 || c.ContentVersions != 7 || len(c.DataKey) != 32 || c.AdminToken != "short" ||
+		c.RequestTimeout != 8*time.Second {
 		t.Errorf("config = %+v", c)
 	}
 }
@@ -46,6 +49,7 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		"OUTREACH_TIMEZONE":          "Mars/Olympus",
 		"OUTREACH_AUDIT_RETENTION":   "forever",
 		"OUTREACH_TRUSTED_PROXIES":   "10.0.0.1, proxy.local",
+		"OUTREACH_REQUEST_TIMEOUT":   "0s",
 	} {
 		_, err := Load(env(map[string]string{name: value}))
 		if err == nil || !strings.Contains(err.Error(), name) {
@@ -54,6 +58,11 @@ func TestErrorsNameTheVariable(t *testing.T) {
 	}
 	if _, err := Load(env(map[string]string{"REDIS_URL": "redis://x:6379/0"})); err == nil || !strings.Contains(err.Error(), "OUTREACH_DATA_KEY") {
 		t.Errorf("REDIS_URL without a data key: %v", err)
+	}
+	for _, long := range []string{"15s", "1m"} { // a webhook would go unanswered past Twilio's 15 s
+		if _, err := Load(env(map[string]string{"OUTREACH_REQUEST_TIMEOUT": long})); err == nil || !strings.Contains(err.Error(), "OUTREACH_REQUEST_TIMEOUT") {
+			t.Errorf("OUTREACH_REQUEST_TIMEOUT=%s: %v, want a refusal naming it", long, err)
+		}
 	}
 	if _, err := Load(env(map[string]string{"OUTREACH_RETENTION": "99999999999d"})); err == nil {
 		t.Error("a retention that overflows was accepted")

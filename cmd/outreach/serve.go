@@ -108,7 +108,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 
 	srv := server.New(opts)
 	httpServer := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           withDeadline(srv.Handler(), cfg.RequestTimeout),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
