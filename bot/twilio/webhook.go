@@ -50,9 +50,19 @@ type Inbound struct {
 // ErrMalformed means a webhook's fields are missing or wrong.
 var ErrMalformed = errors.New("twilio: malformed webhook")
 
-// ParseInbound reads an inbound message webhook's fields.
+// ParseInbound reads an inbound message webhook's fields. A WhatsApp
+// quick-reply button pressed is read as its payload (ButtonPayload, the
+// answer the button stands for, such as a menu number), else as its text
+// (ButtonText): Body then holds the button's text, which may be worded
+// otherwise than the answer.
 func ParseInbound(form url.Values) (Inbound, error) {
-	in := Inbound{MessageSID: form.Get("MessageSid"), Channel: SMS, Address: form.Get("From"), Body: dialog.Clean(form.Get("Body"))}
+	body := form.Get("Body")
+	if p := form.Get("ButtonPayload"); p != "" {
+		body = p
+	} else if bt := form.Get("ButtonText"); bt != "" {
+		body = bt
+	}
+	in := Inbound{MessageSID: form.Get("MessageSid"), Channel: SMS, Address: form.Get("From"), Body: dialog.Clean(body)}
 	if !validSID(in.MessageSID) || in.Address == "" || len(in.Address) > 64 {
 		return Inbound{}, ErrMalformed
 	}
