@@ -44,7 +44,8 @@ type Sender interface {
 // Channel is how the outbox uses one channel.
 type Channel struct {
 	Sender Sender
-	// MaxLen is the longest text one message may carry, in characters.
+	// MaxLen is the longest text one message may carry, in characters, or
+	// in the Sender's units when it is a UnitCounter (Telegram: UTF-16).
 	MaxLen int
 	// Cost is what a text costs against the rate (SMS: its segments); nil: 1.
 	Cost func(text string) float64
@@ -353,7 +354,7 @@ func (w *Worker) handle(stop context.Context, stream string, xm redis.XMessage, 
 			return
 		}
 	}
-	all := sends(e, ch.MaxLen, to)
+	all := sends(e, ch.MaxLen, unitsOf(ch.Sender), to)
 	for i, msg := range all {
 		if i < done {
 			continue // sent before its worker stopped
@@ -482,9 +483,17 @@ func (w *Worker) cancelled(ctx context.Context, e Entry) bool {
 	return status == "cancelled"
 }
 
+// unitsOf is how a sender counts a character against its length limit.
+func unitsOf(s Sender) func(rune) int {
+	if uc, ok := s.(UnitCounter); ok {
+		return uc.Units
+	}
+	return nil
+}
+
 // sends returns the sends of an entry in order: the callback answer, then
 // each message cut to the channel's length, its choices on its last part.
-func sends(e Entry, maxLen int, to string) []Message {
+func sends(e Entry, maxLen int, units func(rune) int, to string) []Message {
 	var out []Message
 	if e.Callback != "" {
 		out = append(out, Message{ID: e.ID, To: to, Callback: e.Callback})
@@ -493,7 +502,7 @@ func sends(e Entry, maxLen int, to string) []Message {
 		return append(out, Message{ID: e.ID, To: to, Template: e.Template, TemplateVars: e.TemplateVars})
 	}
 	for _, m := range e.Messages {
-		parts := Split(m.Text, maxLen)
+		parts := SplitUnits(m.Text, maxLen, units)
 		for j, p := range parts {
 			msg := Message{ID: e.ID, To: to, Text: p}
 			if j == len(parts)-1 {
