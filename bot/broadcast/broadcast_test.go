@@ -284,16 +284,3 @@ func mostInOneSecond(at []time.Time) int {
 	}
 	return most
 }
-
-// TestRateIsSharedAcrossInstances runs two workers, as two instances of
-// the service would, on one Redis: together they keep to the configured
-// rate, not twice it.
-func TestRateIsSharedAcrossInstances(t *testing.T) {
-	const rate = 30
-	at := sendAtRate(t, 120, 2, func(env *channeltest.Env) *outbox.Gate {
-		return outbox.NewSharedGate(env.Redis, env.Prefix, telegram.Channel, rate, 1, env.Log)
-	})
-	if most := mostInOneSecond(at); most > rate+1 {
-		t.Errorf("%d messages within one second from two instances, over the shared rate of %d", most, rate)
-	}
-}

@@ -15,11 +15,13 @@ import (
 // the same Redis: each send takes its place in one bucket kept under
 // <prefix>{o}:rate:<name>, and a provider's Retry-After pauses them all.
 // Priority (replies before bulk) holds within each instance. When Redis
-// cannot be asked, each instance keeps to the rate on its own.
-func NewSharedGate(rdb redis.UniversalClient, prefix, name string, rate, burst float64, log *slog.Logger) *Gate {
-	g := NewGate(rate, burst)
+// cannot be asked, each instance keeps to the rate on its own. The times
+// shared are the gate's clock's (WithClock), passed to Redis with each
+// call, so that instances agree on them as long as their clocks do.
+func NewSharedGate(rdb redis.UniversalClient, prefix, name string, rate, burst float64, log *slog.Logger, opts ...GateOption) *Gate {
+	g := NewGate(rate, burst, opts...)
 	if rate > 0 {
-		g.shared = &shared{rdb: rdb, key: prefix + "{o}:rate:" + name, pauseKey: prefix + "{o}:rate:" + name + ":pause",
+		g.shared = &shared{rdb: rdb, key: prefix + "{o}:rate:" + name, pauseKey: prefix + "{o}:rate:" + name + ":pause-until",
 			burst: time.Duration((g.burst - 1) / rate * float64(time.Second)), log: log}
 	}
 	return g
@@ -49,12 +51,12 @@ var sharedSrc string
 var sharedScript = redis.NewScript(sharedSrc)
 
 // wait takes a place worth seconds of the rate and waits for its time.
-func (s *shared) wait(ctx context.Context, seconds float64) error {
+func (s *shared) wait(ctx context.Context, clock Clock, seconds float64) error {
 	if s == nil {
 		return nil
 	}
 	s.mu.Lock()
-	if time.Now().After(s.expires) {
+	if clock.Now().After(s.expires) {
 		s.credit = 0
 	}
 	if s.credit >= seconds {
@@ -67,8 +69,8 @@ func (s *shared) wait(ctx context.Context, seconds float64) error {
 	// bulk send, must not queue behind a sleeper.
 	take := max(seconds, slice)
 	for {
-		ms, err := sharedScript.Run(ctx, s.rdb, []string{s.key, s.pauseKey}, time.Now().UnixMilli(), take*1000,
-			s.burst.Seconds()*1000, maxReserve.Milliseconds()).Int64()
+		ms, err := sharedScript.Run(ctx, s.rdb, []string{s.key, s.pauseKey}, clock.Now().UnixMilli(), take*1000,
+			s.burst.Seconds()*1000, maxReserve.Milliseconds(), keyMargin.Milliseconds()).Int64()
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -85,13 +87,16 @@ func (s *shared) wait(ctx context.Context, seconds float64) error {
 			// The place is ours; its time may be ahead.
 			if rest := take - seconds; rest > 0 {
 				s.mu.Lock()
-				s.credit, s.expires = s.credit+rest, time.Now().Add(time.Second)
+				s.credit, s.expires = s.credit+rest, clock.Now().Add(time.Second)
 				s.mu.Unlock()
 			}
-			return sleepCtx(ctx, time.Duration(ms)*time.Millisecond)
+			if ms == 0 {
+				return nil
+			}
+			return clock.Sleep(ctx, time.Duration(ms)*time.Millisecond)
 		}
 		// Paused, or too far ahead to reserve: ask again later.
-		if err := sleepCtx(ctx, time.Duration(-ms)*time.Millisecond); err != nil {
+		if err := clock.Sleep(ctx, time.Duration(-ms)*time.Millisecond); err != nil {
 			return err
 		}
 	}
@@ -100,6 +105,12 @@ func (s *shared) wait(ctx context.Context, seconds float64) error {
 // maxReserve is the longest wait a send reserves its place for; beyond,
 // it asks again later (a long pause, many instances far ahead).
 const maxReserve = 10 * time.Second
+
+// keyMargin is how long the rate's and the pause's keys outlive the time
+// they hold. The times are the gates' clock's, compared in the scripts; the
+// keys' expiry, Redis's own, only cleans up, so it is given room enough
+// never to end a time before the clock does.
+const keyMargin = time.Minute
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
@@ -115,8 +126,9 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// pause makes every instance wait d, as a provider asks with Retry-After.
-func (s *shared) pause(d time.Duration) {
+// pause makes every instance wait d from now, as a provider asks with
+// Retry-After.
+func (s *shared) pause(now time.Time, d time.Duration) {
 	if s == nil || d <= 0 {
 		return
 	}
@@ -125,10 +137,18 @@ func (s *shared) pause(d time.Duration) {
 	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	// Keep the longer of the pause set and this one.
-	if err := pauseScript.Run(ctx, s.rdb, []string{s.pauseKey}, d.Milliseconds()).Err(); err != nil {
+	// Keep the later end of the pause set and this one.
+	err := pauseScript.Run(ctx, s.rdb, []string{s.pauseKey}, now.UnixMilli(), now.Add(d).UnixMilli(), keyMargin.Milliseconds()).Err()
+	if err != nil {
 		s.log.Warn("sharing a provider's pause failed", "err", err)
 	}
 }
 
-var pauseScript = redis.NewScript(`if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) end return 1`)
+// pauseScript keeps the later of the pause's end (ms of the gates' clock)
+// held in KEYS[1] and ARGV[2]; ARGV[1] is now, ARGV[3] the key's margin.
+var pauseScript = redis.NewScript(`
+local ends = tonumber(ARGV[2])
+if tonumber(redis.call('GET', KEYS[1]) or '0') < ends then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ends - tonumber(ARGV[1]) + tonumber(ARGV[3]))
+end
+return 1`)

@@ -44,7 +44,8 @@ type Sender interface {
 // Channel is how the outbox uses one channel.
 type Channel struct {
 	Sender Sender
-	// MaxLen is the longest text one message may carry, in characters.
+	// MaxLen is the longest text one message may carry, in characters, or
+	// in the Sender's units when it is a UnitCounter (Telegram: UTF-16).
 	MaxLen int
 	// Cost is what a text costs against the rate (SMS: its segments); nil: 1.
 	Cost func(text string) float64
@@ -164,7 +165,7 @@ func (o *Outbox) NewWorker(channels map[string]*Channel, contacts Contacts, open
 	for name, ch := range channels {
 		c := *ch
 		if c.PerChat != nil {
-			c.perChat = newGates(c.PerChat.rate, c.PerChat.burst)
+			c.perChat = newGates(c.PerChat)
 		}
 		channels[name] = &c
 	}
@@ -353,32 +354,51 @@ func (w *Worker) handle(stop context.Context, stream string, xm redis.XMessage, 
 			return
 		}
 	}
-	all := sends(plain, ch.MaxLen, to)
+	all := sends(plain, ch.MaxLen, unitsOf(ch.Sender), to)
 	for i, msg := range all {
 		if i < done {
 			continue // sent before its worker stopped
 		}
-		if err := w.wait(stop, ch, e, msg); err != nil {
-			return // stopping: left for another worker
-		}
-		if i == 0 && e.Broadcast != "" && w.cancelled(ctx, e) {
-			// Called off while this waited for the rate.
-			w.skip(ctx, stream, xm.ID, e, "cancelled")
-			return
-		}
-		began := time.Now()
-		sendCtx, cancel := context.WithTimeout(ctx, w.opts.SendTimeout)
-		id, err := ch.Sender.Send(sendCtx, msg)
-		cancel()
-		w.metrics.SendSeconds.WithLabelValues(e.Channel).Observe(time.Since(began).Seconds())
-		if err != nil && msg.Callback != "" {
-			// Answering a button press is a courtesy: a query too old to
-			// answer must not hold back the replies.
-			w.log.Info("answering a button press failed", "channel", e.Channel, "entry", e.ID)
-			err = nil
+		var id string
+		for {
+			if err := w.wait(stop, ch, e, msg); err != nil {
+				return // stopping: left for another worker
+			}
+			if i == 0 && e.Broadcast != "" && w.cancelled(ctx, e) {
+				// Called off while this waited for the rate.
+				w.skip(ctx, stream, xm.ID, e, "cancelled")
+				return
+			}
+			began := time.Now()
+			sendCtx, cancel := context.WithTimeout(ctx, w.opts.SendTimeout)
+			id, err = ch.Sender.Send(sendCtx, msg)
+			cancel()
+			w.metrics.SendSeconds.WithLabelValues(e.Channel).Observe(time.Since(began).Seconds())
+			if err != nil && msg.Callback != "" {
+				// Answering a button press is a courtesy: a query too old
+				// to answer must not hold back the replies.
+				w.log.Info("answering a button press failed", "channel", e.Channel, "entry", e.ID)
+				err = nil
+			}
+			d := throttled(err)
+			if d <= 0 {
+				break
+			}
+			// The provider asked the channel to wait: the channel pauses
+			// and this part goes again after the pause, in its place among
+			// the person's messages. Waiting costs no try: a sustained
+			// rate limit holds messages back, it does not give them up.
+			w.metrics.SendFailures.WithLabelValues(e.Channel, reasonOf(err)).Inc()
+			w.log.Warn("the provider asked to wait; the channel pauses", "channel", e.Channel, "entry", e.ID, "reason", reasonOf(err), "wait", d)
+			if ch.Gate == nil {
+				if err := sleepCtx(stop, d); err != nil {
+					return // stopping: left for another worker
+				}
+			}
+			ch.Gate.Pause(d)
 		}
 		if err != nil {
-			w.failed(ctx, stream, xm.ID, e, ch, err)
+			w.failed(ctx, stream, xm.ID, e, err)
 			return
 		}
 		if msg.Callback == "" {
@@ -404,6 +424,25 @@ func (w *Worker) handle(stop context.Context, stream string, xm redis.XMessage, 
 		}
 	}
 	w.ack(ctx, stream, xm.ID, e.ID) // nothing left to send
+}
+
+// throttled returns how long a provider asked to wait when a send failed
+// for its rate (a 429 with Retry-After or retry_after), else 0.
+func throttled(err error) time.Duration {
+	var se *SendError
+	if errors.As(err, &se) && se.Failure == Retry && se.RetryAfter > 0 {
+		return se.RetryAfter
+	}
+	return 0
+}
+
+// reasonOf is a failed send's reason, for metrics and logs.
+func reasonOf(err error) string {
+	var se *SendError
+	if errors.As(err, &se) {
+		return se.Reason
+	}
+	return "error"
 }
 
 // finish records an entry's last send and acknowledges the entry, in one
@@ -444,9 +483,17 @@ func (w *Worker) cancelled(ctx context.Context, e Entry) bool {
 	return status == "cancelled"
 }
 
+// unitsOf is how a sender counts a character against its length limit.
+func unitsOf(s Sender) func(rune) int {
+	if uc, ok := s.(UnitCounter); ok {
+		return uc.Units
+	}
+	return nil
+}
+
 // sends returns the sends of an entry in order: the callback answer, then
 // each message cut to the channel's length, its choices on its last part.
-func sends(e Entry, maxLen int, to string) []Message {
+func sends(e Entry, maxLen int, units func(rune) int, to string) []Message {
 	var out []Message
 	if e.Callback != "" {
 		out = append(out, Message{ID: e.ID, To: to, Callback: e.Callback})
@@ -455,7 +502,7 @@ func sends(e Entry, maxLen int, to string) []Message {
 		return append(out, Message{ID: e.ID, To: to, Template: e.Template, TemplateVars: e.TemplateVars})
 	}
 	for _, m := range e.Messages {
-		parts := Split(m.Text, maxLen)
+		parts := SplitUnits(m.Text, maxLen, units)
 		for j, p := range parts {
 			msg := Message{ID: e.ID, To: to, Text: p}
 			if j == len(parts)-1 {
@@ -498,7 +545,7 @@ func (w *Worker) wait(ctx context.Context, ch *Channel, e Entry, msg Message) er
 }
 
 // failed acts on a failed send.
-func (w *Worker) failed(ctx context.Context, stream, xid string, e Entry, ch *Channel, err error) {
+func (w *Worker) failed(ctx context.Context, stream, xid string, e Entry, err error) {
 	var se *SendError
 	if !errors.As(err, &se) {
 		se = &SendError{Failure: Retry, Reason: "error"}
@@ -507,15 +554,12 @@ func (w *Worker) failed(ctx context.Context, stream, xid string, e Entry, ch *Ch
 	w.log.Warn("send failed", "channel", e.Channel, "entry", e.ID, "reason", se.Reason, "tries", e.Tries+1)
 	switch se.Failure {
 	case Retry:
-		if se.RetryAfter > 0 {
-			ch.Gate.Pause(se.RetryAfter)
-		}
 		e.Tries++
 		if e.Tries >= w.opts.MaxTries {
 			w.bury(ctx, stream, xid, e, "gave_up:"+se.Reason)
 			return
 		}
-		delay := max(se.RetryAfter, w.opts.Backoff(e.Tries))
+		delay := w.opts.Backoff(e.Tries)
 		_, err := w.o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.ZAdd(ctx, w.o.keys.delayed(), redis.Z{Score: float64(time.Now().Add(delay).UnixMilli()), Member: e.Encode()})
 			p.XAck(ctx, stream, group, xid)

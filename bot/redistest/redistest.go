@@ -64,18 +64,27 @@ func URL(t testing.TB) string {
 }
 
 // New returns a client to the test Redis server and a key prefix unique to
-// this test. Keys under the prefix are deleted when the test ends.
+// this test. Keys under the prefix are deleted when the test ends, through
+// a client of their own: the test may have closed its client (to see the
+// store fail).
 func New(t testing.TB) (redis.UniversalClient, string) {
 	t.Helper()
 	opts, err := redis.ParseURL(URL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{opts.Addr}, DB: opts.DB, Username: opts.Username, Password: opts.Password})
+	client := func() redis.UniversalClient {
+		return redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{opts.Addr}, DB: opts.DB, Username: opts.Username, Password: opts.Password})
+	}
+	rdb := client()
 	prefix := uniquePrefix(t)
 	t.Cleanup(func() {
-		Clean(rdb, prefix)
 		rdb.Close()
+		cleaner := client()
+		defer cleaner.Close()
+		if err := Clean(cleaner, prefix); err != nil {
+			t.Errorf("redistest: deleting the keys under %s: %v", prefix, err)
+		}
 	})
 	return rdb, prefix
 }
@@ -97,7 +106,7 @@ func uniquePrefix(t testing.TB) string {
 }
 
 // Clean deletes every key under prefix.
-func Clean(rdb redis.UniversalClient, prefix string) {
+func Clean(rdb redis.UniversalClient, prefix string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	iter := rdb.Scan(ctx, 0, prefix+"*", 500).Iterator()
@@ -105,9 +114,15 @@ func Clean(rdb redis.UniversalClient, prefix string) {
 	for iter.Next(ctx) {
 		keys = append(keys, iter.Val())
 	}
-	for _, k := range keys {
-		rdb.Del(ctx, k)
+	if err := iter.Err(); err != nil {
+		return err
 	}
+	for _, k := range keys {
+		if err := rdb.Del(ctx, k).Err(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func find() (string, error) {

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
@@ -23,9 +24,11 @@ import (
 const Channel = "telegram"
 
 // MaxText is the longest text sent in one message: Telegram takes 4096
-// characters, counted in UTF-16 units, so a margin is kept for the few
-// characters that take two.
-const MaxText = 4000
+// characters counted in UTF-16 code units (after entity parsing; no parse
+// mode is used, so the text is sent as it is). The sender is an
+// outbox.UnitCounter, so the outbox cuts texts in those units.
+// https://core.telegram.org/bots/api#sendmessage
+const MaxText = 4096
 
 // DefaultAPIURL is the Bot API.
 const DefaultAPIURL = "https://api.telegram.org"
@@ -52,6 +55,12 @@ type Sender struct {
 
 // NewSender returns the sender.
 func NewSender(bot *tgbotapi.BotAPI) *Sender { return &Sender{bot: bot} }
+
+var _ outbox.UnitCounter = (*Sender)(nil)
+
+// Units is what a character counts for against MaxText: its UTF-16 code
+// units, two for a character outside the Basic Multilingual Plane.
+func (s *Sender) Units(r rune) int { return max(1, utf16.RuneLen(r)) }
 
 // Send sends one message, with a button for each choice, or answers a
 // callback query. Telegram has no delivery callbacks, so no id is returned.

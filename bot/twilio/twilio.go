@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -85,6 +86,10 @@ func (rb rebase) RoundTrip(req *http.Request) (*http.Response, error) {
 // Sender sends SMS or WhatsApp messages through Twilio's Messages API.
 type Sender struct {
 	api *twilio.RestClient
+	// base is api's client when it is twilio-go's own: each send then goes
+	// through a copy of it whose transport reads the answer's Retry-After,
+	// which twilio-go's errors do not carry.
+	base *client.Client
 	// from is the sender number, or messagingService the Messaging Service.
 	from             string
 	messagingService string
@@ -95,7 +100,19 @@ type Sender struct {
 // NewSMSSender returns the SMS sender: from a Messaging Service when
 // messagingService is set, else from the number from.
 func NewSMSSender(api *twilio.RestClient, messagingService, from, statusCallback string) *Sender {
-	return &Sender{api: api, messagingService: messagingService, from: from, statusCallback: statusCallback}
+	return &Sender{api: api, base: baseClient(api), messagingService: messagingService, from: from, statusCallback: statusCallback}
+}
+
+// baseClient returns api's twilio-go client, nil when it is another.
+func baseClient(api *twilio.RestClient) *client.Client {
+	if api == nil || api.RequestHandler == nil {
+		return nil
+	}
+	c, _ := api.RequestHandler.Client.(*client.Client)
+	if c == nil || c.HTTPClient == nil {
+		return nil
+	}
+	return c
 }
 
 // NewWhatsAppSender returns the WhatsApp sender from "whatsapp:+…".
@@ -103,7 +120,7 @@ func NewWhatsAppSender(api *twilio.RestClient, from, statusCallback string) *Sen
 	if !strings.HasPrefix(from, whatsappPrefix) {
 		from = whatsappPrefix + from
 	}
-	return &Sender{api: api, from: from, statusCallback: statusCallback, whatsapp: true}
+	return &Sender{api: api, base: baseClient(api), from: from, statusCallback: statusCallback, whatsapp: true}
 }
 
 // Send sends one message and returns its Twilio SID. twilio-go takes no
@@ -134,9 +151,19 @@ func (s *Sender) Send(ctx context.Context, m outbox.Message) (string, error) {
 	if s.statusCallback != "" {
 		p.SetStatusCallback(s.statusCallback)
 	}
-	msg, err := s.api.Api.CreateMessage(p)
+	api, answer := s.api.Api, &answerHeaders{}
+	if s.base != nil {
+		api = s.watched(answer)
+	}
+	msg, err := api.CreateMessage(p)
 	if err != nil {
-		return "", Classify(err)
+		se := Classify(err)
+		if se.RetryAfter > 0 {
+			if d, ok := answer.retryAfter(time.Now()); ok {
+				se.RetryAfter = d
+			}
+		}
+		return "", se
 	}
 	if msg.Sid == nil {
 		return "", &outbox.SendError{Failure: outbox.Retry, Reason: "twilio_no_sid"}
@@ -144,18 +171,89 @@ func (s *Sender) Send(ctx context.Context, m outbox.Message) (string, error) {
 	return *msg.Sid, nil
 }
 
+// watched returns the Messages API on a copy of the client whose transport
+// keeps the headers of the answer in answer. twilio-go makes its requests
+// without a context, so a transport shared by concurrent sends could not
+// tell whose answer it saw.
+func (s *Sender) watched(answer *answerHeaders) *openapi.ApiService {
+	c := *s.base
+	hc := *c.HTTPClient
+	next := hc.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	hc.Transport = keepHeaders{next: next, into: answer}
+	c.HTTPClient = &hc
+	rh := *s.api.RequestHandler
+	rh.Client = &c
+	return openapi.NewApiService(&rh)
+}
+
+// answerHeaders holds the headers of one send's answer.
+type answerHeaders struct {
+	h http.Header
+}
+
+// maxRetryAfter bounds a pause asked for: a garbled header must not stop a
+// channel for days. A longer wait is asked for again when it ends.
+const maxRetryAfter = 10 * time.Minute
+
+// retryAfter reads Retry-After: seconds, or an HTTP date; at least a
+// second, at most maxRetryAfter.
+// https://www.rfc-editor.org/rfc/rfc9110#field.retry-after
+func (a *answerHeaders) retryAfter(now time.Time) (time.Duration, bool) {
+	v := strings.TrimSpace(a.h.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		d = time.Duration(min(secs, int64(maxRetryAfter/time.Second))) * time.Second
+	} else if at, err := http.ParseTime(v); err == nil {
+		d = at.Sub(now)
+	} else {
+		return 0, false
+	}
+	return min(max(d, time.Second), maxRetryAfter), true
+}
+
+// keepHeaders is a transport that keeps the headers of the answer.
+type keepHeaders struct {
+	next http.RoundTripper
+	into *answerHeaders
+}
+
+func (k keepHeaders) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := k.next.RoundTrip(req)
+	if resp != nil {
+		k.into.h = resp.Header
+	}
+	return resp, err
+}
+
 // SMSCost is what a text costs against the SMS rate: its segments.
 func SMSCost(text string) float64 {
 	return float64(max(1, sms.Measure(text).Segments))
 }
 
+// defaultRetryAfter is the pause a 429 without Retry-After asks for.
+const defaultRetryAfter = time.Second
+
 // Classify says what a Twilio error means for the message and the person.
-// The reason never holds Twilio's message, which can quote the number.
+// The reason never holds Twilio's message, which can quote the number. A
+// rate limit (HTTP 429, error 20429) asks the channel to pause: for
+// defaultRetryAfter here, for its Retry-After when Send read one.
 // https://www.twilio.com/docs/api/errors
 func Classify(err error) *outbox.SendError {
 	var te *client.TwilioRestError
 	if errors.As(err, &te) {
 		reason := fmt.Sprintf("twilio_%d", te.Code)
+		if te.Status == http.StatusTooManyRequests || te.Code == 20429 {
+			return &outbox.SendError{Failure: outbox.Retry, Reason: reason, RetryAfter: defaultRetryAfter}
+		}
 		switch te.Code {
 		case 21610: // the recipient sent STOP
 			return &outbox.SendError{Failure: outbox.OptedOut, Reason: reason}
@@ -163,10 +261,10 @@ func Classify(err error) *outbox.SendError {
 			return &outbox.SendError{Failure: outbox.Undeliverable, Reason: reason}
 		case 63016: // WhatsApp outside the 24-hour window
 			return &outbox.SendError{Failure: outbox.NeedsTemplate, Reason: reason}
-		case 20429, 30003: // too many requests; unreachable for now
+		case 30003: // unreachable for now
 			return &outbox.SendError{Failure: outbox.Retry, Reason: reason}
 		}
-		if te.Status == http.StatusTooManyRequests || te.Status >= 500 || te.Status == http.StatusUnauthorized {
+		if te.Status >= 500 || te.Status == http.StatusUnauthorized {
 			return &outbox.SendError{Failure: outbox.Retry, Reason: reason}
 		}
 		return &outbox.SendError{Failure: outbox.Permanent, Reason: reason}

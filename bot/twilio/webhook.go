@@ -1,12 +1,15 @@
 package twilio
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +19,23 @@ import (
 	"github.com/outreach-org/outreach/bot/metrics"
 	"github.com/outreach-org/outreach/bot/outbox"
 )
+
+// MaxFields bounds the fields of a webhook form; a form with more is
+// refused before its signature is checked, since twilio-go's validator
+// copies the whole signed string once per field (quadratic in the form).
+// The largest form Twilio documents is a WhatsApp message with 10 media
+// (MediaUrl0-9, MediaContentType0-9: 20 fields), an ad referral (10
+// Referral* fields) and a reply context (OriginalRepliedMessageSid and
+// Sender: 2), besides the 12 fields every message has (MessageSid, SmsSid,
+// SmsMessageSid, AccountSid, MessagingServiceSid, From, To, Body, NumMedia,
+// NumSegments, SmsStatus, ApiVersion) and WhatsApp's 8 (ProfileName, WaId,
+// Forwarded, FrequentlyForwarded, ButtonText, ButtonPayload, MessageType,
+// ChannelMetadata): 52. An SMS or MMS has at most 40 (8 From/To geography
+// fields instead of WhatsApp's), a location 4 more than a plain WhatsApp
+// message (Latitude, Longitude, Address, Label), a status callback about
+// 20, a voice call's webhook under 40. Twilio adds fields without notice:
+// 64 leaves a margin of 12 over the largest.
+const MaxFields = 64
 
 // Inbound is one message a person sent, as Twilio posts it.
 type Inbound struct {
@@ -30,9 +50,19 @@ type Inbound struct {
 // ErrMalformed means a webhook's fields are missing or wrong.
 var ErrMalformed = errors.New("twilio: malformed webhook")
 
-// ParseInbound reads an inbound message webhook's fields.
+// ParseInbound reads an inbound message webhook's fields. A WhatsApp
+// quick-reply button pressed is read as its payload (ButtonPayload, the
+// answer the button stands for, such as a menu number), else as its text
+// (ButtonText): Body then holds the button's text, which may be worded
+// otherwise than the answer.
 func ParseInbound(form url.Values) (Inbound, error) {
-	in := Inbound{MessageSID: form.Get("MessageSid"), Channel: SMS, Address: form.Get("From"), Body: dialog.Clean(form.Get("Body"))}
+	body := form.Get("Body")
+	if p := form.Get("ButtonPayload"); p != "" {
+		body = p
+	} else if bt := form.Get("ButtonText"); bt != "" {
+		body = bt
+	}
+	in := Inbound{MessageSID: form.Get("MessageSid"), Channel: SMS, Address: form.Get("From"), Body: dialog.Clean(body)}
 	if !validSID(in.MessageSID) || in.Address == "" || len(in.Address) > 64 {
 		return Inbound{}, ErrMalformed
 	}
@@ -141,6 +171,13 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) (url.Values, bo
 		}
 		return nil, false
 	}
+	if n := bytes.Count(body, []byte("&")) + 1; n > MaxFields {
+		// Counted before anything is parsed or signed: checking a
+		// signature costs twilio-go a copy of the form per field.
+		h.log.Warn("webhook form has more fields than Twilio sends; refused unchecked", "path", r.URL.Path, "fields", n)
+		http.Error(w, "too many form fields", http.StatusBadRequest)
+		return nil, false
+	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
 		// A body that is not a form cannot carry a valid signature.
@@ -149,20 +186,31 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) (url.Values, bo
 		return nil, false
 	}
 	sig := r.Header.Get("X-Twilio-Signature")
-	params := make(map[string]string, len(form))
-	for k, v := range form {
-		params[k] = v[0]
-	}
 	u := h.publicURL + r.URL.Path
 	if r.URL.RawQuery != "" {
 		u += "?" + r.URL.RawQuery
 	}
-	if sig == "" || !h.validator.Validate(u, params, sig) {
+	if sig == "" || !h.signatureValid(u, form, sig) {
 		h.log.Warn("webhook signature is missing or wrong", "path", r.URL.Path)
 		http.Error(w, "invalid signature", http.StatusForbidden)
 		return nil, false
 	}
 	return form, true
+}
+
+// signatureValid checks a webhook's signature with twilio-go's validator.
+// The validator signs the URL followed by each field's name and first
+// value, names sorted; it joins them by appending each to the whole string
+// so far, which costs a copy of the form per field. So the fields are
+// joined here, once, in the same order, and handed to the validator as one
+// field with an empty name: it signs the same string, in linear time.
+func (h *Handler) signatureValid(u string, form url.Values, sig string) bool {
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(form)) {
+		b.WriteString(k)
+		b.WriteString(form[k][0])
+	}
+	return h.validator.Validate(u, map[string]string{"": b.String()}, sig)
 }
 
 // emptyResponse is the TwiML that sends nothing back: replies leave through

@@ -79,6 +79,9 @@ type twilioError struct {
 	MoreInfo string `json:"more_info"`
 	Status   int    `json:"status"`
 	Detail   string `json:"detail,omitempty"`
+
+	// retryAfter, when set, is sent as the Retry-After header.
+	retryAfter string
 }
 
 // maxBody bounds a request body; Twilio's own limit on a message is far lower.
@@ -156,6 +159,22 @@ func (s *Server) FailNext(n, status, code int) {
 	defer s.mu.Unlock()
 	for range n {
 		s.failNext = append(s.failNext, newError(status, code, ""))
+	}
+}
+
+// RateLimitNext makes the next n requests answer as Twilio does when the
+// account sends too fast: HTTP 429, error 20429, and a Retry-After header
+// of retryAfter, in whole seconds rounded up (none when retryAfter is 0).
+// Like FailNext's, the answers queue after those already queued.
+func (s *Server) RateLimitNext(n int, retryAfter time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := newError(http.StatusTooManyRequests, 20429, "")
+	if retryAfter > 0 {
+		e.retryAfter = strconv.FormatInt(int64((retryAfter+time.Second-1)/time.Second), 10)
+	}
+	for range n {
+		s.failNext = append(s.failNext, e)
 	}
 }
 
@@ -321,6 +340,9 @@ func (s *Server) answerError(w http.ResponseWriter, call *Call, e twilioError) {
 		c := *call
 		c.Status = e.Status
 		s.record(c)
+	}
+	if e.retryAfter != "" {
+		w.Header().Set("Retry-After", e.retryAfter)
 	}
 	writeJSON(w, e.Status, e)
 }

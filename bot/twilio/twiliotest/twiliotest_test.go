@@ -205,6 +205,44 @@ func TestFailNext(t *testing.T) {
 	}
 }
 
+// TestRateLimitNext: a 429 as Twilio answers it, with its Retry-After
+// header, reached through twilio-go.
+func TestRateLimitNext(t *testing.T) {
+	srv := NewServer(t, testSID, testToken)
+	var headers []string
+	target, _ := url.Parse(srv.URL)
+	cl := &client.Client{Credentials: client.NewCredentials(testSID, testToken), HTTPClient: &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		resp, err := rewriteTransport{target}.RoundTrip(r)
+		if err == nil {
+			headers = append(headers, resp.Header.Get("Retry-After"))
+		}
+		return resp, err
+	})}}
+	cl.SetAccountSid(testSID)
+	c := twilio.NewRestClientWithParams(twilio.ClientParams{Client: cl})
+	srv.RateLimitNext(1, 1500*time.Millisecond)
+	srv.RateLimitNext(1, 0)
+	for _, want := range []string{"2", ""} {
+		_, err := c.Api.CreateMessage(sms("+212612345678", "Bonjour"))
+		if re := restError(t, err); re.Code != 20429 || re.Status != 429 || re.Message != "Too Many Requests" {
+			t.Errorf("error = %+v, want 429 / 20429", re)
+		}
+		if got := headers[len(headers)-1]; got != want {
+			t.Errorf("Retry-After %q, want %q", got, want)
+		}
+	}
+	if _, err := c.Api.CreateMessage(sms("+212612345678", "Bonjour")); err != nil {
+		t.Fatalf("after the rate limits: %v", err)
+	}
+	if got := headers[len(headers)-1]; got != "" {
+		t.Errorf("Retry-After %q on a success", got)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
 func TestFailTo(t *testing.T) {
 	srv := NewServer(t, testSID, testToken)
 	c := newClient(t, srv, testSID, testToken, 5*time.Second)
@@ -400,6 +438,8 @@ func TestTestdata(t *testing.T) {
 		"inbound_sms_long.form": {inbound, map[string]string{"NumSegments": "11"}},
 		"inbound_whatsapp_hello.form": {inbound, map[string]string{"Body": "hello", "From": "whatsapp:+212612345678",
 			"To": "whatsapp:+212522000000", "WaId": "212612345678", "ProfileName": "Amina", "MessageType": "text"}},
+		"inbound_whatsapp_button.form": {inbound, map[string]string{"Body": "Next distributions", "ButtonText": "Next distributions",
+			"ButtonPayload": "1", "MessageType": "button", "From": "whatsapp:+212612345678", "WaId": "212612345678"}},
 		"status_sent.form":              {status, map[string]string{"MessageStatus": "sent", "SmsStatus": "sent", "To": "+212612345678"}},
 		"status_delivered.form":         {status, map[string]string{"MessageStatus": "delivered"}},
 		"status_undelivered_30006.form": {status, map[string]string{"MessageStatus": "undelivered", "ErrorCode": "30006"}},
