@@ -193,7 +193,7 @@ func TestWorkerKilledMidSend(t *testing.T) {
 	}
 
 	p.twilio.SetDelay(0)
-	s = startServe(t, p.vars)
+	startServe(t, p.vars)
 	p.twilio.WaitAccepted(t, 1, 15*time.Second)
 	time.Sleep(time.Second) // more than two claim rounds
 	if n := len(p.twilio.Accepted()); n != 1 {

@@ -132,7 +132,9 @@ func TestPublishAndRollBack(t *testing.T) {
 	if code, _ := api(t, "POST", a.base+"/api/v1/simulate", adminToken, string(body)); code != 422 {
 		t.Errorf("preview of an invalid draft: %d, want 422", code)
 	}
-	code, out = api(t, "GET", a.base+"/api/v1/audit", adminToken, "")
+	if code, out = api(t, "GET", a.base+"/api/v1/audit", adminToken, ""); code != 200 {
+		t.Fatalf("audit: %d %v", code, out)
+	}
 	if data, _ := json.Marshal(out); !strings.Contains(string(data), "content.publish") || !strings.Contains(string(data), "content.rollback") {
 		t.Errorf("audit lacks the content changes: %s", data)
 	}
