@@ -109,7 +109,13 @@ func (s *Server) Handler() http.Handler {
 // MetricsHandler serves the Prometheus metrics; with a MetricsToken, only to
 // a request that bears it.
 func (s *Server) MetricsHandler() http.Handler {
-	metrics := promhttp.HandlerFor(s.opts.Metrics.Registry, promhttp.HandlerOpts{})
+	// A metric that cannot be read now (the outbox depth, with Redis down)
+	// is left out and logged; the others are still served, so that the
+	// scrape shows the outage instead of failing.
+	metrics := promhttp.HandlerFor(s.opts.Metrics.Registry, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError,
+		ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	})
 	if s.opts.MetricsToken == "" {
 		return metrics
 	}

@@ -184,7 +184,7 @@ func TestHungRedis(t *testing.T) {
 		case "/healthz":
 			want = http.StatusOK
 		case "/metrics":
-			want = a.code // it must answer; the outbox depth it cannot read makes it a 500
+			want = http.StatusOK // without the outbox depth it cannot read
 		}
 		switch {
 		case a.err != nil:
