@@ -18,11 +18,24 @@ import (
 type Outbox struct {
 	rdb  redis.UniversalClient
 	keys Keys
+	// statusTTL is how long a delivery state (which names the person's
+	// contact key) is kept: statusTTL, or the retention period if shorter.
+	statusTTL time.Duration
 }
 
 // New returns the outbox under prefix.
 func New(rdb redis.UniversalClient, prefix string) *Outbox {
-	return &Outbox{rdb: rdb, keys: NewKeys(prefix)}
+	return &Outbox{rdb: rdb, keys: NewKeys(prefix), statusTTL: statusTTL}
+}
+
+// WithRetention bounds what the outbox keeps about a person to the
+// retention period (OUTREACH_RETENTION) when it is shorter than its own
+// periods, and returns o.
+func (o *Outbox) WithRetention(d time.Duration) *Outbox {
+	if d > 0 && d < o.statusTTL {
+		o.statusTTL = d
+	}
+	return o
 }
 
 // Keys returns the names of the outbox's keys.
@@ -144,7 +157,7 @@ type Delivery struct {
 
 // recordSent notes a message the provider accepted, under its provider id.
 func (o *Outbox) recordSent(ctx context.Context, p redis.Pipeliner, providerID, status string, e Entry) {
-	statusScript.Eval(ctx, p, []string{o.keys.status(providerID)}, status, statusRanks[status], "", statusTTL.Milliseconds(),
+	statusScript.Eval(ctx, p, []string{o.keys.status(providerID)}, status, statusRanks[status], "", o.statusTTL.Milliseconds(),
 		o.keys.Broadcast(""), e.ID, e.Contact, e.Channel, e.Broadcast)
 }
 
@@ -160,7 +173,7 @@ func (o *Outbox) UpdateStatus(ctx context.Context, providerID, status, errorCode
 		return Delivery{}, false, ErrUnknownStatus
 	}
 	k := o.keys.status(providerID)
-	prev, err := statusScript.Run(ctx, o.rdb, []string{k}, status, rank, errorCode, statusTTL.Milliseconds(),
+	prev, err := statusScript.Run(ctx, o.rdb, []string{k}, status, rank, errorCode, o.statusTTL.Milliseconds(),
 		o.keys.Broadcast(""), "", "", "", "").Int()
 	if err != nil {
 		return Delivery{}, false, err

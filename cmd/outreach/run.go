@@ -120,7 +120,7 @@ func newApp(ctx context.Context, lookupEnv func(string) (string, bool), contentD
 	if st.Rotated() {
 		log.Warn("the data key was rotated: the keys kept in Redis are now sealed with OUTREACH_DATA_KEY; restart the other instances with it, then remove OUTREACH_DATA_KEY_PREVIOUS", "component", "store")
 	}
-	ob := outbox.New(rdb, cfg.KeyPrefix)
+	ob := outbox.New(rdb, cfg.KeyPrefix).WithRetention(cfg.Retention)
 	var deliver []string
 	if cfg.Twilio.SMS() {
 		deliver = append(deliver, twilio.SMS)
