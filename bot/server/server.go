@@ -287,9 +287,9 @@ func (s *Server) simulate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	channel := "simulate"
+	channel := dialog.ChannelSimulate
 	if preview != nil {
-		channel = "preview" // a preview keeps its own conversation
+		channel = dialog.ChannelPreview // a preview keeps its own conversation
 	}
 	outcome, err := s.opts.Dialog.Handle(r.Context(), dialog.Message{Channel: channel, Address: req.Contact, Text: req.Text, Content: preview})
 	if err != nil {
