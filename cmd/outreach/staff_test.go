@@ -621,7 +621,7 @@ func (l *lines) Write(p []byte) (int, error) {
 func TestStaffCommandLine(t *testing.T) {
 	for _, args := range [][]string{
 		{"--help"}, {"-h"}, {"help"},
-		{"serve", "--help"}, {"chat", "-h"}, {"validate", "--help"}, {"telegram-webhook", "--help"},
+		{"serve", "--help"}, {"chat", "-h"}, {"validate", "--help"}, {"telegram-webhook", "--help"}, {"telegram-webhook", "set", "--help"},
 		{"distributions", "--help"}, {"distributions", "help"}, {"distributions", "list", "--help"}, {"distributions", "create", "-h"},
 		{"broadcast", "--help"}, {"broadcast", "send", "--help"}, {"broadcast", "status", "--help"}, {"broadcast", "status", "ID", "--help"},
 		{"broadcast", "cancel", "-h"}, {"broadcasts", "cancel", "--help"},

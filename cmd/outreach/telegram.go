@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 // telegramWebhook shows the Telegram webhook's status, or with "set"
 // registers it at OUTREACH_PUBLIC_URL/webhooks/telegram.
 func telegramWebhook(args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
-	if len(args) == 1 && isHelp(args[0]) {
+	if slices.ContainsFunc(args, isHelp) {
 		fmt.Fprintln(stdout, "usage: outreach telegram-webhook [set]\n"+
 			"shows the Telegram webhook's status; with set, registers it at OUTREACH_PUBLIC_URL/webhooks/telegram")
 		return nil
