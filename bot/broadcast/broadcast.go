@@ -146,6 +146,10 @@ var ErrNotFound = errors.New("no such broadcast")
 // different request: the broadcast made then is not this one.
 var ErrIdempotencyConflict = errors.New("this Idempotency-Key was used for a different broadcast")
 
+// ErrIdempotencyBusy means a request with the same Idempotency-Key was
+// under way and gave up meanwhile: send again.
+var ErrIdempotencyBusy = errors.New("a request with this Idempotency-Key was under way and did not finish; send again in a moment")
+
 // Channels are the channels an audience may name.
 var Channels = []string{"sms", "whatsapp", "telegram"}
 
@@ -439,7 +443,7 @@ func (s *Service) Create(ctx context.Context, b Broadcast, idempotencyKey string
 		if !ok { // the same key, at the same moment
 			id, found, err := s.repeat(ctx, key, print)
 			if err == nil && !found {
-				err = fmt.Errorf("the Idempotency-Key was let go meanwhile; send again")
+				err = ErrIdempotencyBusy
 			}
 			return id, found, err
 		}

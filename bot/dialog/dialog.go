@@ -311,7 +311,7 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 		return Outcome{Replies: res.Replies, Effects: res.Effects, Simulated: simulated}, nil
 	}
 	s.metrics.Errors.WithLabelValues("contention").Inc()
-	return Outcome{}, fmt.Errorf("dialog: contact state kept changing: gave up after %d attempts", maxAttempts)
+	return Outcome{}, fmt.Errorf("%w: gave up after %d attempts", ErrBusy, maxAttempts)
 }
 
 // decode reads a stored state: what is kept of the person, and where the
@@ -625,6 +625,10 @@ var ErrUnreachable = errors.New("dialog: the person can no longer be reached (da
 // ErrRequestClosed means a request is closed: it takes no reply.
 var ErrRequestClosed = errors.New("dialog: the request is closed")
 
+// ErrBusy means the person's state kept changing under other turns: the
+// message was not handled, and may be sent again in a moment.
+var ErrBusy = errors.New("dialog: this person's conversation kept changing meanwhile; send again in a moment")
+
 // ReplyToRequest sends staff's reply to the person who asked, on their
 // channel, ahead of bulk traffic.
 func (s *Service) ReplyToRequest(ctx context.Context, id, text string) error {
@@ -649,8 +653,16 @@ func (s *Service) ReplyToRequest(ctx context.Context, id, text string) error {
 	if err := s.opts.Outbox.Enqueue(ctx, e); err != nil {
 		return err
 	}
+	// The reply is queued: it will be sent. Failing now would invite staff
+	// to send it again, so a count that cannot be written is logged, and
+	// written with a context of its own.
 	req.Replies++
-	return s.store.PutRequest(ctx, req)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.store.PutRequest(ctx, req); err != nil {
+		s.log.Warn("a staff reply is queued, but the request's reply count was not written", "request", id, "err", err)
+	}
+	return nil
 }
 
 // CloseRequest closes a request and hands the person back to the bot.
@@ -690,8 +702,15 @@ func (s *Service) Erase(ctx context.Context, contact string) error {
 	return s.erase(ctx, contact)
 }
 
+// eraseTimeout bounds one erasure, which scans the keyspace.
+const eraseTimeout = 2 * time.Minute
+
 // erase is Erase for a caller that holds the contact's lock.
 func (s *Service) erase(ctx context.Context, contact string) error {
+	// Erasure is promised to the person once asked: it is not cut short by
+	// the request's deadline or a client that goes away, only bounded.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), eraseTimeout)
+	defer cancel()
 	sites, err := s.store.Sites(ctx)
 	if err != nil {
 		return err

@@ -21,19 +21,22 @@ type Outbox struct {
 	// statusTTL is how long a delivery state (which names the person's
 	// contact key) is kept: statusTTL, or the retention period if shorter.
 	statusTTL time.Duration
+	// doneTTL is how long an entry's sent parts are remembered: doneTTL,
+	// or the retention period if shorter.
+	doneTTL time.Duration
 }
 
 // New returns the outbox under prefix.
 func New(rdb redis.UniversalClient, prefix string) *Outbox {
-	return &Outbox{rdb: rdb, keys: NewKeys(prefix), statusTTL: statusTTL}
+	return &Outbox{rdb: rdb, keys: NewKeys(prefix), statusTTL: statusTTL, doneTTL: doneTTL}
 }
 
 // WithRetention bounds what the outbox keeps about a person to the
 // retention period (OUTREACH_RETENTION) when it is shorter than its own
 // periods, and returns o.
 func (o *Outbox) WithRetention(d time.Duration) *Outbox {
-	if d > 0 && d < o.statusTTL {
-		o.statusTTL = d
+	if d > 0 {
+		o.statusTTL, o.doneTTL = min(o.statusTTL, d), min(o.doneTTL, d)
 	}
 	return o
 }
@@ -138,6 +141,9 @@ var statusRanks = map[string]int{
 
 // statusTTL is how long a sent message's delivery state is kept.
 const statusTTL = 30 * 24 * time.Hour
+
+// doneTTL is how long the parts of an entry already sent are remembered.
+const doneTTL = 7 * 24 * time.Hour
 
 //go:embed status.lua
 var statusSrc string

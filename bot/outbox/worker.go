@@ -413,7 +413,7 @@ func (w *Worker) handle(stop context.Context, stream string, xm redis.XMessage, 
 			return
 		}
 		_, err = w.o.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			p.Set(ctx, w.o.keys.done(e.ID), i+1, 7*24*time.Hour)
+			p.Set(ctx, w.o.keys.done(e.ID), i+1, w.o.doneTTL)
 			if id != "" {
 				w.o.recordSent(ctx, p, id, "queued", e)
 			}

@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -99,12 +98,11 @@ func (s *Server) allow(roles []access.Role, h handler) http.Handler {
 		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		token = strings.TrimSpace(token)
 		if !strings.EqualFold(scheme, "Bearer") || token == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="outreach"`)
-			writeError(w, http.StatusUnauthorized, "missing bearer token")
+			s.fail(w, r, apiError(Unauthorized, "missing bearer token"))
 			return
 		}
 		if s.opts.Tokens == nil {
-			writeError(w, http.StatusUnauthorized, "invalid token")
+			s.fail(w, r, apiError(Unauthorized, "invalid token"))
 			return
 		}
 		p, ok, err := s.opts.Tokens.Lookup(r.Context(), token)
@@ -115,16 +113,16 @@ func (s *Server) allow(roles []access.Role, h handler) http.Handler {
 		if !ok {
 			s.recordRefused(r, "login.failed")
 			if wait, limited := s.guard.fail(guardKey(clientIP(r, s.opts.TrustedProxies)), time.Now()); limited {
-				w.Header().Set("Retry-After", strconv.Itoa(wait))
-				writeError(w, http.StatusTooManyRequests, "too many wrong tokens from this address; wait a minute (a valid token still works)")
+				s.fail(w, r, &Error{Kind: TooMany, Message: "too many wrong tokens from this address; wait a minute (a valid token still works)",
+					RetryAfter: time.Duration(wait) * time.Second})
 				return
 			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="outreach", error="invalid_token"`)
-			writeError(w, http.StatusUnauthorized, "invalid token")
+			s.fail(w, r, apiError(Unauthorized, "invalid token"))
 			return
 		}
 		if len(roles) > 0 && !p.Role.Allows(roles...) {
-			writeError(w, http.StatusForbidden, "this token's role ("+string(p.Role)+") may not do this")
+			s.fail(w, r, apiError(Forbidden, "this token's role (%s) may not do this", p.Role))
 			return
 		}
 		next(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))

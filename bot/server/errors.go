@@ -118,6 +118,8 @@ var known = []struct {
 	{broadcast.ErrInvalid, Unprocessable, ""},
 	{broadcast.ErrNotFound, NotFound, "no such broadcast"},
 	{broadcast.ErrIdempotencyConflict, Conflict, ""},
+	{broadcast.ErrIdempotencyBusy, Busy, ""},
+	{dialog.ErrBusy, Busy, "the person's conversation kept changing meanwhile; send again in a moment"},
 	{store.ErrNoRequest, NotFound, "no such request"},
 	{dialog.ErrRequestClosed, Conflict, "the request is closed"},
 	{dialog.ErrUnreachable, Conflict, "the person can no longer be reached (their data was deleted, or their channel is off)"},
@@ -187,9 +189,9 @@ func storeFailure(err error) bool {
 // went away, which is not an error of the service.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e := classify(err)
-	gone := errors.Is(r.Context().Err(), context.Canceled)
+	gone := errors.Is(r.Context().Err(), context.Canceled) && errors.Is(err, context.Canceled)
 	switch {
-	case gone && (e.Kind == Unavailable || e.Kind == Internal):
+	case gone:
 		// The client went away: nobody reads the answer, nothing to log.
 		e = &Error{Kind: Unavailable, Message: "the request was cancelled"}
 	case e.Kind == Internal:

@@ -169,13 +169,18 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 // routes and simulate, which carry a whole content set (2 MiB).
 func limitBodies(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		limit := int64(maxBody)
-		if r.URL.Path == "/api/v1/content" || r.URL.Path == "/api/v1/simulate" {
-			limit = maxContent
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		r.Body = http.MaxBytesReader(w, r.Body, BodyLimit(r.URL.Path))
 		next.ServeHTTP(w, r)
 	})
+}
+
+// BodyLimit is the bound on the body of a request to path: 64 KiB, but for
+// the content routes and simulate, which carry a whole content set (2 MiB).
+func BodyLimit(path string) int64 {
+	if path == "/api/v1/content" || path == "/api/v1/simulate" {
+		return maxContent
+	}
+	return maxBody
 }
 
 // counted counts a webhook's answers by status code, and marks its Redis

@@ -90,6 +90,9 @@ func (s *Sender) Send(ctx context.Context, m outbox.Message) (string, error) {
 	return "", nil
 }
 
+// maxRetryAfter bounds a pause Telegram asks for, as Twilio's is bounded.
+const maxRetryAfter = 10 * time.Minute
+
 // Classify says what a Bot API error means for the message and the person.
 // The reason never holds Telegram's description or a URL (which holds the
 // bot token).
@@ -99,7 +102,10 @@ func Classify(err error) *outbox.SendError {
 		reason := fmt.Sprintf("telegram_%d", te.Code)
 		switch {
 		case te.Code == http.StatusTooManyRequests:
-			return &outbox.SendError{Failure: outbox.Retry, Reason: reason, RetryAfter: time.Duration(te.RetryAfter) * time.Second}
+			// A 429 is a pause asked for, never a failed try: without
+			// retry_after, a second; never more than maxRetryAfter.
+			wait := time.Duration(min(max(te.RetryAfter, 1), int(maxRetryAfter/time.Second))) * time.Second
+			return &outbox.SendError{Failure: outbox.Retry, Reason: reason, RetryAfter: wait}
 		case te.Code == http.StatusForbidden && containsFold(te.Message, "deactivated"):
 			return &outbox.SendError{Failure: outbox.Undeliverable, Reason: reason}
 		case te.Code == http.StatusForbidden: // blocked by the user

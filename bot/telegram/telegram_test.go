@@ -271,6 +271,16 @@ func TestClassify(t *testing.T) {
 	if got := Classify(tests[0].err); got.RetryAfter != 7*time.Second {
 		t.Errorf("retry after %v, want 7s", got.RetryAfter)
 	}
+	// A 429 is always a pause (which costs no try), bounded as Twilio's.
+	for _, tt := range []struct {
+		retryAfter int
+		want       time.Duration
+	}{{0, time.Second}, {86400, maxRetryAfter}} {
+		err := &tgbotapi.Error{Code: 429, Message: "Too Many Requests", ResponseParameters: tgbotapi.ResponseParameters{RetryAfter: tt.retryAfter}}
+		if got := Classify(err).RetryAfter; got != tt.want {
+			t.Errorf("429 with retry_after %d: pause %v, want %v", tt.retryAfter, got, tt.want)
+		}
+	}
 }
 
 // TestEraseLeavesNothing: a person subscribes, asks for a person, gets a

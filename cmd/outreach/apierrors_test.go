@@ -103,6 +103,8 @@ func TestEveryAPIRouteWithRedisFailing(t *testing.T) {
 	r := startOwnRedis(t)
 	p := withProviders(t)
 	p.vars["REDIS_URL"] = r.url()
+	const deadline = 2 * time.Second
+	p.vars["OUTREACH_REQUEST_TIMEOUT"] = deadline.String()
 	s := startServe(t, p.vars)
 	routes := apiRoutes(t, s.base)
 	client := &http.Client{Timeout: 15 * time.Second}
@@ -177,8 +179,10 @@ func TestEveryAPIRouteWithRedisFailing(t *testing.T) {
 		stopped = false
 		waitFor(t, func() bool { return status(t, s.base+"/readyz") == http.StatusOK })
 		alive("after cancelled requests")
-		// The handlers that waited on Redis end now; give them the time.
-		time.Sleep(500 * time.Millisecond)
+		// Every handler that waited on Redis has ended by its deadline
+		// (its Redis calls end then, and erasure, bounded on its own, has
+		// Redis back); only then is the log complete.
+		time.Sleep(deadline + time.Second)
 		for _, line := range strings.Split(s.logs.String()[before:], "\n") {
 			if strings.Contains(line, `"level":"ERROR"`) {
 				t.Errorf("a client that went away was logged as an error: %s", line)
@@ -251,5 +255,35 @@ func TestSiteNamesAreChecked(t *testing.T) {
 	}
 	if code, out := api(t, "POST", s.base+"/api/v1/sites", adminToken, `{"id":"tiznit","names":{"fr":"Tiznit","ar":"تيزنيت"}}`); code != http.StatusCreated {
 		t.Errorf("a good site: %d %v", code, out)
+	}
+}
+
+// TestSlowUploadIsNotASlowRedis: a content set that takes longer to arrive
+// than the request deadline (a partner on a slow link) is published; the
+// deadline counts from when the body has arrived.
+func TestSlowUploadIsNotASlowRedis(t *testing.T) {
+	s := startServe(t, map[string]string{"REDIS_URL": redistest.URL(t), "OUTREACH_REDIS_PREFIX": redistest.Prefix(t),
+		"OUTREACH_ADMIN_TOKEN": adminToken, "OUTREACH_REQUEST_TIMEOUT": "1s"})
+	body, _ := json.Marshal(map[string]any{"files": contentFiles(t)})
+	pr, pw := io.Pipe()
+	go func() {
+		// The body arrives in 8 pieces over 2 s: twice the deadline.
+		step := len(body)/8 + 1
+		for i := 0; i < len(body); i += step {
+			pw.Write(body[i:min(i+step, len(body))])
+			time.Sleep(250 * time.Millisecond)
+		}
+		pw.Close()
+	}()
+	req, _ := http.NewRequest("PUT", s.base+"/api/v1/content", pr)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("a slow upload of a valid content set: %d %s, want 200", resp.StatusCode, data)
 	}
 }

@@ -325,7 +325,7 @@ func TestPersonalKeysExpireWithinRetention(t *testing.T) {
 		}
 	}
 	// The scan saw each family it must check.
-	for _, want := range []string{"}:state", "}:seen", "}:requests", "request:", ":notes"} {
+	for _, want := range []string{"}:state", "}:seen", "}:requests", "request:", ":notes", "{o}:msg:"} {
 		if !slices.ContainsFunc(found, func(k string) bool { return strings.Contains(k, want) }) {
 			t.Errorf("no key %q among the personal keys %v", want, found)
 		}
