@@ -185,21 +185,7 @@ func TestBroadcastAPI(t *testing.T) {
 		ppl.sms("+212611000009", text)
 	}
 	p.twilio.WaitAccepted(t, 5, 10*time.Second)
-	post := func(key, body string) (int, map[string]any) {
-		req, _ := http.NewRequest("POST", s.base+"/api/v1/broadcasts", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+adminToken)
-		if key != "" {
-			req.Header.Set("Idempotency-Key", key)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		json.NewDecoder(resp.Body).Decode(&out)
-		return resp.StatusCode, out
-	}
+	post := func(key, body string) (int, map[string]any) { return postBroadcast(t, s.base, key, body) }
 	msg := `{"text":{"fr":"Le bureau est fermé lundi.","en":"The office is closed on Monday."},"fallback":"fr","audience":{"sites":["oujda"]}}`
 	code, a := post("k-1", msg)
 	code2, b := post("k-1", msg)
