@@ -50,7 +50,12 @@ func FuzzAdminAPI(f *testing.F) {
 	for i, s := range seeds {
 		f.Add(uint8(i), s)
 	}
+	// Each service has a redis-server of its own, which dies with the
+	// process: a fuzzing worker is killed at the end, before any cleanup,
+	// and must leave no keys in a shared Redis.
+	up := startOwnRedis(f)
 	p := withProviders(f)
+	p.vars["REDIS_URL"] = up.url()
 	s := startServe(f, p.vars)
 	// A second service, whose Redis is gone.
 	r := startOwnRedis(f)
