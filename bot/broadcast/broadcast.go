@@ -448,8 +448,16 @@ func (s *Service) Create(ctx context.Context, b Broadcast, idempotencyKey string
 			return id, found, err
 		}
 		defer func() {
-			if err != nil {
-				s.rdb.Del(context.WithoutCancel(ctx), key)
+			if err == nil {
+				return
+			}
+			// Let the key go only if the broadcast is surely not stored: a
+			// write whose answer was lost (a timeout) may have been made,
+			// and a retry with the key must then find it, not make a second.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if n, existsErr := s.rdb.Exists(ctx, s.keys.Broadcast(b.ID)).Result(); existsErr == nil && n == 0 {
+				s.rdb.Del(ctx, key)
 			}
 		}()
 	}
