@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -115,10 +114,18 @@ func (r *recorder) Send(ctx context.Context, m outbox.Message) (string, error) {
 // holds more than the rate and its burst. (An upper bound: a slow machine
 // cannot make it fail.)
 func TestRateIsKept(t *testing.T) {
-	const rate = 50
-	at := sendAtRate(t, 150, 1, func(*channeltest.Env) *outbox.Gate { return outbox.NewGate(rate, 1) })
-	if most := mostInOneSecond(at); most > rate+1 {
-		t.Errorf("%d messages within one second, over the rate of %d", most, rate)
+	const rate, n = 50, 150
+	at := sendAtRate(t, n, 1, func(*channeltest.Env) *outbox.Gate { return outbox.NewGate(rate, 1) })
+	// The broadcast's sends go through the channel's gate: they cannot
+	// all leave faster than the rate. (A loaded machine only slows them, so
+	// this holds under load; counting sends per second of the wall clock
+	// does not: a late record crowds the next second. How the gate itself
+	// keeps the rate is tested on a virtual clock in bot/outbox.)
+	slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
+	least := time.Duration(n-2) * time.Second / rate // the first goes at once, with the burst of one
+	const lateFirst = 300 * time.Millisecond         // the first send's record may come late
+	if span := at[len(at)-1].Sub(at[0]); span < least-lateFirst {
+		t.Errorf("%d messages left within %v, faster than the rate of %d a second (at least %v)", n, span, rate, least)
 	}
 }
 
@@ -271,16 +278,3 @@ func TestForgetWhoWasReached(t *testing.T) {
 	}
 }
 
-// mostInOneSecond is the most sends any one second holds.
-func mostInOneSecond(at []time.Time) int {
-	sort.Slice(at, func(i, j int) bool { return at[i].Before(at[j]) })
-	most := 0
-	for i := range at {
-		j := i
-		for j < len(at) && at[j].Sub(at[i]) < time.Second {
-			j++
-		}
-		most = max(most, j-i)
-	}
-	return most
-}
