@@ -587,3 +587,47 @@ func TestUnknownNodeGoesToMainMenu(t *testing.T) {
 	}
 	mustContain(t, res, text(e.Content, "en", "main_title"))
 }
+
+// Arabic spelling variants and the letters of Persian and Urdu phone
+// keyboards are the shipped keywords and site names, at any step.
+func TestArabicSpellingVariants(t *testing.T) {
+	e := newEngine(t)
+	c := e.Content
+	tests := []struct {
+		word string
+		want string // message id in the reply
+		node string
+	}{
+		{"القائمه", "main_title", "main"}, // ه for ة
+		{"قائمه", "main_title", "main"},
+		{"مساعده", "help_title", "help"},
+		{"مُسَاعَدَه", "help_title", "help"}, // with harakat
+		{"مسـاعـده", "help_title", "help"},   // with tatweel
+		{"إحذف", "erase_confirm", "erase"},   // إ for ا
+		{"ٱحذف", "erase_confirm", "erase"},   // alef wasla
+		{"اللغه", "language_prompt", "language"},
+		{"إبدأ", "start_ack", "main"},
+	}
+	for _, tt := range tests {
+		for _, at := range []string{"main", "health", "notices_site"} {
+			t.Run(tt.word+"@"+at, func(t *testing.T) {
+				st := State{Lang: "ar", Node: at, LastSeen: t0}
+				res := e.Step(st, Input{Text: tt.word, Now: t0.Add(time.Minute)}, defaultData(c))
+				mustContain(t, res, text(c, "ar", tt.want))
+				if res.State.Node != tt.node {
+					t.Errorf("node = %q, want %q", res.State.Node, tt.node)
+				}
+			})
+		}
+	}
+	// Site names: ه for ة, Persian ی for ي.
+	for answer, site := range map[string]string{"وجده": "oujda", "طنجه": "tanger", "الدار البیضاء": "casablanca"} {
+		t.Run(answer, func(t *testing.T) {
+			st := State{Lang: "ar", Node: "notices_site", LastSeen: t0}
+			res := e.Step(st, Input{Text: answer, Now: t0.Add(time.Minute)}, defaultData(c))
+			if len(res.State.Sites) != 1 || res.State.Sites[0] != site {
+				t.Fatalf("subscriptions = %v, want [%s]:\n%s", res.State.Sites, site, joined(res))
+			}
+		})
+	}
+}
