@@ -97,7 +97,8 @@ func TestFirstMessagePicksLanguage(t *testing.T) {
 		{"مرحبا", "ar"},
 		{"السلام عليكم", "ar"},
 		{"أريد مساعدة", "ar"},
-		{"Salam", "ar"},
+		{"سلام", "ar"},
+		{"Marhaba", "ar"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.first, func(t *testing.T) {
@@ -629,5 +630,35 @@ func TestArabicSpellingVariants(t *testing.T) {
 				t.Fatalf("subscriptions = %v, want [%s]:\n%s", res.State.Sites, site, joined(res))
 			}
 		})
+	}
+}
+
+// "salam" in Latin letters does not tell the language (francophone West
+// Africans greet with it too): the bot asks. Arabic script still means Arabic.
+func TestLatinSalamAsksTheLanguage(t *testing.T) {
+	e := newEngine(t)
+	c := e.Content
+	for _, first := range []string{"Salam", "salam !", "SALAAM", "slm", "Salam alaykoum", "salam alaikum", "Assalamu alaikum", "assalam aleikoum", "salam ça va"} {
+		t.Run(first, func(t *testing.T) {
+			res := newConversation(t, e).send(first)
+			if res.State.Lang != "" || res.State.Node != c.Flow.Settings.ChooseLanguage {
+				t.Fatalf("state = %+v, want no language and the language question", res.State)
+			}
+			for _, lang := range c.Languages {
+				mustContain(t, res, text(c, lang, "language_prompt"))
+			}
+		})
+	}
+	// A channel's language (Telegram's) then decides, as for any other text.
+	res := e.Step(State{}, Input{Text: "Salam", Now: t0, Lang: "fr"}, defaultData(c))
+	if res.State.Lang != "fr" {
+		t.Errorf("Salam with hint fr: language %q, want fr", res.State.Lang)
+	}
+	// Arabic script still means Arabic.
+	for _, first := range []string{"سلام", "السلام عليكم"} {
+		res := e.Step(State{}, Input{Text: first, Now: t0}, defaultData(c))
+		if res.State.Lang != "ar" || res.State.Node != "main" {
+			t.Errorf("%s: state %+v, want Arabic at main", first, res.State)
+		}
 	}
 }
