@@ -662,3 +662,70 @@ func TestLatinSalamAsksTheLanguage(t *testing.T) {
 		}
 	}
 }
+
+// Every footer says what to send, in every language: "Autre sujet : son
+// numéro" told no one what to do.
+func TestFootersSayWhatToSend(t *testing.T) {
+	e := newEngine(t)
+	c := e.Content
+	send := map[string]string{"fr": "envoyez", "en": "send", "ar": "أرسل"}
+	for _, lang := range c.Languages {
+		verb, ok := send[lang]
+		if !ok {
+			t.Fatalf("no send verb for %q", lang)
+		}
+		for _, id := range []string{c.Flow.Settings.FooterMain, c.Flow.Settings.FooterMenu, content.MsgNoticeFooter} {
+			if f := text(c, lang, id); !strings.Contains(strings.ToLower(f), verb) {
+				t.Errorf("%s %s = %q: does not say %q", lang, id, f, verb)
+			}
+		}
+		// As sent: a health text rests at the health menu with its footer,
+		// a subscription rests at the main menu with the other.
+		for _, path := range []struct {
+			sends  []string
+			footer string
+		}{
+			{[]string{"2", "1"}, c.Flow.Settings.FooterMenu},
+			{[]string{"4", "1", "1"}, c.Flow.Settings.FooterMain},
+		} {
+			st := State{Lang: lang, Node: "main", LastSeen: t0}
+			var res Result
+			for i, s := range path.sends {
+				res = e.Step(st, Input{Text: s, Now: t0.Add(time.Duration(i+1) * time.Minute)}, defaultData(c))
+				st = res.State
+			}
+			last := res.Replies[len(res.Replies)-1].Text
+			if want := text(c, lang, path.footer); !strings.HasSuffix(last, "\n"+want) {
+				t.Errorf("%s after %v: reply %q does not end with the footer %q", lang, path.sends, last, want)
+			}
+		}
+	}
+}
+
+// AIDE, HELP and مساعدة say what the help branch holds (how the service works,
+// your data, complaints): people expect aid from the word.
+func TestHelpSaysWhatItHolds(t *testing.T) {
+	e := newEngine(t)
+	c := e.Content
+	for _, tt := range []struct {
+		lang, word string
+		holds      []string
+	}{
+		{"fr", "AIDE", []string{"mode d'emploi", "vos données", "plaintes"}},
+		{"en", "HELP", []string{"how it works", "your data", "complaints"}},
+		{"ar", "مساعدة", []string{"كيف تعمل الخدمة", "بياناتك", "الشكاوى"}},
+	} {
+		t.Run(tt.lang, func(t *testing.T) {
+			res := e.Step(State{Lang: tt.lang, Node: "main", LastSeen: t0}, Input{Text: tt.word, Now: t0.Add(time.Minute)}, defaultData(c))
+			if res.State.Node != "help" || len(res.Replies) == 0 {
+				t.Fatalf("%s: state %+v, want the help menu", tt.word, res.State)
+			}
+			title := strings.SplitN(res.Replies[0].Text, "\n", 2)[0]
+			for _, h := range tt.holds {
+				if !strings.Contains(title, h) {
+					t.Errorf("%s: help title %q does not say %q", tt.word, title, h)
+				}
+			}
+		})
+	}
+}
