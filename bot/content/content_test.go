@@ -159,7 +159,7 @@ func TestPluralCategoryMissing(t *testing.T) {
 
 func TestWarningsForCharactersThatForceUCS2(t *testing.T) {
 	files := shippedFiles(t)
-	edit(t, files, "locales/fr.yaml", "Autre sujet", "Autre « sujet »")
+	edit(t, files, "locales/fr.yaml", "un autre numéro", "un « autre » numéro")
 	c, problems := Check(files)
 	if c == nil || problems.HasErrors() {
 		t.Fatalf("a warning must not stop the content: %v", problems)
