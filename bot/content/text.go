@@ -43,10 +43,8 @@ func Fold(s string) string {
 		switch {
 		case r == 'ـ': // tatweel, the Arabic stretching stroke
 			return -1
-		case r >= 0x0600 && r <= 0x06FF:
-			return foldArabic(r)
 		case unicode.IsLetter(r) || unicode.IsDigit(r):
-			return unicode.ToLower(r)
+			return unicode.ToLower(foldArabic(r))
 		}
 		return ' '
 	}, s)
