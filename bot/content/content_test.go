@@ -159,7 +159,7 @@ func TestPluralCategoryMissing(t *testing.T) {
 
 func TestWarningsForCharactersThatForceUCS2(t *testing.T) {
 	files := shippedFiles(t)
-	edit(t, files, "locales/fr.yaml", "Autre sujet", "Autre « sujet »")
+	edit(t, files, "locales/fr.yaml", "un autre numéro", "un « autre » numéro")
 	c, problems := Check(files)
 	if c == nil || problems.HasErrors() {
 		t.Fatalf("a warning must not stop the content: %v", problems)
@@ -235,6 +235,21 @@ func TestFoldAndDigits(t *testing.T) {
 		"۱۲":            "12",
 		"مَرْحَبًا":     "مرحبا",
 		"مـــرحبا":      "مرحبا",
+		// Arabic spelling variants fold together.
+		"القائمه":          "القايمه",
+		"القائمة":          "القايمه",
+		"القايمة":          "القايمه",
+		"إحذف":             "احذف",
+		"أحذف":             "احذف",
+		"آحذف":             "احذف",
+		"ٱحذف":             "احذف",
+		"مساعدة":           "مساعده",
+		"مُسَاعَدَة":       "مساعده",
+		"مستشفى":           "مستشفي",
+		"مستشفی":           "مستشفي",
+		"کلمة":             "كلمه",
+		"وجدہ":             "وجده",
+		"القائمة، مساعدة؟": "القايمه مساعده", // Arabic comma and question mark are punctuation
 	}
 	for in, want := range tests {
 		if got := Fold(in); got != want {

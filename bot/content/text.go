@@ -27,8 +27,11 @@ func Digits(s string) string {
 }
 
 // Fold reduces a word or a short answer to a form for comparison: digits
-// made ASCII, lower case, accents and Arabic vowel marks dropped, punctuation
-// dropped, spaces collapsed. "Arrêt !" and "ARRET" fold the same.
+// made ASCII, lower case, accents and Arabic vowel marks (harakat) and the
+// tatweel dropped, punctuation dropped, spaces collapsed. "Arrêt !" and
+// "ARRET" fold the same. Arabic spelling variants fold together (see
+// foldArabic): "القائمه" is "القائمة", "إحذف" is "احذف", and the Persian and
+// Urdu letters of phone keyboards (ک، ی، ہ) are their Arabic ones.
 func Fold(s string) string {
 	if !isASCII(s) {
 		s = Digits(s)
@@ -41,11 +44,28 @@ func Fold(s string) string {
 		case r == 'ـ': // tatweel, the Arabic stretching stroke
 			return -1
 		case unicode.IsLetter(r) || unicode.IsDigit(r):
-			return unicode.ToLower(r)
+			return unicode.ToLower(foldArabic(r))
 		}
 		return ' '
 	}, s)
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// foldArabic maps an Arabic-script letter to the one it is commonly written
+// as: people write without hamza or dots, and phones with a Persian or Urdu
+// keyboard type their own forms of kaf, ya and ha.
+func foldArabic(r rune) rune {
+	switch r {
+	case 'أ', 'إ', 'آ', 'ٱ': // alef with hamza or madda, alef wasla
+		return 'ا'
+	case 'ة', 'ۃ', 'ہ', 'ھ': // ta marbuta (Arabic, Urdu), Urdu heh goal, heh doachashmee
+		return 'ه'
+	case 'ى', 'ی': // alef maqsura, Persian ya
+		return 'ي'
+	case 'ک': // Persian keheh
+		return 'ك'
+	}
+	return r
 }
 
 // stripMarks decomposes, drops the combining marks (accents, Arabic vowel

@@ -97,7 +97,8 @@ func TestFirstMessagePicksLanguage(t *testing.T) {
 		{"مرحبا", "ar"},
 		{"السلام عليكم", "ar"},
 		{"أريد مساعدة", "ar"},
-		{"Salam", "ar"},
+		{"سلام", "ar"},
+		{"Marhaba", "ar"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.first, func(t *testing.T) {
@@ -586,4 +587,145 @@ func TestUnknownNodeGoesToMainMenu(t *testing.T) {
 		t.Errorf("a person whose step is gone: replies %q; want a short note, then the menu", joined(res))
 	}
 	mustContain(t, res, text(e.Content, "en", "main_title"))
+}
+
+// Arabic spelling variants and the letters of Persian and Urdu phone
+// keyboards are the shipped keywords and site names, at any step.
+func TestArabicSpellingVariants(t *testing.T) {
+	e := newEngine(t)
+	c := e.Content
+	tests := []struct {
+		word string
+		want string // message id in the reply
+		node string
+	}{
+		{"القائمه", "main_title", "main"}, // ه for ة
+		{"قائمه", "main_title", "main"},
+		{"مساعده", "help_title", "help"},
+		{"مُسَاعَدَه", "help_title", "help"}, // with harakat
+		{"مسـاعـده", "help_title", "help"},   // with tatweel
+		{"إحذف", "erase_confirm", "erase"},   // إ for ا
+		{"ٱحذف", "erase_confirm", "erase"},   // alef wasla
+		{"اللغه", "language_prompt", "language"},
+		{"إبدأ", "start_ack", "main"},
+	}
+	for _, tt := range tests {
+		for _, at := range []string{"main", "health", "notices_site"} {
+			t.Run(tt.word+"@"+at, func(t *testing.T) {
+				st := State{Lang: "ar", Node: at, LastSeen: t0}
+				res := e.Step(st, Input{Text: tt.word, Now: t0.Add(time.Minute)}, defaultData(c))
+				mustContain(t, res, text(c, "ar", tt.want))
+				if res.State.Node != tt.node {
+					t.Errorf("node = %q, want %q", res.State.Node, tt.node)
+				}
+			})
+		}
+	}
+	// Site names: ه for ة, Persian ی for ي.
+	for answer, site := range map[string]string{"وجده": "oujda", "طنجه": "tanger", "الدار البیضاء": "casablanca"} {
+		t.Run(answer, func(t *testing.T) {
+			st := State{Lang: "ar", Node: "notices_site", LastSeen: t0}
+			res := e.Step(st, Input{Text: answer, Now: t0.Add(time.Minute)}, defaultData(c))
+			if len(res.State.Sites) != 1 || res.State.Sites[0] != site {
+				t.Fatalf("subscriptions = %v, want [%s]:\n%s", res.State.Sites, site, joined(res))
+			}
+		})
+	}
+}
+
+// "salam" in Latin letters does not tell the language (francophone West
+// Africans greet with it too): the bot asks. Arabic script still means Arabic.
+func TestLatinSalamAsksTheLanguage(t *testing.T) {
+	e := newEngine(t)
+	c := e.Content
+	for _, first := range []string{"Salam", "salam !", "SALAAM", "slm", "Salam alaykoum", "salam alaikum", "Assalamu alaikum", "assalam aleikoum", "salam ça va"} {
+		t.Run(first, func(t *testing.T) {
+			res := newConversation(t, e).send(first)
+			if res.State.Lang != "" || res.State.Node != c.Flow.Settings.ChooseLanguage {
+				t.Fatalf("state = %+v, want no language and the language question", res.State)
+			}
+			for _, lang := range c.Languages {
+				mustContain(t, res, text(c, lang, "language_prompt"))
+			}
+		})
+	}
+	// A channel's language (Telegram's) then decides, as for any other text.
+	res := e.Step(State{}, Input{Text: "Salam", Now: t0, Lang: "fr"}, defaultData(c))
+	if res.State.Lang != "fr" {
+		t.Errorf("Salam with hint fr: language %q, want fr", res.State.Lang)
+	}
+	// Arabic script still means Arabic.
+	for _, first := range []string{"سلام", "السلام عليكم"} {
+		res := e.Step(State{}, Input{Text: first, Now: t0}, defaultData(c))
+		if res.State.Lang != "ar" || res.State.Node != "main" {
+			t.Errorf("%s: state %+v, want Arabic at main", first, res.State)
+		}
+	}
+}
+
+// Every footer says what to send, in every language: "Autre sujet : son
+// numéro" told no one what to do.
+func TestFootersSayWhatToSend(t *testing.T) {
+	e := newEngine(t)
+	c := e.Content
+	send := map[string]string{"fr": "envoyez", "en": "send", "ar": "أرسل"}
+	for _, lang := range c.Languages {
+		verb, ok := send[lang]
+		if !ok {
+			t.Fatalf("no send verb for %q", lang)
+		}
+		for _, id := range []string{c.Flow.Settings.FooterMain, c.Flow.Settings.FooterMenu, content.MsgNoticeFooter} {
+			if f := text(c, lang, id); !strings.Contains(strings.ToLower(f), verb) {
+				t.Errorf("%s %s = %q: does not say %q", lang, id, f, verb)
+			}
+		}
+		// As sent: a health text rests at the health menu with its footer,
+		// a subscription rests at the main menu with the other.
+		for _, path := range []struct {
+			sends  []string
+			footer string
+		}{
+			{[]string{"2", "1"}, c.Flow.Settings.FooterMenu},
+			{[]string{"4", "1", "1"}, c.Flow.Settings.FooterMain},
+		} {
+			st := State{Lang: lang, Node: "main", LastSeen: t0}
+			var res Result
+			for i, s := range path.sends {
+				res = e.Step(st, Input{Text: s, Now: t0.Add(time.Duration(i+1) * time.Minute)}, defaultData(c))
+				st = res.State
+			}
+			last := res.Replies[len(res.Replies)-1].Text
+			if want := text(c, lang, path.footer); !strings.HasSuffix(last, "\n"+want) {
+				t.Errorf("%s after %v: reply %q does not end with the footer %q", lang, path.sends, last, want)
+			}
+		}
+	}
+}
+
+// AIDE, HELP and مساعدة say what the help branch holds (how the service works,
+// your data, complaints): people expect aid from the word.
+func TestHelpSaysWhatItHolds(t *testing.T) {
+	e := newEngine(t)
+	c := e.Content
+	for _, tt := range []struct {
+		lang, word string
+		holds      []string
+	}{
+		{"fr", "AIDE", []string{"mode d'emploi", "vos données", "plaintes"}},
+		{"en", "HELP", []string{"how it works", "your data", "complaints"}},
+		{"ar", "مساعدة", []string{"كيف تعمل الخدمة", "بياناتك", "الشكاوى"}},
+	} {
+		t.Run(tt.lang, func(t *testing.T) {
+			res := e.Step(State{Lang: tt.lang, Node: "main", LastSeen: t0}, Input{Text: tt.word, Now: t0.Add(time.Minute)}, defaultData(c))
+			if res.State.Node != "help" || len(res.Replies) == 0 {
+				t.Fatalf("%s: state %+v, want the help menu", tt.word, res.State)
+			}
+			title := strings.SplitN(res.Replies[0].Text, "\n", 2)[0]
+			for _, h := range tt.holds {
+				if !strings.Contains(title, h) {
+					t.Errorf("%s: help title %q does not say %q", tt.word, title, h)
+				}
+			}
+		})
+	}
 }
