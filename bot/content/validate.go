@@ -266,6 +266,9 @@ func (c *Content) validate() Problems {
 	ps = append(ps, c.checkReachable()...)
 	ps = append(ps, c.checkLoops()...)
 	ps = append(ps, c.checkRender()...)
+	for _, id := range conversationMessages {
+		use(id, sf, 0, "conversation")
+	}
 	ps = append(ps, c.checkMessages(used)...)
 	ps = append(ps, c.checkGSM()...)
 	ps = append(ps, c.checkBudget()...)

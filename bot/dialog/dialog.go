@@ -331,7 +331,7 @@ func (s *Service) decode(contact string, stored store.State) engine.State {
 			s.log.Error("unreadable conversation state, starting at the menu", "contact", contact, "err", err)
 			return st
 		}
-		st.Node, st.Tries, st.Vars = d.Node, d.Tries, d.Vars
+		st.Node, st.Tries, st.Misses, st.Vars = d.Node, d.Tries, d.Misses, d.Vars
 	}
 	return st
 }
@@ -339,9 +339,11 @@ func (s *Service) decode(contact string, stored store.State) engine.State {
 // conversation is the part of a state that ends with the conversation:
 // it is stored apart and expires after the idle period.
 type conversation struct {
-	Node  string            `json:"node,omitempty"`
-	Tries int               `json:"tries,omitempty"`
-	Vars  map[string]string `json:"vars,omitempty"`
+	Node  string `json:"node,omitempty"`
+	Tries int    `json:"tries,omitempty"`
+	// Misses counts the answers in a row the bot did not understand.
+	Misses int               `json:"misses,omitempty"`
+	Vars   map[string]string `json:"vars,omitempty"`
 }
 
 // encode splits a state into what is kept of the person and where the
@@ -350,9 +352,9 @@ type conversation struct {
 // is kept while a request to staff is open or the bot waits for the
 // person's own words, which a long silence must not lose.
 func (s *Service) encode(c *content.Content, st engine.State) (data, dialog []byte, ttl time.Duration, err error) {
-	d := conversation{Node: st.Node, Tries: st.Tries, Vars: st.Vars}
+	d := conversation{Node: st.Node, Tries: st.Tries, Misses: st.Misses, Vars: st.Vars}
 	lasting := st.Request != "" || engine.AwaitsText(c, st.Node)
-	st.Node, st.Tries, st.Vars = "", 0, nil
+	st.Node, st.Tries, st.Misses, st.Vars = "", 0, 0, nil
 	if data, err = json.Marshal(st); err != nil {
 		return nil, nil, 0, err
 	}
@@ -361,7 +363,7 @@ func (s *Service) encode(c *content.Content, st engine.State) (data, dialog []by
 			return data, nil, 0, nil // the conversation is over
 		}
 	}
-	if d.Node == "" && d.Tries == 0 && len(d.Vars) == 0 {
+	if d.Node == "" && d.Tries == 0 && d.Misses == 0 && len(d.Vars) == 0 {
 		return data, nil, 0, nil
 	}
 	dialog, err = json.Marshal(d)
@@ -456,7 +458,7 @@ func (s *Service) effectWrites(contact, channel string, res *engine.Result) ([]s
 			}
 			ws = append(ws, req...)
 			ws = append(ws, s.store.RequestIndexWrites(contact, id)...)
-			res.State.Request = id
+			res.State.Request, res.State.StaffReplied = id, false
 		case engine.EffectNote:
 			if res.State.Request != "" && e.Text != "" {
 				ws = append(ws, s.store.NoteWrites(res.State.Request, s.store.Seal(e.Text))...)
@@ -662,13 +664,31 @@ func (s *Service) ReplyToRequest(ctx context.Context, id, text string) error {
 	if err := s.store.PutRequest(ctx, req); err != nil {
 		s.log.Warn("a staff reply is queued, but the request's reply count was not written", "request", id, "err", err)
 	}
+	// From now on what the person writes, numbers included, answers staff.
+	err = s.update(ctx, req.Contact, func(st *engine.State) bool {
+		if st.Request != id || st.StaffReplied {
+			return false
+		}
+		st.StaffReplied = true
+		return true
+	})
+	if err != nil {
+		s.log.Warn("a staff reply is queued, but the person's state does not note it: their numbers still work the menus", "request", id, "err", err)
+	}
 	return nil
 }
 
-// CloseRequest closes a request and hands the person back to the bot.
+// CloseRequest closes a request and hands the person back to the bot, and
+// tells the person so, in their language, on their channel (once: closing a
+// closed request the person was handed back from tells nobody).
 func (s *Service) CloseRequest(ctx context.Context, id string) error {
 	req, _, err := s.store.Request(ctx, id)
 	if err != nil {
+		return err
+	}
+	// The notice is queued first: if what follows fails, closing again
+	// queues it again rather than never.
+	if err := s.noticeClosed(ctx, req); err != nil {
 		return err
 	}
 	if req.Open {
@@ -681,9 +701,40 @@ func (s *Service) CloseRequest(ctx context.Context, id string) error {
 		if st.Request != id {
 			return false
 		}
-		st.Request = ""
+		st.Request, st.StaffReplied = "", false
 		return true
 	})
+}
+
+// noticeClosed queues, ahead of bulk traffic, the notice that a request is
+// closed, if the request is still open or still holds the person; a person
+// who cannot be reached (erased, no outbox) is not told.
+func (s *Service) noticeClosed(ctx context.Context, req store.Request) error {
+	reach, ok, err := s.store.Reach(ctx, req.Contact)
+	if err != nil {
+		return err
+	}
+	if !ok || reach.Address == "" || s.opts.Outbox == nil {
+		return nil
+	}
+	st := s.decode(req.Contact, store.State{Data: reach.Data})
+	if !req.Open && st.Request != req.ID {
+		return nil
+	}
+	c := s.Content()
+	lang := st.Lang
+	if !c.HasLanguage(lang) {
+		lang = req.Lang
+	}
+	if !c.HasLanguage(lang) {
+		lang = c.Languages[0]
+	}
+	if !c.Has(lang, content.MsgRequestClosed) {
+		return nil
+	}
+	e := outbox.NewEntry(reach.Channel, reach.Address, req.Contact, outbox.Reply)
+	e.Messages = []outbox.Text{{Text: c.Text(lang, content.MsgRequestClosed, nil)}}
+	return s.opts.Outbox.Enqueue(ctx, e)
 }
 
 func erases(res engine.Result) bool {

@@ -339,9 +339,10 @@ func TestConversationExpiresAfterIdle(t *testing.T) {
 	}
 	waitUntil(t, func() bool { return rdb.Exists(ctx, dialog).Val() == 0 })
 	replies := f.send(t, "+212600000077", "1")
-	if !contains(replies, c.Text("en", "welcome_back", nil)) {
-		t.Errorf("after the idle period, 1 got %q; want the welcome back in English", replies[0].Text)
+	if !contains(replies, c.Text("en", "welcome_back_short", nil)) || !contains(replies, c.Text("en", "dist_which_site", nil)) {
+		t.Errorf("after the idle period, 1 got %q; want the welcome back in English, then the distributions", replies[0].Text)
 	}
+	f.send(t, "+212600000077", "0") // back to the main menu
 
 	// Waiting for the person's own words (a request to staff): a long
 	// silence does not lose what they then write.
@@ -362,5 +363,22 @@ func waitUntil(t *testing.T, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatal("condition not met within 5 s")
 		}
+	}
+}
+
+// TestMissesCountAcrossMessages: the answers in a row the bot did not
+// understand are counted across messages (kept with the conversation), and
+// the third offers a person.
+func TestMissesCountAcrossMessages(t *testing.T) {
+	f := newFixture(t)
+	offer := f.content.Text("fr", "offer_person", nil)
+	f.send(t, "+212600000088", "Bonjour")
+	for _, msg := range []string{"9", "peut-être"} {
+		if replies := f.send(t, "+212600000088", msg); contains(replies, offer) {
+			t.Fatalf("%q: offered a person before the third miss", msg)
+		}
+	}
+	if replies := f.send(t, "+212600000088", "8"); !contains(replies, offer) {
+		t.Errorf("third miss in a row: %q; want the offer of a person", replies[0].Text)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/outreach-org/outreach/bot/content"
 )
@@ -23,6 +24,9 @@ type State struct {
 	Node string `json:"node,omitempty"`
 	// Tries counts wrong answers to the current question.
 	Tries int `json:"tries,omitempty"`
+	// Misses counts the answers in a row the bot did not understand, at
+	// any menu or question; at missesBeforeOffer it offers a person.
+	Misses int `json:"misses,omitempty"`
 	// Vars holds saved answers, such as the chosen site.
 	Vars map[string]string `json:"vars,omitempty"`
 	// Sites are the sites whose notices the person chose to receive.
@@ -33,9 +37,13 @@ type State struct {
 	// can reach them. Unblocking clears it, not an opt-out.
 	Blocked bool `json:"blocked,omitempty"`
 	// Request is the open request to talk to a person: while it is open the
-	// bot stays quiet but for keywords, and what the person writes goes to
-	// staff.
+	// bot stays quiet but for keywords and menu choices, and what else the
+	// person writes goes to staff.
 	Request string `json:"request,omitempty"`
+	// StaffReplied is set when staff have replied to the open request: from
+	// then on everything the person writes, numbers included, goes to staff,
+	// until a keyword (MENU, STOP…) or the request's closing.
+	StaffReplied bool `json:"staff_replied,omitempty"`
 	// LastSeen is when the person last wrote; zero for a new contact.
 	LastSeen time.Time `json:"last_seen,omitzero"`
 }
@@ -196,6 +204,10 @@ const DefaultMaxReplies = 6
 // maxListed bounds the distributions one list shows.
 const maxListed = 3
 
+// missesBeforeOffer is how many answers in a row the bot may not understand
+// before it offers a person.
+const missesBeforeOffer = 3
+
 // Step handles one message: it returns the replies, the contact's new state
 // and the effects to record. It never fails: an answer it cannot use gets a
 // way forward, never silence.
@@ -204,6 +216,12 @@ func (e *Engine) Step(st State, in Input, data Data) Result {
 	text := content.Digits(r.raw)
 	idle := !st.LastSeen.IsZero() && e.IdleAfter > 0 && in.Now.Sub(st.LastSeen) > e.IdleAfter
 	r.st.LastSeen = in.Now
+	// Only a misunderstood answer counts on; anything else resets.
+	r.misses = st.Misses
+	if idle {
+		r.misses = 0
+	}
+	r.st.Misses = 0
 
 	if kw, ok := r.c.Keyword(text); ok {
 		if r.st.Lang == "" {
@@ -217,6 +235,9 @@ func (e *Engine) Step(st State, in Input, data Data) Result {
 			}
 		}
 		r.st.Tries = 0
+		// A keyword leaves the conversation with staff: menu numbers work
+		// again (what else the person writes still goes to staff).
+		r.st.StaffReplied = false
 		if st.LastSeen.IsZero() && kw.Goto == r.s.Main {
 			// A first message of MENU still gets the welcome and its
 			// privacy notice before the menu.
@@ -227,9 +248,10 @@ func (e *Engine) Step(st State, in Input, data Data) Result {
 		return r.result()
 	}
 	switch {
-	case r.st.Request != "" && r.c.HasLanguage(r.st.Lang) && !r.navigates(text):
+	case r.st.Request != "" && r.c.HasLanguage(r.st.Lang) && (r.st.StaffReplied || !r.navigates(text)):
 		// A person from the staff answers: the bot stays quiet, and what
-		// the person writes goes to them.
+		// the person writes goes to them — once staff have replied, numbers
+		// too, as answers to staff.
 		r.effects = append(r.effects, Effect{Kind: EffectNote, Text: r.raw, Lang: r.st.Lang})
 	case r.st.Lang == "" || !r.c.HasLanguage(r.st.Lang):
 		r.st.Lang = ""
@@ -246,7 +268,16 @@ func (e *Engine) Step(st State, in Input, data Data) Result {
 		}
 	case idle && !r.awaitsText():
 		r.st.Tries = 0
-		r.run(r.s.WelcomeBack)
+		if o, ok := r.mainOption(text); ok {
+			// A main-menu number after a silence is answered: a short
+			// welcome back, then that branch.
+			r.run(o.Goto)
+			if len(r.replies) > 0 && r.c.Has(r.st.Lang, content.MsgWelcomeBackShort) {
+				r.replies[0].Text = r.text(content.MsgWelcomeBackShort) + "\n" + r.replies[0].Text
+			}
+		} else {
+			r.run(r.s.WelcomeBack)
+		}
 	default:
 		r.answer(text)
 	}
@@ -272,6 +303,19 @@ func (r *step) navigates(text string) bool {
 		return ok || (n.Back != "" && folded == "0")
 	}
 	return false
+}
+
+// mainOption returns the main-menu option an answer chooses, if any.
+func (r *step) mainOption(text string) (content.Option, bool) {
+	main := r.c.Flow.Nodes[r.s.Main]
+	if main == nil || main.Kind != content.KindMenu {
+		return content.Option{}, false
+	}
+	key, err := strconv.Atoi(content.Fold(text))
+	if err != nil {
+		return content.Option{}, false
+	}
+	return main.Option(key)
 }
 
 // awaitsText reports whether the person was asked to write freely (a
@@ -303,6 +347,8 @@ type step struct {
 	replies []Reply
 	effects []Effect
 	guarded bool
+	// misses is the count of misunderstood answers before this one.
+	misses int
 }
 
 func (r *step) result() Result {
@@ -344,6 +390,9 @@ func (r *step) answer(text string) {
 				return
 			}
 		}
+		if r.missed() {
+			return
+		}
 		menu, choices := r.menu(n)
 		r.say(r.text(r.s.Invalid)+"\n"+menu, choices)
 	case content.KindQuestion:
@@ -362,6 +411,9 @@ func (r *step) answer(text string) {
 			return
 		}
 		r.st.Tries++
+		if r.missed() {
+			return
+		}
 		if r.st.Tries >= r.maxTries() {
 			r.st.Tries = 0
 			back := n.Back
@@ -384,6 +436,22 @@ func (r *step) answer(text string) {
 		r.say(q, choices)
 		r.st.Node = n.ID
 	}
+}
+
+// missed counts an answer the bot did not understand. At the
+// missesBeforeOffer-th in a row it offers a person, with the main menu (where
+// 0 is a person), and reports that it did; the count starts again.
+func (r *step) missed() bool {
+	r.st.Misses = r.misses + 1
+	main := r.c.Flow.Nodes[r.s.Main]
+	if r.st.Misses < missesBeforeOffer || r.st.Lang == "" || r.st.Request != "" || main == nil || main.Kind != content.KindMenu || !r.c.Has(r.st.Lang, content.MsgOfferPerson) {
+		return false
+	}
+	r.st.Misses, r.st.Tries = 0, 0
+	menu, choices := r.menu(main)
+	r.say(r.text(content.MsgOfferPerson)+"\n"+menu, choices)
+	r.st.Node = r.s.Main
+	return true
 }
 
 func (r *step) maxTries() int {
@@ -423,7 +491,8 @@ func (r *step) check(n *content.Node, text, folded string) (string, bool) {
 		}
 	case content.ExpectText:
 		const maxLen = 1000
-		if folded == "" {
+		if utf8.RuneCountInString(folded) < 2 {
+			// One letter, digit or sign is not a request: ask for words.
 			return "", false
 		}
 		text := r.raw // as written: digits and all

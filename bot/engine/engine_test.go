@@ -351,7 +351,7 @@ func TestIdleConversationStartsAgain(t *testing.T) {
 	conv.send("Bonjour")
 	conv.send("2")
 	conv.now = conv.now.Add(2 * time.Hour)
-	res := conv.send("3")
+	res := conv.send("merci")
 	if got, want := res.Replies[0].Text, text(c, "fr", "welcome_back"); got != want {
 		t.Errorf("after a long silence first reply = %q, want %q", got, want)
 	}
@@ -727,5 +727,168 @@ func TestHelpSaysWhatItHolds(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSilenceThenAMenuNumber: after a silence, a main-menu number is
+// answered — a short welcome back, then that branch — not dropped for the
+// main menu; a number the main menu does not offer still gets the menu.
+func TestSilenceThenAMenuNumber(t *testing.T) {
+	e := newEngine(t)
+	c := e.Content
+	for _, tt := range []struct {
+		lang, hello, number, node, want string
+	}{
+		{"fr", "Bonjour", "3", "school", "school_title"},
+		{"en", "hello", "1", "dist_site", "dist_which_site"},
+		{"ar", "مرحبا", "٠", "person", "person_ask"},
+	} {
+		t.Run(tt.lang, func(t *testing.T) {
+			conv := newConversation(t, e)
+			conv.send(tt.hello)
+			conv.send("2") // health: its own options, 1 to 6
+			conv.now = conv.now.Add(2 * time.Hour)
+			res := conv.send(tt.number)
+			if len(res.Replies) != 1 || res.State.Node != tt.node {
+				t.Fatalf("after a silence, %q: node %q, replies:\n%s\nwant one reply at %s", tt.number, res.State.Node, joined(res), tt.node)
+			}
+			if got := res.Replies[0].Text; !strings.HasPrefix(got, text(c, tt.lang, "welcome_back_short")+"\n") || !strings.Contains(got, text(c, tt.lang, tt.want)) {
+				t.Errorf("reply %q: want the short welcome back, then %s", got, tt.want)
+			}
+		})
+	}
+	conv := newConversation(t, e)
+	conv.send("Bonjour")
+	conv.now = conv.now.Add(2 * time.Hour)
+	res := conv.send("9") // not a main-menu option
+	if got, want := res.Replies[0].Text, text(c, "fr", "welcome_back"); got != want || res.State.Node != "main" {
+		t.Errorf("after a silence, 9: first reply %q at %q, want %q and the main menu", got, res.State.Node, want)
+	}
+}
+
+// TestNumbersGoToStaffOnceTheyReplied: once staff have replied to the open
+// request, what the person sends, numbers included, goes to staff in
+// silence; a keyword leaves (the menu works again), the request stays open.
+func TestNumbersGoToStaffOnceTheyReplied(t *testing.T) {
+	e := newEngine(t)
+	c := e.Content
+	data := defaultData(c)
+	at := t0.Add(time.Minute)
+	replied := State{Lang: "en", Node: "main", LastSeen: t0, Request: "r1", StaffReplied: true}
+	for _, msg := range []string{"2", "٣", "0", "yes please", "1"} {
+		res := e.Step(replied, Input{Text: msg, Now: at}, data)
+		if len(res.Replies) != 0 || len(res.Effects) != 1 || res.Effects[0].Kind != EffectNote || res.Effects[0].Text != msg || res.State.Node != "main" {
+			t.Errorf("%q after staff replied: replies %q, effects %+v, node %q; want silence and a note", msg, joined(res), res.Effects, res.State.Node)
+		}
+		if !res.State.StaffReplied || res.State.Request != "r1" {
+			t.Errorf("%q after staff replied: the conversation with staff ended (%+v)", msg, res.State)
+		}
+	}
+	// Even after a long silence, it is an answer to staff.
+	res := e.Step(replied, Input{Text: "3", Now: t0.Add(5 * time.Hour)}, data)
+	if len(res.Replies) != 0 || len(res.Effects) != 1 || res.Effects[0].Kind != EffectNote {
+		t.Errorf("3 after a silence: replies %q, effects %+v; want a note", joined(res), res.Effects)
+	}
+	for _, kw := range []string{"MENU", "STOP", "HELP", "LANGUAGE", "DELETE"} {
+		res := e.Step(replied, Input{Text: kw, Now: at}, data)
+		if len(res.Replies) == 0 || res.State.StaffReplied || res.State.Request != "r1" {
+			t.Errorf("%s after staff replied: %d replies, state %+v; want the keyword answered, the request kept", kw, len(res.Replies), res.State)
+		}
+		for _, ef := range res.Effects {
+			if ef.Kind == EffectNote {
+				t.Errorf("%s went to staff", kw)
+			}
+		}
+	}
+	left := e.Step(replied, Input{Text: "MENU", Now: at}, data).State
+	res = e.Step(left, Input{Text: "2", Now: at.Add(time.Minute)}, data)
+	if res.State.Node != "health" || len(res.Effects) != 0 {
+		t.Errorf("2 after MENU: node %q, effects %+v; want the health menu", res.State.Node, res.Effects)
+	}
+	mustContain(t, res, text(c, "en", "health_title"))
+}
+
+// TestOneCharacterIsNotARequest: one letter, digit or sign where a request
+// is asked is not recorded: the person is asked for a few words.
+func TestOneCharacterIsNotARequest(t *testing.T) {
+	e := newEngine(t)
+	c := e.Content
+	for _, tt := range []struct{ lang, hello, short, ok string }{
+		{"fr", "Bonjour", "a", "Ma fille est malade"},
+		{"en", "hello", "1", "no food for 3 days"},
+		{"ar", "مرحبا", "؟ب", "ابني مريض"},
+	} {
+		t.Run(tt.lang, func(t *testing.T) {
+			conv := newConversation(t, e)
+			conv.send(tt.hello)
+			conv.send("0")
+			res := conv.send(tt.short)
+			if len(res.Effects) != 0 || res.State.Node != "person" {
+				t.Fatalf("%q: effects %+v, node %q; want no request and the question again", tt.short, res.Effects, res.State.Node)
+			}
+			mustContain(t, res, text(c, tt.lang, "person_retry"))
+			mustContain(t, res, text(c, tt.lang, "person_ask"))
+			res = conv.send(tt.ok)
+			if len(res.Effects) != 1 || res.Effects[0].Kind != EffectHandover || res.Effects[0].Text != tt.ok {
+				t.Errorf("%q: effects %+v, want the request", tt.ok, res.Effects)
+			}
+		})
+	}
+}
+
+// TestThreeMissesOfferAPerson: three answers in a row the bot does not
+// understand, at any menu or question, offer a person with the main menu
+// (where 0 is a person); an understood answer starts the count again.
+func TestThreeMissesOfferAPerson(t *testing.T) {
+	e := newEngine(t)
+	c := e.Content
+	offered := func(res Result, lang string) bool {
+		return len(res.Replies) == 1 && res.State.Node == "main" &&
+			strings.HasPrefix(res.Replies[0].Text, text(c, lang, "offer_person")+"\n"+text(c, lang, "main_title"))
+	}
+	// At a question, and at a menu other than the main one.
+	for _, path := range [][]string{{"4", "1", "Mars", "zz", "?"}, {"2", "9", "maybe", "77"}} {
+		conv := newConversation(t, e)
+		conv.send("hello")
+		var res Result
+		for i, msg := range path {
+			res = conv.send(msg)
+			if i < len(path)-1 && offered(res, "en") {
+				t.Fatalf("%v: offered at %q already", path, msg)
+			}
+		}
+		if !offered(res, "en") {
+			t.Fatalf("%v: third miss in a row: node %q, replies:\n%s\nwant the offer of a person and the main menu", path, res.State.Node, joined(res))
+		}
+		if res = conv.send("0"); res.State.Node != "person" {
+			t.Errorf("0 after the offer: node %q, want person", res.State.Node)
+		}
+	}
+	var res Result
+	// An understood answer resets the count; so does a keyword.
+	conv := newConversation(t, e)
+	conv.send("Bonjour")
+	conv.send("9")
+	conv.send("9")
+	conv.send("2") // understood
+	conv.send("9")
+	conv.send("MENU")
+	conv.send("9")
+	if res = conv.send("9"); offered(res, "fr") {
+		t.Errorf("offered after two misses in a row:\n%s", joined(res))
+	}
+	if res = conv.send("9"); !offered(res, "fr") {
+		t.Errorf("third miss in a row at the main menu: replies:\n%s", joined(res))
+	}
+	if res = conv.send("9"); offered(res, "fr") {
+		t.Errorf("offered again at the next miss: the count does not start again:\n%s", joined(res))
+	}
+	// In Arabic too.
+	conv = newConversation(t, e)
+	conv.send("مرحبا")
+	conv.send("٩")
+	conv.send("؟")
+	if res = conv.send("كلام"); !offered(res, "ar") {
+		t.Errorf("third miss in Arabic:\n%s", joined(res))
 	}
 }

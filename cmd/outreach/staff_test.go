@@ -240,6 +240,7 @@ func TestSitesAPI(t *testing.T) {
 }
 
 func TestRequestsToAPerson(t *testing.T) {
+	c := shipped(t)
 	p := withProviders(t)
 	s := startServe(t, p.vars)
 	ppl := &people{t: t, base: s.base}
@@ -279,14 +280,35 @@ func TestRequestsToAPerson(t *testing.T) {
 	if last := calls[len(calls)-1]; last.To != person || !strings.Contains(last.Body, "appelez le 19") {
 		t.Errorf("reply reached %q: %q", last.To, last.Body)
 	}
+	// Staff replied: the person's numbers are answers to staff now.
+	ppl.sms(person, "2")
+	if code, out := api(t, "GET", s.base+"/api/v1/requests/"+id, adminToken, ""); code != 200 || fmt.Sprint(out["then"]) != "[Je suis à Nador, près de la gare 2]" {
+		t.Errorf("after staff replied, 2 went: %d %v; want it among what the person wrote after", code, out["then"])
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := len(p.twilio.Accepted()); n != before+1 {
+		t.Errorf("the bot answered a number %d times after staff replied", n-before-1)
+	}
 	if code, _ := api(t, "POST", s.base+"/api/v1/requests/"+id+"/close", adminToken, ""); code != 204 {
 		t.Fatalf("close: %d", code)
+	}
+	// The person is told, in French, on SMS; closing again tells nobody.
+	calls = p.twilio.WaitAccepted(t, before+2, 10*time.Second)
+	if last := calls[len(calls)-1]; last.To != person || last.Body != c.Text("fr", "request_closed", nil) {
+		t.Errorf("the closing notice reached %q: %q", last.To, last.Body)
+	}
+	if code, _ := api(t, "POST", s.base+"/api/v1/requests/"+id+"/close", adminToken, ""); code != 204 {
+		t.Fatalf("close again: %d", code)
 	}
 	if code, _ := api(t, "POST", s.base+"/api/v1/requests/"+id+"/reply", adminToken, `{"text":"x"}`); code != 409 {
 		t.Errorf("reply to a closed request: %d, want 409", code)
 	}
+	time.Sleep(300 * time.Millisecond)
+	if n := len(p.twilio.Accepted()); n != before+2 {
+		t.Errorf("%d messages after closing twice, want one notice", n-before-1)
+	}
 	ppl.sms(person, "AIDE")
-	p.twilio.WaitAccepted(t, before+2, 10*time.Second) // the bot answers again
+	p.twilio.WaitAccepted(t, before+3, 10*time.Second) // the bot answers again
 	if _, out := api(t, "GET", s.base+"/api/v1/requests", adminToken, ""); len(out["requests"].([]any)) != 0 {
 		t.Errorf("a closed request is still listed: %v", out)
 	}
