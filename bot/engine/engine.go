@@ -213,7 +213,9 @@ func (e *Engine) Step(st State, in Input, data Data) Result {
 	r.st.LastSeen = in.Now
 	// An offer of a person after words of danger holds only while the
 	// person is still at it.
-	r.pendingUrgent = r.st.Vars[varUrgent] != "" && r.st.Vars[varUrgent] == st.Node
+	if r.st.Vars[varUrgent] != "" && r.st.Vars[varUrgent] == st.Node {
+		r.pendingUrgent = st.Node
+	}
 	delete(r.st.Vars, varUrgent)
 
 	if kw, ok := r.c.Keyword(text); ok {
@@ -378,12 +380,19 @@ type step struct {
 	replies []Reply
 	effects []Effect
 	guarded bool
-	// pendingUrgent is set when the person answers an offer of a person
-	// made after words of danger: a handover then is urgent.
-	pendingUrgent bool
+	// pendingUrgent is the node of an offer of a person made after words
+	// of danger, when the person answers it: a handover then is urgent.
+	pendingUrgent string
 }
 
 func (r *step) result() Result {
+	if r.pendingUrgent != "" && r.st.Node == r.pendingUrgent {
+		// A wrong answer to the offer: it still holds.
+		if r.st.Vars == nil {
+			r.st.Vars = map[string]string{}
+		}
+		r.st.Vars[varUrgent] = r.pendingUrgent
+	}
 	return Result{Replies: r.replies, State: r.st, Effects: r.effects, Guarded: r.guarded}
 }
 
@@ -651,7 +660,7 @@ func (r *step) act(n *content.Node) {
 		r.st.Sites = nil
 	case content.DoHandover:
 		v := varName(n, "request")
-		r.effects = append(r.effects, Effect{Kind: EffectHandover, Text: r.st.Vars[v], Sites: siteList(r.st.Vars["site"]), Lang: r.st.Lang, Urgent: r.pendingUrgent})
+		r.effects = append(r.effects, Effect{Kind: EffectHandover, Text: r.st.Vars[v], Sites: siteList(r.st.Vars["site"]), Lang: r.st.Lang, Urgent: r.pendingUrgent != ""})
 		delete(r.st.Vars, v)
 	case content.DoOptOut:
 		r.st.OptedOut = true
