@@ -71,6 +71,9 @@ func TestDangerWords(t *testing.T) {
 		{"fr", "je cherche un médecin", ""},
 		{"fr", "le bateau de pêche", ""},
 		{"fr", "arrête de m'envoyer des messages", ""},
+		{"fr", "j'habite au bât B", ""},
+		{"fr", "ma carte a disparu", ""},
+		{"fr", "mon frère a disparu en mer", "missing"},
 		// English.
 		{"en", "my wife is bleeding", "medical"},
 		{"en", "she is in labour", "medical"},
@@ -94,6 +97,8 @@ func TestDangerWords(t *testing.T) {
 		{"en", "a beautiful day", ""},
 		{"en", "where is the school", ""},
 		{"en", "this is a hit song", ""},
+		{"en", "a document is missing", ""},
+		{"en", "my brother is missing at sea", "missing"},
 		// Arabic: the prefixes Arabic attaches still match.
 		{"ar", "زوجتي عندها نزيف", "medical"},
 		{"ar", "زوجتي في المخاض", "medical"},
@@ -112,6 +117,8 @@ func TestDangerWords(t *testing.T) {
 		{"ar", "أريد معلومات عن المدرسة", ""},
 		{"ar", "شهادة الولادة", ""},
 		{"ar", "مصادر المعلومات", ""},
+		{"ar", "جوازي مفقود", ""},
+		{"ar", "أخي مفقود في البحر", "missing"},
 	}
 	for _, tt := range tests {
 		conv := at(t, e, tt.lang)
