@@ -204,6 +204,8 @@ func TestFourthLanguageNeedsNoCode(t *testing.T) {
 	main := string(files["flows/main.yaml"].Data)
 	main = strings.Replace(main, "languages: [fr, en, ar]", "languages: [fr, en, ar, es]", 1)
 	main = strings.Replace(main, "greetings:\n", "greetings:\n  es: [hola, buenos dias]\n", 1)
+	// Words of danger are content too: each category gets Spanish words.
+	main = strings.ReplaceAll(main, "\n        en: [", "\n        es: [socorro]\n        en: [")
 	os.WriteFile(filepath.Join(dir, "flows", "main.yaml"), []byte(main), 0o644)
 
 	c := mustLoad(t, Dir(dir))

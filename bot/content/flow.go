@@ -51,9 +51,8 @@ type Flow struct {
 	Nodes     map[string]*Node
 	// Sites are the ids of the default sites (names are messages "site_<id>").
 	Sites []string
-	// Urgent are words, per language, that flag a request to a person as
-	// urgent (violence, abuse, a child at risk).
-	Urgent map[string][]string
+	// Urgent is how words of danger are heard at every step.
+	Urgent Urgent
 
 	settingsFile string
 	sitesFile    string
@@ -84,6 +83,40 @@ type Keyword struct {
 	Words map[string][]string `yaml:"words"`
 	File  string              `yaml:"-"`
 	Line  int                 `yaml:"-"`
+}
+
+// Urgent is the danger section of the flow: words of danger, by category
+// and language, heard in every message before anything but a keyword.
+type Urgent struct {
+	// Offer is the node run after a category's text when nothing was
+	// recorded: it offers a person (a menu whose "yes" is a handover).
+	Offer string `yaml:"offer"`
+	// Recorded is the node run after a category's text when an urgent
+	// request was recorded at once.
+	Recorded string `yaml:"recorded"`
+	// Categories are matched in order: the first that matches answers.
+	Categories []UrgentCategory `yaml:"categories"`
+
+	File string `yaml:"-"`
+	Line int    `yaml:"-"`
+}
+
+// UrgentCategory is one kind of danger: its words, what it answers and
+// whether it is passed to staff at once.
+type UrgentCategory struct {
+	// Name labels the category in metrics (never the text).
+	Name string `yaml:"name"`
+	// Text is the message id of the emergency numbers that fit.
+	Text string `yaml:"text"`
+	// Record passes the message to staff at once as an urgent request.
+	Record bool `yaml:"record"`
+	// Words per language. A word is matched whole; a word ending in "*" is a
+	// stem that matches any word it starts ("saign*": "saigne",
+	// "saignement"). A phrase matches consecutive words. Arabic words also
+	// match after a clitic prefix (و، ف، ب، ل، ك، ال …).
+	Words map[string][]string `yaml:"words"`
+
+	Line int `yaml:"-"`
 }
 
 // Node is one step of the conversation. Which fields count depends on Kind;
@@ -195,17 +228,26 @@ func (f *Flow) parse(file string, data []byte) Problems {
 				f.Greetings[lang] = append(f.Greetings[lang], words...)
 			}
 		case "urgent":
-			var u map[string][]string
+			var u Urgent
+			problems = append(problems, unknownFields(file, "urgent", val, Urgent{})...)
 			if err := val.Decode(&u); err != nil {
 				bad(err)
 				continue
 			}
-			if f.Urgent == nil {
-				f.Urgent = map[string][]string{}
+			if cats := mappingValue(val, "categories"); cats != nil && cats.Kind == yaml.SequenceNode {
+				for j, cv := range cats.Content {
+					problems = append(problems, unknownFields(file, "urgent.categories", cv, UrgentCategory{})...)
+					if j < len(u.Categories) {
+						u.Categories[j].Line = cv.Line
+					}
+				}
 			}
-			for lang, words := range u {
-				f.Urgent[lang] = append(f.Urgent[lang], words...)
+			u.File, u.Line = file, key.Line
+			if f.Urgent.File != "" {
+				problems.add(Problem{File: file, Line: key.Line, Key: "urgent", Msg: fmt.Sprintf("urgent defined twice (also %s:%d)", f.Urgent.File, f.Urgent.Line)})
+				continue
 			}
+			f.Urgent = u
 		case "sites":
 			var sites []string
 			if err := val.Decode(&sites); err != nil {

@@ -93,6 +93,9 @@ type folded struct {
 	keywordLang map[string]string
 	// greetings are each language's greetings, folded.
 	greetings map[string][]string
+	// urgent holds, by category (in flow order) and language, the danger
+	// phrases folded.
+	urgent []map[string][]phrase
 }
 
 func foldWords(f *Flow, languages []string) folded {
@@ -119,6 +122,17 @@ func foldWords(f *Flow, languages []string) folded {
 		for _, g := range f.Greetings[lang] {
 			out.greetings[lang] = append(out.greetings[lang], Fold(g))
 		}
+	}
+	for _, cat := range f.Urgent.Categories {
+		m := map[string][]phrase{}
+		for lang, words := range cat.Words {
+			for _, w := range words {
+				if p := foldPhrase(w); p != nil {
+					m[lang] = append(m[lang], p)
+				}
+			}
+		}
+		out.urgent = append(out.urgent, m)
 	}
 	return out
 }
@@ -198,26 +212,105 @@ func SortedOptions(opts []Option) []Option {
 	return out
 }
 
-// Urgent reports whether a text holds a word that flags a request to a
-// person as urgent, in any language.
+// Urgent reports whether a text holds words of danger, in any language.
 func (c *Content) Urgent(text string) bool {
-	folded := " " + Fold(text) + " "
-	for _, words := range c.Flow.Urgent {
-		for _, w := range words {
-			fw := Fold(w)
-			switch {
-			case fw == "":
-			case HasArabicScript(fw):
-				// Arabic attaches its prefixes (ال، ب، و، ل) to the word: match inside.
-				if strings.Contains(folded, fw) {
-					return true
+	_, _, ok := c.UrgentMatch(text)
+	return ok
+}
+
+// UrgentMatch returns the first category (in flow order) whose words the
+// text holds, and the language of the words that matched (the first in the
+// content's order when several do).
+func (c *Content) UrgentMatch(text string) (UrgentCategory, string, bool) {
+	words := strings.Fields(Fold(text))
+	if len(words) == 0 {
+		return UrgentCategory{}, "", false
+	}
+	forms := make([][]string, len(words))
+	for i, w := range words {
+		forms[i] = wordForms(w)
+	}
+	for i, cat := range c.Flow.Urgent.Categories {
+		for _, lang := range c.Languages {
+			for _, p := range c.folded.urgent[i][lang] {
+				if p.matches(forms) {
+					return cat, lang, true
 				}
-			case strings.Contains(folded, " "+fw):
-				return true
 			}
 		}
 	}
+	return UrgentCategory{}, "", false
+}
+
+// stem is one word of a danger phrase, folded: whole, or a prefix.
+type stem struct {
+	word   string
+	prefix bool
+}
+
+// phrase is a danger word or phrase, folded into its stems.
+type phrase []stem
+
+// foldPhrase folds a danger phrase; a word ending in "*" is a prefix stem.
+// It returns nil when nothing is left.
+func foldPhrase(s string) phrase {
+	var p phrase
+	for _, field := range strings.Fields(s) {
+		prefix := strings.HasSuffix(field, "*")
+		parts := strings.Fields(Fold(strings.TrimRight(field, "*")))
+		for j, w := range parts {
+			p = append(p, stem{word: w, prefix: prefix && j == len(parts)-1})
+		}
+	}
+	return p
+}
+
+// matches reports whether the phrase's stems match consecutive words.
+func (p phrase) matches(forms [][]string) bool {
+	if len(p) == 0 {
+		return false
+	}
+	for i := 0; i+len(p) <= len(forms); i++ {
+		ok := true
+		for j, st := range p {
+			if !st.matchesWord(forms[i+j]) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
 	return false
+}
+
+func (st stem) matchesWord(forms []string) bool {
+	for _, f := range forms {
+		if f == st.word || (st.prefix && strings.HasPrefix(f, st.word)) {
+			return true
+		}
+	}
+	return false
+}
+
+// arabicClitics are the prefixes Arabic attaches to a word (and, so, with,
+// for, like, the), longest first.
+var arabicClitics = []string{"وبال", "وال", "فال", "بال", "كال", "ولل", "فلل", "لل", "ال", "وب", "ول", "فب", "فل", "و", "ف", "ب", "ل", "ك"}
+
+// wordForms returns a folded word and, for an Arabic word, the word without
+// each clitic prefix it may carry (at least two letters left).
+func wordForms(w string) []string {
+	forms := []string{w}
+	if !HasArabicScript(w) {
+		return forms
+	}
+	for _, p := range arabicClitics {
+		if rest, ok := strings.CutPrefix(w, p); ok && utf8.RuneCountInString(rest) >= 2 {
+			forms = append(forms, rest)
+		}
+	}
+	return forms
 }
 
 // BadChar returns the first character of a staff's or partner's text that

@@ -136,6 +136,9 @@ func (c *Content) validate() Problems {
 		}
 	}
 
+	// Words of danger, heard at every step.
+	ps = append(ps, c.checkUrgent(use, node)...)
+
 	// Notices, sent to subscribers with a distribution.
 	for _, id := range append([]string{MsgDistItem, MsgDistFree, MsgNoticeFooter, MsgDateFormat, MsgTimeRange, MsgListSeparator, MsgDistWho, MsgDistBring}, NoticeKinds()...) {
 		use(id, sf, 0, "notices")
@@ -341,6 +344,8 @@ func (c *Content) checkReachable() Problems {
 	for _, kw := range f.Keywords {
 		push(kw.Goto)
 	}
+	push(f.Urgent.Offer)
+	push(f.Urgent.Recorded)
 	for len(queue) > 0 {
 		id := queue[0]
 		queue = queue[1:]
@@ -579,6 +584,57 @@ func (c *Content) checkRender() Problems {
 				}
 				if n := utf8.RuneCountInString(out); n > MaxMessageChars {
 					at(fmt.Sprintf("%d characters with its fields filled: a message has at most %d (the longest text one SMS can carry)", n, MaxMessageChars))
+				}
+			}
+		}
+	}
+	return ps
+}
+
+// checkUrgent checks the danger section: where it leads, and that every
+// category has a text and words that fold to something in every language.
+func (c *Content) checkUrgent(use func(id, file string, line int, key string), node func(id, file string, line int, key, field string)) Problems {
+	var ps Problems
+	u := c.Flow.Urgent
+	if u.File == "" {
+		// No danger section: nothing is heard, which validate says.
+		ps.add(Problem{File: "flows", Key: "urgent", Msg: "no urgent section: words of danger are not heard", Warning: true})
+		return ps
+	}
+	node(u.Offer, u.File, u.Line, "urgent.offer", "offer")
+	node(u.Recorded, u.File, u.Line, "urgent.recorded", "recorded")
+	if n := c.Flow.Nodes[u.Offer]; n != nil && !n.Waits() {
+		ps.add(Problem{File: u.File, Line: u.Line, Key: "urgent.offer", Msg: fmt.Sprintf("%q is a %s: the offer of a person must wait for an answer (a menu or a question)", u.Offer, n.Kind)})
+	}
+	if len(u.Categories) == 0 {
+		ps.add(Problem{File: u.File, Line: u.Line, Key: "urgent", Msg: "urgent has no categories"})
+	}
+	names := map[string]bool{}
+	for _, cat := range u.Categories {
+		key := "urgent." + cat.Name
+		switch {
+		case cat.Name == "":
+			ps.add(Problem{File: u.File, Line: cat.Line, Key: "urgent", Msg: "a category needs a name"})
+		case names[cat.Name]:
+			ps.add(Problem{File: u.File, Line: cat.Line, Key: key, Msg: "category defined twice"})
+		}
+		names[cat.Name] = true
+		if cat.Text == "" {
+			ps.add(Problem{File: u.File, Line: cat.Line, Key: key, Msg: "text is missing"})
+		}
+		use(cat.Text, u.File, cat.Line, key)
+		for lang := range cat.Words {
+			if c.locales[lang] == nil {
+				ps.add(Problem{File: u.File, Line: cat.Line, Key: key, Msg: fmt.Sprintf("words for %q, which has no message file", lang)})
+			}
+		}
+		for _, lang := range c.Flow.Settings.Languages {
+			if len(cat.Words[lang]) == 0 {
+				ps.add(Problem{File: u.File, Line: cat.Line, Key: key, Msg: fmt.Sprintf("no words for %q: danger written in it would not be heard", lang)})
+			}
+			for _, w := range cat.Words[lang] {
+				if foldPhrase(w) == nil {
+					ps.add(Problem{File: u.File, Line: cat.Line, Key: key, Msg: fmt.Sprintf("%s word %q folds to nothing: it can never match", lang, w)})
 				}
 			}
 		}

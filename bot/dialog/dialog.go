@@ -296,6 +296,9 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 					return Outcome{}, err
 				}
 			case simulated:
+			case e.Kind == engine.EffectUrgent:
+				// Counted by category only: the text is never logged.
+				s.metrics.Urgent.WithLabelValues(e.Category).Inc()
 			case e.Kind == engine.EffectHandover:
 				s.log.Info("request to talk to a person recorded", "contact", contact, "channel", msg.Channel)
 			case e.Kind == engine.EffectErase:
@@ -451,7 +454,7 @@ func (s *Service) effectWrites(contact, channel string, res *engine.Result) ([]s
 			req, err := s.store.RequestWrites(store.Request{
 				ID: id, Contact: contact, Channel: channel, Lang: e.Lang, Site: site,
 				Text: s.store.Seal(e.Text), CreatedAt: s.opts.Now().UTC(), Open: true,
-				Urgent: s.Content().Urgent(e.Text),
+				Urgent: e.Urgent || s.Content().Urgent(e.Text),
 			})
 			if err != nil {
 				return nil, err

@@ -163,6 +163,8 @@ const (
 	EffectErase  = "erase"
 	EffectOptOut = "opt_out"
 	EffectOptIn  = "opt_in"
+	// EffectUrgent is words of danger heard: for the metric, by category.
+	EffectUrgent = "urgent"
 )
 
 // Effect is a change the step made beyond the contact's own state, for the
@@ -175,6 +177,11 @@ type Effect struct {
 	Text string
 	// Lang is the person's language at the time.
 	Lang string
+	// Urgent flags a handover or a note as urgent: words of danger.
+	Urgent bool
+	// Category is the kind of danger heard (urgent effects and the
+	// handovers they make), for metrics; never logged with the text.
+	Category string
 }
 
 // Result is the outcome of one step.
@@ -222,6 +229,12 @@ func (e *Engine) Step(st State, in Input, data Data) Result {
 		r.misses = 0
 	}
 	r.st.Misses = 0
+	// An offer of a person after words of danger holds only while the
+	// person is still at it.
+	if r.st.Vars[varUrgent] != "" && r.st.Vars[varUrgent] == st.Node {
+		r.pendingUrgent = st.Node
+	}
+	delete(r.st.Vars, varUrgent)
 
 	if kw, ok := r.c.Keyword(text); ok {
 		if r.st.Lang == "" {
@@ -246,6 +259,14 @@ func (e *Engine) Step(st State, in Input, data Data) Result {
 			r.run(kw.Goto)
 		}
 		return r.result()
+	}
+	if !bareNumber(text) {
+		// Words of danger are heard at every step, before anything but a
+		// keyword.
+		if cat, lang, ok := r.c.UrgentMatch(r.raw); ok {
+			r.urgent(cat, lang)
+			return r.result()
+		}
 	}
 	switch {
 	case r.st.Request != "" && r.c.HasLanguage(r.st.Lang) && (r.st.StaffReplied || !r.navigates(text)):
@@ -282,6 +303,62 @@ func (e *Engine) Step(st State, in Input, data Data) Result {
 		r.answer(text)
 	}
 	return r.result()
+}
+
+// varUrgent holds, while an offer of a person after words of danger waits,
+// the node that offers it: a "yes" there records an urgent request. It holds
+// no word of what was written.
+const varUrgent = "urgent"
+
+// bareNumber reports whether an answer is only a number (a menu choice).
+func bareNumber(text string) bool {
+	folded := content.Fold(text)
+	if folded == "" {
+		return false
+	}
+	_, err := strconv.Atoi(folded)
+	return err == nil
+}
+
+// urgent answers words of danger at once: the numbers that fit, then the
+// request is recorded (the content says so for the category, or the person
+// was writing to staff anyway) or a person is offered.
+func (r *step) urgent(cat content.UrgentCategory, lang string) {
+	if !r.c.HasLanguage(r.st.Lang) {
+		r.st.Lang = lang
+	}
+	r.st.Tries = 0
+	u := r.c.Flow.Urgent
+	r.effects = append(r.effects, Effect{Kind: EffectUrgent, Category: cat.Name, Lang: r.st.Lang})
+	r.say(r.text(cat.Text), nil)
+	switch {
+	case r.st.Request != "":
+		// Staff already follow the person: it goes to them.
+		r.effects = append(r.effects, Effect{Kind: EffectNote, Text: r.raw, Lang: r.st.Lang, Urgent: true, Category: cat.Name})
+		r.run(u.Recorded)
+	case cat.Record || r.awaitsText():
+		delete(r.st.Vars, "request")
+		r.effects = append(r.effects, Effect{Kind: EffectHandover, Text: limitText(r.raw), Sites: siteList(r.st.Vars["site"]), Lang: r.st.Lang, Urgent: true, Category: cat.Name})
+		r.run(u.Recorded)
+	default:
+		r.run(u.Offer)
+		if r.st.Node != "" && !r.guarded {
+			if r.st.Vars == nil {
+				r.st.Vars = map[string]string{}
+			}
+			r.st.Vars[varUrgent] = r.st.Node
+		}
+	}
+}
+
+// maxRequestText bounds what one request or note keeps of the person's words.
+const maxRequestText = 1000
+
+func limitText(text string) string {
+	if runes := []rune(text); len(runes) > maxRequestText {
+		return string(runes[:maxRequestText])
+	}
+	return text
 }
 
 // navigates reports whether an answer is a choice the waiting menu or
@@ -349,9 +426,19 @@ type step struct {
 	guarded bool
 	// misses is the count of misunderstood answers before this one.
 	misses int
+	// pendingUrgent is the node of an offer of a person made after words
+	// of danger, when the person answers it: a handover then is urgent.
+	pendingUrgent string
 }
 
 func (r *step) result() Result {
+	if r.pendingUrgent != "" && r.st.Node == r.pendingUrgent {
+		// A wrong answer to the offer: it still holds.
+		if r.st.Vars == nil {
+			r.st.Vars = map[string]string{}
+		}
+		r.st.Vars[varUrgent] = r.pendingUrgent
+	}
 	return Result{Replies: r.replies, State: r.st, Effects: r.effects, Guarded: r.guarded}
 }
 
@@ -490,16 +577,11 @@ func (r *step) check(n *content.Node, text, folded string) (string, bool) {
 			}
 		}
 	case content.ExpectText:
-		const maxLen = 1000
 		if utf8.RuneCountInString(folded) < 2 {
 			// One letter, digit or sign is not a request: ask for words.
 			return "", false
 		}
-		text := r.raw // as written: digits and all
-		if runes := []rune(text); len(runes) > maxLen {
-			text = string(runes[:maxLen])
-		}
-		return text, true
+		return limitText(r.raw), true // as written: digits and all
 	}
 	return "", false
 }
@@ -647,7 +729,7 @@ func (r *step) act(n *content.Node) {
 		r.st.Sites = nil
 	case content.DoHandover:
 		v := varName(n, "request")
-		r.effects = append(r.effects, Effect{Kind: EffectHandover, Text: r.st.Vars[v], Sites: siteList(r.st.Vars["site"]), Lang: r.st.Lang})
+		r.effects = append(r.effects, Effect{Kind: EffectHandover, Text: r.st.Vars[v], Sites: siteList(r.st.Vars["site"]), Lang: r.st.Lang, Urgent: r.pendingUrgent != ""})
 		delete(r.st.Vars, v)
 	case content.DoOptOut:
 		r.st.OptedOut = true

@@ -45,6 +45,9 @@ type Metrics struct {
 	Claimed prometheus.Counter
 	// Statuses counts delivery status callbacks, by status.
 	Statuses *prometheus.CounterVec
+	// Urgent counts messages in which words of danger were heard, by
+	// category (the content's category names; never the text).
+	Urgent *prometheus.CounterVec
 	// RoundTrips counts round trips to Redis, by path (inbound, outbox,
 	// other); see RedisHook.
 	RoundTrips *prometheus.CounterVec
@@ -74,6 +77,9 @@ func New() *Metrics {
 			Name: "outreach_errors_total", Help: "Failures, by stage.",
 		}, []string{"stage"}),
 	}
+	m.Urgent = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "outreach_urgent_total", Help: "Messages with words of danger, answered with emergency numbers, by category.",
+	}, []string{"category"})
 	m.Webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "outreach_webhook_requests_total", Help: "Webhook requests, by route and status code.",
 	}, []string{"route", "code"})
@@ -109,7 +115,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.Inbound, m.Replies, m.Step, m.Conflicts, m.Guarded, m.Errors,
-		m.Webhooks, m.Duplicates, m.Sent, m.SendFailures, m.SendSeconds, m.Skipped, m.DeadLetters, m.Claimed, m.Statuses, m.RoundTrips,
+		m.Webhooks, m.Duplicates, m.Sent, m.SendFailures, m.SendSeconds, m.Skipped, m.DeadLetters, m.Claimed, m.Statuses, m.RoundTrips, m.Urgent,
 	)
 	return m
 }

@@ -1,0 +1,66 @@
+package dialog
+
+import (
+	"context"
+	"testing"
+)
+
+// urgentCount reads outreach_urgent_total for a category.
+func (f *fixture) urgentCount(t *testing.T, category string) float64 {
+	t.Helper()
+	families, err := f.metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range families {
+		if mf.GetName() != "outreach_urgent_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "category" && l.GetValue() == category {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// TestDangerIsRecordedAndCounted: words of danger at a menu are counted by
+// category; "1" to the offer records an urgent request; a protection case
+// is recorded at once, urgent, with what the person wrote.
+func TestDangerIsRecordedAndCounted(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	const phone = "+212600000090"
+	f.send(t, phone, "Bonjour")
+	f.send(t, phone, "2")
+	replies := f.send(t, phone, "ma femme saigne")
+	if replies[0].Text != f.content.Text("fr", "urgent_medical", nil) {
+		t.Fatalf("first reply %q, want the emergency numbers", replies[0].Text)
+	}
+	if got := f.urgentCount(t, "medical"); got != 1 {
+		t.Errorf("outreach_urgent_total{medical} = %v, want 1", got)
+	}
+	if reqs, err := f.store.OpenRequests(ctx); err != nil || len(reqs) != 0 {
+		t.Fatalf("before yes: %d requests (%v), want none", len(reqs), err)
+	}
+	f.send(t, phone, "1")
+	reqs, err := f.store.OpenRequests(ctx)
+	if err != nil || len(reqs) != 1 || !reqs[0].Urgent {
+		t.Fatalf("after yes: %+v (%v), want one urgent request", reqs, err)
+	}
+
+	const other = "+212600000091"
+	f.send(t, other, "Hello")
+	f.send(t, other, "1")
+	f.send(t, other, "my husband beats me")
+	reqs, err = f.store.OpenRequests(ctx)
+	if err != nil || len(reqs) != 2 || !reqs[1].Urgent || reqs[1].Lang != "en" {
+		t.Fatalf("violence: %+v (%v), want a second urgent request at once", reqs, err)
+	}
+	if got := f.urgentCount(t, "violence"); got != 1 {
+		t.Errorf("outreach_urgent_total{violence} = %v, want 1", got)
+	}
+}
