@@ -231,8 +231,8 @@ func (e *Engine) Step(st State, in Input, data Data) Result {
 	r.st.Misses = 0
 	// An offer of a person after words of danger holds only while the
 	// person is still at it.
-	if r.st.Vars[varUrgent] != "" && r.st.Vars[varUrgent] == st.Node {
-		r.pendingUrgent = st.Node
+	if node, category, _ := strings.Cut(r.st.Vars[varUrgent], " "); node != "" && node == st.Node {
+		r.pendingUrgent, r.pendingCategory = node, category
 	}
 	delete(r.st.Vars, varUrgent)
 
@@ -306,7 +306,8 @@ func (e *Engine) Step(st State, in Input, data Data) Result {
 }
 
 // varUrgent holds, while an offer of a person after words of danger waits,
-// the node that offers it: a "yes" there records an urgent request. It holds
+// the node that offers it and the category of danger ("node category"): a
+// "yes" there records an urgent request that names the category. It holds
 // no word of what was written.
 const varUrgent = "urgent"
 
@@ -346,9 +347,15 @@ func (r *step) urgent(cat content.UrgentCategory, lang string) {
 			if r.st.Vars == nil {
 				r.st.Vars = map[string]string{}
 			}
-			r.st.Vars[varUrgent] = r.st.Node
+			r.st.Vars[varUrgent] = r.st.Node + " " + cat.Name
 		}
 	}
+}
+
+// UrgentRequestText is what staff see of a request recorded when a person
+// answered yes to the offer of a person after words of danger of category.
+func UrgentRequestText(category string) string {
+	return "[urgent: " + category + "] words of danger were heard; the person asked to talk to a person"
 }
 
 // maxRequestText bounds what one request or note keeps of the person's words.
@@ -429,6 +436,8 @@ type step struct {
 	// pendingUrgent is the node of an offer of a person made after words
 	// of danger, when the person answers it: a handover then is urgent.
 	pendingUrgent string
+	// pendingCategory is the category of danger of that offer.
+	pendingCategory string
 }
 
 func (r *step) result() Result {
@@ -437,7 +446,7 @@ func (r *step) result() Result {
 		if r.st.Vars == nil {
 			r.st.Vars = map[string]string{}
 		}
-		r.st.Vars[varUrgent] = r.pendingUrgent
+		r.st.Vars[varUrgent] = r.pendingUrgent + " " + r.pendingCategory
 	}
 	return Result{Replies: r.replies, State: r.st, Effects: r.effects, Guarded: r.guarded}
 }
@@ -729,7 +738,14 @@ func (r *step) act(n *content.Node) {
 		r.st.Sites = nil
 	case content.DoHandover:
 		v := varName(n, "request")
-		r.effects = append(r.effects, Effect{Kind: EffectHandover, Text: r.st.Vars[v], Sites: siteList(r.st.Vars["site"]), Lang: r.st.Lang, Urgent: r.pendingUrgent != ""})
+		text := r.st.Vars[v]
+		if text == "" && r.pendingUrgent != "" {
+			// The person's words of danger are not kept in the state:
+			// staff are told what kind of danger was heard.
+			text = UrgentRequestText(r.pendingCategory)
+		}
+		r.effects = append(r.effects, Effect{Kind: EffectHandover, Text: text, Sites: siteList(r.st.Vars["site"]), Lang: r.st.Lang,
+			Urgent: r.pendingUrgent != "", Category: r.pendingCategory})
 		delete(r.st.Vars, v)
 	case content.DoOptOut:
 		r.st.OptedOut = true

@@ -220,6 +220,10 @@ func TestDangerOffersAPerson(t *testing.T) {
 	if !ok || !h.Urgent {
 		t.Fatalf("1 after the offer: handover %v (urgent %v), want an urgent one", ok, h.Urgent)
 	}
+	// Staff see what kind of danger was heard (the words are not kept).
+	if h.Category != "medical" || h.Text != UrgentRequestText("medical") {
+		t.Errorf("the request after the offer: category %q, text %q; want the medical category named", h.Category, h.Text)
+	}
 	if res.State.Vars[varUrgent] != "" {
 		t.Error("the offer is still pending after the request was recorded")
 	}
