@@ -35,9 +35,10 @@ func TestShippedContentIsValid(t *testing.T) {
 	if got := strings.Join(c.Languages, ","); got != "fr,en,ar" {
 		t.Errorf("languages = %s, want fr,en,ar", got)
 	}
-	// The contract's main menu: 1 distributions … 5 language, 0 a person.
+	// The contract's main menu: 1 distributions … 5 language, 6 protection
+	// and rights, 0 a person.
 	main := c.Flow.Nodes[c.Flow.Settings.Main]
-	want := map[int]string{1: "distributions", 2: "health", 3: "school", 4: "notices", 5: "language", 0: "person"}
+	want := map[int]string{1: "distributions", 2: "health", 3: "school", 4: "notices", 5: "language", 6: "protection", 0: "person"}
 	for key, node := range want {
 		o, ok := main.Option(key)
 		if !ok || o.Goto != node {

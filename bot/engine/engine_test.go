@@ -117,8 +117,9 @@ func TestFirstMessagePicksLanguage(t *testing.T) {
 			if res.State.Node != "main" {
 				t.Errorf("node = %q, want main", res.State.Node)
 			}
-			if got := len(res.Replies[1].Choices); got != 6 {
-				t.Errorf("main menu offers %d choices, want 6", got)
+			// 1 distributions … 5 language, 6 protection and rights, 0 a person.
+			if got := len(res.Replies[1].Choices); got != 7 {
+				t.Errorf("main menu offers %d choices, want 7", got)
 			}
 		})
 	}

@@ -88,7 +88,7 @@ func TestWebhook(t *testing.T) {
 			Status: 200, Replies: 2, Channel: Channel, Address: chat,
 			Check: func(t testing.TB, env *channeltest.Env) {
 				replies := env.Replies()
-				if len(replies[1].Choices) != 6 || replies[1].Choices[0].Key != "1" || replies[1].Choices[5].Key != "0" {
+				if len(replies[1].Choices) != 7 || replies[1].Choices[0].Key != "1" || replies[1].Choices[6].Key != "0" {
 					t.Errorf("menu choices = %+v", replies[1].Choices)
 				}
 			}},
