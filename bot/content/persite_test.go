@@ -34,6 +34,9 @@ func TestPerSiteValidation(t *testing.T) {
 		{"ask that saves another answer", func(t *testing.T, f fstest.MapFS) {
 			edit(t, f, "flows/main.yaml", "    save: site\n    back: health\n    goto: health_where\n", "    save: city\n    back: health\n    goto: health_where\n")
 		}, []string{`health_where: ask "health_where_site" saves "city"`}},
+		{"per_site on a menu", func(t *testing.T, f fstest.MapFS) {
+			edit(t, f, "flows/main.yaml", "    text: school_title\n", "    text: school_title\n    per_site: true\n")
+		}, []string{"school: per_site and ask are for a message, not a menu"}},
 		{"ask without per_site", func(t *testing.T, f fstest.MapFS) {
 			edit(t, f, "flows/main.yaml", "    per_site: true\n    ask: health_where_site\n", "    ask: health_where_site\n")
 		}, []string{"health_where: ask is only for a per_site message"}},

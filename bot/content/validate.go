@@ -168,6 +168,9 @@ func (c *Content) validate() Problems {
 			use(mid, n.File, n.Line, id)
 		}
 		next := func(target, field string) { node(target, n.File, n.Line, id, field) }
+		if n.Kind != KindMessage && (n.PerSite || n.Ask != "") {
+			at("per_site and ask are for a message, not a %s", n.Kind)
+		}
 		switch n.Kind {
 		case KindMenu:
 			msg(n.Text, "text")
@@ -215,9 +218,6 @@ func (c *Content) validate() Problems {
 			}
 			c.checkPerSite(n, at, next, use)
 		case KindQuestion:
-			if n.PerSite || n.Ask != "" {
-				at("per_site and ask are for messages")
-			}
 			msg(n.Text, "text")
 			if n.Retry != "" {
 				use(n.Retry, n.File, n.Line, id)
