@@ -17,6 +17,8 @@ type Cost struct {
 	// Node is true for a node's text as sent: a menu with its options, or a
 	// message with the footer it gets when it rests at a menu.
 	Node bool
+	// Site is set for a per-site message node as sent for that site.
+	Site string
 	Lang string
 	sms.Cost
 }
@@ -54,6 +56,19 @@ func (c *Content) Costs() []Cost {
 		for _, lang := range c.Languages {
 			text := c.SentText(lang, c.Flow.Nodes[id], c.sampleData(lang))
 			out = append(out, Cost{Key: id, Node: true, Lang: lang, Cost: sms.Measure(text)})
+		}
+		n := c.Flow.Nodes[id]
+		if !n.PerSite {
+			continue
+		}
+		for _, site := range c.Flow.Sites {
+			for _, lang := range c.Languages {
+				if mid := c.SiteMessage(lang, n.Text, site); mid != n.Text {
+					m := *n
+					m.Text = mid
+					out = append(out, Cost{Key: id, Node: true, Site: site, Lang: lang, Cost: sms.Measure(c.SentText(lang, &m, c.sampleData(lang)))})
+				}
+			}
 		}
 	}
 	return out
@@ -167,8 +182,12 @@ func (c *Content) checkBudget() Problems {
 			continue
 		}
 		n := c.Flow.Nodes[cost.Key]
+		where := cost.Lang
+		if cost.Site != "" {
+			where += " for " + cost.Site
+		}
 		ps.add(Problem{File: n.File, Line: n.Line, Key: cost.Key, Warning: true,
-			Msg: fmt.Sprintf("in %s it costs %d SMS (%d %s characters), over the budget of %d", cost.Lang, cost.Segments, cost.Units, cost.Encoding, budget)})
+			Msg: fmt.Sprintf("in %s it costs %d SMS (%d %s characters), over the budget of %d", where, cost.Segments, cost.Units, cost.Encoding, budget)})
 	}
 	return ps
 }

@@ -141,6 +141,13 @@ type Node struct {
 	Item    string            `yaml:"item"`
 	Empty   string            `yaml:"empty"`
 	Note    string            `yaml:"note"`
+	// PerSite makes a message say what fits the person's site: it sends
+	// "<text>_<site>" where that message exists, else "<text>" (the
+	// generic text, which says how to reach a person).
+	PerSite bool `yaml:"per_site"`
+	// Ask is the question (expect: site) a per-site message asks first
+	// when the person's site is not known; it comes back here.
+	Ask string `yaml:"ask"`
 
 	File string `yaml:"-"`
 	Line int    `yaml:"-"`

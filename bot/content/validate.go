@@ -168,6 +168,9 @@ func (c *Content) validate() Problems {
 			use(mid, n.File, n.Line, id)
 		}
 		next := func(target, field string) { node(target, n.File, n.Line, id, field) }
+		if n.Kind != KindMessage && (n.PerSite || n.Ask != "") {
+			at("per_site and ask are for a message, not a %s", n.Kind)
+		}
 		switch n.Kind {
 		case KindMenu:
 			msg(n.Text, "text")
@@ -213,6 +216,7 @@ func (c *Content) validate() Problems {
 			default:
 				at("a message needs goto or rest, so that the conversation goes on")
 			}
+			c.checkPerSite(n, at, next, use)
 		case KindQuestion:
 			msg(n.Text, "text")
 			if n.Retry != "" {
@@ -302,7 +306,7 @@ func (n *Node) edges() []string {
 	for _, t := range n.Cases {
 		out = append(out, t)
 	}
-	for _, t := range []string{n.Goto, n.Rest, n.Back, n.Default} {
+	for _, t := range []string{n.Goto, n.Rest, n.Back, n.Default, n.Ask} {
 		if t != "" {
 			out = append(out, t)
 		}
@@ -319,7 +323,7 @@ func (n *Node) autoEdges() []string {
 	for _, t := range n.Cases {
 		out = append(out, t)
 	}
-	for _, t := range []string{n.Goto, n.Default} {
+	for _, t := range []string{n.Goto, n.Default, n.Ask} {
 		if t != "" {
 			out = append(out, t)
 		}
@@ -640,4 +644,43 @@ func (c *Content) checkUrgent(use func(id, file string, line int, key string), n
 		}
 	}
 	return ps
+}
+
+// checkPerSite checks a per-site message: it asks the site first with a
+// question that comes back to it, and its per-site texts ("<text>_<site>",
+// for the default sites) count as used. Every language has the generic
+// text (checked as for any message); a per-site text, optional, must then
+// exist in every language too (checkMessages: a message in one language
+// is missing in the others).
+func (c *Content) checkPerSite(n *Node, at func(string, ...any), next func(string, string), use func(id, file string, line int, key string)) {
+	if !n.PerSite {
+		if n.Ask != "" {
+			at("ask is only for a per_site message")
+		}
+		return
+	}
+	if n.Ask == "" {
+		at("a per_site message needs ask: the question that asks the site when it is not known")
+		return
+	}
+	next(n.Ask, "ask")
+	if q := c.Flow.Nodes[n.Ask]; q != nil {
+		switch {
+		case q.Kind != KindQuestion || q.Expect != ExpectSite:
+			at("ask %q is not a question with expect: site", n.Ask)
+		case q.Save != VarSite:
+			at("ask %q saves %q: it must save %q, the site a per-site message reads", n.Ask, q.Save, VarSite)
+		case q.Goto != n.ID:
+			at("ask %q goes to %q, not back to %q: the person would never get this text", n.Ask, q.Goto, n.ID)
+		}
+	}
+	for _, site := range c.Flow.Sites {
+		id := SiteMessageID(n.Text, site)
+		for _, loc := range c.locales {
+			if _, ok := loc.Messages[id]; ok {
+				use(id, n.File, n.Line, n.ID)
+				break
+			}
+		}
+	}
 }

@@ -620,6 +620,18 @@ func (r *step) run(id string) {
 			r.st.Node = id
 			return
 		case content.KindMessage:
+			if n.PerSite {
+				site := r.site()
+				if site == "" && n.Ask != "" {
+					// Where to go depends on the city: ask it first; the
+					// question comes back here.
+					id = n.Ask
+					continue
+				}
+				m := *n
+				m.Text = r.c.SiteMessage(r.st.Lang, n.Text, site)
+				n = &m
+			}
 			text := r.c.SentText(r.st.Lang, n, r.vars())
 			if n.Rest == "" {
 				r.say(text, nil)
@@ -770,6 +782,18 @@ func siteList(site string) []string {
 		return nil
 	}
 	return []string{site}
+}
+
+// site returns the person's site: the one last chosen (menu 1, or asked by
+// a per-site message), else the first they get notices for; "" if none.
+func (r *step) site() string {
+	if site := r.st.Vars[content.VarSite]; site != "" {
+		return site
+	}
+	if len(r.st.Sites) > 0 {
+		return r.st.Sites[0]
+	}
+	return ""
 }
 
 // siteName returns a site's name in the person's language.

@@ -102,7 +102,7 @@ func TestValidate(t *testing.T) {
 	if err := run(context.Background(), []string{"validate"}, env(nil), nil, &out, &errOut); err != nil {
 		t.Fatalf("validate of the shipped content: %v\n%s", err, errOut.String())
 	}
-	for _, want := range []string{"SMS cost", "as sent: main", "GSM-7", "UCS-2", "valid"} {
+	for _, want := range []string{"SMS cost", "as sent: main", "as sent: health_where (oujda)", "GSM-7", "UCS-2", "valid"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("validate output lacks %q:\n%s", want, out.String())
 		}

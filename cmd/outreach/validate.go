@@ -62,10 +62,14 @@ func printCosts(w io.Writer, c *content.Content) {
 	var rows []*row
 	index := map[string]*row{}
 	for _, cost := range c.Costs() {
-		k := fmt.Sprintf("%v/%s", cost.Node, cost.Key)
+		k := fmt.Sprintf("%v/%s/%s", cost.Node, cost.Key, cost.Site)
 		r := index[k]
 		if r == nil {
-			r = &row{key: cost.Key, node: cost.Node, costs: map[string]content.Cost{}}
+			key := cost.Key
+			if cost.Site != "" {
+				key += " (" + cost.Site + ")"
+			}
+			r = &row{key: key, node: cost.Node, costs: map[string]content.Cost{}}
 			index[k] = r
 			rows = append(rows, r)
 		}
