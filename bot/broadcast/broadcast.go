@@ -186,37 +186,52 @@ func (e *invalid) Unwrap() error { return ErrInvalid }
 // MaxSiteName bounds a site's name, in characters.
 const MaxSiteName = 60
 
+// MaxSiteArea bounds a site's public area, in characters.
+const MaxSiteArea = 100
+
 var siteID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,39}$`)
 
-// CheckSite checks a site staff add or rename, before it is stored: its id
-// (lower-case letters, digits, - and _, at most 40) and each of its names
-// — in one of languages (the bot's), not blank, at most MaxSiteName
-// characters, without spaces at either end, line breaks, control
-// characters or bidirectional overrides (a name is shown inside the bot's
-// messages). The error wraps ErrInvalid and names each field that is
-// wrong ("names.ar: …").
+// CheckSite checks a site staff add or change, before it is stored: its id
+// (lower-case letters, digits, - and _, at most 40); each of its names and
+// areas — in one of languages (the bot's), not blank, at most MaxSiteName
+// (names) or MaxSiteArea (areas) characters, without spaces at either end,
+// line breaks, control characters or bidirectional overrides (they are
+// shown inside the bot's messages); and who sees exact places: empty,
+// engine.ExactPlaceSubscribers or engine.ExactPlaceEveryone. The error
+// wraps ErrInvalid and names each field that is wrong ("names.ar: …").
 func CheckSite(site engine.Site, languages []string) error {
 	var p problems
 	if !siteID.MatchString(site.ID) {
 		p.add("id", "%q: want 1 to 40 lower-case letters, digits, - and _, starting with a letter or digit", site.ID)
 	}
-	for _, lang := range sortedKeys(site.Names) {
-		name, field := site.Names[lang], "names."+lang
-		n := utf8.RuneCountInString(name)
-		switch {
-		case !slices.Contains(languages, lang):
-			p.add(field, "%q is not a language the bot speaks (%s)", lang, strings.Join(languages, ", "))
-		case strings.TrimSpace(name) == "":
-			p.add(field, "empty")
-		case n > MaxSiteName:
-			p.add(field, "%d characters, longer than %d", n, MaxSiteName)
-		case strings.TrimSpace(name) != name:
-			p.add(field, "%q has spaces at one end", name)
-		default:
-			if r, bad := badNameChar(name); bad {
-				p.add(field, "holds the character %U, which a name cannot hold", r)
+	for _, f := range []struct {
+		name  string
+		texts map[string]string
+		max   int
+	}{{"names", site.Names, MaxSiteName}, {"area", site.Area, MaxSiteArea}} {
+		for _, lang := range sortedKeys(f.texts) {
+			text, field := f.texts[lang], f.name+"."+lang
+			n := utf8.RuneCountInString(text)
+			switch {
+			case !slices.Contains(languages, lang):
+				p.add(field, "%q is not a language the bot speaks (%s)", lang, strings.Join(languages, ", "))
+			case strings.TrimSpace(text) == "":
+				p.add(field, "empty")
+			case n > f.max:
+				p.add(field, "%d characters, longer than %d", n, f.max)
+			case strings.TrimSpace(text) != text:
+				p.add(field, "%q has spaces at one end", text)
+			default:
+				if r, bad := badNameChar(text); bad {
+					p.add(field, "holds the character %U, which it cannot hold", r)
+				}
 			}
 		}
+	}
+	switch site.ExactPlace {
+	case "", engine.ExactPlaceSubscribers, engine.ExactPlaceEveryone:
+	default:
+		p.add("exact_place", "%q: want %q (the exact place only to subscribers, the default) or %q", site.ExactPlace, engine.ExactPlaceSubscribers, engine.ExactPlaceEveryone)
 	}
 	return p.err("site")
 }

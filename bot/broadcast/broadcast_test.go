@@ -277,4 +277,3 @@ func TestForgetWhoWasReached(t *testing.T) {
 		t.Errorf("the scheduled broadcast: %+v, %v", r, err)
 	}
 }
-

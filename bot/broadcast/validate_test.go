@@ -286,6 +286,13 @@ func TestCheckSite(t *testing.T) {
 		{engine.Site{ID: "tiznit", Names: map[string]string{"fr": "Tiz\x1bnit"}}, "names.fr"},
 		{engine.Site{ID: "tiznit", Names: map[string]string{"ar": "تيز\u202eنيت"}}, "names.ar"},
 		{engine.Site{ID: "tiznit", Names: map[string]string{"fr": "Tiz\xffnit"}}, "names.fr"},
+		{engine.Site{ID: "tiznit", ExactPlace: engine.ExactPlaceEveryone, Area: engine.Localized{"fr": "Tiznit, quartier Agadir Oufella"}}, ""},
+		{engine.Site{ID: "tiznit", ExactPlace: engine.ExactPlaceSubscribers}, ""},
+		{engine.Site{ID: "tiznit", ExactPlace: "all"}, "exact_place"},
+		{engine.Site{ID: "tiznit", Area: engine.Localized{"de": "Zentrum"}}, "area.de"},
+		{engine.Site{ID: "tiznit", Area: engine.Localized{"fr": " "}}, "area.fr"},
+		{engine.Site{ID: "tiznit", Area: engine.Localized{"fr": "centre\nville"}}, "area.fr"},
+		{engine.Site{ID: "tiznit", Area: engine.Localized{"ar": strings.Repeat("ب", broadcast.MaxSiteArea+1)}}, "area.ar"},
 	} {
 		err := broadcast.CheckSite(tt.site, langs)
 		if tt.field == "" {

@@ -199,8 +199,8 @@ func TestFourthLanguageNeedsNoCode(t *testing.T) {
 	if es == en {
 		t.Fatal("could not find language_name in en.yaml")
 	}
-	// Spanish plurals need one, many and other.
-	es = strings.Replace(es, "  other:", "  many: \"{{.Count}} distribuciones en {{.Site}}:\"\n  other:", 1)
+	// Spanish plurals need one, many and other (in every plural message).
+	es = strings.ReplaceAll(es, "  other:", "  many: \"{{.Count}} más:\"\n  other:")
 	os.WriteFile(filepath.Join(dir, "locales", "es.yaml"), []byte(es), 0o644)
 	main := string(files["flows/main.yaml"].Data)
 	main = strings.Replace(main, "languages: [fr, en, ar]", "languages: [fr, en, ar, es]", 1)

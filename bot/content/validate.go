@@ -276,6 +276,9 @@ func (c *Content) validate() Problems {
 	for _, id := range conversationMessages {
 		use(id, sf, 0, "conversation")
 	}
+	for _, id := range distributionMessages {
+		use(id, sf, 0, "distributions")
+	}
 	ps = append(ps, c.checkMessages(used)...)
 	ps = append(ps, c.checkGSM()...)
 	ps = append(ps, c.checkBudget()...)

@@ -217,6 +217,17 @@ func TestDistributionsReadFromStore(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	start := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Hour)
+	// Oujda shows its exact places to everyone (the stored site says so).
+	var sites []engine.Site
+	for _, id := range f.content.Flow.Sites {
+		sites = append(sites, engine.Site{ID: id})
+		if id == "oujda" {
+			sites[len(sites)-1].ExactPlace = engine.ExactPlaceEveryone
+		}
+	}
+	if err := f.store.PutSites(ctx, sites); err != nil {
+		t.Fatal(err)
+	}
 	err := f.store.PutDistribution(ctx, engine.Distribution{
 		ID: "d1", Site: "oujda", StartsAt: start, EndsAt: start.Add(2 * time.Hour),
 		Place: map[string]string{"fr": "Parking de la gare"}, Items: []string{"flour", "soap"},

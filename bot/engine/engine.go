@@ -80,7 +80,22 @@ type Site struct {
 	Names map[string]string `json:"names,omitempty"`
 	// Retired sites are no longer offered; what refers to them still reads.
 	Retired bool `json:"retired,omitempty"`
+	// ExactPlace says who sees the exact place of the site's distributions
+	// when they ask: ExactPlaceSubscribers (the default, when empty) or
+	// ExactPlaceEveryone. Others see the Area and how to subscribe; notices
+	// go to subscribers and always hold the exact place.
+	ExactPlace string `json:"exact_place,omitempty"`
+	// Area is the public area of the site's distributions, by language
+	// ("Nador, quartier Lari Chikh"), shown instead of the exact place;
+	// none shows the site's name.
+	Area Localized `json:"area,omitempty"`
 }
+
+// Who sees a site's exact distribution places (Site.ExactPlace).
+const (
+	ExactPlaceSubscribers = "subscribers"
+	ExactPlaceEveryone    = "everyone"
+)
 
 // Localized is a free text given per language. In JSON it is an object of
 // language → text, or a plain string, taken as French.
@@ -208,9 +223,6 @@ type Engine struct {
 // DefaultMaxReplies is the loop guard's bound when none is set.
 const DefaultMaxReplies = 6
 
-// maxListed bounds the distributions one list shows.
-const maxListed = 3
-
 // missesBeforeOffer is how many answers in a row the bot may not understand
 // before it offers a person.
 const missesBeforeOffer = 3
@@ -235,6 +247,9 @@ func (e *Engine) Step(st State, in Input, data Data) Result {
 		r.pendingUrgent, r.pendingCategory = node, category
 	}
 	delete(r.st.Vars, varUrgent)
+	// The next page of a list holds only for the answer right after it.
+	r.listMore = r.st.Vars[varListMore]
+	delete(r.st.Vars, varListMore)
 
 	if kw, ok := r.c.Keyword(text); ok {
 		if r.st.Lang == "" {
@@ -379,6 +394,9 @@ func (r *step) navigates(text string) bool {
 	folded := content.Fold(text)
 	switch {
 	case n.Kind == content.KindMenu:
+		if _, _, ok := r.nextPage(n, folded); ok {
+			return true
+		}
 		key, err := strconv.Atoi(folded)
 		_, ok := n.Option(key)
 		return err == nil && ok
@@ -438,6 +456,10 @@ type step struct {
 	pendingUrgent string
 	// pendingCategory is the category of danger of that offer.
 	pendingCategory string
+	// listMore is the next page of a list the person was shown
+	// (varListMore), and listOffset where the list about to be shown starts.
+	listMore   string
+	listOffset int
 }
 
 func (r *step) result() Result {
@@ -479,6 +501,12 @@ func (r *step) answer(text string) {
 	folded := content.Fold(text)
 	switch n.Kind {
 	case content.KindMenu:
+		if list, offset, ok := r.nextPage(n, folded); ok {
+			r.st.Tries = 0
+			r.listOffset = offset
+			r.run(list)
+			return
+		}
 		if key, err := strconv.Atoi(folded); err == nil {
 			if o, ok := n.Option(key); ok {
 				r.st.Tries = 0

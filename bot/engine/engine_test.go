@@ -450,6 +450,8 @@ func TestDistributionsFromData(t *testing.T) {
 		{ID: "other", Site: "rabat", StartsAt: start, EndsAt: start.Add(time.Hour)},
 		{ID: "cancelled", Site: "nador", StartsAt: start, EndsAt: start.Add(time.Hour), Cancelled: true},
 	}
+	// This site shows its exact places to everyone.
+	conv.data.Sites[0].ExactPlace = ExactPlaceEveryone
 	conv.send("Bonjour")
 	res := conv.send("1")
 	if res.State.Node != "dist_site" {
@@ -470,7 +472,7 @@ func TestDistributionsFromData(t *testing.T) {
 	if res.State.Node != "dist_menu" {
 		t.Errorf("node = %q, want dist_menu", res.State.Node)
 	}
-	// The site is remembered; Arabic shows Arabic place and Moroccan month.
+	// The site is remembered; Arabic shows Arabic place and month.
 	conv.st.Lang = "ar"
 	conv.send("MENU")
 	res = conv.send("1")

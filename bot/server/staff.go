@@ -15,6 +15,9 @@ type siteView struct {
 	ID      string            `json:"id"`
 	Names   map[string]string `json:"names"`
 	Retired bool              `json:"retired,omitempty"`
+	// ExactPlace is who sees exact places: the default made plain.
+	ExactPlace string           `json:"exact_place"`
+	Area       engine.Localized `json:"area,omitempty"`
 }
 
 func (s *Server) siteViews(r *http.Request) ([]siteView, []engine.Site, error) {
@@ -25,7 +28,10 @@ func (s *Server) siteViews(r *http.Request) ([]siteView, []engine.Site, error) {
 	c := s.opts.Dialog.Content()
 	out := make([]siteView, len(sites))
 	for i, site := range sites {
-		v := siteView{ID: site.ID, Names: map[string]string{}, Retired: site.Retired}
+		v := siteView{ID: site.ID, Names: map[string]string{}, Retired: site.Retired, ExactPlace: site.ExactPlace, Area: site.Area}
+		if v.ExactPlace == "" {
+			v.ExactPlace = engine.ExactPlaceSubscribers
+		}
 		for _, lang := range c.Languages {
 			switch {
 			case site.Names[lang] != "":
@@ -48,7 +54,8 @@ func (s *Server) listSites(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// addSite adds a site: {"id":"tiznit","names":{"fr":"Tiznit","ar":"تيزنيت"}}.
+// addSite adds a site: {"id":"tiznit","names":{"fr":"Tiznit","ar":"تيزنيت"}},
+// with "exact_place" and "area" if given.
 func (s *Server) addSite(w http.ResponseWriter, r *http.Request) error {
 	var req engine.Site
 	if err := decode(r, &req); err != nil {
@@ -77,11 +84,15 @@ func (s *Server) addSite(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// changeSite renames ({"names":{…}}) or retires ({"retired":true}) a site.
+// changeSite renames ({"names":{…}}), retires ({"retired":true}), sets who
+// sees exact places ({"exact_place":"everyone"}) or the public area
+// ({"area":{…}}) of a site.
 func (s *Server) changeSite(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
-		Names   map[string]string `json:"names"`
-		Retired *bool             `json:"retired"`
+		Names      map[string]string `json:"names"`
+		Retired    *bool             `json:"retired"`
+		ExactPlace *string           `json:"exact_place"`
+		Area       map[string]string `json:"area"`
 	}
 	if err := decode(r, &req); err != nil {
 		return err
@@ -104,6 +115,17 @@ func (s *Server) changeSite(w http.ResponseWriter, r *http.Request) error {
 	}
 	if req.Retired != nil {
 		sites[i].Retired = *req.Retired
+	}
+	if req.ExactPlace != nil {
+		sites[i].ExactPlace = *req.ExactPlace
+	}
+	if req.Area != nil {
+		if sites[i].Area == nil {
+			sites[i].Area = engine.Localized{}
+		}
+		for lang, area := range req.Area {
+			sites[i].Area[lang] = area
+		}
 	}
 	if err := broadcast.CheckSite(sites[i], s.opts.Dialog.Content().Languages); err != nil {
 		return err

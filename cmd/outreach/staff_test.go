@@ -121,10 +121,10 @@ func TestDistributionNotices(t *testing.T) {
 	for _, call := range calls {
 		byTo[call.To] = call.Body
 	}
-	if b := byTo[smsPerson]; !strings.Contains(b, "Terrain de sport") || !strings.Contains(b, c.Text("fr", "item_blanket", nil)) || !strings.Contains(b, c.Text("fr", "dist_free", nil)) {
+	if b := byTo[smsPerson]; !strings.Contains(b, "Terrain de sport") || !strings.Contains(b, c.Text("fr", "item_blanket", nil)) || !strings.Contains(b, c.Text("fr", "notice_safety", nil)) {
 		t.Errorf("French notice by SMS: %q", b)
 	}
-	if b := byTo[waPerson]; !strings.Contains(b, "Sports ground") || !strings.Contains(b, c.Text("en", "dist_free", nil)) {
+	if b := byTo[waPerson]; !strings.Contains(b, "Sports ground") || !strings.Contains(b, c.Text("en", "notice_safety", nil)) {
 		t.Errorf("English notice by WhatsApp: %q", b)
 	}
 	waitFor(t, func() bool {
@@ -229,6 +229,20 @@ func TestSitesAPI(t *testing.T) {
 	}
 	if code, _ := api(t, "PATCH", s.base+"/api/v1/sites/rabat", adminToken, `{"retired":true}`); code != 200 {
 		t.Fatalf("retire: %d", code)
+	}
+	// Who sees exact places, and the public area, are set per site.
+	if code, out := api(t, "PATCH", s.base+"/api/v1/sites/nador", adminToken, `{"exact_place":"everyone","area":{"fr":"Nador, quartier Lari Chikh"}}`); code != 200 || out["exact_place"] != "everyone" {
+		t.Fatalf("place policy: %d %v", code, out)
+	}
+	code, out = api(t, "GET", s.base+"/api/v1/sites", adminToken, "")
+	if code != 200 || !strings.Contains(fmt.Sprint(out), "exact_place:everyone") || !strings.Contains(fmt.Sprint(out), "exact_place:subscribers") || !strings.Contains(fmt.Sprint(out), "Lari Chikh") {
+		t.Errorf("sites do not show who sees exact places: %d %v", code, out)
+	}
+	if code, out := api(t, "PATCH", s.base+"/api/v1/sites/nador", adminToken, `{"exact_place":"all"}`); code != 422 || !strings.Contains(fmt.Sprint(out), "exact_place") {
+		t.Errorf("exact_place all: %d %v, want 422 naming exact_place", code, out)
+	}
+	if code, out := api(t, "POST", s.base+"/api/v1/sites", adminToken, `{"id":"taza","names":{"fr":"Taza"},"area":{"fr":"centre\nville"}}`); code != 422 || !strings.Contains(fmt.Sprint(out), "area.fr") {
+		t.Errorf("an area with a line break: %d %v, want 422 naming area.fr", code, out)
 	}
 	say(t, s.base, "site-person", "Bonjour")
 	say(t, s.base, "site-person", "4")
