@@ -38,10 +38,11 @@ func NoticeKinds() []string {
 	return []string{NoticeNew, NoticeReminder, NoticeChanged, NoticeCancelled}
 }
 
-// TemplateFields are the fields the bot fills in messages: {{.Site}} and
-// {{.Org}} (the organisation that runs the service) in every message;
-// {{.Count}} in plural messages; the others in the messages that show a
-// distribution.
+// TemplateFields are the fields the bot fills in messages: {{.Site}} in
+// every message; {{.Org}} (the organisation that runs the service) in the
+// messages of the conversation's nodes, such as the welcome and the privacy
+// notice; {{.Count}} in plural messages; the others in the messages that
+// show a distribution.
 var TemplateFields = []string{"Bring", "Count", "Date", "Day", "End", "Items", "Month", "Org", "Place", "Site", "Start", "Time", "Weekday", "Who"}
 
 // Prefixes of message ids that name data: kit items ("item_rice"), sites
