@@ -72,6 +72,10 @@ type Config struct {
 	RemindBefore time.Duration
 	// Templates are WhatsApp content templates by notice kind (OUTREACH_WHATSAPP_TEMPLATES).
 	Templates map[string]string
+	// OrgName is the organisation that runs the service, named by the
+	// welcome and the privacy notice in every language (OUTREACH_ORG_NAME);
+	// empty, the content names it in neutral words.
+	OrgName string
 }
 
 // MaxRequestTimeout bounds OUTREACH_REQUEST_TIMEOUT: Twilio waits 15 s for a
@@ -163,6 +167,9 @@ func Load(lookupEnv func(string) (string, bool)) (Config, error) {
 		return c, err
 	}
 	if c.ContentVersions, err = positive(getenv, "OUTREACH_CONTENT_VERSIONS", 50); err != nil {
+		return c, err
+	}
+	if c.OrgName, err = parseOrgName(getenv("OUTREACH_ORG_NAME")); err != nil {
 		return c, err
 	}
 	c.MaxReplies = 6

@@ -127,3 +127,30 @@ func TestQuietHours(t *testing.T) {
 		t.Errorf("templates: %v %v", tpl.Templates, err)
 	}
 }
+
+func TestOrgName(t *testing.T) {
+	c, err := Load(env(map[string]string{"OUTREACH_ORG_NAME": "  Caritas Nador "}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.OrgName != "Caritas Nador" {
+		t.Errorf("OrgName = %q, want it trimmed", c.OrgName)
+	}
+	if c, err := Load(env(nil)); err != nil || c.OrgName != "" {
+		t.Errorf("unset: %q, %v; want empty (the content's neutral words)", c.OrgName, err)
+	}
+	if _, err := Load(env(map[string]string{"OUTREACH_ORG_NAME": strings.Repeat("a", MaxOrgName)})); err != nil {
+		t.Errorf("a name of %d characters: %v", MaxOrgName, err)
+	}
+	for _, bad := range []string{
+		strings.Repeat("a", MaxOrgName+1),
+		"Fondation «OO»", // « forces UCS-2
+		"Aide\nMigrants", // two lines
+		"جمعية",          // Arabic script: UCS-2
+	} {
+		_, err := Load(env(map[string]string{"OUTREACH_ORG_NAME": bad}))
+		if err == nil || !strings.Contains(err.Error(), "OUTREACH_ORG_NAME") {
+			t.Errorf("OUTREACH_ORG_NAME=%q: error %v, want one naming the variable", bad, err)
+		}
+	}
+}

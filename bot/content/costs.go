@@ -74,7 +74,8 @@ func (c *Content) Costs() []Cost {
 	return out
 }
 
-// sampleData fills messages for measuring: the longest site name.
+// sampleData fills messages for measuring: the longest site name, and who
+// runs the service as the bot says it when no organisation is configured.
 func (c *Content) sampleData(lang string) map[string]any {
 	site := ""
 	for _, id := range c.Flow.Sites {
@@ -82,7 +83,7 @@ func (c *Content) sampleData(lang string) map[string]any {
 			site = name
 		}
 	}
-	return map[string]any{"Site": site, "Count": 2}
+	return map[string]any{"Site": site, "Count": 2, "Org": c.Text(lang, MsgOrgDefault, nil)}
 }
 
 // SentText returns a node as the bot sends it in lang: a menu with its

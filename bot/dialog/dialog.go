@@ -109,6 +109,10 @@ type Options struct {
 	// SimulationTTL is how long a simulated conversation is kept after its
 	// last message; zero means an hour.
 	SimulationTTL time.Duration
+	// Org is the organisation that runs the service (OUTREACH_ORG_NAME),
+	// which the welcome and the privacy notice name; empty, the content
+	// names it in neutral words.
+	Org string
 }
 
 // Service handles messages for every channel.
@@ -609,7 +613,7 @@ func (s *Service) readData(ctx context.Context) (engine.Data, error) {
 	if err != nil {
 		return engine.Data{}, err
 	}
-	return engine.Data{Sites: sites, Distributions: dists}, nil
+	return engine.Data{Sites: sites, Distributions: dists, Org: s.opts.Org}, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

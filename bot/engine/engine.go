@@ -67,10 +67,15 @@ type Input struct {
 	Lang string
 }
 
-// Data is the stored data the conversation shows, as a snapshot.
+// Data is the stored data the conversation shows, as a snapshot, and what
+// the deployment says of itself.
 type Data struct {
 	Sites         []Site
 	Distributions []Distribution
+	// Org is the organisation that runs the service (OUTREACH_ORG_NAME), as
+	// the privacy notice names it in every language: {{.Org}}. Empty, the
+	// message org_default of the person's language says it instead.
+	Org string
 }
 
 // Site is a place where aid is distributed and notices can be received.
@@ -483,7 +488,18 @@ func (r *step) text(id string) string {
 
 // vars is the data every message may use.
 func (r *step) vars() map[string]any {
-	return map[string]any{"Site": r.siteName(r.st.Vars["site"])}
+	return map[string]any{"Site": r.siteName(r.st.Vars["site"]), "Org": r.org()}
+}
+
+// org returns who runs the service, as {{.Org}} shows it.
+func (r *step) org() string {
+	if r.data.Org != "" {
+		return r.data.Org
+	}
+	if r.c.Has(r.st.Lang, content.MsgOrgDefault) {
+		return r.c.Text(r.st.Lang, content.MsgOrgDefault, nil)
+	}
+	return ""
 }
 
 // answer handles what the person wrote to the node waiting for it.

@@ -64,7 +64,7 @@ func (c *conversation) send(text string) Result {
 
 // text returns the message id in lang as the engine would say it without data.
 func text(c *content.Content, lang, id string) string {
-	return c.Text(lang, id, map[string]any{"Site": ""})
+	return c.Text(lang, id, map[string]any{"Site": "", "Org": c.Text(lang, content.MsgOrgDefault, nil)})
 }
 
 func joined(res Result) string {

@@ -65,13 +65,13 @@ func setup(t *testing.T) (*channeltest.Env, http.Handler) {
 func TestWebhook(t *testing.T) {
 	channeltest.Run(t, []channeltest.Case{
 		{Label: "French text", Request: post("message_text_fr.json", secret),
-			Status: 200, Replies: 2, ReplyHas: "Bonjour", Channel: Channel, Address: chat, Lang: "fr"},
+			Status: 200, Replies: 2, ReplyHas: "Ici ", Channel: Channel, Address: chat, Lang: "fr"},
 		{Label: "Arabic text", Request: post("message_text_ar.json", secret),
 			Status: 200, Replies: 2, Channel: Channel, Address: chat, Lang: "ar",
-			Sends: []string{chat + " مرحبا", chat + " القائمة - أرسل رقما"}},
+			Sends: []string{chat + " معك", chat + " القائمة - أرسل رقما"}},
 		{Label: "/start uses the app's language", Request: post("message_start.json", secret),
-			Status: 200, Replies: 2, ReplyHas: "Hello", Channel: Channel, Address: chat, Lang: "en",
-			Sends: []string{"Hello", `"callback_data":"0"`}},
+			Status: 200, Replies: 2, ReplyHas: "This is", Channel: Channel, Address: chat, Lang: "en",
+			Sends: []string{"This is", `"callback_data":"0"`}},
 		{Label: "a digit first uses the app's language", Request: post("message_digit.json", secret),
 			Status: 200, Replies: 2, Channel: Channel, Address: chat, Lang: "fr"},
 		{Label: "a photo gets an answer", Request: post("message_photo.json", secret),

@@ -108,13 +108,13 @@ func inboundSetup(t *testing.T) (*channeltest.Env, http.Handler) {
 func TestInbound(t *testing.T) {
 	channeltest.Run(t, []channeltest.Case{
 		{Label: "SMS Bonjour gets French", Request: signed("/webhooks/twilio", "inbound_sms_bonjour.form", authToken, nil),
-			Status: 200, Replies: 2, ReplyHas: "Bonjour", Channel: SMS, Address: person, Lang: "fr",
-			Sends: []string{person + " Bonjour", person + " Menu - répondez par un numéro"}},
+			Status: 200, Replies: 2, ReplyHas: "Ici ", Channel: SMS, Address: person, Lang: "fr",
+			Sends: []string{person + " Ici ", person + " Menu - répondez par un numéro"}},
 		{Label: "SMS in Arabic gets Arabic", Request: signed("/webhooks/twilio", "inbound_sms_arabic.form", authToken, nil),
 			Status: 200, Replies: 2, Channel: SMS, Address: "+212612345679", Lang: "ar"},
 		{Label: "WhatsApp hello gets English on WhatsApp", Request: signed("/webhooks/twilio", "inbound_whatsapp_hello.form", authToken, nil),
 			Status: 200, Replies: 2, Channel: WhatsApp, Address: person, Lang: "en",
-			Sends: []string{"whatsapp:" + person + " Hello", "whatsapp:" + person + " Menu - reply with a number"},
+			Sends: []string{"whatsapp:" + person + " This is", "whatsapp:" + person + " Menu - reply with a number"},
 			Check: func(t testing.TB, env *channeltest.Env) {
 				for _, e := range env.Entries(outbox.Reply) {
 					if e.Channel != WhatsApp {

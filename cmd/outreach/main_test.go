@@ -46,6 +46,24 @@ func shipped(t *testing.T) *content.Content {
 	return c
 }
 
+// welcome is the welcome in lang as the bot says it with no organisation
+// configured (OUTREACH_ORG_NAME unset).
+func welcome(c *content.Content, lang string) string {
+	return c.Text(lang, "welcome", map[string]any{"Org": c.Text(lang, content.MsgOrgDefault, nil)})
+}
+
+// TestChatNamesTheOrg: OUTREACH_ORG_NAME reaches the welcome.
+func TestChatNamesTheOrg(t *testing.T) {
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"chat"}, env(map[string]string{"OUTREACH_ORG_NAME": "Caritas Nador"}), strings.NewReader("hello\n"), &out, &errOut)
+	if err != nil {
+		t.Fatalf("chat: %v\n%s", err, errOut.String())
+	}
+	if !strings.Contains(out.String(), "This is Caritas Nador.") {
+		t.Errorf("the welcome does not name OUTREACH_ORG_NAME:\n%s", out.String())
+	}
+}
+
 func TestChat(t *testing.T) {
 	c := shipped(t)
 	tests := []struct {
@@ -53,8 +71,8 @@ func TestChat(t *testing.T) {
 		want  []string
 	}{
 		{"Bonjour\n2\n", []string{c.Text("fr", "main_title", nil), c.Text("fr", "health_title", nil)}},
-		{"مرحبا\n", []string{c.Text("ar", "welcome", nil), c.Text("ar", "main_title", nil)}},
-		{"hello\n", []string{c.Text("en", "welcome", nil), c.Text("en", "main_title", nil)}},
+		{"مرحبا\n", []string{welcome(c, "ar"), c.Text("ar", "main_title", nil)}},
+		{"hello\n", []string{welcome(c, "en"), c.Text("en", "main_title", nil)}},
 		{"hello\nSTOP\n", []string{c.Text("en", "stop_ack", nil)}},
 		{"Bonjour\nARRÊT\n", []string{c.Text("fr", "stop_ack", nil)}},
 		{"مرحبا\nتوقف\n", []string{c.Text("ar", "stop_ack", nil)}},

@@ -138,6 +138,7 @@ func newApp(ctx context.Context, lookupEnv func(string) (string, bool), contentD
 		FloodPerMinute: cfg.FloodPerMinute,
 		Outbox:         ob,
 		Deliver:        deliver,
+		Org:            cfg.OrgName,
 	})
 	return &app{cfg: cfg, log: log, store: st, metrics: m, dialog: d, outbox: ob, close: closeRedis}, nil
 }

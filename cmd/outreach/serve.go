@@ -136,6 +136,9 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	}
 	log.Info("listening", "component", "serve", "addr", ln.Addr().String(), "admin_api", cfg.AdminToken != "",
 		"sms", cfg.Twilio.SMS(), "whatsapp", cfg.Twilio.WhatsApp(), "telegram", cfg.Telegram.On())
+	if cfg.OrgName == "" {
+		log.Warn("OUTREACH_ORG_NAME is not set: the welcome and the privacy notice do not name who runs the service", "component", "serve")
+	}
 
 	if bot != nil && (cfg.Telegram.SetWebhook || *setWebhook) {
 		u := strings.TrimSuffix(cfg.PublicURL, "/") + "/webhooks/telegram"
