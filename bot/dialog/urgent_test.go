@@ -2,7 +2,10 @@ package dialog
 
 import (
 	"context"
+	"slices"
 	"testing"
+
+	"github.com/outreach-org/outreach/bot/store"
 )
 
 // urgentCount reads outreach_urgent_total for a category.
@@ -57,7 +60,9 @@ func TestDangerIsRecordedAndCounted(t *testing.T) {
 	f.send(t, other, "1")
 	f.send(t, other, "my husband beats me")
 	reqs, err = f.store.OpenRequests(ctx)
-	if err != nil || len(reqs) != 2 || !reqs[1].Urgent || reqs[1].Lang != "en" {
+	// OpenRequests has no order: find the English one.
+	i := slices.IndexFunc(reqs, func(r store.Request) bool { return r.Lang == "en" })
+	if err != nil || len(reqs) != 2 || i < 0 || !reqs[i].Urgent {
 		t.Fatalf("violence: %+v (%v), want a second urgent request at once", reqs, err)
 	}
 	if got := f.urgentCount(t, "violence"); got != 1 {
