@@ -106,3 +106,13 @@ func TestHealthAndSchoolFacts(t *testing.T) {
 		}
 	}
 }
+
+// TestArabicSaysCityNotLocation: "موقع" reads as "your location" (a person
+// at risk is asked where they are): the Arabic texts say "المدينة".
+func TestArabicSaysCityNotLocation(t *testing.T) {
+	shippedTexts(t, func(lang, id, text string) {
+		if lang == "ar" && strings.Contains(text, "موقع") {
+			t.Errorf("ar %s says موقع: %q", id, text)
+		}
+	})
+}
