@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -167,6 +168,20 @@ func TestWarningsForCharactersThatForceUCS2(t *testing.T) {
 	}
 	if !strings.Contains(problems.Error(), "warning: footer_menu: character \"«\" makes the SMS UCS-2") {
 		t.Errorf("no warning about «:\n%v", problems)
+	}
+}
+
+// TestWarningNamesTheCharacterThatForcesUCS2: any character outside GSM-7
+// in a French or English text (here a lower-case ç) is named, with its line.
+func TestWarningNamesTheCharacterThatForcesUCS2(t *testing.T) {
+	files := shippedFiles(t)
+	edit(t, files, "locales/fr.yaml", "un autre numéro", "un autre numéro, ça va")
+	c, problems := Check(files)
+	if c == nil || problems.HasErrors() {
+		t.Fatalf("a warning must not stop the content: %v", problems)
+	}
+	if !regexp.MustCompile(`locales/fr\.yaml:\d+: warning: footer_menu: character "ç" is not in GSM-7`).MatchString(problems.Error()) {
+		t.Errorf("no warning naming ç with its line:\n%v", problems)
 	}
 }
 

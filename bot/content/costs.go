@@ -147,17 +147,35 @@ func (c *Content) checkGSM() Problems {
 		}
 		for id, m := range loc.Messages {
 			for _, text := range m.Forms {
+				named := false
 				for r, fix := range gsmBreakers {
 					if strings.ContainsRune(text, r) {
+						named = true
 						ps.add(Problem{File: loc.File, Line: m.Line, Key: id, Warning: true,
 							Msg: "character " + quoteRune(r) + " makes the SMS UCS-2 (70 characters a segment instead of 160): write \"" + fix + "\" instead"})
 					}
+				}
+				// Any other character outside GSM-7 (a lower-case ç, â, ê, î,
+				// ô, û, an emoji): named, as the one that forces UCS-2.
+				// (Not a language's own name: it is shown beside the others,
+				// Arabic among them, which is UCS-2 anyway.)
+				if r, ok := sms.FirstNonGSM(text); ok && !named && id != MsgLanguageName {
+					ps.add(Problem{File: loc.File, Line: m.Line, Key: id, Warning: true,
+						Msg: "character " + quoteRune(r) + " is not in GSM-7: it makes the SMS UCS-2 (70 characters a segment instead of 160)" + gsmHint(r)})
 				}
 			}
 		}
 	}
 	sortProblems(ps)
 	return ps
+}
+
+// gsmHint suggests a GSM-7 spelling of r, when French has one.
+func gsmHint(r rune) string {
+	if fix, ok := map[rune]string{'ç': "c", 'â': "a", 'ê': "e", 'î': "i", 'ô': "o", 'û': "u", 'ë': "e", 'ï': "i", 'œ': "oe"}[r]; ok {
+		return ": write \"" + fix + "\" (or reword)"
+	}
+	return ""
 }
 
 func quoteRune(r rune) string {
