@@ -75,12 +75,39 @@ func mustLoad(t *testing.T, fsys fs.FS) *Content {
 	return c
 }
 
+// brokenContent is a change to the shipped content that Load must refuse,
+// with problems that mention each of want.
+type brokenContent struct {
+	name   string
+	change func(t *testing.T, files fstest.MapFS)
+	want   []string // each must appear in one problem line
+}
+
+// refused checks that Load refuses each broken content, naming its problems.
+func refused(t *testing.T, tests []brokenContent, parallel bool) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if parallel {
+				t.Parallel()
+			}
+			files := shippedFiles(t)
+			tt.change(t, files)
+			_, err := Load(files)
+			if err == nil {
+				t.Fatal("Load accepted broken content")
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("problems do not mention %q:\n%v", want, err)
+				}
+			}
+		})
+	}
+}
+
 func TestValidationErrors(t *testing.T) {
-	tests := []struct {
-		name   string
-		change func(t *testing.T, files fstest.MapFS)
-		want   []string // each must appear in one problem line
-	}{
+	tests := []brokenContent{
 		{"missing Arabic message", func(t *testing.T, f fstest.MapFS) {
 			edit(t, f, "locales/ar.yaml", "health_emergency:", "health_emergency_gone:")
 		}, []string{"locales/ar.yaml", "health_emergency: missing in ar"}},
@@ -129,21 +156,7 @@ func TestValidationErrors(t *testing.T) {
 			edit(t, f, "flows/sites.yaml", "tanger]", "tanger, tiznit]")
 		}, []string{"flows/sites.yaml:", "message \"site_tiznit\" does not exist in any language"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			files := shippedFiles(t)
-			tt.change(t, files)
-			_, err := Load(files)
-			if err == nil {
-				t.Fatal("Load accepted broken content")
-			}
-			for _, want := range tt.want {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("problems do not mention %q:\n%v", want, err)
-				}
-			}
-		})
-	}
+	refused(t, tests, false)
 }
 
 func TestPluralCategoryMissing(t *testing.T) {

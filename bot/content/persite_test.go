@@ -11,11 +11,7 @@ import (
 // and the question that asks the site must come back with a site.
 func TestPerSiteValidation(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name   string
-		change func(t *testing.T, f fstest.MapFS)
-		want   []string
-	}{
+	tests := []brokenContent{
 		{"per-site text missing in one language", func(t *testing.T, f fstest.MapFS) {
 			edit(t, f, "locales/ar.yaml", "health_where_oujda:", "health_where_oujdaa:")
 		}, []string{"locales/ar.yaml", "health_where_oujda: missing in ar (used at flows/main.yaml:"}},
@@ -41,22 +37,7 @@ func TestPerSiteValidation(t *testing.T) {
 			edit(t, f, "flows/main.yaml", "    per_site: true\n    ask: health_where_site\n", "    ask: health_where_site\n")
 		}, []string{"health_where: ask is only for a per_site message"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			files := shippedFiles(t)
-			tt.change(t, files)
-			_, err := Load(files)
-			if err == nil {
-				t.Fatal("Load accepted broken content")
-			}
-			for _, want := range tt.want {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("problems do not mention %q:\n%v", want, err)
-				}
-			}
-		})
-	}
+	refused(t, tests, true)
 }
 
 // TestPerSiteTextsAreOptional: a site without its own text is valid (it

@@ -390,9 +390,18 @@ func TestCommandLine(t *testing.T) {
 
 func api(t testing.TB, method, url, token, body string) (int, map[string]any) {
 	t.Helper()
+	return apiWith(t, method, url, token, body, nil)
+}
+
+// apiWith is api with more request headers.
+func apiWith(t testing.TB, method, url, token, body string, headers map[string]string) (int, map[string]any) {
+	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -523,19 +523,11 @@ func TestOneChangeOfADistributionAtATime(t *testing.T) {
 // key is not empty, and returns the status and the JSON answer.
 func postBroadcast(t *testing.T, base, key, body string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", base+"/api/v1/broadcasts", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+adminToken)
+	var headers map[string]string
 	if key != "" {
-		req.Header.Set("Idempotency-Key", key)
+		headers = map[string]string{"Idempotency-Key": key}
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	return apiWith(t, "POST", base+"/api/v1/broadcasts", adminToken, body, headers)
 }
 
 // TestStaffMistakesAreRefused: through the API, each mistake of staff is
