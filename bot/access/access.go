@@ -288,13 +288,7 @@ func (a *Audit) Refused(ctx context.Context, who Principal, action, from string)
 // ARGV[4] aggregation id (empty = a plain entry), ARGV[5] id and ARGV[6] JSON
 // of the entry counting the sources beyond ARGV[7] in this minute, ARGV[8]
 // TTL of KEYS[5] (ms).
-var addScript = redis.NewScript(`
-local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2], 'LIMIT', 0, ` + strconv.Itoa(trimBatch) + `)
-if #old > 0 then
-  redis.call('ZREM', KEYS[1], unpack(old))
-  redis.call('HDEL', KEYS[2], unpack(old))
-  redis.call('HDEL', KEYS[3], unpack(old))
-end
+var addScript = redis.NewScript(trimLua("ARGV[2]") + `
 local id, entry = ARGV[4], ARGV[3]
 if id == '' then
   id = ARGV[1] .. '-' .. string.format('%012d', redis.call('INCR', KEYS[4]))
@@ -314,17 +308,21 @@ redis.call('HINCRBY', KEYS[3], id, 1)
 return #old
 `)
 
-// trimScript drops up to trimBatch entries older than ARGV[1] (ms) and
-// returns how many. KEYS as addScript's first three.
-var trimScript = redis.NewScript(`
-local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, ` + strconv.Itoa(trimBatch) + `)
+// trimLua is the Lua that drops up to trimBatch entries older than the
+// time in argv (ms) from the three keys of an entry, into a local "old".
+func trimLua(argv string) string {
+	return `local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ` + argv + `, 'LIMIT', 0, ` + strconv.Itoa(trimBatch) + `)
 if #old > 0 then
   redis.call('ZREM', KEYS[1], unpack(old))
   redis.call('HDEL', KEYS[2], unpack(old))
   redis.call('HDEL', KEYS[3], unpack(old))
 end
-return #old
-`)
+`
+}
+
+// trimScript drops up to trimBatch entries older than ARGV[1] (ms) and
+// returns how many. KEYS as addScript's first three.
+var trimScript = redis.NewScript(trimLua("ARGV[1]") + "return #old\n")
 
 // Forget drops every entry older than the retention and returns how many
 // (each write drops some too; this catches up after a quiet time).

@@ -2,6 +2,7 @@ package content
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -353,11 +354,7 @@ func unknownFields(file, key string, m *yaml.Node, like any) Problems {
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k := m.Content[i]
 		if !known[k.Value] {
-			names := make([]string, 0, len(known))
-			for n := range known {
-				names = append(names, n)
-			}
-			slices.Sort(names)
+			names := slices.Sorted(maps.Keys(known))
 			ps.add(Problem{File: file, Line: k.Line, Key: key, Msg: fmt.Sprintf("unknown field %q (known: %s)", k.Value, strings.Join(names, ", "))})
 		}
 	}

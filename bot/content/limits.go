@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -53,11 +54,7 @@ func ContentPath(name string) bool {
 // does.
 func CheckFiles(files map[string][]byte) (*Content, Problems) {
 	var ps Problems
-	names := make([]string, 0, len(files))
-	for name := range files {
-		names = append(names, name)
-	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(files))
 	if len(names) > MaxFiles {
 		ps.add(Problem{File: "content", Msg: fmt.Sprintf("%d files: a content set holds at most %d", len(names), MaxFiles)})
 		return nil, ps

@@ -2,6 +2,7 @@ package content
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -152,11 +153,7 @@ func (c *Content) validate() Problems {
 	}
 
 	// Nodes.
-	ids := make([]string, 0, len(f.Nodes))
-	for id := range f.Nodes {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids := slices.Sorted(maps.Keys(f.Nodes))
 	for _, id := range ids {
 		n := f.Nodes[id]
 		at := func(msg string, args ...any) {
@@ -401,11 +398,7 @@ func (c *Content) checkLoops() Problems {
 		}
 		state[id] = done
 	}
-	ids := make([]string, 0, len(f.Nodes))
-	for id := range f.Nodes {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids := slices.Sorted(maps.Keys(f.Nodes))
 	for _, id := range ids {
 		visit(id, nil)
 	}
@@ -436,11 +429,7 @@ func (c *Content) checkMessages(used map[string][]usage) Problems {
 			}
 		}
 	}
-	ids := make([]string, 0, len(all))
-	for id := range all {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids := slices.Sorted(maps.Keys(all))
 	ref := ""
 	if len(langs) > 0 {
 		ref = langs[0]
@@ -556,18 +545,10 @@ var sampleFields = map[string]any{
 // field the bot does not fill, and a text over MaxMessageChars.
 func (c *Content) checkRender() Problems {
 	var ps Problems
-	langs := make([]string, 0, len(c.locales))
-	for lang := range c.locales {
-		langs = append(langs, lang)
-	}
-	slices.Sort(langs)
+	langs := slices.Sorted(maps.Keys(c.locales))
 	for _, lang := range langs {
 		loc := c.locales[lang]
-		ids := make([]string, 0, len(loc.Messages))
-		for id := range loc.Messages {
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
+		ids := slices.Sorted(maps.Keys(loc.Messages))
 		for _, id := range ids {
 			m := loc.Messages[id]
 			for _, cat := range pluralCategories {
