@@ -76,6 +76,12 @@ type Config struct {
 	// welcome and the privacy notice in every language (OUTREACH_ORG_NAME);
 	// empty, the content names it in neutral words.
 	OrgName string
+	// Prices are the cost of one message segment by channel, for the
+	// console's estimates (OUTREACH_PRICES, "sms=0.09,whatsapp=0.01");
+	// a channel without a price shows segments only.
+	Prices map[string]float64
+	// Currency names the prices' currency (OUTREACH_CURRENCY, default USD).
+	Currency string
 }
 
 // MaxRequestTimeout bounds OUTREACH_REQUEST_TIMEOUT: Twilio waits 15 s for a
@@ -169,6 +175,10 @@ func Load(lookupEnv func(string) (string, bool)) (Config, error) {
 	if c.ContentVersions, err = positive(getenv, "OUTREACH_CONTENT_VERSIONS", 50); err != nil {
 		return c, err
 	}
+	if c.Prices, err = parsePrices(getenv("OUTREACH_PRICES")); err != nil {
+		return Config{}, err
+	}
+	c.Currency = or(getenv("OUTREACH_CURRENCY"), "USD")
 	if c.OrgName, err = parseOrgName(getenv("OUTREACH_ORG_NAME")); err != nil {
 		return c, err
 	}
@@ -240,4 +250,23 @@ func or(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// parsePrices reads OUTREACH_PRICES: channel=price pairs, comma-separated.
+func parsePrices(v string) (map[string]float64, error) {
+	out := map[string]float64{}
+	for _, pair := range strings.Split(v, ",") {
+		pair = strings.TrimSpace(pair)
+		if pair == "" {
+			continue
+		}
+		ch, price, ok := strings.Cut(pair, "=")
+		ch = strings.TrimSpace(ch)
+		f, err := strconv.ParseFloat(strings.TrimSpace(price), 64)
+		if !ok || err != nil || f < 0 || (ch != "sms" && ch != "whatsapp" && ch != "telegram") {
+			return nil, fmt.Errorf("OUTREACH_PRICES: %q is not channel=price (channels sms, whatsapp, telegram; a price of 0 or more)", pair)
+		}
+		out[ch] = f
+	}
+	return out, nil
 }

@@ -320,3 +320,9 @@ func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 	}
 	return false
 }
+
+// ClientAddress is the address a request came from, as the sign-in guards
+// count it: the client's address (see clientIP), IPv6 grouped by /64.
+func ClientAddress(r *http.Request, trusted []netip.Prefix) string {
+	return guardKey(clientIP(r, trusted))
+}

@@ -6,14 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/outreach-org/outreach/bot/access"
 	"github.com/outreach-org/outreach/bot/broadcast"
@@ -161,28 +157,7 @@ func classify(err error) *Error {
 
 // storeFailure tells whether err says that Redis could not be reached in
 // time, rather than a fault of ours.
-func storeFailure(err error) bool {
-	var netErr net.Error
-	var redisErr redis.Error
-	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
-		errors.Is(err, redis.ErrClosed), errors.Is(err, redis.ErrPoolTimeout),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
-		errors.As(err, &netErr):
-		return true
-	case errors.As(err, &redisErr) && !errors.Is(err, redis.Nil):
-		// LOADING, BUSY, READONLY, CLUSTERDOWN, MASTERDOWN…: the server
-		// answers, but cannot serve now.
-		msg := redisErr.Error()
-		for _, p := range []string{"LOADING", "BUSY", "READONLY", "CLUSTERDOWN", "MASTERDOWN", "TRYAGAIN", "OOM"} {
-			if strings.HasPrefix(msg, p) {
-				return true
-			}
-		}
-	}
-	return false
-}
+func storeFailure(err error) bool { return store.Unavailable(err) }
 
 // fail answers err: the one way the API writes an error. Internal errors
 // are logged once, here, and store failures too, but for a client that

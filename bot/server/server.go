@@ -75,6 +75,8 @@ type Options struct {
 	// TrustedProxies are the peers whose X-Forwarded-For is believed
 	// (OUTREACH_TRUSTED_PROXIES); none = the peer is the client.
 	TrustedProxies []netip.Prefix
+	// Console serves every other path: the web console's pages.
+	Console http.Handler
 }
 
 // New returns a Server.
@@ -103,6 +105,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("/api/v1/", s.allow(nil, func(w http.ResponseWriter, r *http.Request) error {
 		return apiError(NotFound, "no such route")
 	}))
+	if s.opts.Console != nil {
+		mux.Handle("/", s.opts.Console)
+	}
 	return s.recoverPanics(secure(limitBodies(mux)))
 }
 

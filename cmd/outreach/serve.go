@@ -16,6 +16,7 @@ import (
 
 	"github.com/outreach-org/outreach/bot/access"
 	"github.com/outreach-org/outreach/bot/broadcast"
+	"github.com/outreach-org/outreach/bot/console"
 	"github.com/outreach-org/outreach/bot/content"
 	"github.com/outreach-org/outreach/bot/distribution"
 	"github.com/outreach-org/outreach/bot/outbox"
@@ -68,6 +69,21 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		Audit:  audit, TrustedProxies: cfg.TrustedProxies,
 		MetricsToken: cfg.MetricsToken, MetricsElsewhere: cfg.MetricsAddr != "",
 	}
+	web, err := console.New(console.Options{
+		People:   access.NewPeople(a.store.Client(), cfg.KeyPrefix, cfg.AdminToken, nil),
+		Failures: access.NewFailures(a.store.Client(), cfg.KeyPrefix),
+		Sessions: access.NewSessions(a.store.Client(), cfg.KeyPrefix),
+		Audit:    audit, Tokens: opts.Tokens,
+		Dialog: a.dialog, Broadcasts: broadcasts, Distributions: distributions,
+		Versions: contentVersions, Requests: a.store, Sites: a.store, Outbox: a.outbox,
+		Log: log, PublicURL: cfg.PublicURL, Location: cfg.Timezone,
+		Prices: cfg.Prices, Currency: cfg.Currency,
+		ClientAddress: func(r *http.Request) string { return server.ClientAddress(r, cfg.TrustedProxies) },
+	})
+	if err != nil {
+		return err
+	}
+	opts.Console = web.Handler()
 	a.metrics.Registry.MustRegister(a.outbox.Collector())
 	channels := map[string]*outbox.Channel{}
 	rdb, outboxLog := a.store.Client(), log.With("component", "outbox")

@@ -1,0 +1,229 @@
+// Package console is the web console for staff, partners and admins:
+// server-rendered pages (html/template, embedded), forms that work without
+// JavaScript, and a little embedded JavaScript that asks the server for
+// HTML fragments (live counts, previews). It calls the same services as
+// the admin API; it holds no rule of its own.
+//
+// Routes are all in routes. Every page is in French, English and Arabic
+// (go-i18n, messages/*.yaml); Arabic pages are right to left.
+package console
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+
+	"github.com/outreach-org/outreach/bot/access"
+	"github.com/outreach-org/outreach/bot/broadcast"
+	"github.com/outreach-org/outreach/bot/dialog"
+	"github.com/outreach-org/outreach/bot/distribution"
+	"github.com/outreach-org/outreach/bot/engine"
+	"github.com/outreach-org/outreach/bot/outbox"
+	"github.com/outreach-org/outreach/bot/store"
+	"github.com/outreach-org/outreach/bot/versions"
+)
+
+// IdleTimeout ends a session nobody has used for this long.
+const IdleTimeout = 12 * time.Hour
+
+// Lifetime ends every session after this long, used or not.
+const Lifetime = 7 * 24 * time.Hour
+
+// Requests is what the console needs of the requests to a person.
+type Requests interface {
+	OpenRequests(ctx context.Context) ([]store.Request, error)
+	Request(ctx context.Context, id string) (store.Request, []string, error)
+	Open(sealed string) (string, error)
+}
+
+// Sites is what the console needs to change the sites.
+type Sites interface {
+	PutSites(ctx context.Context, sites []engine.Site) error
+}
+
+// Options are the console's parts. A service left nil leaves its pages
+// out of the navigation and answers 404 there.
+type Options struct {
+	People   *access.People
+	Failures *access.Failures
+	Sessions scs.CtxStore
+	Audit    *access.Audit
+	Tokens   *access.Tokens
+
+	Dialog        *dialog.Service
+	Broadcasts    *broadcast.Service
+	Distributions *distribution.Service
+	Versions      *versions.Store
+	Requests      Requests
+	Sites         Sites
+	Outbox        *outbox.Outbox
+	// Stats are the daily counts the dashboard shows; nil leaves them out.
+	Stats Stats
+
+	Log *slog.Logger
+	// PublicURL is where people reach the service (OUTREACH_PUBLIC_URL):
+	// invitation links start with it, and cookies are Secure when it is
+	// https.
+	PublicURL string
+	// Location is where dates and times are shown.
+	Location *time.Location
+	// Prices are the estimated cost of one message segment, per channel,
+	// for the broadcast estimate (OUTREACH_PRICE_SMS and the like).
+	Prices map[string]float64
+	// Currency names the prices' currency, as shown ("MAD", "USD").
+	Currency string
+	// ClientAddress is the address a request came from, as sign-in guards
+	// count it.
+	ClientAddress func(*http.Request) string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Console serves the console's pages.
+type Console struct {
+	opts     Options
+	log      *slog.Logger
+	sessions *scs.SessionManager
+	pages    *pages
+}
+
+// New returns the console. It fails only when its embedded templates or
+// messages do not parse, which the tests rule out.
+func New(opts Options) (*Console, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Location == nil {
+		opts.Location = time.UTC
+	}
+	if opts.ClientAddress == nil {
+		opts.ClientAddress = func(r *http.Request) string { return r.RemoteAddr }
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	sm := scs.New()
+	sm.Store = opts.Sessions
+	sm.IdleTimeout = IdleTimeout
+	sm.Lifetime = Lifetime
+	sm.Cookie.Name = "outreach_session"
+	sm.Cookie.HttpOnly = true
+	sm.Cookie.SameSite = http.SameSiteLaxMode
+	sm.Cookie.Secure = strings.HasPrefix(strings.ToLower(opts.PublicURL), "https://")
+	sm.Cookie.Persist = false
+	c := &Console{opts: opts, log: opts.Log.With("component", "console"), sessions: sm}
+	p, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	c.pages = p
+	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+		c.fail(w, r, err)
+	}
+	return c, nil
+}
+
+// route is one console route and the roles that may use it: nil means
+// anyone signed in, public means anyone.
+type route struct {
+	pattern string
+	roles   []access.Role
+	handler handler
+}
+
+// handler is a console handler: it writes a page, or returns an error
+// that fail turns into one.
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+// public marks routes that need no session (sign-in, invitations).
+var public = []access.Role{}
+
+// routes lists the console, in one place.
+func (c *Console) routes() []route {
+	staff := []access.Role{access.Staff}
+	partner := []access.Role{access.Partner}
+	admin := []access.Role{access.Admin}
+	_, _, _ = staff, partner, admin
+	rs := []route{
+		{"GET /login", public, c.loginPage},
+		{"POST /login", public, c.login},
+		{"POST /logout", nil, c.logout},
+		{"GET /invite/{token}", public, c.invitePage},
+		{"POST /invite/{token}", public, c.acceptInvite},
+		{"POST /language", nil, c.setLanguage},
+		{"GET /{$}", nil, c.dashboard},
+	}
+	// distributions
+	// broadcasts
+	// requests
+	// content
+	// admin
+	return rs
+}
+
+// Handler returns the console's routes, its assets and its 404 page.
+func (c *Console) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /assets/", assets())
+	for _, rt := range c.routes() {
+		mux.Handle(rt.pattern, c.allow(rt.roles, rt.handler))
+	}
+	mux.Handle("/", c.allow(public, func(w http.ResponseWriter, r *http.Request) error {
+		return errNotFound
+	}))
+	protect := http.NewCrossOriginProtection()
+	protect.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.render(w, r, http.StatusForbidden, "error", c.errorPage(r, http.StatusForbidden, "error_cross_site"))
+	}))
+	return policy(c.sessions.LoadAndSave(protect.Handler(mux)))
+}
+
+// policy sets the console's Content-Security-Policy: only this origin,
+// no inline script or style, no framing, forms only to here.
+func policy(next http.Handler) http.Handler {
+	const csp = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", csp)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// errNotFound answers 404.
+var errNotFound = &pageError{status: http.StatusNotFound, message: "error_not_found"}
+
+// pageError is an error shown as a page: a status and a message id.
+type pageError struct {
+	status  int
+	message string
+}
+
+func (e *pageError) Error() string { return e.message }
+
+// fail shows err as a page. Errors of the services that mean "try again"
+// or "not found" get their status; anything else is logged once, without
+// the request, and shown as an internal error.
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		return // the client went away
+	}
+	var pe *pageError
+	switch {
+	case errors.As(err, &pe):
+	case errors.Is(err, distribution.ErrNotFound), errors.Is(err, versions.ErrNotKept), errors.Is(err, store.ErrNoRequest), errors.Is(err, broadcast.ErrNotFound), errors.Is(err, access.ErrNoPerson):
+		pe = &pageError{status: http.StatusNotFound, message: "error_not_found"}
+	case errors.Is(err, distribution.ErrBusy), errors.Is(err, dialog.ErrBusy), errors.Is(err, broadcast.ErrIdempotencyBusy):
+		pe = &pageError{status: http.StatusConflict, message: "error_busy"}
+	case errors.Is(err, context.DeadlineExceeded), store.Unavailable(err):
+		w.Header().Set("Retry-After", "5")
+		pe = &pageError{status: http.StatusServiceUnavailable, message: "error_unavailable"}
+	default:
+		c.log.Error("a console page failed", "path", r.URL.Path, "err", err)
+		pe = &pageError{status: http.StatusInternalServerError, message: "error_internal"}
+	}
+	c.render(w, r, pe.status, "error", c.errorPage(r, pe.status, pe.message))
+}

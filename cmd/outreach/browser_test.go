@@ -1,0 +1,283 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+)
+
+// browser is a headless Chromium driven by chromedp, for the console's
+// end-to-end tests. Every request the page makes is recorded, so that a
+// test can check that none left the service's origin.
+type browser struct {
+	t     testing.TB
+	ctx   context.Context
+	base  string
+	shots string
+
+	mu       sync.Mutex
+	requests []string
+}
+
+// chromium finds the browser: $CHROME, then the usual names. A missing
+// browser fails the test with how to install it, as a missing Redis does.
+func chromium(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("CHROME"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("the console's browser tests need Chromium: install it (Debian: apt-get install chromium) or set CHROME to its path; .ci/run installs it")
+	return ""
+}
+
+// shotsDir is the folder of this run's screenshots, made once and printed.
+var shotsDir = sync.OnceValue(func() string {
+	dir, err := os.MkdirTemp("", "outreach-console-shots-")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Fprintf(os.Stderr, "console screenshots: %s\n", dir)
+	return dir
+})
+
+// newBrowser starts a headless Chromium for the service at base, with a
+// window of width × 900 pixels (390 for a phone). It stops at the end of
+// the test.
+func newBrowser(t testing.TB, base string, width int) *browser {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium(t)),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		// The machine's network is closed: no background connections.
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(width, 900),
+	}
+	b := &browser{t: t, base: base, shots: shotsDir()}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
+		if e, ok := ev.(*network.EventRequestWillBeSent); ok && e.Request != nil {
+			b.mu.Lock()
+			b.requests = append(b.requests, e.Request.URL)
+			b.mu.Unlock()
+		}
+	}))
+	b.ctx = ctx
+	t.Cleanup(func() {
+		cancelCtx()
+		cancelAlloc()
+	})
+	// The first run starts the browser; its context must have no timeout.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"), chromedp.EmulateViewport(int64(width), 900)); err != nil {
+		t.Fatalf("starting Chromium: %v", err)
+	}
+	return b
+}
+
+// step bounds one browser step, so that a page that never shows what the
+// test waits for fails the test instead of hanging it.
+const step = 30 * time.Second
+
+// do runs chromedp steps, failing the test (with a screenshot) on error.
+func (b *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, step)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.screenshot("failed-" + what)
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// navigate runs steps that load a new page (a link, a form's submit) and
+// returns the page's HTTP status once it has loaded.
+func (b *browser) navigate(what string, steps ...chromedp.Action[chromedp.Void]) int64 {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, step)
+	defer cancel()
+	resp, err := chromedp.RunResponse(ctx, steps...)
+	if err != nil {
+		b.screenshot("failed-" + what)
+		b.t.Fatalf("%s: %v", what, err)
+	}
+	return resp.Status
+}
+
+// screenshot saves the whole page as <test>-<name>.png (PNG: quality 100) in the shots folder.
+func (b *browser) screenshot(name string) string {
+	ctx, cancel := context.WithTimeout(b.ctx, step)
+	defer cancel()
+	img, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Logf("screenshot %s: %v", name, err)
+		return ""
+	}
+	file := filepath.Join(b.shots, strings.NewReplacer("/", "_", " ", "_").Replace(b.t.Name()+"-"+name)+".png")
+	if err := os.WriteFile(file, img, 0o644); err != nil {
+		b.t.Logf("screenshot %s: %v", name, err)
+		return ""
+	}
+	b.t.Logf("screenshot: %s", file)
+	return file
+}
+
+// open loads a path of the service and returns its status.
+func (b *browser) open(path string) int64 {
+	b.t.Helper()
+	return b.navigate("open "+path, chromedp.Navigate(b.base+path))
+}
+
+// fill types value into the field sel (after clearing it).
+func (b *browser) fill(sel, value string) {
+	b.t.Helper()
+	b.do("fill "+sel, chromedp.Clear(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), value))
+}
+
+// submit clicks the button sel and waits for the page it leads to; it
+// returns that page's status.
+func (b *browser) submit(sel string) int64 {
+	b.t.Helper()
+	return b.navigate("submit "+sel, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+}
+
+// signIn signs in through the form.
+func (b *browser) signIn(user, pass string) {
+	b.t.Helper()
+	b.open("/login")
+	b.fill("#username", user)
+	b.fill("#password", pass)
+	if status := b.submit("form button[type=submit].primary"); status != 200 {
+		b.t.Fatalf("signing in as %s: the page answered %d", user, status)
+	}
+}
+
+// text returns the visible text of the first element matching sel,
+// waiting for it to be visible.
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, step)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible))
+	if err != nil {
+		b.screenshot("failed-read")
+		b.t.Fatalf("read %s: %v", sel, err)
+	}
+	return s
+}
+
+// attr returns an attribute of the first element matching sel.
+func (b *browser) attr(sel, name string) string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, step)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(sel), name, chromedp.NodeReady))
+	if err != nil {
+		b.t.Fatalf("attribute %s of %s: %v", name, sel, err)
+	}
+	return v.Value
+}
+
+// value returns the value of the form field sel.
+func (b *browser) value(sel string) string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, step)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(sel), chromedp.NodeReady))
+	if err != nil {
+		b.t.Fatalf("value of %s: %v", sel, err)
+	}
+	return v
+}
+
+// eval evaluates a JavaScript expression in the page.
+func eval[T any](b *browser, expr string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, step)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		b.t.Fatalf("eval %s: %v", expr, err)
+	}
+	return v
+}
+
+// waitText waits until the element sel shows text containing want.
+func (b *browser) waitText(sel, want string) {
+	b.t.Helper()
+	deadline := time.Now().Add(step)
+	for {
+		got := eval[string](b, "(document.querySelector("+strconv.Quote(sel)+")||{}).innerText||''")
+		if strings.Contains(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.screenshot("failed-wait")
+			b.t.Fatalf("%s shows %q, never %q", sel, got, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// location is the page's current URL path and query.
+func (b *browser) location() string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, step)
+	defer cancel()
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return u.RequestURI()
+}
+
+// offOrigin returns the requests the pages made to anywhere but the
+// service (data: URLs aside).
+func (b *browser) offOrigin() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for _, u := range b.requests {
+		if !strings.HasPrefix(u, b.base+"/") && u != b.base && !strings.HasPrefix(u, "data:") {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// newJar is a cookie jar for a plain HTTP client of the console.
+func newJar(t testing.TB) http.CookieJar {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jar
+}

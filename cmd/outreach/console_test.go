@@ -1,0 +1,140 @@
+package main
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/outreach-org/outreach/bot/redistest"
+)
+
+// consoleService starts the service on the test's Redis, with the admin
+// token as the bootstrap admin's passphrase.
+func consoleService(t *testing.T, more map[string]string) *service {
+	t.Helper()
+	vars := map[string]string{
+		"REDIS_URL":             redistest.URL(t),
+		"OUTREACH_REDIS_PREFIX": redistest.Prefix(t),
+		"OUTREACH_ADMIN_TOKEN":  adminToken,
+	}
+	for k, v := range more {
+		vars[k] = v
+	}
+	return startServe(t, vars)
+}
+
+func TestConsoleSignInInEachLanguage(t *testing.T) {
+	t.Parallel()
+	svc := consoleService(t, nil)
+	b := newBrowser(t, svc.base, 390)
+
+	// Signed out, any page leads to the sign-in form, and back after it.
+	b.open("/?lang=fr")
+	if loc := b.location(); !strings.HasPrefix(loc, "/login?next=") {
+		t.Fatalf("signed out, / went to %s, want /login?next=…", loc)
+	}
+	b.screenshot("login-phone")
+
+	// A wrong passphrase is refused next to the field, the username kept.
+	b.fill("#username", "admin")
+	b.fill("#password", "not-the-token")
+	if status := b.submit("form button.primary"); status != http.StatusUnauthorized {
+		t.Errorf("wrong passphrase: %d, want 401", status)
+	}
+	if got := b.text(".field-error"); !strings.Contains(got, "Wrong username") {
+		t.Errorf("wrong passphrase: error %q", got)
+	}
+	if kept := b.value("#username"); kept != "admin" {
+		t.Errorf("username after a wrong passphrase = %q, want admin", kept)
+	}
+
+	b.signIn("admin", adminToken)
+	// Chromium asks for English (Accept-Language), and gets it.
+	if got := b.text("h1"); got != "Dashboard" {
+		t.Errorf("after sign-in, h1 = %q, want the English dashboard", got)
+	}
+	for lang, want := range map[string]string{"en": "Dashboard", "ar": "اللوحة", "fr": "Tableau de bord"} {
+		b.open("/?lang=" + lang)
+		dir, htmlLang := b.attr("html", "dir"), b.attr("html", "lang")
+		wantDir := "ltr"
+		if lang == "ar" {
+			wantDir = "rtl"
+			b.screenshot("dashboard-ar-phone")
+		}
+		if dir != wantDir || htmlLang != lang || b.text("h1") != want {
+			t.Errorf("?lang=%s: dir=%q lang=%q h1=%q, want %s %s %q", lang, dir, htmlLang, b.text("h1"), wantDir, lang, want)
+		}
+	}
+
+	// The language chosen in the switcher is kept for the person, over
+	// the browser's.
+	b.navigate("choose Arabic", chromedp.SetValue(chromedp.CSS("#lang-switch"), "ar"),
+		chromedp.Submit(chromedp.CSS("#lang-switch")))
+	b.open("/")
+	if got, dir := b.text("h1"), b.attr("html", "dir"); got != "اللوحة" || dir != "rtl" {
+		t.Errorf("after choosing Arabic, h1 = %q, dir = %q", got, dir)
+	}
+
+	// Sign out ends the session.
+	b.submit(".who button.link")
+	b.open("/")
+	if loc := b.location(); !strings.HasPrefix(loc, "/login") {
+		t.Errorf("after signing out, / went to %s", loc)
+	}
+	if off := b.offOrigin(); len(off) > 0 {
+		t.Errorf("pages made requests outside the service: %v", off)
+	}
+}
+
+func TestConsoleRefusesCrossSiteAndSetsPolicy(t *testing.T) {
+	t.Parallel()
+	svc := consoleService(t, nil)
+	jar := newJar(t)
+	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.PostForm(svc.base+"/login", url.Values{"username": {"admin"}, "password": {adminToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", resp.StatusCode)
+	}
+	resp, err = client.Get(svc.base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	csp := resp.Header.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'self'", "frame-ancestors 'none'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("Content-Security-Policy %q lacks %q", csp, want)
+		}
+	}
+	if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Errorf("X-Content-Type-Options = %q", got)
+	}
+	// A POST from another site is refused, though it carries the cookie.
+	req, _ := http.NewRequest("POST", svc.base+"/logout", nil)
+	req.Header.Set("Origin", "https://evil.example")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site POST /logout: %d, want 403", resp.StatusCode)
+	}
+	// Still signed in: the refused POST did nothing.
+	resp, err = client.Get(svc.base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("after the refused POST, / = %d, want 200 (still signed in)", resp.StatusCode)
+	}
+}
