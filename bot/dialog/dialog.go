@@ -303,6 +303,13 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 			case e.Kind == engine.EffectUrgent:
 				// Counted by category only: the text is never logged.
 				s.metrics.Urgent.WithLabelValues(e.Category).Inc()
+			case e.Kind == engine.EffectNote && e.Urgent && res.State.Request != "":
+				// Danger written into an open request: staff see it first.
+				// The note is saved; a failure here is counted, not fatal.
+				if _, err := s.store.MarkUrgent(ctx, res.State.Request); err != nil {
+					s.metrics.Errors.WithLabelValues("mark_urgent").Inc()
+					s.log.Error("an open request was not flagged urgent", "err", err)
+				}
 			case e.Kind == engine.EffectHandover:
 				s.log.Info("request to talk to a person recorded", "contact", contact, "channel", msg.Channel)
 			case e.Kind == engine.EffectErase:

@@ -69,3 +69,31 @@ func TestDangerIsRecordedAndCounted(t *testing.T) {
 		t.Errorf("outreach_urgent_total{violence} = %v, want 1", got)
 	}
 }
+
+// TestDangerInAnOpenRequestFlagsIt: a request recorded as not urgent
+// becomes urgent when the person then writes words of danger into it, so
+// that staff see it first; the words are kept as a note.
+func TestDangerInAnOpenRequestFlagsIt(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	const phone = "+212600000092"
+	f.send(t, phone, "Bonjour")
+	f.send(t, phone, "0")
+	f.send(t, phone, "j'ai une question sur l'ecole")
+	reqs, err := f.store.OpenRequests(ctx)
+	if err != nil || len(reqs) != 1 || reqs[0].Urgent {
+		t.Fatalf("after the request: %+v (%v), want one request, not urgent", reqs, err)
+	}
+	f.send(t, phone, "mon fils a disparu")
+	reqs, err = f.store.OpenRequests(ctx)
+	if err != nil || len(reqs) != 1 || !reqs[0].Urgent {
+		t.Fatalf("after danger in the request: %+v (%v), want it urgent", reqs, err)
+	}
+	_, notes, err := f.store.Request(ctx, reqs[0].ID)
+	if err != nil || len(notes) != 1 {
+		t.Fatalf("notes %d (%v), want the danger kept as one note", len(notes), err)
+	}
+	if text, err := f.store.Open(notes[0]); err != nil || text != "mon fils a disparu" {
+		t.Errorf("note %q (%v)", text, err)
+	}
+}

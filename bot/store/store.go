@@ -613,3 +613,25 @@ func (s *Store) PutSites(ctx context.Context, sites []engine.Site) error {
 	}
 	return s.rdb.Set(ctx, s.prefix+"sites", data, 0).Err()
 }
+
+// markUrgentScript sets "urgent" in a stored request, keeping its expiry;
+// a request that is gone is left gone.
+//
+// KEYS[1] the request. ARGV none.
+var markUrgentScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local r = cjson.decode(v)
+if r.urgent then return 0 end
+r.urgent = true
+redis.call('SET', KEYS[1], cjson.encode(r), 'KEEPTTL')
+return 1
+`)
+
+// MarkUrgent flags a request urgent: for words of danger written while it
+// is open, after it was recorded as not urgent. It reports whether the
+// request changed.
+func (s *Store) MarkUrgent(ctx context.Context, id string) (bool, error) {
+	n, err := markUrgentScript.Run(ctx, s.rdb, []string{s.requestKey(id)}).Int()
+	return n == 1, err
+}
