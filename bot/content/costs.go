@@ -83,7 +83,7 @@ func (c *Content) sampleData(lang string) map[string]any {
 			site = name
 		}
 	}
-	return map[string]any{"Site": site, "Count": 2, "Org": c.Text(lang, MsgOrgDefault, nil)}
+	return map[string]any{"Site": site, "Count": 2, "Months": 6, "Org": c.Text(lang, MsgOrgDefault, nil)}
 }
 
 // SentText returns a node as the bot sends it in lang: a menu with its

@@ -44,7 +44,7 @@ func NoticeKinds() []string {
 // messages of the conversation's nodes, such as the welcome and the privacy
 // notice; {{.Count}} in plural messages; the others in the messages that
 // show a distribution.
-var TemplateFields = []string{"Bring", "Count", "Date", "Day", "End", "Items", "Month", "Org", "Place", "Site", "Start", "Time", "Weekday", "Who"}
+var TemplateFields = []string{"Bring", "Count", "Date", "Day", "End", "Items", "Month", "Months", "Org", "Place", "Site", "Start", "Time", "Weekday", "Who"}
 
 // Prefixes of message ids that name data: kit items ("item_rice"), sites
 // ("site_nador"), weekdays ("weekday_0" = Sunday) and months ("month_1").
@@ -534,7 +534,7 @@ func sortProblems(ps Problems) {
 // as long as the bot's usual ones.
 var sampleFields = map[string]any{
 	"Bring": "une pièce d'identité", "Count": 2, "Date": "samedi 14 juin", "Day": "14",
-	"End": "12:00", "Items": "riz, huile, savon", "Month": "juin", "Org": "Association d'aide aux migrants",
+	"End": "12:00", "Items": "riz, huile, savon", "Month": "juin", "Months": 6, "Org": "Association d'aide aux migrants",
 	"Place": "Salle municipale, rue 12", "Site": "Casablanca", "Start": "09:00",
 	"Time": "09:00 - 12:00", "Weekday": "samedi", "Who": "familles avec enfants",
 }

@@ -113,6 +113,10 @@ type Options struct {
 	// which the welcome and the privacy notice name; empty, the content
 	// names it in neutral words.
 	Org string
+	// Retention is how long a silent person's data is kept
+	// (OUTREACH_RETENTION): the privacy notice says it in months,
+	// {{.Months}}. Zero means the default, 180 days.
+	Retention time.Duration
 }
 
 // Service handles messages for every channel.
@@ -620,7 +624,7 @@ func (s *Service) readData(ctx context.Context) (engine.Data, error) {
 	if err != nil {
 		return engine.Data{}, err
 	}
-	return engine.Data{Sites: sites, Distributions: dists, Org: s.opts.Org}, nil
+	return engine.Data{Sites: sites, Distributions: dists, Org: s.opts.Org, Months: months(s.opts.Retention)}, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -828,4 +832,13 @@ func (s *Service) Purge(ctx context.Context) (int, error) {
 		ids = append(ids, site.ID)
 	}
 	return s.store.Purge(ctx, ids)
+}
+
+// months is a retention in whole months (30 days, rounded, at least 1), as
+// the privacy notice says it; zero means the default of 180 days.
+func months(retention time.Duration) int {
+	if retention <= 0 {
+		retention = 180 * 24 * time.Hour
+	}
+	return max(1, int((retention+15*24*time.Hour)/(30*24*time.Hour)))
 }

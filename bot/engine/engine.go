@@ -76,6 +76,9 @@ type Data struct {
 	// the privacy notice names it in every language: {{.Org}}. Empty, the
 	// message org_default of the person's language says it instead.
 	Org string
+	// Months is how long a silent person's data is kept, in months, as the
+	// privacy notice says it: {{.Months}}. Zero shows 6, the default.
+	Months int
 }
 
 // Site is a place where aid is distributed and notices can be received.
@@ -488,7 +491,11 @@ func (r *step) text(id string) string {
 
 // vars is the data every message may use.
 func (r *step) vars() map[string]any {
-	return map[string]any{"Site": r.siteName(r.st.Vars["site"]), "Org": r.org()}
+	months := r.data.Months
+	if months <= 0 {
+		months = 6
+	}
+	return map[string]any{"Site": r.siteName(r.st.Vars["site"]), "Org": r.org(), "Months": months}
 }
 
 // org returns who runs the service, as {{.Org}} shows it.

@@ -139,6 +139,7 @@ func newApp(ctx context.Context, lookupEnv func(string) (string, bool), contentD
 		Outbox:         ob,
 		Deliver:        deliver,
 		Org:            cfg.OrgName,
+		Retention:      cfg.Retention,
 	})
 	return &app{cfg: cfg, log: log, store: st, metrics: m, dialog: d, outbox: ob, close: closeRedis}, nil
 }
