@@ -138,3 +138,69 @@ func TestConsoleRefusesCrossSiteAndSetsPolicy(t *testing.T) {
 		t.Errorf("after the refused POST, / = %d, want 200 (still signed in)", resp.StatusCode)
 	}
 }
+
+// TestConsoleSessionCookie: the session cookie is HttpOnly and SameSite=Lax
+// always, Secure when the service is reached over https, and sessions are
+// kept in Redis with the idle expiry.
+func TestConsoleSessionCookie(t *testing.T) {
+	t.Parallel()
+	for _, public := range []string{"http://localhost:8080", "https://outreach.example.org"} {
+		svc := consoleService(t, map[string]string{"OUTREACH_PUBLIC_URL": public})
+		client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := client.PostForm(svc.base+"/login", url.Values{"username": {"admin"}, "password": {adminToken}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		var session *http.Cookie
+		for _, c := range resp.Cookies() {
+			if c.Name == "outreach_session" {
+				session = c
+			}
+		}
+		if session == nil {
+			t.Fatalf("%s: no session cookie after sign-in", public)
+		}
+		wantSecure := strings.HasPrefix(public, "https")
+		if !session.HttpOnly || session.SameSite != http.SameSiteLaxMode || session.Secure != wantSecure {
+			t.Errorf("%s: cookie HttpOnly=%v SameSite=%v Secure=%v, want true Lax %v", public, session.HttpOnly, session.SameSite, session.Secure, wantSecure)
+		}
+	}
+}
+
+// TestConsoleSignInNeverLocksOut: wrong passphrases slow the next attempts
+// down, but the right one still signs in.
+func TestConsoleSignInNeverLocksOut(t *testing.T) {
+	t.Parallel()
+	svc := consoleService(t, nil)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for range 5 {
+		resp, err := client.PostForm(svc.base+"/login", url.Values{"username": {"admin"}, "password": {"guess"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("a wrong passphrase: %d, want 401", resp.StatusCode)
+		}
+	}
+	resp, err := client.PostForm(svc.base+"/login", url.Values{"username": {"admin"}, "password": {adminToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("the right passphrase after five wrong ones: %d, want 303 (signed in)", resp.StatusCode)
+	}
+}
+
+// TestConsoleOnTheEmbeddedStore: with nothing installed (no REDIS_URL), the
+// console works: invitations, sign-in, sessions.
+func TestConsoleOnTheEmbeddedStore(t *testing.T) {
+	t.Parallel()
+	svc := startServe(t, map[string]string{"OUTREACH_ADMIN_TOKEN": adminToken})
+	client := signedInClient(t, svc.base, "admin", adminToken)
+	if n := getPage(t, client, svc.base+"/"); n == 0 {
+		t.Error("the dashboard is empty on the embedded store")
+	}
+}
