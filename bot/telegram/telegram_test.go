@@ -68,7 +68,7 @@ func TestWebhook(t *testing.T) {
 			Status: 200, Replies: 2, ReplyHas: "Ici ", Channel: Channel, Address: chat, Lang: "fr"},
 		{Label: "Arabic text", Request: post("message_text_ar.json", secret),
 			Status: 200, Replies: 2, Channel: Channel, Address: chat, Lang: "ar",
-			Sends: []string{chat + " معك", chat + " القائمة - أرسل رقما"}},
+			Sends: []string{chat + " هنا ", chat + " القائمة - أرسل رقما"}},
 		{Label: "/start uses the app's language", Request: post("message_start.json", secret),
 			Status: 200, Replies: 2, ReplyHas: "This is", Channel: Channel, Address: chat, Lang: "en",
 			Sends: []string{"This is", `"callback_data":"0"`}},
