@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/outreach-org/outreach/bot/metrics"
 )
@@ -21,5 +22,16 @@ func TestOrgReachesTheWelcome(t *testing.T) {
 	}
 	if len(out.Replies) == 0 || !strings.Contains(out.Replies[0].Text, "Ici Caritas Nador.") {
 		t.Errorf("welcome does not name the organisation: %+v", out.Replies)
+	}
+}
+
+func TestRetentionInMonths(t *testing.T) {
+	for _, c := range []struct {
+		days int
+		want int
+	}{{0, 6}, {180, 6}, {365, 12}, {90, 3}, {10, 1}, {44, 1}, {46, 2}} {
+		if got := months(time.Duration(c.days) * 24 * time.Hour); got != c.want {
+			t.Errorf("months(%dd) = %d, want %d", c.days, got, c.want)
+		}
 	}
 }

@@ -167,3 +167,21 @@ func TestStopSaysWhatSMSDoes(t *testing.T) {
 		}
 	}
 }
+
+// TestPrivacyNoticeSaysTheRetention: the notice gives the deployment's
+// retention (OUTREACH_RETENTION, in months), not a fixed 6.
+func TestPrivacyNoticeSaysTheRetention(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	want := map[string]string{"fr": "12 mois", "en": "12 months", "ar": "12 أشهر"}
+	for _, lang := range e.Content.Languages {
+		conv := newConversation(t, e)
+		conv.data.Months = 12
+		conv.send(greetings[lang])
+		conv.send(keyword(t, e.Content, "help", lang))
+		notice := joined(conv.send("1"))
+		if !strings.Contains(notice, want[lang]) || strings.Contains(notice, " 6 ") {
+			t.Errorf("%s privacy notice with a 12-month retention:\n%s", lang, notice)
+		}
+	}
+}
