@@ -39,6 +39,13 @@ type Requests interface {
 	OpenRequests(ctx context.Context) ([]store.Request, error)
 	Request(ctx context.Context, id string) (store.Request, []string, error)
 	Open(sealed string) (string, error)
+	// requests
+	// Replies are staff's replies to a request, sealed.
+	Replies(ctx context.Context, id string) ([]store.Reply, error)
+	// Assign notes who of staff takes care of a request.
+	Assign(ctx context.Context, id, username string) error
+	// Assignees are who takes care of each request ("" for nobody).
+	Assignees(ctx context.Context, ids ...string) ([]string, error)
 }
 
 // Sites is what the console needs to change the sites.
@@ -161,6 +168,15 @@ func (c *Console) routes() []route {
 	// distributions
 	// broadcasts
 	// requests
+	rs = append(rs,
+		route{"GET /requests", staff, c.requests},
+		route{"GET /requests/{id}", staff, c.requestPage},
+		route{"POST /requests/{id}/reply", staff, c.replyRequest},
+		route{"POST /requests/{id}/segments", staff, c.requestSegments},
+		route{"POST /requests/{id}/assign", staff, c.assignRequest},
+		route{"GET /requests/{id}/close", staff, c.closePage},
+		route{"POST /requests/{id}/close", staff, c.closeRequest},
+	)
 	// content
 	// admin
 	return rs

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/outreach-org/outreach/bot/content"
 	"github.com/outreach-org/outreach/bot/engine"
@@ -649,10 +650,47 @@ var ErrRequestClosed = errors.New("dialog: the request is closed")
 // message was not handled, and may be sent again in a moment.
 var ErrBusy = errors.New("dialog: this person's conversation kept changing meanwhile; send again in a moment")
 
+// MaxReply bounds staff's reply to a request, in characters: what one
+// message may hold at the providers.
+const MaxReply = 1600
+
+// Why CheckReply refuses a reply.
+var (
+	ErrReplyEmpty   = errors.New("dialog: the reply is empty")
+	ErrReplyTooLong = fmt.Errorf("dialog: the reply is longer than %d characters", MaxReply)
+)
+
+// BadCharError means a reply holds a character that must not reach a
+// phone (content.BadChar).
+type BadCharError struct{ Char rune }
+
+func (e *BadCharError) Error() string {
+	return fmt.Sprintf("dialog: the reply holds the character %U, which cannot be sent", e.Char)
+}
+
+// CheckReply says whether staff's text can be sent as a reply:
+// ErrReplyEmpty, ErrReplyTooLong, a *BadCharError, or nil.
+func CheckReply(text string) error {
+	if text == "" {
+		return ErrReplyEmpty
+	}
+	if utf8.RuneCountInString(text) > MaxReply {
+		return ErrReplyTooLong
+	}
+	if c, bad := content.BadChar(text); bad {
+		return &BadCharError{Char: c}
+	}
+	return nil
+}
+
 // ReplyToRequest sends staff's reply to the person who asked, on their
-// channel, ahead of bulk traffic.
-func (s *Service) ReplyToRequest(ctx context.Context, id, text string) error {
-	req, _, err := s.store.Request(ctx, id)
+// channel, ahead of bulk traffic, and keeps it (sealed) in the request's
+// thread under by, who replied. A text CheckReply refuses is not sent.
+func (s *Service) ReplyToRequest(ctx context.Context, id, by, text string) error {
+	if err := CheckReply(text); err != nil {
+		return err
+	}
+	req, notes, err := s.store.Request(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -669,18 +707,23 @@ func (s *Service) ReplyToRequest(ctx context.Context, id, text string) error {
 	// Staff's words to the person are personal data, like the person's
 	// own: kept sealed in the outbox, its retries and dead letters.
 	e := outbox.NewEntry(reach.Channel, reach.Address, req.Contact, outbox.Reply)
-	e.Messages = []outbox.Text{outbox.SealedText(s.store.Seal(text))}
+	sealed := s.store.Seal(text)
+	e.Messages = []outbox.Text{outbox.SealedText(sealed)}
 	if err := s.opts.Outbox.Enqueue(ctx, e); err != nil {
 		return err
 	}
 	// The reply is queued: it will be sent. Failing now would invite staff
-	// to send it again, so a count that cannot be written is logged, and
-	// written with a context of its own.
+	// to send it again, so a count or thread that cannot be written is
+	// logged, and written with a context of its own.
 	req.Replies++
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := s.store.PutRequest(ctx, req); err != nil {
 		s.log.Warn("a staff reply is queued, but the request's reply count was not written", "request", id, "err", err)
+	}
+	reply := store.Reply{At: s.opts.Now().UTC(), By: by, Text: sealed, After: len(notes)}
+	if err := s.store.AddReply(ctx, id, reply); err != nil {
+		s.log.Warn("a staff reply is queued, but not kept in the request's thread", "request", id, "err", err)
 	}
 	// From now on what the person writes, numbers included, answers staff.
 	err = s.update(ctx, req.Contact, func(st *engine.State) bool {
@@ -728,19 +771,43 @@ func (s *Service) CloseRequest(ctx context.Context, id string) error {
 // closed, if the request is still open or still holds the person; a person
 // who cannot be reached (erased, no outbox) is not told.
 func (s *Service) noticeClosed(ctx context.Context, req store.Request) error {
-	reach, ok, err := s.store.Reach(ctx, req.Contact)
-	if err != nil {
+	reach, text, _, err := s.closingNotice(ctx, req)
+	if err != nil || text == "" {
 		return err
 	}
+	e := outbox.NewEntry(reach.Channel, reach.Address, req.Contact, outbox.Reply)
+	e.Messages = []outbox.Text{{Text: text}}
+	return s.opts.Outbox.Enqueue(ctx, e)
+}
+
+// ClosingNotice returns what closing the request id now would tell the
+// person, and in which language; an empty text when closing tells nobody
+// (the person cannot be reached, or was handed back already).
+func (s *Service) ClosingNotice(ctx context.Context, id string) (text, lang string, err error) {
+	req, _, err := s.store.Request(ctx, id)
+	if err != nil {
+		return "", "", err
+	}
+	_, text, lang, err = s.closingNotice(ctx, req)
+	return text, lang, err
+}
+
+// closingNotice is the notice of closing req, in the person's language,
+// and how to reach them; an empty text when nobody is to be told.
+func (s *Service) closingNotice(ctx context.Context, req store.Request) (reach store.Reach, text, lang string, err error) {
+	reach, ok, err := s.store.Reach(ctx, req.Contact)
+	if err != nil {
+		return reach, "", "", err
+	}
 	if !ok || reach.Address == "" || s.opts.Outbox == nil {
-		return nil
+		return reach, "", "", nil
 	}
 	st := s.decode(req.Contact, store.State{Data: reach.Data})
 	if !req.Open && st.Request != req.ID {
-		return nil
+		return reach, "", "", nil
 	}
 	c := s.Content()
-	lang := st.Lang
+	lang = st.Lang
 	if !c.HasLanguage(lang) {
 		lang = req.Lang
 	}
@@ -748,11 +815,9 @@ func (s *Service) noticeClosed(ctx context.Context, req store.Request) error {
 		lang = c.Languages[0]
 	}
 	if !c.Has(lang, content.MsgRequestClosed) {
-		return nil
+		return reach, "", "", nil
 	}
-	e := outbox.NewEntry(reach.Channel, reach.Address, req.Contact, outbox.Reply)
-	e.Messages = []outbox.Text{{Text: c.Text(lang, content.MsgRequestClosed, nil)}}
-	return s.opts.Outbox.Enqueue(ctx, e)
+	return reach, c.Text(lang, content.MsgRequestClosed, nil), lang, nil
 }
 
 func erases(res engine.Result) bool {

@@ -5,11 +5,9 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
-	"slices"
 	"time"
-	"unicode/utf8"
 
-	"github.com/outreach-org/outreach/bot/content"
+	"github.com/outreach-org/outreach/bot/dialog"
 	"github.com/outreach-org/outreach/bot/store"
 )
 
@@ -37,20 +35,10 @@ type requestView struct {
 	Open      bool      `json:"open"`
 }
 
-func (s *Server) view(r *http.Request, req store.Request, notes []string) requestView {
-	open := func(sealed string) string {
-		t, err := s.opts.Requests.Open(sealed)
-		if err != nil {
-			return "(unreadable)"
-		}
-		return t
-	}
-	v := requestView{ID: req.ID, Contact: req.Contact, Urgent: req.Urgent, Lang: req.Lang, Channel: req.Channel, Site: req.Site,
-		CreatedAt: req.CreatedAt, Text: open(req.Text), Replies: req.Replies, Open: req.Open}
-	for _, n := range notes {
-		v.Then = append(v.Then, open(n))
-	}
-	return v
+func (s *Server) view(req store.Request, notes []string) requestView {
+	th := store.OpenThread(s.opts.Requests.Open, req, notes, nil)
+	return requestView{ID: req.ID, Contact: req.Contact, Urgent: req.Urgent, Lang: req.Lang, Channel: req.Channel, Site: req.Site,
+		CreatedAt: req.CreatedAt, Text: th.Text, Then: th.Then, Replies: req.Replies, Open: req.Open}
 }
 
 // listRequests lists the open requests: urgent ones first, then oldest first.
@@ -59,22 +47,14 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	slices.SortStableFunc(reqs, func(a, b store.Request) int {
-		if a.Urgent != b.Urgent {
-			if a.Urgent {
-				return -1
-			}
-			return 1
-		}
-		return a.CreatedAt.Compare(b.CreatedAt)
-	})
+	store.StaffOrder(reqs)
 	out := make([]requestView, 0, len(reqs))
 	for _, req := range reqs {
 		_, notes, err := s.opts.Requests.Request(r.Context(), req.ID)
 		if err != nil && !errors.Is(err, store.ErrNoRequest) {
 			return err
 		}
-		out = append(out, s.view(r, req, notes))
+		out = append(out, s.view(req, notes))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"requests": out})
 	return nil
@@ -85,7 +65,7 @@ func (s *Server) getRequest(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.view(r, req, notes))
+	writeJSON(w, http.StatusOK, s.view(req, notes))
 	return nil
 }
 
@@ -97,13 +77,14 @@ func (s *Server) replyRequest(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &body); err != nil {
 		return err
 	}
-	if body.Text == "" || utf8.RuneCountInString(body.Text) > 1600 {
-		return apiError(Unprocessable, `"text": required, at most 1600 characters`)
+	var bad *dialog.BadCharError
+	switch err := dialog.CheckReply(body.Text); {
+	case errors.Is(err, dialog.ErrReplyEmpty), errors.Is(err, dialog.ErrReplyTooLong):
+		return apiError(Unprocessable, `"text": required, at most %d characters`, dialog.MaxReply)
+	case errors.As(err, &bad):
+		return apiError(Unprocessable, `"text": holds the character %U, which cannot be sent`, bad.Char)
 	}
-	if c, bad := content.BadChar(body.Text); bad {
-		return apiError(Unprocessable, `"text": holds the character %U, which cannot be sent`, c)
-	}
-	if err := s.opts.Dialog.ReplyToRequest(r.Context(), r.PathValue("id"), body.Text); err != nil {
+	if err := s.opts.Dialog.ReplyToRequest(r.Context(), r.PathValue("id"), principal(r).Name, body.Text); err != nil {
 		return err
 	}
 	s.record(r, "request.reply", r.PathValue("id"))

@@ -27,11 +27,12 @@ func (s *Store) RequestIndexWrites(contact, id string) []Write {
 }
 
 // Erase deletes everything kept about a contact: their state and seen
-// markers, their requests to a person, their place in every subscriber set,
-// and every outbox entry, retry, dead letter and delivery record that names
-// them — but an entry that names no contact (the confirmation that
-// everything was deleted, still to be sent) is spared. outboxPrefix is the
-// outbox keys' prefix with its hash tag ("…{o}:"); empty: no outbox.
+// markers, their requests to a person (with staff's replies and who took
+// them), their place in every subscriber set, and every outbox entry,
+// retry, dead letter and delivery record that names them — but an entry
+// that names no contact (the confirmation that everything was deleted,
+// still to be sent) is spared. outboxPrefix is the outbox keys' prefix
+// with its hash tag ("…{o}:"); empty: no outbox.
 func (s *Store) Erase(ctx context.Context, contact string, sites []string, outboxPrefix string) error {
 	// The contact's own keys: state, seen markers, request index.
 	ids, err := s.rdb.SMembers(ctx, s.requestsOfKey(contact)).Result()
@@ -52,6 +53,8 @@ func (s *Store) Erase(ctx context.Context, contact string, sites []string, outbo
 		}
 		for _, id := range ids {
 			p.Del(ctx, s.requestKey(id), s.notesKey(id))
+			p.Del(ctx, s.repliesKey(id))
+			p.Del(ctx, s.assigneeKey(id))
 			p.ZRem(ctx, s.prefix+"requests:open", id)
 			p.ZRem(ctx, s.prefix+"requests:closed", id)
 		}
