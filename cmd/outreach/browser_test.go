@@ -154,7 +154,15 @@ func (b *browser) open(path string) int64 {
 // fill types value into the field sel (after clearing it).
 func (b *browser) fill(sel, value string) {
 	b.t.Helper()
-	b.do("fill "+sel, chromedp.Clear(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), value))
+	// Emptied by script (chromedp's Clear fails on an empty textarea),
+	// then typed, so that the page's input events fire as for a person.
+	ctx, cancel := context.WithTimeout(b.ctx, step)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void]("document.querySelector("+strconv.Quote(sel)+").value=''")); err != nil {
+		b.screenshot("failed-fill")
+		b.t.Fatalf("fill %s: %v", sel, err)
+	}
+	b.do("fill "+sel, chromedp.SendKeys(chromedp.CSS(sel), value))
 }
 
 // submit clicks the button sel and waits for the page it leads to; it
