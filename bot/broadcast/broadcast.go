@@ -827,7 +827,7 @@ func (s *Service) renderer(ctx context.Context, b Broadcast) (render, int64, err
 		return nil, 0, err
 	}
 	return func(lang string) (string, map[string]string) {
-		text := engine.Notice(c, s.opts.Location, lang, b.Kind, d, sites)
+		text := s.notice(c, b.Kind, d, sites, lang)
 		start := d.StartsAt.In(s.opts.Location)
 		place := d.Place[lang]
 		for _, l := range append([]string{c.Languages[0]}, sortedKeys(d.Place)...) {
@@ -860,47 +860,24 @@ func (s *Service) enqueue(ctx context.Context, b Broadcast, source string, conta
 	var args []any
 	for i, ck := range contacts {
 		r := reaches[i]
-		if r.Data == nil {
-			// Purged after the retention period: forget the subscription too.
-			args = append(args, ck, "n", "no_contact")
-			continue
-		}
-		var st engine.State
-		if err := json.Unmarshal(r.Data, &st); err != nil {
-			args = append(args, ck, "s", "unreadable")
-			continue
-		}
-		if len(b.Audience.Channels) > 0 && !slices.Contains(b.Audience.Channels, r.Channel) {
-			continue // not in the audience
-		}
-		if len(b.Audience.Languages) > 0 && !slices.Contains(b.Audience.Languages, st.Lang) {
-			continue
-		}
+		o := s.decide(b, r, now)
 		switch {
-		case r.Address == "":
-			args = append(args, ck, "s", "no_address")
+		case o.forget:
+			// Purged after the retention period: forget the subscription too.
+			args = append(args, ck, "n", o.skip)
 			continue
-		case st.OptedOut:
-			args = append(args, ck, "s", "opted_out")
-			continue
-		case st.Blocked:
-			args = append(args, ck, "s", "blocked")
-			continue
-		case r.Undeliverable:
-			args = append(args, ck, "s", "undeliverable")
+		case !o.in:
+			continue // not in the audience
+		case o.skip != "":
+			args = append(args, ck, "s", o.skip)
 			continue
 		}
-		text, vars := render(st.Lang)
+		text, vars := render(o.st.Lang)
 		e := outbox.NewEntry(r.Channel, r.Address, ck, outbox.Bulk)
 		e.Broadcast = b.ID
 		e.Expires = expires
-		if r.Channel == "whatsapp" && now.Sub(st.LastSeen) > whatsAppWindow {
-			tpl := s.opts.Templates[b.Kind]
-			if tpl == "" {
-				args = append(args, ck, "s", "needs_template")
-				continue
-			}
-			e.Template, e.TemplateVars = tpl, vars
+		if o.template != "" {
+			e.Template, e.TemplateVars = o.template, vars
 		} else {
 			e.Messages = []outbox.Text{{Text: text}}
 		}
@@ -910,6 +887,53 @@ func (s *Service) enqueue(ctx context.Context, b Broadcast, source string, conta
 		return nil
 	}
 	return enqueueScript.Run(ctx, s.rdb, []string{s.rcpt(b.ID), s.keys.BroadcastCounts(b.ID), s.keys.Stream(outbox.Bulk), source}, args...).Err()
+}
+
+// outcome is what a broadcast does with one contact.
+type outcome struct {
+	// in is false for a contact outside the audience (its channel or
+	// language): not counted at all.
+	in bool
+	// forget is set for a contact purged after the retention period: it is
+	// skipped and its subscription goes too.
+	forget bool
+	// skip is why the contact is not sent the broadcast; empty when it is.
+	skip string
+	// template is the WhatsApp template sent instead of the text, outside
+	// the 24-hour window.
+	template string
+	st       engine.State
+}
+
+// decide says what broadcast b does with the contact r: the one place
+// where who is sent what is decided, for the fan-out and for Reach.
+func (s *Service) decide(b Broadcast, r store.Reach, now time.Time) outcome {
+	if r.Data == nil {
+		return outcome{in: true, forget: true, skip: "no_contact"}
+	}
+	var st engine.State
+	if err := json.Unmarshal(r.Data, &st); err != nil {
+		return outcome{in: true, skip: "unreadable"}
+	}
+	o := outcome{in: true, st: st}
+	switch {
+	case len(b.Audience.Channels) > 0 && !slices.Contains(b.Audience.Channels, r.Channel),
+		len(b.Audience.Languages) > 0 && !slices.Contains(b.Audience.Languages, st.Lang):
+		o.in = false
+	case r.Address == "":
+		o.skip = "no_address"
+	case st.OptedOut:
+		o.skip = "opted_out"
+	case st.Blocked:
+		o.skip = "blocked"
+	case r.Undeliverable:
+		o.skip = "undeliverable"
+	case r.Channel == "whatsapp" && now.Sub(st.LastSeen) > whatsAppWindow:
+		if o.template = s.opts.Templates[b.Kind]; o.template == "" {
+			o.skip = "needs_template"
+		}
+	}
+	return o
 }
 
 // Forget removes who a broadcast reached (its recipients and who was told)

@@ -166,6 +166,7 @@ func (c *Console) routes() []route {
 		{"GET /{$}", nil, c.dashboard},
 	}
 	// distributions
+	rs = append(rs, c.distRoutes(staff)...)
 	// broadcasts
 	// requests
 	rs = append(rs,

@@ -84,14 +84,13 @@ const maxText = 300
 // validate checks a distribution before it is stored: a site that exists
 // and is not retired, a time, a place (one text, or one per language) and
 // a kit of at least one item of the catalogue, so that no notice shows an
-// empty line. The error wraps ErrInvalid and names each field that is
-// wrong ("place.fr: empty").
+// empty line. The error is an *InvalidError, which wraps ErrInvalid and
+// names each field that is wrong ("place.fr: empty").
 func (s *Service) validate(ctx context.Context, d engine.Distribution) error {
 	c := s.content()
-	var p []string
-	add := func(field, format string, args ...any) { p = append(p, field+": "+fmt.Sprintf(format, args...)) }
+	var p problems
 	if d.Site == "" {
-		add("site", "missing — the id of a site (see GET /api/v1/sites)")
+		p.add("site", CodeSiteMissing, nil, "missing — the id of a site (see GET /api/v1/sites)")
 	} else {
 		sites, err := s.broadcasts.Sites(ctx)
 		if err != nil {
@@ -100,21 +99,21 @@ func (s *Service) validate(ctx context.Context, d engine.Distribution) error {
 		i := slices.IndexFunc(sites, func(x engine.Site) bool { return x.ID == d.Site })
 		switch {
 		case i < 0:
-			add("site", "no site %q (see GET /api/v1/sites)", d.Site)
+			p.add("site", CodeSiteUnknown, map[string]any{"Site": d.Site}, "no site %q (see GET /api/v1/sites)", d.Site)
 		case sites[i].Retired:
-			add("site", "site %q is retired", d.Site)
+			p.add("site", CodeSiteRetired, map[string]any{"Site": d.Site}, "site %q is retired", d.Site)
 		}
 	}
 	switch {
 	case d.StartsAt.IsZero() || d.EndsAt.IsZero():
-		add("starts_at", "\"starts_at\" and \"ends_at\" are both needed (RFC 3339)")
+		p.add("starts_at", CodeTimesMissing, nil, "\"starts_at\" and \"ends_at\" are both needed (RFC 3339)")
 	case !d.EndsAt.After(d.StartsAt):
-		add("ends_at", "must come after \"starts_at\"")
+		p.add("ends_at", CodeEndsBeforeStart, nil, "must come after \"starts_at\"")
 	case d.EndsAt.Sub(d.StartsAt) > 24*time.Hour:
-		add("ends_at", "a distribution lasts at most a day")
+		p.add("ends_at", CodeLongerThanADay, nil, "a distribution lasts at most a day")
 	}
 	if len(d.Place) == 0 {
-		add("place", "missing — where it is: one text, or one per language")
+		p.add("place", CodePlaceMissing, nil, "missing — where it is: one text, or one per language")
 	}
 	for _, f := range []struct {
 		name string
@@ -130,48 +129,41 @@ func (s *Service) validate(ctx context.Context, d engine.Distribution) error {
 			n := utf8.RuneCountInString(text)
 			switch {
 			case !c.HasLanguage(lang):
-				add(field, "%q is not a language the bot speaks (%s)", lang, strings.Join(c.Languages, ", "))
+				p.add(field, CodeLanguageUnknown, map[string]any{"Lang": lang}, "%q is not a language the bot speaks (%s)", lang, strings.Join(c.Languages, ", "))
 			case strings.TrimSpace(text) == "":
-				add(field, "empty — give the text, or leave the language out")
+				p.add(field, CodeTextEmpty, nil, "empty — give the text, or leave the language out")
 			case n > maxText:
-				add(field, "%d characters, longer than %d", n, maxText)
+				p.add(field, CodeTextTooLong, map[string]any{"Chars": n, "Max": maxText}, "%d characters, longer than %d", n, maxText)
 			default:
 				if r, bad := content.BadChar(text); bad {
-					add(field, "holds the character %U, which cannot be sent", r)
+					p.add(field, CodeTextBadChar, map[string]any{"Char": fmt.Sprintf("%U", r)}, "holds the character %U, which cannot be sent", r)
 				}
 			}
 		}
 	}
 	catalogue := c.Items()
 	if len(d.Items) == 0 {
-		add("items", "missing — the kit: at least one item of the catalogue (%s)", strings.Join(catalogue, ", "))
+		p.add("items", CodeItemsMissing, nil, "missing — the kit: at least one item of the catalogue (%s)", strings.Join(catalogue, ", "))
 	}
 	for i, it := range d.Items {
 		switch {
 		case !slices.Contains(catalogue, it):
-			add("items", "%q is not in the catalogue (%s)", it, strings.Join(catalogue, ", "))
+			p.add("items", CodeItemUnknown, map[string]any{"Item": it}, "%q is not in the catalogue (%s)", it, strings.Join(catalogue, ", "))
 		case slices.Index(d.Items, it) < i:
-			add("items", "%q is named twice", it)
+			p.add("items", CodeItemTwice, map[string]any{"Item": it}, "%q is named twice", it)
 		}
 	}
-	if len(p) > 0 {
-		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(p, "; "))
-	}
-	return nil
+	return p.err()
 }
 
 // Create stores a distribution and, when it asks to notify, announces it
 // to the site's subscribers and schedules the reminder.
 func (s *Service) Create(ctx context.Context, d engine.Distribution, by string) (engine.Distribution, error) {
-	d.ID = outbox.NewID()
-	d.StartsAt, d.EndsAt = d.StartsAt.UTC(), d.EndsAt.UTC()
-	d.Told, d.Reminder, d.Cancelled = nil, "", false
-	if err := s.validate(ctx, d); err != nil {
+	d, err := s.checkNew(ctx, d)
+	if err != nil {
 		return d, err
 	}
-	if d.EndsAt.Before(s.now()) {
-		return d, fmt.Errorf("%w: ends_at: %s is past: the distribution is already over", ErrInvalid, d.EndsAt.Format(time.RFC3339))
-	}
+	d.ID = outbox.NewID()
 	if d.Notify {
 		if err := s.store.PutDistribution(ctx, d); err != nil {
 			return d, err
@@ -187,6 +179,22 @@ func (s *Service) Create(ctx context.Context, d engine.Distribution, by string) 
 		return d, err
 	}
 	s.changed()
+	return d, nil
+}
+
+// checkNew readies a distribution to be created, and checks it: what it
+// is when stored (but its id), or why it is refused.
+func (s *Service) checkNew(ctx context.Context, d engine.Distribution) (engine.Distribution, error) {
+	d.StartsAt, d.EndsAt = d.StartsAt.UTC(), d.EndsAt.UTC()
+	d.Told, d.Reminder, d.Cancelled = nil, "", false
+	if err := s.validate(ctx, d); err != nil {
+		return d, err
+	}
+	if d.EndsAt.Before(s.now()) {
+		var p problems
+		p.add("ends_at", CodeOver, nil, "%s is past: the distribution is already over", d.EndsAt.Format(time.RFC3339))
+		return d, p.err()
+	}
 	return d, nil
 }
 
@@ -215,32 +223,10 @@ func (s *Service) Update(ctx context.Context, id string, p Patch, by string) (en
 	if !ok {
 		return d, ErrNotFound
 	}
-	if d.Cancelled {
-		return d, fmt.Errorf("%w: it was cancelled", ErrInvalid)
-	}
-	before := d
-	if p.StartsAt != nil {
-		d.StartsAt = p.StartsAt.UTC()
-	}
-	if p.EndsAt != nil {
-		d.EndsAt = p.EndsAt.UTC()
-	}
-	if p.Place != nil {
-		d.Place = p.Place
-	}
-	if p.Who != nil {
-		d.Who = p.Who
-	}
-	if p.Bring != nil {
-		d.Bring = p.Bring
-	}
-	if p.Items != nil {
-		d.Items = p.Items
-	}
-	if err := s.validate(ctx, d); err != nil {
+	d, moved, err := s.apply(ctx, d, p)
+	if err != nil {
 		return d, err
 	}
-	moved := !d.StartsAt.Equal(before.StartsAt) || !d.EndsAt.Equal(before.EndsAt) || !sameText(d.Place, before.Place)
 	if moved && d.Notify && len(d.Told) > 0 {
 		if err := s.store.PutDistribution(ctx, d); err != nil {
 			return d, err
@@ -265,6 +251,41 @@ func (s *Service) Update(ctx context.Context, id string, p Patch, by string) (en
 	}
 	s.changed()
 	return d, nil
+}
+
+// apply changes the stored distribution d by p and checks the result; moved
+// says whether its time or place changed, which people who were told must
+// hear of.
+func (s *Service) apply(ctx context.Context, d engine.Distribution, p Patch) (engine.Distribution, bool, error) {
+	if d.Cancelled {
+		var ps problems
+		ps.add("", CodeCancelled, nil, "it was cancelled")
+		return d, false, ps.err()
+	}
+	before := d
+	if p.StartsAt != nil {
+		d.StartsAt = p.StartsAt.UTC()
+	}
+	if p.EndsAt != nil {
+		d.EndsAt = p.EndsAt.UTC()
+	}
+	if p.Place != nil {
+		d.Place = p.Place
+	}
+	if p.Who != nil {
+		d.Who = p.Who
+	}
+	if p.Bring != nil {
+		d.Bring = p.Bring
+	}
+	if p.Items != nil {
+		d.Items = p.Items
+	}
+	if err := s.validate(ctx, d); err != nil {
+		return d, false, err
+	}
+	moved := !d.StartsAt.Equal(before.StartsAt) || !d.EndsAt.Equal(before.EndsAt) || !sameText(d.Place, before.Place)
+	return d, moved, nil
 }
 
 // Cancel cancels a distribution: the reminder is called off and everyone

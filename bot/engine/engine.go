@@ -849,16 +849,23 @@ func (r *step) site() string {
 
 // siteName returns a site's name in the person's language.
 func (r *step) siteName(id string) string {
+	return SiteName(r.c, r.data.Sites, r.st.Lang, id)
+}
+
+// SiteName returns the name of site id in lang, as the bot says it: the
+// name staff gave it in that language, else the message "site_<id>", else
+// the id itself.
+func SiteName(c *content.Content, sites []Site, lang, id string) string {
 	if id == "" {
 		return ""
 	}
-	for _, s := range r.data.Sites {
-		if s.ID == id && s.Names[r.st.Lang] != "" {
-			return s.Names[r.st.Lang]
+	for _, s := range sites {
+		if s.ID == id && s.Names[lang] != "" {
+			return s.Names[lang]
 		}
 	}
-	if r.c.Has(r.st.Lang, content.PrefixSite+id) {
-		return r.c.Text(r.st.Lang, content.PrefixSite+id, nil)
+	if c.Has(lang, content.PrefixSite+id) {
+		return c.Text(lang, content.PrefixSite+id, nil)
 	}
 	return id
 }

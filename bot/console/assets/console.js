@@ -17,7 +17,8 @@
       var mine = ++seq;
       parts.forEach(function (part) {
         fetch(part.getAttribute("data-fragment"), {
-          method: "POST", body: new FormData(form), credentials: "same-origin",
+          // URL-encoded, as the form itself posts: handlers read r.PostForm.
+          method: "POST", body: new URLSearchParams(new FormData(form)), credentials: "same-origin",
           headers: { "X-Fragment": "1" }
         }).then(function (res) {
           if (!res.ok) throw new Error(res.status);
