@@ -845,13 +845,19 @@ func (r *step) siteName(id string) string {
 	if id == "" {
 		return ""
 	}
-	for _, s := range r.data.Sites {
-		if s.ID == id && s.Names[r.st.Lang] != "" {
-			return s.Names[r.st.Lang]
+	return SiteName(r.c, r.data.Sites, id, r.st.Lang)
+}
+
+// SiteName returns a site's name in lang: the name staff gave it among
+// sites, else the content's site_<id> message, else its id.
+func SiteName(c *content.Content, sites []Site, id, lang string) string {
+	for _, s := range sites {
+		if s.ID == id && s.Names[lang] != "" {
+			return s.Names[lang]
 		}
 	}
-	if r.c.Has(r.st.Lang, content.PrefixSite+id) {
-		return r.c.Text(r.st.Lang, content.PrefixSite+id, nil)
+	if c.Has(lang, content.PrefixSite+id) {
+		return c.Text(lang, content.PrefixSite+id, nil)
 	}
 	return id
 }
