@@ -131,17 +131,17 @@ func (s *Service) Reach(ctx context.Context, b Broadcast, sample int) (Reach, er
 		}
 		for _, r := range reaches {
 			out.Read++
-			o := s.decide(b, r, now)
-			switch {
-			case !o.in:
+			d := s.decide(b, r, now)
+			switch d.outcome {
+			case outOfAudience:
 				out.Outside++
-			case o.skip != "":
+			case skip, skipGone:
 				if out.Skipped == nil {
 					out.Skipped = map[string]int64{}
 				}
-				out.Skipped[o.skip]++
+				out.Skipped[d.reason]++
 			default:
-				lang := o.st.Lang
+				lang := d.lang
 				if !c.HasLanguage(lang) {
 					lang = c.Languages[0]
 				}

@@ -154,3 +154,34 @@ func TestOrgName(t *testing.T) {
 		}
 	}
 }
+
+// Console broadcasts: when held bulk traffic leaves, and the hours as shown.
+func TestQuietHoursEnd(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := c.QuietHours
+	at := func(d, h, m int) time.Time { return time.Date(2026, 12, d, h, m, 0, 0, c.Timezone) }
+	for _, tt := range []struct{ t, want time.Time }{
+		{at(1, 12, 0), at(1, 12, 0)}, // not quiet: at once
+		{at(1, 22, 30), at(2, 8, 0)}, // before midnight: tomorrow morning
+		{at(2, 3, 15), at(2, 8, 0)},  // after midnight: this morning
+		{at(1, 8, 0), at(1, 8, 0)},
+	} {
+		if got := q.End(tt.t); !got.Equal(tt.want) {
+			t.Errorf("End(%s) = %s, want %s", tt.t, got, tt.want)
+		}
+	}
+	if from, to := q.Span(); from != "21:00" || to != "08:00" {
+		t.Errorf("Span = %s-%s, want 21:00-08:00", from, to)
+	}
+	day, _ := Load(env(map[string]string{"OUTREACH_QUIET_HOURS": "12:00-14:30"}))
+	if got := day.QuietHours.End(at(1, 13, 0)); !got.Equal(at(1, 14, 30)) {
+		t.Errorf("12:00-14:30: End(13:00) = %s", got)
+	}
+	none, _ := Load(env(map[string]string{"OUTREACH_QUIET_HOURS": ""}))
+	if from, to := none.QuietHours.Span(); from != "" || to != "" || !none.QuietHours.End(at(1, 23, 0)).Equal(at(1, 23, 0)) {
+		t.Errorf("no quiet hours: Span %q-%q", from, to)
+	}
+}

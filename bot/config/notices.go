@@ -26,6 +26,30 @@ func (q QuietHours) Quiet(t time.Time) bool {
 	return m >= q.From || m < q.To // across midnight
 }
 
+// End returns when bulk traffic held at t leaves: t itself outside the
+// quiet hours, else the end of the quiet hours t falls in.
+func (q QuietHours) End(t time.Time) time.Time {
+	if !q.Quiet(t) {
+		return t
+	}
+	local := t.In(q.Location)
+	end := time.Date(local.Year(), local.Month(), local.Day(), q.To/60, q.To%60, 0, 0, q.Location)
+	if !end.After(local) { // across midnight, before it: the end is tomorrow
+		end = time.Date(local.Year(), local.Month(), local.Day()+1, q.To/60, q.To%60, 0, 0, q.Location)
+	}
+	return end
+}
+
+// Span returns the quiet hours as local clock times ("21:00", "08:00");
+// both empty when there are none.
+func (q QuietHours) Span() (from, to string) {
+	if q.From == q.To {
+		return "", ""
+	}
+	clockOf := func(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) }
+	return clockOf(q.From), clockOf(q.To)
+}
+
 func parseQuietHours(v string, loc *time.Location) (QuietHours, error) {
 	q := QuietHours{Location: loc}
 	if v == "" {

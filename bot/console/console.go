@@ -20,6 +20,7 @@ import (
 
 	"github.com/outreach-org/outreach/bot/access"
 	"github.com/outreach-org/outreach/bot/broadcast"
+	"github.com/outreach-org/outreach/bot/config"
 	"github.com/outreach-org/outreach/bot/dialog"
 	"github.com/outreach-org/outreach/bot/distribution"
 	"github.com/outreach-org/outreach/bot/engine"
@@ -89,6 +90,12 @@ type Options struct {
 	ClientAddress func(*http.Request) string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// broadcasts
+
+	// Quiet are the hours when bulk traffic waits (OUTREACH_QUIET_HOURS),
+	// shown where a broadcast is scheduled; the zero value means none.
+	Quiet config.QuietHours
 }
 
 // Console serves the console's pages.
@@ -97,6 +104,9 @@ type Console struct {
 	log      *slog.Logger
 	sessions *scs.SessionManager
 	pages    *pages
+
+	// bcast keeps recent audience counts for the broadcast composer.
+	bcast bcastEstimates
 }
 
 // New returns the console. It fails only when its embedded templates or
@@ -168,6 +178,21 @@ func (c *Console) routes() []route {
 	// distributions
 	rs = append(rs, c.distRoutes(staff)...)
 	// broadcasts
+	if c.opts.Broadcasts != nil && c.opts.Dialog != nil {
+		rs = append(rs,
+			route{"GET /broadcasts", staff, c.bcastListPage},
+			route{"GET /broadcasts/new", staff, c.bcastNew},
+			route{"POST /broadcasts/new", staff, c.bcastNew},
+			route{"POST /broadcasts/new/segments/{lang}", staff, c.bcastSegmentsPart},
+			route{"POST /broadcasts/new/estimate", staff, c.bcastEstimatePart},
+			route{"POST /broadcasts/new/confirm", staff, c.bcastConfirm},
+			route{"POST /broadcasts", staff, c.bcastCreate},
+			route{"GET /broadcasts/{id}", staff, c.bcastShow},
+			route{"GET /broadcasts/{id}/progress", staff, c.bcastProgressPart},
+			route{"GET /broadcasts/{id}/cancel", staff, c.bcastCancelPage},
+			route{"POST /broadcasts/{id}/cancel", staff, c.bcastCancel},
+		)
+	}
 	// requests
 	rs = append(rs,
 		route{"GET /requests", staff, c.requests},

@@ -78,6 +78,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		Versions: contentVersions, Requests: a.store, Sites: a.store, Outbox: a.outbox,
 		Log: log, PublicURL: cfg.PublicURL, Location: cfg.Timezone,
 		Prices: cfg.Prices, Currency: cfg.Currency,
+		Quiet:         cfg.QuietHours,
 		ClientAddress: func(r *http.Request) string { return server.ClientAddress(r, cfg.TrustedProxies) },
 	})
 	if err != nil {
