@@ -79,6 +79,8 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		Log: log, PublicURL: cfg.PublicURL, Location: cfg.Timezone,
 		Prices: cfg.Prices, Currency: cfg.Currency,
 		ClientAddress: func(r *http.Request) string { return server.ClientAddress(r, cfg.TrustedProxies) },
+		// content
+		Drafts: console.NewContentDrafts(a.store.Client(), cfg.KeyPrefix),
 	})
 	if err != nil {
 		return err
