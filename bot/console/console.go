@@ -96,6 +96,11 @@ type Options struct {
 	// Quiet are the hours when bulk traffic waits (OUTREACH_QUIET_HOURS),
 	// shown where a broadcast is scheduled; the zero value means none.
 	Quiet config.QuietHours
+
+	// content
+	// Drafts keeps the partners' draft of the next content version; nil
+	// (or no Versions or Dialog) leaves the content pages out.
+	Drafts *ContentDrafts
 }
 
 // Console serves the console's pages.
@@ -204,6 +209,23 @@ func (c *Console) routes() []route {
 		route{"POST /requests/{id}/close", staff, c.closeRequest},
 	)
 	// content
+	rs = append(rs,
+		route{"GET /content", partner, c.contentList},
+		route{"GET /content/messages/{id}", partner, c.contentEdit},
+		route{"POST /content/messages/{id}", partner, c.contentSave},
+		route{"POST /content/messages/{id}/meter", partner, c.contentMeter},
+		route{"GET /content/simulator", partner, c.contentSim},
+		route{"POST /content/simulator", partner, c.contentSimSend},
+		route{"POST /content/simulator/restart", partner, c.contentSimRestart},
+		route{"GET /content/flow", partner, c.contentFlow},
+		route{"GET /content/publish", partner, c.contentPublishPage},
+		route{"POST /content/publish", partner, c.contentPublish},
+		route{"GET /content/versions", partner, c.contentVersions},
+		route{"GET /content/versions/{n}/rollback", partner, c.contentRollbackPage},
+		route{"POST /content/versions/{n}/rollback", partner, c.contentRollback},
+		route{"GET /content/draft/discard", partner, c.contentDiscardPage},
+		route{"POST /content/draft/discard", partner, c.contentDiscard},
+	)
 	// admin
 	return rs
 }

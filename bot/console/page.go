@@ -280,6 +280,11 @@ func (c *Console) newPage(r *http.Request, title string, data any) *Page {
 	if lang == "ar" {
 		p.Dir = "rtl"
 	}
+	// A live fragment (console.js sends X-Fragment) must not take the
+	// message meant for the next whole page.
+	if r.Header.Get("X-Fragment") != "" {
+		return p
+	}
 	if flash := c.sessions.PopString(r.Context(), "flash"); flash != "" {
 		id, args, _ := strings.Cut(flash, "\x00")
 		p.Flash = id

@@ -133,3 +133,16 @@ func parseLocale(file, lang string, data []byte) (*Locale, Problems) {
 	}
 	return loc, problems
 }
+
+// ParseLocale reads one message file (locales/<lang>.yaml) as Check reads
+// it, alone: for tools that show or edit the messages of a content set
+// whatever state the rest of it is in. Check stays the judge of the set.
+func ParseLocale(file, lang string, data []byte) (*Locale, Problems) {
+	return parseLocale(file, lang, data)
+}
+
+// PluralForms returns the plural categories a plural message needs in
+// lang, in CLDR order ("other" alone for a language not known here).
+func PluralForms(lang string) []string {
+	return slices.Clone(needed(lang))
+}

@@ -27,7 +27,8 @@ type Meta struct {
 	Version     int       `json:"version"`
 	PublishedBy string    `json:"published_by"`
 	PublishedAt time.Time `json:"published_at"`
-	// RolledBackFrom is set on a rollback: the version that was current.
+	// Note says what the version is: the publisher's note, or, for a
+	// rollback, the version it brings back.
 	Note string `json:"note,omitempty"`
 }
 
@@ -94,6 +95,12 @@ func Check(files map[string]string) (*content.Content, content.Problems) {
 // version. Invalid content is refused with *ErrInvalid, listing every
 // problem, and nothing changes.
 func (s *Store) Publish(ctx context.Context, files map[string]string, by string) (Meta, *content.Content, content.Problems, error) {
+	return s.PublishNote(ctx, files, by, "")
+}
+
+// PublishNote is Publish with a note kept in the version's Meta: what
+// changed and why, in the publisher's words.
+func (s *Store) PublishNote(ctx context.Context, files map[string]string, by, note string) (Meta, *content.Content, content.Problems, error) {
 	c, problems := Check(files)
 	if c == nil || problems.HasErrors() {
 		return Meta{}, nil, problems, &ErrInvalid{Problems: problems.Errors()}
@@ -107,7 +114,7 @@ func (s *Store) Publish(ctx context.Context, files map[string]string, by string)
 			return Meta{}, nil, problems, err
 		}
 	}
-	v := Version{Meta: Meta{Version: int(n), PublishedBy: by, PublishedAt: time.Now().UTC()}, Files: files}
+	v := Version{Meta: Meta{Version: int(n), PublishedBy: by, PublishedAt: time.Now().UTC(), Note: note}, Files: files}
 	return v.Meta, c, problems, s.store(ctx, v)
 }
 

@@ -171,3 +171,23 @@ func TestPublishIsBounded(t *testing.T) {
 		t.Errorf("a refused publish stored something: %d keys, %v", n, err)
 	}
 }
+
+// console-content: a publish may carry a note, kept in the version's meta.
+func TestPublishNoteIsKept(t *testing.T) {
+	rdb, prefix := redistest.New(t)
+	raw, files := shipped(t)
+	s := New(rdb, prefix, raw)
+	ctx := context.Background()
+	meta, _, _, err := s.PublishNote(ctx, files, "nadia", "clinic hours at Nador")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.Get(ctx, meta.Version)
+	if err != nil || v.Note != "clinic hours at Nador" || v.PublishedBy != "nadia" {
+		t.Errorf("version %d: %+v, %v", meta.Version, v.Meta, err)
+	}
+	list, _ := s.List(ctx)
+	if len(list) != 2 || list[0].Note != "clinic hours at Nador" {
+		t.Errorf("List: %+v", list)
+	}
+}

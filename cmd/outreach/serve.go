@@ -80,6 +80,8 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		Prices: cfg.Prices, Currency: cfg.Currency,
 		Quiet:         cfg.QuietHours,
 		ClientAddress: func(r *http.Request) string { return server.ClientAddress(r, cfg.TrustedProxies) },
+		// content
+		Drafts: console.NewContentDrafts(a.store.Client(), cfg.KeyPrefix),
 	})
 	if err != nil {
 		return err
