@@ -143,5 +143,9 @@ func (k Keys) dead() string             { return k.prefix + "{o}:dead" }
 func (k Keys) done(id string) string    { return k.prefix + "{o}:done:" + id }
 func (k Keys) status(sid string) string { return k.prefix + "{o}:msg:" + sid }
 
+// attempt holds which part of an entry was last handed to a provider that
+// can be asked about it, and when (see Reconciler).
+func (k Keys) attempt(id string) string { return k.prefix + "{o}:try:" + id }
+
 // group is the consumer group every worker reads with.
 const group = "senders"

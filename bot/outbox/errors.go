@@ -32,6 +32,12 @@ type SendError struct {
 	Reason string
 	// RetryAfter is how long the provider asked to wait, if it said.
 	RetryAfter time.Duration
+	// MaybeSent is set when no answer said what became of the message (a
+	// timeout, a connection cut mid-request): the provider may have taken
+	// it. Before such a send goes again, a channel that is a Reconciler is
+	// asked whether it did. An error that is not a *SendError counts as
+	// MaybeSent.
+	MaybeSent bool
 }
 
 func (e *SendError) Error() string {

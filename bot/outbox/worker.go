@@ -345,11 +345,14 @@ func (w *Worker) handle(stop context.Context, stream string, xm redis.XMessage, 
 		return
 	}
 	defer w.lock(e.Channel + ":" + to)()
+	rec, _ := ch.Sender.(Reconciler)
 	done := 0
+	var tried attempt
 	if !fresh || e.Tries > 0 {
-		// Taken over, or tried before: some parts may have been sent.
-		done, err = w.o.rdb.Get(ctx, w.o.keys.done(e.ID)).Int()
-		if err != nil && !errors.Is(err, redis.Nil) {
+		// Taken over, or tried before: some parts may have been sent, and
+		// one may have been handed over with no answer recorded.
+		done, tried, err = w.progress(ctx, e.ID, rec != nil)
+		if err != nil {
 			w.log.Warn("reading the outbox failed; the entry stays for another try", "err", err)
 			return
 		}
@@ -360,6 +363,21 @@ func (w *Worker) handle(stop context.Context, stream string, xm redis.XMessage, 
 			continue // sent before its worker stopped
 		}
 		var id string
+		if tried.ok && tried.part == i {
+			// Its answer never came: ask the provider before sending again.
+			var found bool
+			if id, found, err = w.reconcile(ctx, rec, e, msg, tried.at); err != nil {
+				w.failed(ctx, stream, xm.ID, e, err)
+				return
+			}
+			if found {
+				w.metrics.Sent.WithLabelValues(e.Channel).Inc()
+				if w.recordPart(ctx, stream, xm.ID, e, i, len(all), id) {
+					return
+				}
+				continue
+			}
+		}
 		for {
 			if err := w.wait(stop, ch, e, msg); err != nil {
 				return // stopping: left for another worker
@@ -368,6 +386,13 @@ func (w *Worker) handle(stop context.Context, stream string, xm redis.XMessage, 
 				// Called off while this waited for the rate.
 				w.skip(ctx, stream, xm.ID, e, "cancelled")
 				return
+			}
+			if rec != nil && msg.Callback == "" {
+				if err := w.markAttempt(ctx, e.ID, i); err != nil {
+					// Unmarked, an answer lost would go unnoticed: not now.
+					w.log.Warn("marking a send failed; the entry stays for another try", "err", err)
+					return
+				}
 			}
 			began := time.Now()
 			sendCtx, cancel := context.WithTimeout(ctx, w.opts.SendTimeout)
@@ -404,26 +429,34 @@ func (w *Worker) handle(stop context.Context, stream string, xm redis.XMessage, 
 		if msg.Callback == "" {
 			w.metrics.Sent.WithLabelValues(e.Channel).Inc()
 		}
-		if i == len(all)-1 {
-			// The last part: its record, the broadcast's counts and the
-			// acknowledgement in one transaction, so that a crash leaves
-			// either all of them or none. None: the part is sent again
-			// when the entry is claimed (a reply of one part, whole).
-			w.finish(ctx, stream, xm.ID, e, id)
+		if w.recordPart(ctx, stream, xm.ID, e, i, len(all), id) {
 			return
-		}
-		_, err = w.o.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			p.Set(ctx, w.o.keys.done(e.ID), i+1, w.o.doneTTL)
-			if id != "" {
-				w.o.recordSent(ctx, p, id, "queued", e)
-			}
-			return nil
-		})
-		if err != nil {
-			w.log.Warn("recording a sent part failed", "err", err)
 		}
 	}
 	w.ack(ctx, stream, xm.ID, e.ID) // nothing left to send
+}
+
+// recordPart records part i of n as sent under the provider's id, and
+// reports whether it was the last: then its record, the broadcast's counts
+// and the acknowledgement go in one transaction, so that a crash leaves
+// either all of them or none. None: the part's outcome is unknown when the
+// entry is claimed; it is sent again, unless its provider, asked, has it.
+func (w *Worker) recordPart(ctx context.Context, stream, xid string, e Entry, i, n int, id string) (last bool) {
+	if i == n-1 {
+		w.finish(ctx, stream, xid, e, id)
+		return true
+	}
+	_, err := w.o.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, w.o.keys.done(e.ID), i+1, w.o.doneTTL)
+		if id != "" {
+			w.o.recordSent(ctx, p, id, "queued", e)
+		}
+		return nil
+	})
+	if err != nil {
+		w.log.Warn("recording a sent part failed", "err", err)
+	}
+	return false
 }
 
 // throttled returns how long a provider asked to wait when a send failed
@@ -560,10 +593,20 @@ func (w *Worker) failed(ctx context.Context, stream, xid string, e Entry, err er
 			return
 		}
 		delay := w.opts.Backoff(e.Tries)
+		_, canAsk := w.channels[e.Channel].Sender.(Reconciler)
+		unsure := canAsk && maybeSent(err)
+		if unsure {
+			// The provider may still be taking it: give it as long again
+			// before asking whether it did.
+			delay = max(delay, w.opts.SendTimeout)
+		}
 		_, err := w.o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.ZAdd(ctx, w.o.keys.delayed(), redis.Z{Score: float64(time.Now().Add(delay).UnixMilli()), Member: e.Encode()})
 			p.XAck(ctx, stream, group, xid)
 			p.XDel(ctx, stream, xid)
+			if canAsk && !unsure {
+				p.Del(ctx, w.o.keys.attempt(e.ID)) // refused: nothing to ask
+			}
 			return nil
 		})
 		if err != nil {
@@ -638,7 +681,7 @@ func (w *Worker) ack(ctx context.Context, stream, xid string, entryID string) {
 func (w *Worker) ackIn(ctx context.Context, p redis.Pipeliner, stream, xid, entryID string) {
 	p.XAck(ctx, stream, group, xid)
 	p.XDel(ctx, stream, xid)
-	p.Del(ctx, w.o.keys.done(entryID))
+	p.Del(ctx, w.o.keys.done(entryID), w.o.keys.attempt(entryID))
 }
 
 // bury moves an entry to the dead-letter list and acknowledges it.
@@ -652,6 +695,7 @@ func (w *Worker) bury(ctx context.Context, stream, xid string, e Entry, reason s
 		p.LTrim(ctx, w.o.keys.dead(), 0, maxDead-1)
 		p.XAck(ctx, stream, group, xid)
 		p.XDel(ctx, stream, xid)
+		p.Del(ctx, w.o.keys.attempt(e.ID))
 		return nil
 	})
 	if err != nil {

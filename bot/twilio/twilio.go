@@ -269,14 +269,102 @@ func Classify(err error) *outbox.SendError {
 		}
 		return &outbox.SendError{Failure: outbox.Permanent, Reason: reason}
 	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "dial" {
+		// No connection, no request: nothing reached Twilio.
+		return &outbox.SendError{Failure: outbox.Retry, Reason: "network"}
+	}
+	// Below, no answer of Twilio's said what became of the request: it may
+	// have taken the message (a timeout, a connection cut, a proxy's 502).
 	var ne net.Error
 	if errors.As(err, &ne) {
-		return &outbox.SendError{Failure: outbox.Retry, Reason: "network"}
+		return &outbox.SendError{Failure: outbox.Retry, Reason: "network", MaybeSent: true}
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return &outbox.SendError{Failure: outbox.Retry, Reason: "network"}
+		return &outbox.SendError{Failure: outbox.Retry, Reason: "network", MaybeSent: true}
 	}
 	// An error answer that is not Twilio's JSON (a proxy's 502 page).
-	return &outbox.SendError{Failure: outbox.Retry, Reason: "twilio_bad_answer"}
+	return &outbox.SendError{Failure: outbox.Retry, Reason: "twilio_bad_answer", MaybeSent: true}
+}
+
+// lookupRows bounds the messages read in one lookup. The list is newest
+// first and what went to one person since a send was attempted is a few
+// messages, so one page holds it.
+const lookupRows = 50
+
+// clockSlack widens a lookup's window before the attempt: Twilio's
+// date_created is in whole seconds, by Twilio's clock, not ours.
+const clockSlack = 2 * time.Second
+
+// Lookup asks Twilio whether it took m at or after since, for a send whose
+// answer never came: the Messages list to m's address from our sender,
+// newest first, matched on the body as sent; the oldest match, the first
+// copy, is returned. From a Messaging Service, whose numbers Twilio picks,
+// the list is asked by To alone and matched on the service's sid.
+//
+// The list is not filtered by DateSent: that filter matches days, and on
+// date_sent, which a message still queued at Twilio does not have yet — the
+// very message looked for. date_created, read from each row, bounds the
+// window instead. A template's body is written by Twilio: for one, any
+// message from our sender to the address since the attempt matches.
+// twilio-go takes no context: the client's timeout bounds the call.
+func (s *Sender) Lookup(ctx context.Context, m outbox.Message, since time.Time) (string, bool, error) {
+	if m.Callback != "" {
+		return "", false, nil
+	}
+	to := m.To
+	if s.whatsapp {
+		to = whatsappPrefix + to
+	}
+	p := &openapi.ListMessageParams{}
+	p.SetTo(to)
+	service := ""
+	if s.messagingService != "" && !s.whatsapp {
+		service = s.messagingService
+	} else {
+		p.SetFrom(s.from)
+	}
+	p.SetPageSize(lookupRows)
+	p.SetLimit(lookupRows)
+	rows, err := s.api.Api.ListMessage(p)
+	if err != nil {
+		return "", false, Classify(err)
+	}
+	sid, ok := pick(rows, m, since.Truncate(time.Second).Add(-clockSlack), service)
+	return sid, ok, nil
+}
+
+// pick returns the oldest row created at or after from that is m as sent.
+func pick(rows []openapi.ApiV2010Message, m outbox.Message, from time.Time, service string) (string, bool) {
+	var sid string
+	var oldest time.Time
+	for _, r := range rows {
+		if r.Sid == nil || r.DateCreated == nil {
+			continue
+		}
+		if r.Direction != nil && !strings.HasPrefix(*r.Direction, "outbound") {
+			continue
+		}
+		if service != "" && (r.MessagingServiceSid == nil || *r.MessagingServiceSid != service) {
+			continue
+		}
+		created, err := time.Parse(time.RFC1123Z, *r.DateCreated)
+		if err != nil || created.Before(from) {
+			continue
+		}
+		if m.Template == "" && (r.Body == nil || normalBody(*r.Body) != normalBody(m.Text)) {
+			continue
+		}
+		if sid == "" || !created.After(oldest) {
+			sid, oldest = *r.Sid, created
+		}
+	}
+	return sid, sid != ""
+}
+
+// normalBody is a body as compared: line ends and surrounding spaces do
+// not count.
+func normalBody(s string) string {
+	return strings.TrimSpace(strings.ReplaceAll(s, "\r\n", "\n"))
 }

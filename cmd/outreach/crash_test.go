@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/outreach-org/outreach/bot/telegram/telegramtest"
+	"github.com/outreach-org/outreach/bot/twilio/twiliotest"
 )
 
 type telegramCall = telegramtest.Call
@@ -63,37 +65,58 @@ func (p *process) kill() {
 }
 
 // TestKill9DuringBroadcastAndInbound runs the real binary, starts a
-// broadcast to 300 subscribers and sends 300 people's first messages, and
-// kills the process with SIGKILL while both are under way. Messages the
-// webhook had not answered are retried, as the providers do. A new process
-// takes over. Afterwards every subscriber has the broadcast and every
-// person their reply: nothing accepted is lost. Nothing is sent twice
-// either, but a send in flight at the instant of the kill (the provider got
-// it, the process died before recording it): that one is sent again, so
-// there are at most as many repeats as workers sending.
+// broadcast to 300 subscribers (a third each on SMS, WhatsApp and Telegram)
+// and sends 300 people's first messages (a third on each channel too), and
+// kills the process with SIGKILL while both are under way. Twilio takes
+// each message at once and answers after 100 ms, so that the kill finds
+// sends in flight that Twilio has and the process never recorded. Messages
+// the webhook had not answered are retried, as the providers do. A new
+// process takes over. Afterwards every subscriber has the broadcast and
+// every person their reply: nothing accepted is lost. On SMS and WhatsApp
+// nothing is sent twice: the new process asks Twilio about the sends whose
+// answer never came. Telegram cannot be asked: a send in flight at the
+// instant of the kill is sent again, so there are at most as many repeats
+// there as workers sending.
 func TestKill9DuringBroadcastAndInbound(t *testing.T) {
 	bin := buildBinary(t)
 	p := withProviders(t)
 	vars := processVars(p)
 	vars["OUTREACH_OUTBOX_CLAIM_IDLE"] = "1s"
+	vars["OUTREACH_RATE_SMS"] = "5000"
+	vars["OUTREACH_RATE_WHATSAPP"] = "5000"
 	const subscribers, writers = 300, 300
 	const workers = 4 + 8 // OUTREACH_OUTBOX_WORKERS and the bulk readers
+	channels := []string{"sms", "whatsapp", "telegram"}
+	forms := twilioForms(t)
 
 	// 300 people subscribe to Oujda's notices through the bot.
 	setup := startProcess(t, bin, vars)
-	// What a first "Bonjour" gets, as a yardstick.
-	if code := telegramPostAt(setup.base, 1, 299999, "Bonjour"); code != 200 {
-		t.Fatalf("first message: %d", code)
+	// What a first "Bonjour" gets on each channel, as a yardstick.
+	want := map[string]int{}
+	for _, ch := range channels {
+		who := crashPerson(ch, 299999)
+		if code := postAs(setup.base, forms, who, 1, "Bonjour"); code != 200 {
+			t.Fatalf("first message on %s: %d", ch, code)
+		}
+		waitFor(t, func() bool { return quietAll(p) })
+		want[ch] = len(sentTo(p)[who.addr])
 	}
-	waitFor(t, func() bool { return quiet(p.telegram.Sent) })
-	want := len(byChat(p.telegram.Sent())[299999])
-	subscribeOujda(t, setup.base, 300000, subscribers, new(atomic.Int64))
-	waitFor(t, func() bool { return quiet(p.telegram.Sent) })
+	var update atomic.Int64
+	var subs, people []crashAddr
+	for i := range subscribers {
+		subs = append(subs, crashPerson(channels[i%3], 300000+int64(i)))
+	}
+	for i := range writers {
+		people = append(people, crashPerson(channels[i%3], 600000+int64(i)))
+	}
+	subscribeAll(t, setup.base, forms, subs, &update)
+	waitFor(t, func() bool { return quietAll(p) })
 	setup.kill()
-	setupSent := len(p.telegram.Sent())
+	setupSent := totalSent(p)
 
-	// Slow enough that the kill lands in the middle.
+	// Slow enough that the kill lands in the middle, with sends in flight.
 	vars["OUTREACH_RATE_TELEGRAM"] = "150"
+	p.twilio.SetAnswerDelay(100 * time.Millisecond)
 	first := startProcess(t, bin, vars)
 	code, out := api(t, "POST", first.base+"/api/v1/broadcasts", adminToken,
 		`{"text":{"fr":"Distribution avancée à 9 h.","en":"Distribution moved to 9 am.","ar":"التوزيع على الساعة 9."},"audience":{"sites":["oujda"]}}`)
@@ -103,18 +126,18 @@ func TestKill9DuringBroadcastAndInbound(t *testing.T) {
 	id := out["id"].(string)
 
 	// 300 new people write "Bonjour"; a message not answered 200 (the
-	// process is dead) is sent again until it is, as Telegram does.
+	// process is dead) is sent again until it is, as the providers do.
 	var base sync.Mutex
 	current := first.base
 	inbound := make(chan struct{})
 	go func() {
 		defer close(inbound)
-		for i := range writers {
+		for i, who := range people {
 			for {
 				base.Lock()
 				b := current
 				base.Unlock()
-				if telegramPostAt(b, int64(5000000+i), 600000+int64(i), "Bonjour") == 200 {
+				if postAs(b, forms, who, int64(5000000+i), "Bonjour") == 200 {
 					break
 				}
 				time.Sleep(20 * time.Millisecond)
@@ -122,9 +145,9 @@ func TestKill9DuringBroadcastAndInbound(t *testing.T) {
 			time.Sleep(2 * time.Millisecond)
 		}
 	}()
-	waitFor(t, func() bool { return len(p.telegram.Sent())-setupSent >= 150 })
+	waitFor(t, func() bool { return totalSent(p)-setupSent >= 150 })
 	first.kill()
-	killedAt := len(p.telegram.Sent()) - setupSent
+	killedAt := totalSent(p) - setupSent
 
 	second := startProcess(t, bin, vars)
 	if r := broadcastReport(t, second.base, id); fmt.Sprint(r["counts"].(map[string]any)["sent"]) == fmt.Sprint(subscribers) {
@@ -138,12 +161,12 @@ func TestKill9DuringBroadcastAndInbound(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		r := broadcastReport(t, second.base, id)
-		chats := byChat(p.telegram.Sent())
+		sent := sentTo(p)
 		done := r["status"] == "done"
-		for i := range writers {
-			done = done && len(chats[600000+int64(i)]) >= want
+		for _, who := range people {
+			done = done && len(sent[who.addr]) >= want[who.channel]
 		}
-		if done && quiet(p.telegram.Sent) {
+		if done && quietAll(p) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -152,34 +175,157 @@ func TestKill9DuringBroadcastAndInbound(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	chats := byChat(p.telegram.Sent())
-	repeats := 0
-	for i := range subscribers {
+	// Twilio took these and the kill cut their answers off.
+	unanswered := 0
+	for _, c := range p.twilio.Accepted() {
+		if c.Unanswered {
+			unanswered++
+		}
+	}
+	sent := sentTo(p)
+	repeats := map[string]int{}
+	for i, who := range subs {
 		var got int
-		for _, text := range chats[300000+int64(i)] {
+		for _, text := range sent[who.addr] {
 			if strings.Contains(text, "Distribution avancée à 9 h.") {
 				got++
 			}
 		}
 		if got == 0 {
-			t.Errorf("subscriber %d never got the broadcast", i)
+			t.Errorf("subscriber %d (%s) never got the broadcast", i, who.channel)
 		}
-		repeats += max(got-1, 0)
+		repeats[who.channel] += max(got-1, 0)
 	}
-	for i := range writers {
-		got := len(chats[600000+int64(i)])
-		if got < want {
-			t.Errorf("person %d got %d messages, want %d: an accepted message was lost", i, got, want)
+	for i, who := range people {
+		got := len(sent[who.addr])
+		if got < want[who.channel] {
+			t.Errorf("person %d (%s) got %d messages, want %d: an accepted message was lost", i, who.channel, got, want[who.channel])
 		}
-		repeats += max(got-want, 0)
+		repeats[who.channel] += max(got-want[who.channel], 0)
 	}
-	t.Logf("killed after %d sends; %d sent again after the kill (bound: %d workers)", killedAt, repeats, workers)
-	if repeats > workers {
-		t.Errorf("%d messages sent twice: more than the %d sends that can be in flight at a kill", repeats, workers)
+	t.Logf("killed after %d sends, %d of them taken by Twilio and never answered; sent again after the kill: %v (Telegram's bound: %d workers)",
+		killedAt, unanswered, repeats, workers)
+	if unanswered == 0 {
+		t.Errorf("the kill found no Twilio send in flight: the test proves nothing for SMS and WhatsApp")
+	}
+	for _, ch := range []string{"sms", "whatsapp"} {
+		if repeats[ch] != 0 {
+			t.Errorf("%d messages sent twice on %s, want none", repeats[ch], ch)
+		}
+	}
+	if repeats["telegram"] > workers {
+		t.Errorf("%d messages sent twice on Telegram: more than the %d sends that can be in flight at a kill", repeats["telegram"], workers)
 	}
 	if r := broadcastReport(t, second.base, id); fmt.Sprint(r["counts"].(map[string]any)["total"]) != fmt.Sprint(subscribers) {
 		t.Errorf("broadcast counts %v, want total %d", r["counts"], subscribers)
 	}
+}
+
+// crashAddr is one person of the crash test: a channel and the address the
+// provider sees (a phone number, whatsapp:+…, or a chat id).
+type crashAddr struct {
+	channel string
+	addr    string
+	chat    int64
+}
+
+// crashPerson returns person n on a channel.
+func crashPerson(channel string, n int64) crashAddr {
+	switch channel {
+	case "sms":
+		return crashAddr{channel: channel, addr: fmt.Sprintf("+2126%08d", n)}
+	case "whatsapp":
+		return crashAddr{channel: channel, addr: fmt.Sprintf("whatsapp:+2127%08d", n)}
+	}
+	return crashAddr{channel: channel, addr: fmt.Sprint(n), chat: n}
+}
+
+// twilioForms returns the testdata webhooks of an inbound SMS and WhatsApp
+// message, to be posted as other people.
+func twilioForms(t testing.TB) map[string]url.Values {
+	out := map[string]url.Values{}
+	for ch, file := range map[string]string{"sms": "inbound_sms_bonjour.form", "whatsapp": "inbound_whatsapp_hello.form"} {
+		f, err := url.ParseQuery(testdata(t, "twilio/testdata/"+file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[ch] = f
+	}
+	return out
+}
+
+// postAs posts a text from who, with a provider message id made from n;
+// 0 when the service could not be reached.
+func postAs(base string, forms map[string]url.Values, who crashAddr, n int64, text string) int {
+	if who.channel == "telegram" {
+		return telegramPostAt(base, n, who.chat, text)
+	}
+	f := url.Values{}
+	for k, v := range forms[who.channel] {
+		f[k] = append([]string(nil), v...)
+	}
+	sid := fmt.Sprintf("SM%032d", n)
+	f.Set("MessageSid", sid)
+	f.Set("SmsMessageSid", sid)
+	f.Set("SmsSid", sid)
+	f.Set("From", who.addr)
+	f.Set("Body", text)
+	if who.channel == "whatsapp" {
+		f.Set("WaId", strings.TrimPrefix(who.addr, "whatsapp:+"))
+	}
+	req, _ := http.NewRequest("POST", base+"/webhooks/twilio", strings.NewReader(f.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", twiliotest.Sign(e2eToken, e2ePublic+"/webhooks/twilio", f))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// sentTo groups what the providers took by address: Twilio's To, or
+// Telegram's chat id.
+func sentTo(p *providers) map[string][]string {
+	out := map[string][]string{}
+	for chat, texts := range byChat(p.telegram.Sent()) {
+		out[fmt.Sprint(chat)] = texts
+	}
+	for _, c := range p.twilio.Accepted() {
+		out[c.To] = append(out[c.To], c.Body)
+	}
+	return out
+}
+
+// totalSent counts what the providers took.
+func totalSent(p *providers) int { return len(p.telegram.Sent()) + len(p.twilio.Accepted()) }
+
+// quietAll reports whether no provider took anything for half a second.
+func quietAll(p *providers) bool {
+	n := totalSent(p)
+	time.Sleep(500 * time.Millisecond)
+	return totalSent(p) == n
+}
+
+// subscribeAll has people subscribe to Oujda's notices through the bot,
+// ten at a time.
+func subscribeAll(t testing.TB, base string, forms map[string]url.Values, people []crashAddr, update *atomic.Int64) {
+	var wg sync.WaitGroup
+	for w := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(people); i += 10 {
+				for _, text := range []string{"Bonjour", "4", "1", "2"} {
+					if code := postAs(base, forms, people[i], 900000+update.Add(1), text); code != 200 {
+						t.Errorf("subscribing: %d", code)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // telegramPostAt posts one text update from a chat; 0 when the service

@@ -34,9 +34,10 @@ import (
 )
 
 // Server is a fake Twilio REST API. It serves
-// POST /2010-04-01/Accounts/{AccountSid}/Messages.json with HTTP basic
-// authentication and answers 404 to anything else. It is safe for concurrent
-// use.
+// POST /2010-04-01/Accounts/{AccountSid}/Messages.json (create a message)
+// and GET on the same path (list the messages created, newest first,
+// filtered by To, From and DateSent) with HTTP basic authentication, and
+// answers 404 to anything else. It is safe for concurrent use.
 type Server struct {
 	// URL is the base URL of the fake, such as http://127.0.0.1:12345.
 	URL string
@@ -50,6 +51,11 @@ type Server struct {
 	failNext []twilioError
 	failTo   map[string]twilioError
 	delay    time.Duration
+	// answerDelay holds back the answer to a message already created.
+	answerDelay time.Duration
+	// messages are the messages created, oldest first, for the list.
+	messages []*messageResource
+	lists    []url.Values
 }
 
 // Call is one request to Messages.json, as received and as answered.
@@ -70,6 +76,10 @@ type Call struct {
 	// Status is the HTTP status answered: 201 when the message was accepted,
 	// 0 when the client went away before the answer.
 	Status int
+	// Unanswered is set on a message created whose answer, held back by
+	// SetAnswerDelay, found the client gone: the message exists at Twilio,
+	// but the client never learned its SID.
+	Unanswered bool
 }
 
 // twilioError is the body of a Twilio REST API error.
@@ -199,6 +209,50 @@ func (s *Server) SetDelay(d time.Duration) {
 	s.delay = d
 }
 
+// SetAnswerDelay makes each accepted message wait d before its answer, as a
+// slow provider does: the message is created (Accepted lists it) when the
+// request arrives, whether or not the client is still there to read the
+// answer. A client that gives up first sees a timeout; the call is marked
+// Unanswered.
+func (s *Server) SetAnswerDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.answerDelay = d
+}
+
+// Lists returns the query of every list request (GET Messages.json)
+// received so far, in order.
+func (s *Server) Lists() []url.Values {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]url.Values, len(s.lists))
+	for i, q := range s.lists {
+		out[i] = cloneValues(q)
+	}
+	return out
+}
+
+// SetStatus moves a message created to status, as Twilio does when it
+// sends or delivers it; a message sent gets its date_sent, at, the only
+// date the DateSent filters match. It reports false when no message has
+// the sid.
+func (s *Server) SetStatus(sid, status string, at time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.messages {
+		if m.SID == sid {
+			m.Status = status
+			date := at.UTC().Format(time.RFC1123Z)
+			m.DateUpdated = date
+			if m.DateSent == nil && status != "queued" && status != "accepted" && status != "scheduled" {
+				m.DateSent = &date
+			}
+			return true
+		}
+	}
+	return false
+}
+
 // Sign computes the X-Twilio-Signature header Twilio sends with a webhook
 // request to fullURL with the form params: base64 of the HMAC-SHA1, keyed with
 // the auth token, of the URL followed by each parameter's key and first value,
@@ -222,6 +276,7 @@ func Sign(authToken, fullURL string, params url.Values) string {
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	pathSID, isMessages := messagesPath(r.URL.Path)
+	isList := isMessages && r.Method == http.MethodGet
 	isMessages = isMessages && r.Method == http.MethodPost
 
 	// A Messages.json request is recorded whatever its answer, so its form
@@ -256,6 +311,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.answerError(w, call, e)
 		return
 	}
+	if isList && pathSID == s.accountSID {
+		s.list(w, r.URL.Query())
+		return
+	}
 	if call == nil || pathSID != s.accountSID {
 		e := newError(http.StatusNotFound, 20404, "")
 		e.Message = fmt.Sprintf("The requested resource %s was not found", r.URL.Path)
@@ -272,9 +331,175 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	call.SID = s.newSID()
 	call.Status = http.StatusCreated
 	s.calls = append(s.calls, *call)
+	at := len(s.calls) - 1
+	m := s.resource(*call, time.Now())
+	s.messages = append(s.messages, &m)
+	answer := m
+	delay := s.answerDelay
 	s.mu.Unlock()
 
-	writeJSON(w, http.StatusCreated, s.resource(*call, time.Now()))
+	if delay > 0 && !sleepUnlessGone(r, delay) {
+		s.mu.Lock()
+		s.calls[at].Unanswered = true
+		s.mu.Unlock()
+		return
+	}
+	writeJSON(w, http.StatusCreated, answer)
+}
+
+// sleepUnlessGone waits d and reports false if the client went away
+// meanwhile.
+func sleepUnlessGone(r *http.Request, d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+// list answers a list request: the messages created, newest first, that
+// match every filter given, a page at a time
+// (https://www.twilio.com/docs/messaging/api/message-resource#read-multiple-message-resources).
+// DateSent, DateSent< and DateSent> (twilio-go's DateSent, DateSentBefore,
+// DateSentAfter; "DateSent>=" on the wire) compare days, in GMT, as Twilio
+// documents: a value with a time of day counts for its day. They match
+// date_sent, which a message only has once sent (SetStatus): a message
+// still queued matches none of them.
+func (s *Server) list(w http.ResponseWriter, q url.Values) {
+	s.mu.Lock()
+	s.lists = append(s.lists, cloneValues(q))
+	s.mu.Unlock()
+
+	size, page := 50, 0
+	if v := q.Get("PageSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			s.answerError(w, nil, newError(http.StatusBadRequest, 20001, ""))
+			return
+		}
+		size = n
+	}
+	if v := q.Get("Page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			s.answerError(w, nil, newError(http.StatusBadRequest, 20001, ""))
+			return
+		}
+		page = n
+	}
+	type dayFilter struct {
+		day time.Time
+		cmp func(sent, day time.Time) bool
+	}
+	var days []dayFilter
+	for _, f := range []struct {
+		keys []string
+		cmp  func(sent, day time.Time) bool
+	}{
+		{[]string{"DateSent"}, func(sent, day time.Time) bool { return sent.Equal(day) }},
+		{[]string{"DateSent>", "DateSent>="}, func(sent, day time.Time) bool { return !sent.Before(day) }},
+		{[]string{"DateSent<", "DateSent<="}, func(sent, day time.Time) bool { return !sent.After(day) }},
+	} {
+		for _, k := range f.keys {
+			if v := q.Get(k); v != "" {
+				day, ok := parseDay(v)
+				if !ok {
+					e := newError(http.StatusBadRequest, 20001, "")
+					e.Message = "Invalid date value."
+					s.answerError(w, nil, e)
+					return
+				}
+				days = append(days, dayFilter{day: day, cmp: f.cmp})
+			}
+		}
+	}
+
+	s.mu.Lock()
+	var match []messageResource
+	for i := len(s.messages) - 1; i >= 0; i-- {
+		m := s.messages[i]
+		if to := q.Get("To"); to != "" && m.To != to {
+			continue
+		}
+		if from := q.Get("From"); from != "" && (m.From == nil || *m.From != from) {
+			continue
+		}
+		ok := true
+		for _, f := range days {
+			sent, err := time.Parse(time.RFC1123Z, deref(m.DateSent))
+			ok = ok && err == nil && f.cmp(sent.UTC().Truncate(24*time.Hour), f.day)
+		}
+		if ok {
+			match = append(match, *m)
+		}
+	}
+	s.mu.Unlock()
+
+	base := "/2010-04-01/Accounts/" + s.accountSID + "/Messages.json"
+	uri := func(p int) string {
+		v := url.Values{}
+		for _, k := range []string{"To", "From", "DateSent", "DateSent>", "DateSent>=", "DateSent<", "DateSent<="} {
+			if q.Has(k) {
+				v.Set(k, q.Get(k))
+			}
+		}
+		v.Set("PageSize", strconv.Itoa(size))
+		v.Set("Page", strconv.Itoa(p))
+		return base + "?" + v.Encode()
+	}
+	start := min(page*size, len(match))
+	end := min(start+size, len(match))
+	resp := listPage{
+		Messages: match[start:end], Page: page, PageSize: size, Start: start, End: max(end-1, start),
+		URI: uri(page), FirstPageURI: uri(0),
+	}
+	if resp.Messages == nil {
+		resp.Messages = []messageResource{}
+	}
+	if end < len(match) {
+		next := uri(page + 1)
+		resp.NextPageURI = &next
+	}
+	if page > 0 {
+		prev := uri(page - 1)
+		resp.PreviousPageURI = &prev
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// listPage is the JSON of a page of the Messages list.
+type listPage struct {
+	End             int               `json:"end"`
+	FirstPageURI    string            `json:"first_page_uri"`
+	NextPageURI     *string           `json:"next_page_uri"`
+	Page            int               `json:"page"`
+	PageSize        int               `json:"page_size"`
+	PreviousPageURI *string           `json:"previous_page_uri"`
+	Start           int               `json:"start"`
+	URI             string            `json:"uri"`
+	Messages        []messageResource `json:"messages"`
+}
+
+// parseDay reads a DateSent value: YYYY-MM-DD, or a time (twilio-go sends
+// RFC 3339) standing for its day in GMT.
+func parseDay(v string) (time.Time, bool) {
+	if d, err := time.Parse("2006-01-02", v); err == nil {
+		return d, true
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t.UTC().Truncate(24 * time.Hour), true
+	}
+	return time.Time{}, false
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // wait waits the delay set by SetDelay and reports false if the client went

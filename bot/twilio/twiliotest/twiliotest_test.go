@@ -537,3 +537,110 @@ func TestWaitAcceptedTimeout(t *testing.T) {
 		}
 	}
 }
+
+func TestAnswerDelayCreatesTheMessageAnyway(t *testing.T) {
+	t.Parallel()
+	srv := NewServer(t, testSID, testToken)
+	c := newClient(t, srv, testSID, testToken, 50*time.Millisecond)
+	srv.SetAnswerDelay(time.Minute)
+	if _, err := c.Api.CreateMessage(sms("+212612345678", "late")); err == nil {
+		t.Fatal("CreateMessage succeeded despite the client timeout")
+	}
+	// The message exists at once; the answer finds the client gone.
+	accepted := srv.Accepted()
+	if len(accepted) != 1 || accepted[0].SID == "" || accepted[0].Body != "late" {
+		t.Fatalf("accepted = %+v, want the message created", accepted)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !srv.Calls()[0].Unanswered && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !srv.Calls()[0].Unanswered {
+		t.Error("the call is not marked unanswered")
+	}
+	rows, err := c.Api.ListMessage(&openapi.ListMessageParams{To: ptr("+212612345678")})
+	if err != nil || len(rows) != 1 || *rows[0].Sid != accepted[0].SID {
+		t.Errorf("list = %v, %v; want the late message", rows, err)
+	}
+
+	srv.SetAnswerDelay(0)
+	if _, err := c.Api.CreateMessage(sms("+212612345678", "x")); err != nil {
+		t.Errorf("after SetAnswerDelay(0): %v", err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestListMessages(t *testing.T) {
+	t.Parallel()
+	srv := NewServer(t, testSID, testToken)
+	c := newClient(t, srv, testSID, testToken, 5*time.Second)
+	var sids []string
+	for i, to := range []string{"+212612345678", "+212612345679", "+212612345678", "+212612345678"} {
+		m, err := c.Api.CreateMessage(sms(to, fmt.Sprint("text ", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sids = append(sids, *m.Sid)
+	}
+	svc := &openapi.CreateMessageParams{}
+	svc.SetTo("+212612345678")
+	svc.SetMessagingServiceSid("MG00000000000000000000000000000001")
+	svc.SetBody("from the service")
+	if _, err := c.Api.CreateMessage(svc); err != nil {
+		t.Fatal(err)
+	}
+
+	// To and From, newest first, through twilio-go's paging (2 a page).
+	rows, err := c.Api.ListMessage(&openapi.ListMessageParams{To: ptr("+212612345678"), From: ptr("+212522000000"), PageSize: ptr(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rows {
+		got = append(got, *r.Sid)
+		if *r.Body == "" || r.DateCreated == nil || *r.Direction != "outbound-api" {
+			t.Errorf("row %+v lacks body, date or direction", r)
+		}
+	}
+	if want := []string{sids[3], sids[2], sids[0]}; !reflect.DeepEqual(got, want) {
+		t.Errorf("listed %v, want %v", got, want)
+	}
+	// To alone takes the Messaging Service's message too; Limit stops early.
+	rows, err = c.Api.ListMessage(&openapi.ListMessageParams{To: ptr("+212612345678"), Limit: ptr(1)})
+	if err != nil || len(rows) != 1 || rows[0].MessagingServiceSid == nil || *rows[0].Body != "from the service" {
+		t.Errorf("To alone, limit 1: %v, %v", rows, err)
+	}
+	if l := srv.Lists(); len(l) != 3 {
+		t.Errorf("%d list requests, want 3 (two pages, then one)", len(l))
+	} else if q := l[2]; q.Get("PageSize") != "1" || q.Get("To") != "+212612345678" || q.Has("From") {
+		t.Errorf("list query %v", q)
+	}
+
+	// DateSent compares days of date_sent, which a queued message lacks.
+	today := time.Now().UTC()
+	after := &openapi.ListMessageParams{To: ptr("+212612345678"), DateSentAfter: ptr(today)}
+	if rows, err := c.Api.ListMessage(after); err != nil || len(rows) != 0 {
+		t.Errorf("DateSent> with nothing sent yet: %d rows, %v; want none", len(rows), err)
+	}
+	if !srv.SetStatus(sids[2], "sent", today) {
+		t.Fatal("SetStatus did not find the message")
+	}
+	if rows, err := c.Api.ListMessage(after); err != nil || len(rows) != 1 || *rows[0].Sid != sids[2] {
+		t.Errorf("DateSent> today: %v, %v; want the message sent", rows, err)
+	}
+	later := &openapi.ListMessageParams{To: ptr("+212612345678"), DateSentAfter: ptr(today.Add(48 * time.Hour))}
+	if rows, err := c.Api.ListMessage(later); err != nil || len(rows) != 0 {
+		t.Errorf("DateSent> the day after tomorrow: %d rows, %v", len(rows), err)
+	}
+	before := &openapi.ListMessageParams{DateSentBefore: ptr(today.Add(-48 * time.Hour))}
+	if rows, err := c.Api.ListMessage(before); err != nil || len(rows) != 0 {
+		t.Errorf("DateSent< two days ago: %d rows, %v", len(rows), err)
+	}
+
+	// Authentication holds for lists too.
+	_, err = newClient(t, srv, testSID, "wrongtoken", 5*time.Second).Api.ListMessage(nil)
+	if re := restError(t, err); re.Status != 401 {
+		t.Errorf("list with a wrong token: %+v", re)
+	}
+}
