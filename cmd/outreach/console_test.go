@@ -200,7 +200,9 @@ func TestConsoleOnTheEmbeddedStore(t *testing.T) {
 	t.Parallel()
 	svc := startServe(t, map[string]string{"OUTREACH_ADMIN_TOKEN": adminToken})
 	client := signedInClient(t, svc.base, "admin", adminToken)
-	if n := getPage(t, client, svc.base+"/"); n == 0 {
-		t.Error("the dashboard is empty on the embedded store")
+	for _, page := range consolePages {
+		if n := getPage(t, client, svc.base+page); n == 0 {
+			t.Errorf("%s is empty on the embedded store", page)
+		}
 	}
 }
