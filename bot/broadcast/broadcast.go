@@ -174,11 +174,14 @@ func (p problems) err(what string) error {
 	if len(p) == 0 {
 		return nil
 	}
-	return &invalid{msg: "invalid " + what + ": " + strings.Join(p, "; ")}
+	return &invalid{msg: "invalid " + what + ": " + strings.Join(p, "; "), problems: p}
 }
 
 // invalid is a refused request: it is ErrInvalid, with its own message.
-type invalid struct{ msg string }
+type invalid struct {
+	msg      string
+	problems problems
+}
 
 func (e *invalid) Error() string { return e.msg }
 func (e *invalid) Unwrap() error { return ErrInvalid }
@@ -953,4 +956,20 @@ func (s *Service) Forget(ctx context.Context, before time.Time) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// Fields returns the fields an error of Validate or CheckSite names, in
+// order ("id", "names.ar"), so that a form can show each problem next to
+// its field; nil for any other error.
+func Fields(err error) []string {
+	var e *invalid
+	if !errors.As(err, &e) {
+		return nil
+	}
+	out := make([]string, 0, len(e.problems))
+	for _, p := range e.problems {
+		field, _, _ := strings.Cut(p, ": ")
+		out = append(out, field)
+	}
+	return out
 }
