@@ -13,8 +13,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -425,4 +428,189 @@ func cutID(id string) (int64, string, error) {
 		}
 	}
 	return 0, "", fmt.Errorf("bad stream id %q", id)
+}
+
+// TokenInfo is what is known of a token: never the token itself, which
+// only its holder has (its hash is kept).
+type TokenInfo struct {
+	Name    string    `json:"name"`
+	Role    Role      `json:"role"`
+	Created time.Time `json:"created"`
+}
+
+// List returns the stored tokens by name (OUTREACH_ADMIN_TOKEN, which is
+// not stored, aside), in two round trips.
+func (t *Tokens) List(ctx context.Context) ([]TokenInfo, error) {
+	byName, err := t.rdb.HGetAll(ctx, t.names()).Result()
+	if err != nil {
+		return nil, err
+	}
+	names := slices.Sorted(maps.Keys(byName))
+	cmds := make([]*redis.SliceCmd, len(names))
+	if len(names) > 0 {
+		if _, err := t.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, n := range names {
+				cmds[i] = p.HMGet(ctx, t.byHash(byName[n]), "role", "created")
+			}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]TokenInfo, 0, len(names))
+	for i, n := range names {
+		vals := cmds[i].Val()
+		role, _ := vals[0].(string)
+		created, _ := vals[1].(string)
+		if role == "" {
+			continue // deleted between the two reads
+		}
+		at, _ := time.Parse(time.RFC3339, created)
+		out = append(out, TokenInfo{Name: n, Role: Role(role), Created: at})
+	}
+	return out, nil
+}
+
+// AuditQuery chooses entries of the audit log. Empty fields choose all.
+type AuditQuery struct {
+	// Who is the name of who did it, in any case.
+	Who string
+	// Action is an action ("site.add") or the start of some ("site.").
+	Action string
+	// From and Until bound the time: From included, Until excluded.
+	From, Until time.Time
+	// After is where a previous page ended (AuditPage.Next); empty starts
+	// with the newest entry.
+	After string
+	// Limit bounds the entries of a page; 0 means 50.
+	Limit int
+}
+
+// AuditPage is one page of chosen entries, newest first.
+type AuditPage struct {
+	Events []Event
+	// Next continues after this page (AuditQuery.After); empty when
+	// there is nothing older.
+	Next string
+	// Searched is set when the page stopped at MaxAuditScan entries looked
+	// at, before it was full: Next goes on searching.
+	Searched bool
+}
+
+// MaxAuditScan bounds the entries one page looks at, so that a filter
+// that few entries match still answers quickly; the page then says so
+// and offers to search on.
+const MaxAuditScan = 5000
+
+// auditBatch is how many entries a page reads at once.
+const auditBatch = 200
+
+// Query returns a page of the entries q chooses, newest first. It walks the
+// log from q.After (or q.Until) back to q.From, a batch at a time.
+func (a *Audit) Query(ctx context.Context, q AuditQuery) (AuditPage, error) {
+	if q.Limit <= 0 {
+		q.Limit = 50
+	}
+	k := a.keys()
+	// The cursor is the score (ms) of the last entry shown and how many
+	// entries of that score were shown: ties are ordered, so skipping them
+	// is exact.
+	maxScore, skip := "+inf", int64(0)
+	if !q.Until.IsZero() {
+		maxScore = "(" + strconv.FormatInt(q.Until.UnixMilli(), 10)
+	}
+	if q.After != "" {
+		ms, n, ok := parseCursor(q.After)
+		if !ok {
+			return AuditPage{}, ErrInvalid
+		}
+		maxScore, skip = strconv.FormatInt(ms, 10), n
+	}
+	minScore := a.oldest(a.clock())
+	if !q.From.IsZero() {
+		minScore = max(minScore, q.From.UnixMilli())
+	}
+	var page AuditPage
+	scanned := 0
+	for {
+		zs, err := a.rdb.ZRevRangeByScoreWithScores(ctx, k[0], &redis.ZRangeBy{
+			Max: maxScore, Min: strconv.FormatInt(minScore, 10), Offset: skip, Count: auditBatch,
+		}).Result()
+		if err != nil {
+			return AuditPage{}, err
+		}
+		if len(zs) == 0 {
+			return page, nil
+		}
+		events, err := a.entries(ctx, zs)
+		if err != nil {
+			return AuditPage{}, err
+		}
+		for i, z := range zs {
+			// Where a page that ends with this entry goes on.
+			if ms := int64(z.Score); strconv.FormatInt(ms, 10) == maxScore {
+				skip++
+			} else {
+				maxScore, skip = strconv.FormatInt(ms, 10), 1
+			}
+			scanned++
+			if ev := events[i]; ev != nil && q.matches(*ev) {
+				page.Events = append(page.Events, *ev)
+			}
+			last := i == len(zs)-1 && len(zs) < auditBatch
+			if len(page.Events) == q.Limit || scanned >= MaxAuditScan {
+				if !last {
+					page.Next = maxScore + "." + strconv.FormatInt(skip, 10)
+					page.Searched = len(page.Events) < q.Limit
+				}
+				return page, nil
+			}
+		}
+		if len(zs) < auditBatch {
+			return page, nil
+		}
+	}
+}
+
+func (q AuditQuery) matches(e Event) bool {
+	return (q.Who == "" || strings.EqualFold(e.Who, q.Who)) && strings.HasPrefix(e.Action, q.Action)
+}
+
+// parseCursor reads AuditPage.Next: "<ms>.<skip>".
+func parseCursor(s string) (ms, skip int64, ok bool) {
+	a, b, found := strings.Cut(s, ".")
+	ms, err1 := strconv.ParseInt(a, 10, 64)
+	skip, err2 := strconv.ParseInt(b, 10, 64)
+	return ms, skip, found && err1 == nil && err2 == nil && skip >= 0
+}
+
+// entries reads the entries of ids with their scores; nil for one dropped
+// meanwhile.
+func (a *Audit) entries(ctx context.Context, zs []redis.Z) ([]*Event, error) {
+	k := a.keys()
+	ids := make([]string, len(zs))
+	for i, z := range zs {
+		ids[i], _ = z.Member.(string)
+	}
+	var entries, counts *redis.SliceCmd
+	if _, err := a.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		entries, counts = p.HMGet(ctx, k[1], ids...), p.HMGet(ctx, k[2], ids...)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	out := make([]*Event, len(zs))
+	for i, z := range zs {
+		raw, _ := entries.Val()[i].(string)
+		var e stored
+		if raw == "" || json.Unmarshal([]byte(raw), &e) != nil {
+			continue
+		}
+		ev := &Event{At: time.UnixMilli(int64(z.Score)).UTC(), Who: e.Who, Role: e.Role, Action: e.Action, Target: e.Target}
+		if c, _ := counts.Val()[i].(string); c != "" {
+			ev.Count, _ = strconv.ParseInt(c, 10, 64)
+		}
+		out[i] = ev
+	}
+	return out, nil
 }

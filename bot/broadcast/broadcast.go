@@ -1161,3 +1161,18 @@ func (s *Service) Forget(ctx context.Context, before time.Time) (int, error) {
 	}
 	return n, nil
 }
+
+// Fields returns the fields an error of Validate or CheckSite names, in
+// order ("id", "names.ar"), so that a form can show each problem next to
+// its field; nil for any other error.
+func Fields(err error) []string {
+	var e *invalid
+	if !errors.As(err, &e) {
+		return nil
+	}
+	out := make([]string, 0, len(e.problems))
+	for _, p := range e.problems {
+		out = append(out, p.Field)
+	}
+	return out
+}

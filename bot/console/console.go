@@ -101,6 +101,11 @@ type Options struct {
 	// Drafts keeps the partners' draft of the next content version; nil
 	// (or no Versions or Dialog) leaves the content pages out.
 	Drafts *ContentDrafts
+	// dashboard
+
+	// Subscribers count the subscribers of each site (store.Store); nil
+	// leaves them out.
+	Subscribers SubscriberCounts
 }
 
 // Console serves the console's pages.
@@ -227,6 +232,23 @@ func (c *Console) routes() []route {
 		route{"POST /content/draft/discard", partner, c.contentDiscard},
 	)
 	// admin
+	rs = append(rs,
+		route{"GET /admin", admin, c.adminHome},
+		route{"GET /admin/people", admin, c.adminPeople},
+		route{"POST /admin/people", admin, c.invitePerson},
+		route{"GET /admin/people/{name}/disable", admin, c.confirmDisable},
+		route{"POST /admin/people/{name}/disable", admin, c.disablePerson},
+		route{"POST /admin/people/{name}/enable", admin, c.enablePerson},
+		route{"GET /admin/tokens", admin, c.adminTokens},
+		route{"POST /admin/tokens", admin, c.createToken},
+		route{"GET /admin/tokens/{name}/delete", admin, c.confirmDeleteToken},
+		route{"POST /admin/tokens/{name}/delete", admin, c.deleteToken},
+		route{"GET /admin/sites", admin, c.adminSites},
+		route{"POST /admin/sites", admin, c.addSite},
+		route{"GET /admin/sites/{id}", admin, c.sitePage},
+		route{"POST /admin/sites/{id}", admin, c.changeSite},
+		route{"GET /admin/audit", admin, c.adminAudit},
+	)
 	return rs
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/outreach-org/outreach/bot/engine"
 	"github.com/outreach-org/outreach/bot/metrics"
 	"github.com/outreach-org/outreach/bot/outbox"
+	"github.com/outreach-org/outreach/bot/stats"
 	"github.com/outreach-org/outreach/bot/store"
 )
 
@@ -118,6 +119,10 @@ type Options struct {
 	// (OUTREACH_RETENTION): the privacy notice says it in months,
 	// {{.Months}}. Zero means the default, 180 days.
 	Retention time.Duration
+	// Stats count, for the dashboard, the messages people send on the
+	// channels listed in Deliver and the people who first choose a
+	// language or name a city; nil counts nothing.
+	Stats *stats.Stats
 }
 
 // Service handles messages for every channel.
@@ -326,11 +331,28 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 			}
 		}
 		s.metrics.Inbound.WithLabelValues(msg.Channel).Inc()
+		if s.delivers(msg) {
+			s.count(msg.Channel, state, res.State)
+		}
 		s.metrics.Replies.WithLabelValues(msg.Channel).Add(float64(len(res.Replies)))
 		return Outcome{Replies: res.Replies, Effects: res.Effects, Simulated: simulated}, nil
 	}
 	s.metrics.Errors.WithLabelValues("contention").Inc()
 	return Outcome{}, fmt.Errorf("%w: gave up after %d attempts", ErrBusy, maxAttempts)
+}
+
+// count counts a message a person sent, in memory (stats.Stats writes
+// it later): the message, and the language or city the step made known.
+// The language is kept with the person, so it counts once a person; the
+// city is part of the conversation, so it counts once a conversation.
+func (s *Service) count(channel string, before, after engine.State) {
+	s.opts.Stats.Add(stats.Name(stats.In, channel), 1)
+	if before.Lang == "" && after.Lang != "" {
+		s.opts.Stats.Add(stats.Name(stats.Lang, after.Lang), 1)
+	}
+	if site := after.Vars["site"]; site != "" && site != before.Vars["site"] {
+		s.opts.Stats.Add(stats.Name(stats.Site, site), 1)
+	}
 }
 
 // decode reads a stored state: what is kept of the person, and where the
@@ -864,6 +886,9 @@ func (s *Service) erase(ctx context.Context, contact string) error {
 // gets a short slow-down, the others nothing; none runs the conversation.
 func (s *Service) flooded(ctx context.Context, contact string, msg Message, stored store.State, count int64) (Outcome, error) {
 	s.metrics.Skipped.WithLabelValues(msg.Channel, "flood").Inc()
+	if s.delivers(msg) {
+		s.opts.Stats.Add(stats.Name(stats.In, msg.Channel), 1)
+	}
 	if count != int64(s.opts.FloodPerMinute)+1 {
 		return Outcome{}, nil
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/outreach-org/outreach/bot/stats"
 )
 
 // Outbox is the outbox in Redis: its streams, its delayed and dead-letter
@@ -24,6 +26,8 @@ type Outbox struct {
 	// doneTTL is how long an entry's sent parts are remembered: doneTTL,
 	// or the retention period if shorter.
 	doneTTL time.Duration
+	// stats count, in memory, what was sent, delivered and failed.
+	stats *stats.Stats
 }
 
 // New returns the outbox under prefix.
@@ -38,6 +42,14 @@ func (o *Outbox) WithRetention(d time.Duration) *Outbox {
 	if d > 0 {
 		o.statusTTL, o.doneTTL = min(o.statusTTL, d), min(o.doneTTL, d)
 	}
+	return o
+}
+
+// WithStats counts, for the dashboard, the messages the providers accept,
+// deliver or fail, and returns o. Counting costs no round trip (see
+// stats.Stats); call it before the worker starts.
+func (o *Outbox) WithStats(s *stats.Stats) *Outbox {
+	o.stats = s
 	return o
 }
 
@@ -139,6 +151,16 @@ var statusRanks = map[string]int{
 	"delivered": 4, "undelivered": 4, "failed": 4, "canceled": 4, "read": 5,
 }
 
+// finalRank is the rank of the states after which nothing changes but a
+// delivered message being read (status.lua's "final").
+const finalRank = 4
+
+// failedStatus reports whether a final state means the message did not
+// reach the person (as status.lua counts it for broadcasts).
+func failedStatus(status string) bool {
+	return status == "failed" || status == "undelivered" || status == "canceled"
+}
+
 // statusTTL is how long a sent message's delivery state is kept.
 const statusTTL = 30 * 24 * time.Hour
 
@@ -191,6 +213,16 @@ func (o *Outbox) UpdateStatus(ctx context.Context, providerID, status, errorCode
 	str := func(i int) string { s, _ := vals[i].(string); return s }
 	d = Delivery{ID: str(0), Contact: str(1), Channel: str(2), Broadcast: str(3), Status: str(4), Error: str(5)}
 	changed = prev != -2
+	if changed && prev < finalRank && rank >= finalRank {
+		kind, ch := stats.Delivered, d.Channel
+		if failedStatus(status) {
+			kind = stats.Failed
+		}
+		if ch == "" {
+			ch = stats.UnknownChannel // the callback came before the send was recorded
+		}
+		o.stats.Add(stats.Name(kind, ch), 1)
+	}
 	return d, changed, nil
 }
 

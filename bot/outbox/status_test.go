@@ -2,11 +2,14 @@ package outbox
 
 import (
 	"context"
+	"maps"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/outreach-org/outreach/bot/redistest"
+	"github.com/outreach-org/outreach/bot/stats"
 )
 
 // TestBroadcastCountedOnceWhateverTheOrder: a delivery callback may come
@@ -49,5 +52,51 @@ func TestBroadcastCountedOnceWhateverTheOrder(t *testing.T) {
 	d, _, err := o.UpdateStatus(ctx, "SM1", "delivered", "")
 	if err != nil || d.ID != "e1" || d.Contact != "ck1" || d.Status != "read" {
 		t.Errorf("what is known of SM1: %+v, %v", d, err)
+	}
+}
+
+// TestDeliveriesAreCountedOnceADay: the daily counts take a message once,
+// when its state first becomes final, on its channel.
+func TestDeliveriesAreCountedOnceADay(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := redistest.New(t)
+	counts := stats.New(rdb, prefix, stats.Options{})
+	o := New(rdb, prefix).WithStats(counts)
+	ctx := context.Background()
+	record := func(sid string, e Entry) {
+		t.Helper()
+		if _, err := o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			o.recordSent(ctx, p, sid, "queued", e)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	update := func(sid, status string) {
+		t.Helper()
+		if _, _, err := o.UpdateStatus(ctx, sid, status, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record("SM1", Entry{ID: "e1", Channel: "sms"})
+	update("SM1", "sent")
+	update("SM1", "delivered")
+	update("SM1", "read")      // already final: not counted again
+	update("SM1", "delivered") // a retried callback
+	record("SM2", Entry{ID: "e2", Channel: "whatsapp"})
+	update("SM2", "read") // WhatsApp may skip "delivered"
+	record("SM3", Entry{ID: "e3", Channel: "sms"})
+	update("SM3", "undelivered")
+	update("SM4", "failed") // before its send is recorded
+	if err := counts.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	days, err := counts.Days(ctx, 1, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{"delivered.sms": 1, "delivered.whatsapp": 1, "failed.sms": 1, "failed.unknown": 1}
+	if got := days[0].Counts; !maps.Equal(got, want) {
+		t.Errorf("counts %v, want %v", got, want)
 	}
 }

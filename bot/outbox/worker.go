@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/outreach-org/outreach/bot/metrics"
+	"github.com/outreach-org/outreach/bot/stats"
 )
 
 // Message is one message for a Sender.
@@ -428,6 +429,10 @@ func (w *Worker) handle(stop context.Context, stream string, xm redis.XMessage, 
 		}
 		if msg.Callback == "" {
 			w.metrics.Sent.WithLabelValues(e.Channel).Inc()
+			w.o.stats.Add(stats.Name(stats.Out, e.Channel), 1)
+			if id == "" { // no delivery callbacks (Telegram): accepted is delivered
+				w.o.stats.Add(stats.Name(stats.Delivered, e.Channel), 1)
+			}
 		}
 		if w.recordPart(ctx, stream, xm.ID, e, i, len(all), id) {
 			return
@@ -617,17 +622,17 @@ func (w *Worker) failed(ctx context.Context, stream, xid string, e Entry, err er
 		if err := w.contacts.MarkOptedOut(ctx, e.Contact); err != nil {
 			w.log.Warn("marking a contact opted out failed", "err", err)
 		}
-		w.count(ctx, e, "failed", "unsent")
+		w.unsent(ctx, e)
 	case Blocked:
 		if err := w.contacts.MarkBlocked(ctx, e.Contact); err != nil {
 			w.log.Warn("marking a contact blocked failed", "err", err)
 		}
-		w.count(ctx, e, "failed", "unsent")
+		w.unsent(ctx, e)
 	case Undeliverable:
 		if err := w.contacts.MarkUndeliverable(ctx, e.Contact); err != nil {
 			w.log.Warn("marking a contact undeliverable failed", "err", err)
 		}
-		w.count(ctx, e, "failed", "unsent")
+		w.unsent(ctx, e)
 	case NeedsTemplate:
 		if err := w.contacts.MarkNeedsTemplate(ctx, e.Contact); err != nil {
 			w.log.Warn("marking a contact as needing a template failed", "err", err)
@@ -639,6 +644,15 @@ func (w *Worker) failed(ctx context.Context, stream, xid string, e Entry, err er
 		return
 	}
 	w.ack(ctx, stream, xid, e.ID)
+}
+
+// unsent counts a message that failed before the provider took it: in
+// its broadcast's counts, and in the daily counts.
+func (w *Worker) unsent(ctx context.Context, e Entry) {
+	if e.Channel != "" {
+		w.o.stats.Add(stats.Name(stats.Failed, e.Channel), 1)
+	}
+	w.count(ctx, e, "failed", "unsent")
 }
 
 // skip acknowledges an entry not sent, and counts why.
@@ -687,7 +701,7 @@ func (w *Worker) ackIn(ctx context.Context, p redis.Pipeliner, stream, xid, entr
 // bury moves an entry to the dead-letter list and acknowledges it.
 func (w *Worker) bury(ctx context.Context, stream, xid string, e Entry, reason string) {
 	w.metrics.DeadLetters.WithLabelValues(e.Channel, reasonLabel(reason)).Inc()
-	w.count(ctx, e, "failed", "unsent")
+	w.unsent(ctx, e)
 	w.log.Warn("message given up, moved to the dead-letter list", "channel", e.Channel, "entry", e.ID, "reason", reason)
 	d, _ := json.Marshal(DeadLetter{Entry: e, Reason: reason, At: time.Now().UTC()})
 	_, err := w.o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {

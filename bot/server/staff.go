@@ -1,57 +1,41 @@
 package server
 
 import (
+	"errors"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/outreach-org/outreach/bot/broadcast"
 	"github.com/outreach-org/outreach/bot/distribution"
 	"github.com/outreach-org/outreach/bot/engine"
+	"github.com/outreach-org/outreach/bot/sites"
 )
 
-// siteView is a site as the API shows it: its names in every language.
-type siteView struct {
-	ID      string            `json:"id"`
-	Names   map[string]string `json:"names"`
-	Retired bool              `json:"retired,omitempty"`
-	// ExactPlace is who sees exact places: the default made plain.
-	ExactPlace string           `json:"exact_place"`
-	Area       engine.Localized `json:"area,omitempty"`
-}
-
-func (s *Server) siteViews(r *http.Request) ([]siteView, []engine.Site, error) {
-	sites, err := s.opts.Broadcasts.Sites(r.Context())
-	if err != nil {
-		return nil, nil, err
-	}
-	c := s.opts.Dialog.Content()
-	out := make([]siteView, len(sites))
-	for i, site := range sites {
-		v := siteView{ID: site.ID, Names: map[string]string{}, Retired: site.Retired, ExactPlace: site.ExactPlace, Area: site.Area}
-		if v.ExactPlace == "" {
-			v.ExactPlace = engine.ExactPlaceSubscribers
-		}
-		for _, lang := range c.Languages {
-			switch {
-			case site.Names[lang] != "":
-				v.Names[lang] = site.Names[lang]
-			case c.Has(lang, "site_"+site.ID):
-				v.Names[lang] = c.Text(lang, "site_"+site.ID, nil)
-			}
-		}
-		out[i] = v
-	}
-	return out, sites, nil
+// siteService is the service that changes sites, over the API's parts.
+func (s *Server) siteService() *sites.Service {
+	return sites.New(s.opts.Broadcasts.Sites, s.opts.Store, s.opts.Dialog.Content, s.opts.Dialog.Refresh)
 }
 
 func (s *Server) listSites(w http.ResponseWriter, r *http.Request) error {
-	views, _, err := s.siteViews(r)
+	views, _, err := s.siteService().Views(r.Context())
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"sites": views})
 	return nil
+}
+
+// siteError is the API's answer to an error of the sites service.
+func siteError(err error) error {
+	switch {
+	case errors.Is(err, sites.ErrNoName):
+		return apiError(Unprocessable, `names: a name in at least one language (language → name) is required`)
+	case errors.Is(err, sites.ErrExists):
+		return apiError(Conflict, "a site with that id exists")
+	case errors.Is(err, sites.ErrNotFound):
+		return apiError(NotFound, "no such site")
+	}
+	return err
 }
 
 // addSite adds a site: {"id":"tiznit","names":{"fr":"Tiznit","ar":"تيزنيت"}},
@@ -61,26 +45,12 @@ func (s *Server) addSite(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	if len(req.Names) == 0 {
-		return apiError(Unprocessable, `names: a name in at least one language (language → name) is required`)
-	}
-	if err := broadcast.CheckSite(req, s.opts.Dialog.Content().Languages); err != nil {
-		return err
-	}
-	_, sites, err := s.siteViews(r)
+	site, err := s.siteService().Add(r.Context(), req)
 	if err != nil {
-		return err
+		return siteError(err)
 	}
-	if slices.ContainsFunc(sites, func(x engine.Site) bool { return x.ID == req.ID }) {
-		return apiError(Conflict, "a site with that id exists")
-	}
-	req.Retired = false
-	if err := s.opts.Store.PutSites(r.Context(), append(sites, req)); err != nil {
-		return err
-	}
-	s.opts.Dialog.Refresh()
-	s.record(r, "site.add", req.ID)
-	writeJSON(w, http.StatusCreated, req)
+	s.record(r, "site.add", site.ID)
+	writeJSON(w, http.StatusCreated, site)
 	return nil
 }
 
@@ -97,45 +67,14 @@ func (s *Server) changeSite(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	_, sites, err := s.siteViews(r)
+	site, err := s.siteService().Change(r.Context(), r.PathValue("id"), sites.Change{
+		Names: req.Names, Retired: req.Retired, ExactPlace: req.ExactPlace, Area: req.Area,
+	})
 	if err != nil {
-		return err
+		return siteError(err)
 	}
-	i := slices.IndexFunc(sites, func(x engine.Site) bool { return x.ID == r.PathValue("id") })
-	if i < 0 {
-		return apiError(NotFound, "no such site")
-	}
-	if req.Names != nil {
-		if sites[i].Names == nil {
-			sites[i].Names = map[string]string{}
-		}
-		for lang, name := range req.Names {
-			sites[i].Names[lang] = name
-		}
-	}
-	if req.Retired != nil {
-		sites[i].Retired = *req.Retired
-	}
-	if req.ExactPlace != nil {
-		sites[i].ExactPlace = *req.ExactPlace
-	}
-	if req.Area != nil {
-		if sites[i].Area == nil {
-			sites[i].Area = engine.Localized{}
-		}
-		for lang, area := range req.Area {
-			sites[i].Area[lang] = area
-		}
-	}
-	if err := broadcast.CheckSite(sites[i], s.opts.Dialog.Content().Languages); err != nil {
-		return err
-	}
-	if err := s.opts.Store.PutSites(r.Context(), sites); err != nil {
-		return err
-	}
-	s.opts.Dialog.Refresh()
-	s.record(r, "site.change", sites[i].ID)
-	writeJSON(w, http.StatusOK, sites[i])
+	s.record(r, "site.change", site.ID)
+	writeJSON(w, http.StatusOK, site)
 	return nil
 }
 

@@ -635,3 +635,25 @@ func (s *Store) MarkUrgent(ctx context.Context, id string) (bool, error) {
 	n, err := markUrgentScript.Run(ctx, s.rdb, []string{s.requestKey(id)}).Int()
 	return n == 1, err
 }
+
+// SubscriberCounts returns how many people are subscribed to each site's
+// notices (those who said STOP included: they get none until START), in
+// one round trip of SCARD, whatever the number of subscribers.
+func (s *Store) SubscriberCounts(ctx context.Context, sites []string) (map[string]int64, error) {
+	cmds := make([]*redis.IntCmd, len(sites))
+	if len(sites) > 0 {
+		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, site := range sites {
+				cmds[i] = p.SCard(ctx, s.subscribersKey(site))
+			}
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("store: subscriber counts: %w", err)
+		}
+	}
+	out := make(map[string]int64, len(sites))
+	for i, site := range sites {
+		out[site] = cmds[i].Val()
+	}
+	return out, nil
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/outreach-org/outreach/bot/dialog"
 	"github.com/outreach-org/outreach/bot/metrics"
 	"github.com/outreach-org/outreach/bot/outbox"
+	"github.com/outreach-org/outreach/bot/stats"
 	"github.com/outreach-org/outreach/bot/store"
 	"github.com/outreach-org/outreach/bot/telegram"
 	"github.com/outreach-org/outreach/bot/twilio"
@@ -86,7 +87,9 @@ type app struct {
 	metrics *metrics.Metrics
 	dialog  *dialog.Service
 	outbox  *outbox.Outbox
-	close   func()
+	// stats are the dashboard's daily counts; serve writes them (Run).
+	stats *stats.Stats
+	close func()
 }
 
 func newApp(ctx context.Context, lookupEnv func(string) (string, bool), contentDir string, log *slog.Logger) (*app, error) {
@@ -120,7 +123,8 @@ func newApp(ctx context.Context, lookupEnv func(string) (string, bool), contentD
 	if st.Rotated() {
 		log.Warn("the data key was rotated: the keys kept in Redis are now sealed with OUTREACH_DATA_KEY; restart the other instances with it, then remove OUTREACH_DATA_KEY_PREVIOUS", "component", "store")
 	}
-	ob := outbox.New(rdb, cfg.KeyPrefix).WithRetention(cfg.Retention)
+	counts := stats.New(rdb, cfg.KeyPrefix, stats.Options{Location: cfg.Timezone, Log: log})
+	ob := outbox.New(rdb, cfg.KeyPrefix).WithRetention(cfg.Retention).WithStats(counts)
 	var deliver []string
 	if cfg.Twilio.SMS() {
 		deliver = append(deliver, twilio.SMS)
@@ -140,8 +144,9 @@ func newApp(ctx context.Context, lookupEnv func(string) (string, bool), contentD
 		Deliver:        deliver,
 		Org:            cfg.OrgName,
 		Retention:      cfg.Retention,
+		Stats:          counts,
 	})
-	return &app{cfg: cfg, log: log, store: st, metrics: m, dialog: d, outbox: ob, close: closeRedis}, nil
+	return &app{cfg: cfg, log: log, store: st, metrics: m, dialog: d, outbox: ob, stats: counts, close: closeRedis}, nil
 }
 
 // newFlagSet returns a flag set that reports its errors to stderr.

@@ -28,7 +28,8 @@ import (
 
 // serve runs the HTTP service and the outbox worker until ctx is cancelled,
 // then stops in reverse order: it stops accepting and finishes the requests
-// in hand, lets the worker finish its sends in hand, then closes Redis.
+// in hand, lets the worker finish its sends in hand, writes the last daily
+// counts, then closes Redis.
 func serve(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
 	contentDir := fs.String("content", "", "load flows/ and locales/ from this directory instead of the built-in content")
@@ -75,13 +76,14 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		Sessions: access.NewSessions(a.store.Client(), cfg.KeyPrefix),
 		Audit:    audit, Tokens: opts.Tokens,
 		Dialog: a.dialog, Broadcasts: broadcasts, Distributions: distributions,
-		Versions: contentVersions, Requests: a.store, Sites: a.store, Outbox: a.outbox,
+		Versions: contentVersions, Requests: a.store, Sites: a.store, Outbox: a.outbox, Stats: a.stats,
 		Log: log, PublicURL: cfg.PublicURL, Location: cfg.Timezone,
 		Prices: cfg.Prices, Currency: cfg.Currency,
 		Quiet:         cfg.QuietHours,
 		ClientAddress: func(r *http.Request) string { return server.ClientAddress(r, cfg.TrustedProxies) },
 		// content
-		Drafts: console.NewContentDrafts(a.store.Client(), cfg.KeyPrefix),
+		Drafts:      console.NewContentDrafts(a.store.Client(), cfg.KeyPrefix),
+		Subscribers: a.store,
 	})
 	if err != nil {
 		return err
@@ -168,6 +170,14 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		}
 	}
 
+	// The daily counts are written from before the first message is
+	// handled until after the last send: they stop after the worker.
+	statsCtx, stopStats := context.WithCancel(context.Background())
+	statsDone := make(chan struct{})
+	go func() {
+		defer close(statsDone)
+		a.stats.Run(statsCtx)
+	}()
 	workerCtx, stopWorker := context.WithCancel(context.Background())
 	var workerDone sync.WaitGroup
 	if len(channels) > 0 {
@@ -214,6 +224,11 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	}
 	stopWorker()
 	waitOrTimeout(&workerDone, shutdownCtx)
+	stopStats() // the last counts are written before Redis closes
+	select {
+	case <-statsDone:
+	case <-shutdownCtx.Done():
+	}
 	if err == nil {
 		if serveErr := <-errc; !errors.Is(serveErr, http.ErrServerClosed) {
 			err = serveErr

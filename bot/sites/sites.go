@@ -1,0 +1,177 @@
+// Package sites changes the list of sites where aid is distributed: add
+// one, rename it per language, retire it, say who sees its exact places
+// and its public area. The admin API and the console both change sites
+// here, so that one set of rules applies: each change is checked
+// (broadcast.CheckSite), the whole list is stored, and the conversation
+// reads it again.
+package sites
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+
+	"github.com/outreach-org/outreach/bot/broadcast"
+	"github.com/outreach-org/outreach/bot/content"
+	"github.com/outreach-org/outreach/bot/engine"
+)
+
+// Store keeps the list of sites.
+type Store interface {
+	PutSites(ctx context.Context, sites []engine.Site) error
+}
+
+// Errors of the service; a site that a rule refuses is broadcast.ErrInvalid.
+var (
+	// ErrExists means a site with that id exists.
+	ErrExists = errors.New("sites: a site with that id exists")
+	// ErrNotFound means no site has that id.
+	ErrNotFound = errors.New("sites: no such site")
+	// ErrNoName means a new site was given no name in any language.
+	ErrNoName = errors.New("sites: a name in at least one language is required")
+)
+
+// Service changes the sites.
+type Service struct {
+	list    func(ctx context.Context) ([]engine.Site, error)
+	store   Store
+	content func() *content.Content
+	refresh func()
+	// mu makes this process's changes one at a time (each rewrites the
+	// whole list).
+	mu sync.Mutex
+}
+
+// New returns the service: list reads the sites (the stored ones, else
+// the content's; broadcast.Service.Sites), store keeps them, content is
+// the content in use and refresh makes the conversation read them again
+// (dialog.Service.Refresh).
+func New(list func(context.Context) ([]engine.Site, error), store Store, content func() *content.Content, refresh func()) *Service {
+	return &Service{list: list, store: store, content: content, refresh: refresh}
+}
+
+// View is a site as staff see it: its names in every language the bot
+// speaks (its own, else the content's "site_<id>" message).
+type View struct {
+	ID      string            `json:"id"`
+	Names   map[string]string `json:"names"`
+	Retired bool              `json:"retired,omitempty"`
+	// ExactPlace is who sees exact places: the default made plain.
+	ExactPlace string           `json:"exact_place"`
+	Area       engine.Localized `json:"area,omitempty"`
+}
+
+// Views returns every site as a view, and the sites as stored.
+func (s *Service) Views(ctx context.Context) ([]View, []engine.Site, error) {
+	sites, err := s.list(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := s.content()
+	out := make([]View, len(sites))
+	for i, site := range sites {
+		v := View{ID: site.ID, Names: map[string]string{}, Retired: site.Retired, ExactPlace: site.ExactPlace, Area: site.Area}
+		if v.ExactPlace == "" {
+			v.ExactPlace = engine.ExactPlaceSubscribers
+		}
+		for _, lang := range c.Languages {
+			switch {
+			case site.Names[lang] != "":
+				v.Names[lang] = site.Names[lang]
+			case c.Has(lang, "site_"+site.ID):
+				v.Names[lang] = c.Text(lang, "site_"+site.ID, nil)
+			}
+		}
+		out[i] = v
+	}
+	return out, sites, nil
+}
+
+// Languages are the languages a site's names and areas may be in.
+func (s *Service) Languages() []string { return s.content().Languages }
+
+// Add adds a site, not retired. It needs a name in at least one language;
+// the names of the others fall back to the content's.
+func (s *Service) Add(ctx context.Context, site engine.Site) (engine.Site, error) {
+	if len(site.Names) == 0 {
+		return engine.Site{}, ErrNoName
+	}
+	if err := broadcast.CheckSite(site, s.content().Languages); err != nil {
+		return engine.Site{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sites, err := s.list(ctx)
+	if err != nil {
+		return engine.Site{}, err
+	}
+	if slices.ContainsFunc(sites, func(x engine.Site) bool { return x.ID == site.ID }) {
+		return engine.Site{}, ErrExists
+	}
+	site.Retired = false
+	if err := s.store.PutSites(ctx, append(sites, site)); err != nil {
+		return engine.Site{}, err
+	}
+	s.refresh()
+	return site, nil
+}
+
+// Change is a change to a site: each field left nil stays as it is; the
+// names and areas given replace those of their languages.
+type Change struct {
+	Names      map[string]string
+	Retired    *bool
+	ExactPlace *string
+	Area       map[string]string
+}
+
+// Change changes the site id and returns it as changed.
+func (s *Service) Change(ctx context.Context, id string, ch Change) (engine.Site, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sites, err := s.list(ctx)
+	if err != nil {
+		return engine.Site{}, err
+	}
+	i := slices.IndexFunc(sites, func(x engine.Site) bool { return x.ID == id })
+	if i < 0 {
+		return engine.Site{}, ErrNotFound
+	}
+	site := sites[i]
+	if ch.Names != nil {
+		names := map[string]string{}
+		for lang, name := range site.Names {
+			names[lang] = name
+		}
+		for lang, name := range ch.Names {
+			names[lang] = name
+		}
+		site.Names = names
+	}
+	if ch.Retired != nil {
+		site.Retired = *ch.Retired
+	}
+	if ch.ExactPlace != nil {
+		site.ExactPlace = *ch.ExactPlace
+	}
+	if ch.Area != nil {
+		area := engine.Localized{}
+		for lang, a := range site.Area {
+			area[lang] = a
+		}
+		for lang, a := range ch.Area {
+			area[lang] = a
+		}
+		site.Area = area
+	}
+	if err := broadcast.CheckSite(site, s.content().Languages); err != nil {
+		return engine.Site{}, err
+	}
+	sites[i] = site
+	if err := s.store.PutSites(ctx, sites); err != nil {
+		return engine.Site{}, err
+	}
+	s.refresh()
+	return site, nil
+}
