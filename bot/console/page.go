@@ -391,3 +391,9 @@ func (p *Page) FlashText() string {
 	}
 	return p.T(p.Flash, args...)
 }
+
+// In reports whether the page is section or one of its sub-pages, for the
+// navigation.
+func (p *Page) In(section string) bool {
+	return p.Path == section || strings.HasPrefix(p.Path, section+"/")
+}
