@@ -73,6 +73,10 @@ func TestConsoleSignInInEachLanguage(t *testing.T) {
 	// the browser's.
 	b.navigate("choose Arabic", chromedp.SetValue(chromedp.CSS("#lang-switch"), "ar"),
 		chromedp.Submit(chromedp.CSS("#lang-switch")))
+	// Wait for the page the choice leads to, then load another: the choice
+	// is kept, not carried by the URL.
+	b.waitText("h1", "اللوحة")
+	b.open("/distributions")
 	b.open("/")
 	if got, dir := b.text("h1"), b.attr("html", "dir"); got != "اللوحة" || dir != "rtl" {
 		t.Errorf("after choosing Arabic, h1 = %q, dir = %q", got, dir)
