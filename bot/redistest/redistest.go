@@ -4,6 +4,12 @@
 // none of these works the test fails, saying how to install Redis: a test
 // that needs Redis never skips.
 //
+// REDIS_URL may name one node, a Redis Cluster (addr= seeds) or a Sentinel
+// (master_name=), as the service's REDIS_URL does; with REDISTEST=cluster
+// (or REDISTEST=sentinel) and no REDIS_URL, the tests use a 3-master
+// Cluster (or a Sentinel setup) that the package starts for itself (see
+// SharedCluster and StartSentinel).
+//
 // A package whose tests use it runs them through Main:
 //
 //	func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
@@ -16,12 +22,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,6 +48,7 @@ var (
 // was started, when they are done.
 func Main(m *testing.M) int {
 	code := m.Run()
+	stopShared()
 	if private != nil {
 		private.Process.Kill()
 		private.Wait()
@@ -69,18 +78,25 @@ func URL(t testing.TB) string {
 // store fail).
 func New(t testing.TB) (redis.UniversalClient, string) {
 	t.Helper()
-	opts, err := redis.ParseURL(URL(t))
+	return NewAt(t, URL(t))
+}
+
+// NewAt is New for the server (node, Cluster or Sentinel) at url, such as
+// SharedCluster(t).URL.
+func NewAt(t testing.TB, url string) (redis.UniversalClient, string) {
+	t.Helper()
+	rdb, err := Client(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := func() redis.UniversalClient {
-		return redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{opts.Addr}, DB: opts.DB, Username: opts.Username, Password: opts.Password})
-	}
-	rdb := client()
 	prefix := uniquePrefix(t)
 	t.Cleanup(func() {
 		rdb.Close()
-		cleaner := client()
+		cleaner, err := Client(url)
+		if err != nil {
+			t.Errorf("redistest: deleting the keys under %s: %v", prefix, err)
+			return
+		}
 		defer cleaner.Close()
 		if err := Clean(cleaner, prefix); err != nil {
 			t.Errorf("redistest: deleting the keys under %s: %v", prefix, err)
@@ -105,10 +121,19 @@ func uniquePrefix(t testing.TB) string {
 	return "test:" + name + ":" + hex.EncodeToString(b) + ":"
 }
 
-// Clean deletes every key under prefix.
+// Clean deletes every key under prefix (on every master of a Cluster).
 func Clean(rdb redis.UniversalClient, prefix string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if c, ok := rdb.(*redis.ClusterClient); ok {
+		return c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+			return clean(ctx, node, prefix)
+		})
+	}
+	return clean(ctx, rdb, prefix)
+}
+
+func clean(ctx context.Context, rdb redis.UniversalClient, prefix string) error {
 	iter := rdb.Scan(ctx, 0, prefix+"*", 500).Iterator()
 	var keys []string
 	for iter.Next(ctx) {
@@ -132,6 +157,23 @@ func find() (string, error) {
 		}
 		return u, nil
 	}
+	switch os.Getenv("REDISTEST") {
+	case "":
+	case "cluster":
+		c, err := sharedCluster()
+		if err != nil {
+			return "", fmt.Errorf("REDISTEST=cluster: %w", err)
+		}
+		return c.URL, nil
+	case "sentinel":
+		s, err := sharedSentinel()
+		if err != nil {
+			return "", fmt.Errorf("REDISTEST=sentinel: %w", err)
+		}
+		return s.URL, nil
+	default:
+		return "", fmt.Errorf("REDISTEST=%q: use cluster, sentinel or nothing", os.Getenv("REDISTEST"))
+	}
 	const local = "redis://127.0.0.1:6379/0"
 	if ping(local) == nil {
 		return local, nil
@@ -140,16 +182,56 @@ func find() (string, error) {
 }
 
 func ping(u string) error {
-	opts, err := redis.ParseURL(u)
+	rdb, err := Client(u)
 	if err != nil {
 		return err
 	}
-	opts.DialTimeout = time.Second
-	rdb := redis.NewClient(opts)
 	defer rdb.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	return rdb.Ping(ctx).Err()
+}
+
+// Client returns a client for url in the forms of the service's REDIS_URL:
+// master_name= makes it a Sentinel client, addr= parameters a Cluster
+// client, and one node that reports cluster_enabled:1 a Cluster client
+// too. It is the test side of store.Connect, without the service's pool
+// sizing (the two must agree on the mode; store tests check Connect).
+func Client(url string) (redis.UniversalClient, error) {
+	u, err := neturl.Parse(url)
+	if err != nil {
+		return nil, err
+	}
+	switch q := u.Query(); {
+	case q.Has("master_name"):
+		o, err := redis.ParseFailoverURL(url)
+		if err != nil {
+			return nil, err
+		}
+		return redis.NewFailoverClient(o), nil
+	case q.Has("addr"):
+		o, err := redis.ParseClusterURL(url)
+		if err != nil {
+			return nil, err
+		}
+		return redis.NewClusterClient(o), nil
+	}
+	o, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	if o.DialTimeout == 0 {
+		o.DialTimeout = time.Second
+	}
+	node := redis.NewClient(o)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	info, err := node.Info(ctx, "cluster").Result()
+	if err != nil || !strings.Contains(info, "cluster_enabled:1") {
+		return node, nil // a failing node fails the caller's first command
+	}
+	node.Close()
+	return redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{o.Addr}, Username: o.Username, Password: o.Password, TLSConfig: o.TLSConfig}), nil
 }
 
 // start runs a private redis-server on a free port, keeping nothing on disk.
@@ -170,6 +252,7 @@ func start() (string, error) {
 	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", tmpDir,
 		"--logfile", filepath.Join(tmpDir, "redis.log"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // dies with the tests
 	if err := cmd.Start(); err != nil {
 		return "", fmt.Errorf("starting redis-server: %w", err)
 	}

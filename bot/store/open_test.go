@@ -38,10 +38,21 @@ func TestConnectTimeouts(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer closeRedis()
-			o := rdb.(*redis.Client).Options()
-			if o.DialTimeout != tt.dial || o.ReadTimeout != tt.read || o.WriteTimeout != tt.write || o.PoolTimeout != tt.pool || !o.ContextTimeoutEnabled {
+			var dial, read, write, pool time.Duration
+			var ctxTO bool
+			switch c := rdb.(type) {
+			case *redis.Client:
+				o := c.Options()
+				dial, read, write, pool, ctxTO = o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout, o.ContextTimeoutEnabled
+			case *redis.ClusterClient: // REDIS_URL (or REDISTEST) names a Cluster
+				o := c.Options()
+				dial, read, write, pool, ctxTO = o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout, o.ContextTimeoutEnabled
+			default:
+				t.Fatalf("Connect gave a %T", rdb)
+			}
+			if dial != tt.dial || read != tt.read || write != tt.write || pool != tt.pool || !ctxTO {
 				t.Errorf("dial %v read %v write %v pool %v, context deadlines honoured %v; want %v %v %v %v and true",
-					o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout, o.ContextTimeoutEnabled, tt.dial, tt.read, tt.write, tt.pool)
+					dial, read, write, pool, ctxTO, tt.dial, tt.read, tt.write, tt.pool)
 			}
 		})
 	}

@@ -1,0 +1,156 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/outreach-org/outreach/bot/redistest"
+	"github.com/outreach-org/outreach/bot/store"
+)
+
+// TestConnectSentinelFailover: a Sentinel REDIS_URL gives a client of the
+// master with the service's timeouts and pool; under a steady stream of
+// writes the master is failed over, the client reconnects to the new
+// master by itself, and no accepted write is lost. A write is accepted
+// when the master answered it and one replica has it (WAIT 1): with
+// asynchronous replication, a master's answer alone does not survive a
+// failover (the test logs how many of those were lost).
+func TestConnectSentinelFailover(t *testing.T) {
+	t.Parallel()
+	s := redistest.StartSentinel(t)
+	_, prefix := redistest.NewAt(t, s.URL)
+	ctx := context.Background()
+	rdb, closeRedis, err := store.Connect(ctx, s.URL, 1, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeRedis()
+	c, ok := rdb.(*redis.Client)
+	if !ok {
+		t.Fatalf("Connect(sentinel URL) gave a %T, want the *redis.Client of a failover client", rdb)
+	}
+	o := c.Options()
+	if o.DialTimeout != store.DialTimeout || o.ReadTimeout != store.ReadTimeout || o.WriteTimeout != store.WriteTimeout ||
+		o.PoolTimeout != store.PoolTimeout || !o.ContextTimeoutEnabled || o.PoolSize != 10*runtime.GOMAXPROCS(0)+1 {
+		t.Errorf("failover options: dial %v read %v write %v pool %v context %v pool size %d", o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout, o.ContextTimeoutEnabled, o.PoolSize)
+	}
+
+	var (
+		mu         sync.Mutex
+		accepted   []int // answered by the master and replicated
+		answered   []int // answered by the master, not known replicated
+		failed     int   // refused or timed out: the writer would retry
+		stop       = make(chan struct{})
+		writerDone = make(chan struct{})
+		progress   = make(chan struct{}, 1)
+	)
+	go func() {
+		defer close(writerDone)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			var set *redis.StatusCmd
+			var wait *redis.Cmd
+			_, err := rdb.Pipelined(wctx, func(p redis.Pipeliner) error {
+				set = p.Set(wctx, fmt.Sprintf("%sw:%d", prefix, i), i, 0)
+				wait = p.Do(wctx, "WAIT", 1, 500)
+				return nil
+			})
+			cancel()
+			mu.Lock()
+			switch n, _ := wait.Int(); {
+			case set.Err() != nil:
+				failed++
+			case err == nil && n >= 1:
+				accepted = append(accepted, i)
+			default:
+				answered = append(answered, i)
+			}
+			mu.Unlock()
+			select {
+			case progress <- struct{}{}:
+			default:
+			}
+			// A steady stream, not a flood: the machine is shared.
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	acceptedCount := func() int { mu.Lock(); defer mu.Unlock(); return len(accepted) }
+	waitAccepted := func(n int, what string) {
+		t.Helper()
+		deadline := time.After(60 * time.Second)
+		for acceptedCount() < n {
+			select {
+			case <-progress:
+			case <-deadline:
+				t.Fatalf("%s: %d writes accepted, want %d", what, acceptedCount(), n)
+			}
+		}
+	}
+
+	waitAccepted(50, "before the failover")
+	before := acceptedCount()
+	newMaster := s.Failover(t)
+	waitAccepted(acceptedCount()+50, "after the failover")
+	close(stop)
+	<-writerDone
+
+	if m, err := s.Master(ctx); err != nil || m != newMaster {
+		t.Fatalf("the Sentinel names %s (%v), the failover gave %s", m, err, newMaster)
+	}
+	node := redis.NewClient(&redis.Options{Addr: newMaster})
+	defer node.Close()
+	var lost []int
+	for _, i := range accepted {
+		if err := node.Get(ctx, fmt.Sprintf("%sw:%d", prefix, i)).Err(); err != nil {
+			lost = append(lost, i)
+		}
+	}
+	if len(lost) > 0 {
+		t.Errorf("%d of %d accepted writes are not on the new master %s: %v", len(lost), len(accepted), newMaster, lost)
+	}
+	lostAnswered := 0
+	for _, i := range answered {
+		if node.Exists(ctx, fmt.Sprintf("%sw:%d", prefix, i)).Val() == 0 {
+			lostAnswered++
+		}
+	}
+	t.Logf("%d writes accepted (%d before the failover), %d answered without a replica (%d of them lost), %d refused",
+		len(accepted), before, len(answered), lostAnswered, failed)
+
+	// The service's client writes to the new master now.
+	if err := rdb.Set(ctx, prefix+"after", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := node.Get(ctx, prefix+"after").Result(); err != nil || v != "1" {
+		t.Errorf("a write after the failover is not on the new master: %q, %v", v, err)
+	}
+}
+
+// TestConnectSentinelRefusals: a Sentinel URL naming a master the Sentinel
+// does not watch, and a Sentinel's address given as one node, are refused
+// at Connect with errors that say so.
+func TestConnectSentinelRefusals(t *testing.T) {
+	t.Parallel()
+	s := redistest.StartSentinel(t)
+	ctx := context.Background()
+	_, _, err := store.Connect(ctx, "redis://"+s.Addr+"?master_name=nobody", 0, quiet())
+	if err == nil || !strings.Contains(err.Error(), `REDIS_URL: cannot reach the master "nobody" through its Sentinels`) {
+		t.Errorf("unknown master name: %v", err)
+	}
+	_, _, err = store.Connect(ctx, "redis://"+s.Addr, 0, quiet())
+	if err == nil || !strings.Contains(err.Error(), "REDIS_URL names a Sentinel: add master_name") {
+		t.Errorf("a Sentinel as one node: %v", err)
+	}
+}
