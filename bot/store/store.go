@@ -1,5 +1,7 @@
-// Package store keeps the bot's state in Redis through redis.UniversalClient,
-// so that a single node, Sentinel and Cluster all work.
+// Package store keeps the bot's state in Redis through redis.UniversalClient.
+// It works on a single node and on Sentinel; on Redis Cluster the turn
+// script still writes keys of several hash slots together (see Commit), so
+// Cluster is not supported yet.
 //
 // Keys of one contact share the hash tag {c:<contact key>}; the contact key is
 // a keyed hash (HMAC-SHA256) of channel and address, so no key, log line or
