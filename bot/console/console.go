@@ -51,7 +51,7 @@ type Requests interface {
 
 // Sites is what the console needs to change the sites.
 type Sites interface {
-	PutSites(ctx context.Context, sites []engine.Site) error
+	UpdateSites(ctx context.Context, defaults func() []engine.Site, change func([]engine.Site) ([]engine.Site, error)) error
 }
 
 // Options are the console's parts. A service left nil leaves its pages

@@ -34,7 +34,7 @@ const maxText = 1600
 // Store is what the routes need of the store.
 type Store interface {
 	Ping(ctx context.Context) error
-	PutSites(ctx context.Context, sites []engine.Site) error
+	UpdateSites(ctx context.Context, defaults func() []engine.Site, change func([]engine.Site) ([]engine.Site, error)) error
 }
 
 // Server holds what the routes need.

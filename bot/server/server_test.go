@@ -26,7 +26,7 @@ type redisPinger struct{ rdb *redis.Client }
 
 func (p redisPinger) Ping(ctx context.Context) error { return p.rdb.Ping(ctx).Err() }
 
-func (p redisPinger) PutSites(ctx context.Context, sites []engine.Site) error {
+func (p redisPinger) UpdateSites(ctx context.Context, _ func() []engine.Site, _ func([]engine.Site) ([]engine.Site, error)) error {
 	return p.rdb.Ping(ctx).Err()
 }
 

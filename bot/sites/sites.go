@@ -2,7 +2,8 @@
 // one, rename it per language, retire it, say who sees its exact places
 // and its public area. The admin API and the console both change sites
 // here, so that one set of rules applies: each change is checked
-// (broadcast.CheckSite), the whole list is stored, and the conversation
+// (broadcast.CheckSite), the list is changed with compare-and-set (two
+// instances changing sites at once both land), and the conversation
 // reads it again.
 package sites
 
@@ -10,16 +11,17 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sync"
 
 	"github.com/outreach-org/outreach/bot/broadcast"
 	"github.com/outreach-org/outreach/bot/content"
 	"github.com/outreach-org/outreach/bot/engine"
 )
 
-// Store keeps the list of sites.
+// Store keeps the list of sites, changed with compare-and-set
+// (store.Store.UpdateSites): change runs on the list as stored, and again
+// if another change landed meanwhile.
 type Store interface {
-	PutSites(ctx context.Context, sites []engine.Site) error
+	UpdateSites(ctx context.Context, defaults func() []engine.Site, change func([]engine.Site) ([]engine.Site, error)) error
 }
 
 // Errors of the service; a site that a rule refuses is broadcast.ErrInvalid.
@@ -38,9 +40,6 @@ type Service struct {
 	store   Store
 	content func() *content.Content
 	refresh func()
-	// mu makes this process's changes one at a time (each rewrites the
-	// whole list).
-	mu sync.Mutex
 }
 
 // New returns the service: list reads the sites (the stored ones, else
@@ -100,21 +99,27 @@ func (s *Service) Add(ctx context.Context, site engine.Site) (engine.Site, error
 	if err := broadcast.CheckSite(site, s.content().Languages); err != nil {
 		return engine.Site{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sites, err := s.list(ctx)
-	if err != nil {
-		return engine.Site{}, err
-	}
-	if slices.ContainsFunc(sites, func(x engine.Site) bool { return x.ID == site.ID }) {
-		return engine.Site{}, ErrExists
-	}
 	site.Retired = false
-	if err := s.store.PutSites(ctx, append(sites, site)); err != nil {
+	err := s.store.UpdateSites(ctx, s.defaults, func(sites []engine.Site) ([]engine.Site, error) {
+		if slices.ContainsFunc(sites, func(x engine.Site) bool { return x.ID == site.ID }) {
+			return nil, ErrExists
+		}
+		return append(sites, site), nil
+	})
+	if err != nil {
 		return engine.Site{}, err
 	}
 	s.refresh()
 	return site, nil
+}
+
+// defaults are the sites before staff store any: the content's.
+func (s *Service) defaults() []engine.Site {
+	var out []engine.Site
+	for _, id := range s.content().Flow.Sites {
+		out = append(out, engine.Site{ID: id})
+	}
+	return out
 }
 
 // Change is a change to a site: each field left nil stays as it is; the
@@ -128,17 +133,30 @@ type Change struct {
 
 // Change changes the site id and returns it as changed.
 func (s *Service) Change(ctx context.Context, id string, ch Change) (engine.Site, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sites, err := s.list(ctx)
+	var changed engine.Site
+	err := s.store.UpdateSites(ctx, s.defaults, func(sites []engine.Site) ([]engine.Site, error) {
+		i := slices.IndexFunc(sites, func(x engine.Site) bool { return x.ID == id })
+		if i < 0 {
+			return nil, ErrNotFound
+		}
+		site := apply(sites[i], ch)
+		if err := broadcast.CheckSite(site, s.content().Languages); err != nil {
+			return nil, err
+		}
+		out := slices.Clone(sites)
+		out[i] = site
+		changed = site
+		return out, nil
+	})
 	if err != nil {
 		return engine.Site{}, err
 	}
-	i := slices.IndexFunc(sites, func(x engine.Site) bool { return x.ID == id })
-	if i < 0 {
-		return engine.Site{}, ErrNotFound
-	}
-	site := sites[i]
+	s.refresh()
+	return changed, nil
+}
+
+// apply returns site with the change made.
+func apply(site engine.Site, ch Change) engine.Site {
 	if ch.Names != nil {
 		names := map[string]string{}
 		for lang, name := range site.Names {
@@ -165,13 +183,5 @@ func (s *Service) Change(ctx context.Context, id string, ch Change) (engine.Site
 		}
 		site.Area = area
 	}
-	if err := broadcast.CheckSite(site, s.content().Languages); err != nil {
-		return engine.Site{}, err
-	}
-	sites[i] = site
-	if err := s.store.PutSites(ctx, sites); err != nil {
-		return engine.Site{}, err
-	}
-	s.refresh()
-	return site, nil
+	return site
 }

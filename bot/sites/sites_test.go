@@ -22,8 +22,16 @@ func (m *memory) list(context.Context) ([]engine.Site, error) {
 	return append([]engine.Site(nil), m.sites...), nil
 }
 
-func (m *memory) PutSites(_ context.Context, s []engine.Site) error {
-	m.sites, m.puts = s, m.puts+1
+func (m *memory) UpdateSites(_ context.Context, defaults func() []engine.Site, change func([]engine.Site) ([]engine.Site, error)) error {
+	cur := append([]engine.Site(nil), m.sites...)
+	if m.sites == nil {
+		cur = defaults()
+	}
+	next, err := change(cur)
+	if err != nil {
+		return err
+	}
+	m.sites, m.puts = next, m.puts+1
 	return nil
 }
 

@@ -607,6 +607,51 @@ func (s *Store) Sites(ctx context.Context) ([]engine.Site, error) {
 	return sites, nil
 }
 
+// ErrSitesBusy means the sites kept changing under an update.
+var ErrSitesBusy = errors.New("store: the sites kept changing meanwhile; try again in a moment")
+
+// UpdateSites changes the stored list of sites with compare-and-set: change
+// gets the list as stored (defaults when none is), and what it returns is
+// written only if nobody wrote the list meanwhile; otherwise it runs again
+// on the new list. So two instances adding a site at the same moment both
+// land. An error of change is returned as it is, and nothing is written.
+func (s *Store) UpdateSites(ctx context.Context, defaults func() []engine.Site, change func([]engine.Site) ([]engine.Site, error)) error {
+	key := s.prefix + "sites"
+	for range 20 {
+		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+			v, err := tx.Get(ctx, key).Result()
+			var sites []engine.Site
+			switch {
+			case errors.Is(err, redis.Nil):
+				sites = defaults()
+			case err != nil:
+				return err
+			default:
+				if err := json.Unmarshal([]byte(v), &sites); err != nil {
+					return fmt.Errorf("store: sites: %w", err)
+				}
+			}
+			next, err := change(sites)
+			if err != nil {
+				return err
+			}
+			data, err := json.Marshal(next)
+			if err != nil {
+				return err
+			}
+			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Set(ctx, key, data, 0)
+				return nil
+			})
+			return err
+		}, key)
+		if !errors.Is(err, redis.TxFailedErr) {
+			return err
+		}
+	}
+	return ErrSitesBusy
+}
+
 // PutSites replaces the stored list of sites.
 func (s *Store) PutSites(ctx context.Context, sites []engine.Site) error {
 	data, err := json.Marshal(sites)
