@@ -26,7 +26,6 @@ import (
 	"github.com/outreach-org/outreach/bot/store"
 )
 
-
 const bootstrap = "a-bootstrap-token-for-the-console-tests"
 
 // fixture is a console over a test's own Redis keys, with its services.

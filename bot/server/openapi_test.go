@@ -43,7 +43,7 @@ const testAdminToken = "test-admin-token"
 
 type okStore struct{}
 
-func (okStore) Ping(context.Context) error                    { return nil }
+func (okStore) Ping(context.Context) error { return nil }
 func (okStore) UpdateSites(context.Context, func() []engine.Site, func([]engine.Site) ([]engine.Site, error)) error {
 	return nil
 }
