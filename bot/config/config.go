@@ -30,6 +30,10 @@ type Config struct {
 	// (OUTREACH_DATA_KEY_PREVIOUS): it opens the stored keys once, and
 	// they are sealed again with DataKey.
 	PreviousDataKey []byte
+	// RedisReplicas is how many replicas must hold a message's turn before
+	// its webhook is answered (OUTREACH_REDIS_REPLICAS; Redis WAIT): with
+	// Sentinel, 1 means a failover cannot lose an accepted message.
+	RedisReplicas int
 	// KeyPrefix starts every Redis key (OUTREACH_REDIS_PREFIX).
 	KeyPrefix string
 	// Timezone is where dates and times are shown (OUTREACH_TIMEZONE).
@@ -168,6 +172,13 @@ func Load(lookupEnv func(string) (string, bool)) (Config, error) {
 	}
 	if c.Templates, err = parseTemplates(getenv("OUTREACH_WHATSAPP_TEMPLATES")); err != nil {
 		return c, err
+	}
+	if v := getenv("OUTREACH_REDIS_REPLICAS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 5 {
+			return c, fmt.Errorf("OUTREACH_REDIS_REPLICAS: %q is not a number of replicas from 0 to 5", v)
+		}
+		c.RedisReplicas = n
 	}
 	if c.FloodPerMinute, err = positive(getenv, "OUTREACH_FLOOD_PER_MINUTE", 30); err != nil {
 		return c, err

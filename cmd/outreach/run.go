@@ -144,6 +144,7 @@ func newApp(ctx context.Context, lookupEnv func(string) (string, bool), contentD
 		Deliver:        deliver,
 		Org:            cfg.OrgName,
 		Retention:      cfg.Retention,
+		WaitReplicas:   cfg.RedisReplicas,
 		Stats:          counts,
 	})
 	return &app{cfg: cfg, log: log, store: st, metrics: m, dialog: d, outbox: ob, stats: counts, close: closeRedis}, nil
