@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -264,7 +265,7 @@ func CheckSite(site engine.Site, languages []string) error {
 		texts map[string]string
 		max   int
 	}{{"names", site.Names, MaxSiteName}, {"area", site.Area, MaxSiteArea}} {
-		for _, lang := range sortedKeys(f.texts) {
+		for _, lang := range slices.Sorted(maps.Keys(f.texts)) {
 			text, field := f.texts[lang], f.name+"."+lang
 			n := utf8.RuneCountInString(text)
 			switch {
@@ -350,7 +351,7 @@ func checkText(c *content.Content, b Broadcast, p *problems) {
 		p.add("text", ReasonMissing, "", "missing — a message needs a text in at least one language (%s)", strings.Join(c.Languages, ", "))
 		return
 	}
-	for _, lang := range sortedKeys(b.Text) {
+	for _, lang := range slices.Sorted(maps.Keys(b.Text)) {
 		t := b.Text[lang]
 		field := "text." + lang
 		switch {
@@ -438,15 +439,6 @@ func (s *Service) checkAudience(ctx context.Context, c *content.Content, a Audie
 		}
 	}
 	return nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // fingerprint is a hash of what a broadcast request asks, kept with its
@@ -891,7 +883,7 @@ func (s *Service) renderer(ctx context.Context, b Broadcast) (render, int64, err
 		text := s.notice(c, b.Kind, d, sites, lang)
 		start := d.StartsAt.In(s.opts.Location)
 		place := d.Place[lang]
-		for _, l := range append([]string{c.Languages[0]}, sortedKeys(d.Place)...) {
+		for _, l := range append([]string{c.Languages[0]}, slices.Sorted(maps.Keys(d.Place))...) {
 			if place != "" {
 				break
 			}

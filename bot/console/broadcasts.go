@@ -3,6 +3,7 @@ package console
 import (
 	"crypto/rand"
 	"errors"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -649,7 +650,7 @@ func bcastSummary(b broadcast.Broadcast, lang string) string {
 		t = b.Text[b.Fallback]
 	}
 	if t == "" {
-		for _, l := range sortedKeys(b.Text) {
+		for _, l := range slices.Sorted(maps.Keys(b.Text)) {
 			if t = b.Text[l]; t != "" {
 				break
 			}
@@ -660,15 +661,6 @@ func bcastSummary(b broadcast.Broadcast, lang string) string {
 		t = string([]rune(t)[:79]) + "…"
 	}
 	return t
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // bcastSiteNames are the sites' names in lang, by id.

@@ -16,7 +16,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/nicksnyder/go-i18n/v2/i18n"
 
 	"github.com/outreach-org/outreach/bot/content"
 	"github.com/outreach-org/outreach/bot/dialog"
@@ -536,22 +535,8 @@ func (c *Console) contentMeter(w http.ResponseWriter, r *http.Request) error {
 	}
 	f := editField{Name: name, Value: cleanText(r.PostForm.Get(name))}
 	f.Meter = sms.Measure(f.Value)
-	c.fragment(w, r, "content-edit", "content-meter", c.quietPage(r, "content_edit_title", f))
+	c.fragment(w, r, "content-edit", "content-meter", c.newPage(r, "content_edit_title", f))
 	return nil
-}
-
-// quietPage is newPage for a fragment: it leaves the session alone, so
-// that a fragment asked for while a form is sent does not take the flash
-// meant for the page that follows.
-func (c *Console) quietPage(r *http.Request, title string, data any) *Page {
-	person := signedIn(r)
-	lang := c.language(r, person)
-	p := &Page{Lang: lang, Dir: "ltr", Person: person, Path: r.URL.Path, Title: title, Data: data,
-		loc: i18n.NewLocalizer(c.pages.bundle, lang), c: c}
-	if lang == "ar" {
-		p.Dir = "rtl"
-	}
-	return p
 }
 
 // ContentWith is the page with other data, for a block of the content
