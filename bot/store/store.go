@@ -1,5 +1,7 @@
-// Package store keeps the bot's state in Redis through redis.UniversalClient,
-// so that a single node, Sentinel and Cluster all work.
+// Package store keeps the bot's state in Redis through redis.UniversalClient.
+// Its keys are named by bot/keys. The turn script writes the contact's keys,
+// the outbox stream, subscriber sets and requests at once, across hash tags:
+// it needs one node or Sentinel, not Cluster.
 //
 // Keys of one contact share the hash tag {c:<contact key>}; the contact key is
 // a keyed hash (HMAC-SHA256) of channel and address, so no key, log line or
