@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"strings"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/outreach-org/outreach/bot/keys"
 	"github.com/outreach-org/outreach/bot/redistest"
@@ -27,6 +30,15 @@ func TestTurnScriptContract(t *testing.T) {
 		"SET", 3, `{"id":"r1"}`, "PX", 60000,
 		"ZADD", 2, 1, "r1",
 		"SADD", 1, "r1"}
+	if _, cluster := rdb.(*redis.ClusterClient); cluster {
+		// Not yet redesigned for Cluster: its keys cross hash tags, and the
+		// Cluster refuses the script whole, writing nothing.
+		if err := turnScript.Run(ctx, rdb, declared, args...).Err(); err == nil || !strings.Contains(err.Error(), "CROSSSLOT") {
+			t.Fatalf("turn on a Cluster: %v, want CROSSSLOT", err)
+		}
+		redistest.OnlyDeclared(t, rdb, prefix)
+		return
+	}
 	if n, err := turnScript.Run(ctx, rdb, declared, args...).Int(); err != nil || n != 1 {
 		t.Fatalf("turn = %d, %v; want 1", n, err)
 	}
