@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -57,11 +58,30 @@ func (s *Store) Erase(ctx context.Context, contact string) error {
 		}
 		indexed[f.Index] = ids
 	}
+	// Keys named by the person or their index are reached directly; the
+	// others (sets they are a member of, entries naming them, keys with
+	// more parts) in one scan of the keyspace, on every master.
 	p := s.rdb.Pipeline()
+	scan := map[*keys.Family]bool{}
 	for _, f := range fams {
-		if err := s.eraseFamily(ctx, p, f, contact, indexed[f.Index]); err != nil {
+		direct, err := s.eraseDirect(ctx, p, f, contact, indexed[f.Index])
+		if err != nil {
 			return fmt.Errorf("store: erase: %s: %w", f.Name, err)
 		}
+		scan[f] = !direct
+	}
+	err := keys.Scan(ctx, s.rdb, s.base.Prefix()+"*", func(k string) error {
+		f := s.base.Family(k)
+		if f == nil || !scan[f] {
+			return nil
+		}
+		if err := s.eraseKey(ctx, p, f, k, contact, indexed[f.Index]); err != nil {
+			return fmt.Errorf("%s: %w", f.Name, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: erase: %w", err)
 	}
 	if _, err := p.Exec(ctx); err != nil && err != redis.Nil {
 		return fmt.Errorf("store: erase: %w", err)
@@ -69,23 +89,31 @@ func (s *Store) Erase(ctx context.Context, contact string) error {
 	return nil
 }
 
-// eraseFamily queues on p what erasing contact does to the keys of f; ids
-// are what f's index lists for the person.
-func (s *Store) eraseFamily(ctx context.Context, p redis.Pipeliner, f *keys.Family, contact string, ids []string) error {
-	sp := s.base
-	// every calls fn with each key of f whose first parts are given.
-	every := func(fn func(k string) error, first ...string) error {
-		if len(first) == strings.Count(f.Pattern, "*") {
-			return fn(sp.Key(f, first...))
+// parts is how many "*" a family's pattern has.
+func parts(f *keys.Family) int { return strings.Count(f.Pattern, "*") }
+
+// eraseDirect queues on p what erasing contact does to the keys of f that
+// can be named without a scan, and reports whether that is all of them;
+// ids are what f's index lists for the person.
+func (s *Store) eraseDirect(ctx context.Context, p redis.Pipeliner, f *keys.Family, contact string, ids []string) (bool, error) {
+	switch {
+	case f.Erase == keys.DeleteWithPerson && parts(f) == 1:
+		p.Del(ctx, s.base.Key(f, contact))
+	case f.Erase == keys.ThroughIndex && parts(f) == 1:
+		for _, id := range ids {
+			p.Del(ctx, s.base.Key(f, id))
 		}
-		return keys.Scan(ctx, s.rdb, sp.Glob(f, first...), func(k string) error {
-			if sp.Family(k) != f {
-				return nil
-			}
-			return fn(k)
-		})
+	case parts(f) == 0:
+		return true, s.eraseKey(ctx, p, f, s.base.Key(f), contact, ids)
+	default:
+		return false, nil
 	}
-	remove := func(k string, members ...string) {
+	return true, nil
+}
+
+// eraseKey queues on p what erasing contact does to key k of family f.
+func (s *Store) eraseKey(ctx context.Context, p redis.Pipeliner, f *keys.Family, k, contact string, ids []string) error {
+	remove := func(members ...string) {
 		if len(members) == 0 {
 			return
 		}
@@ -101,20 +129,23 @@ func (s *Store) eraseFamily(ctx context.Context, p redis.Pipeliner, f *keys.Fami
 	}
 	switch f.Erase {
 	case keys.DeleteWithPerson:
-		return every(func(k string) error { return p.Del(ctx, k).Err() }, contact)
-	case keys.ThroughIndex:
-		for _, id := range ids {
-			p.Del(ctx, sp.Key(f, id))
+		if ps := s.base.Parts(f, k); len(ps) > 0 && ps[0] == contact {
+			p.Del(ctx, k)
 		}
-		return nil
+	case keys.ThroughIndex:
+		if ps := s.base.Parts(f, k); len(ps) > 0 && slices.Contains(ids, ps[0]) {
+			p.Del(ctx, k)
+		}
 	case keys.RemoveIndexed:
-		return every(func(k string) error { remove(k, ids...); return nil })
+		remove(ids...)
 	case keys.RemoveMember:
-		return every(func(k string) error { remove(k, contact); return nil })
+		remove(contact)
 	case keys.RemoveEntries:
-		return every(func(k string) error { return s.eraseEntries(ctx, p, f.Type, k, contact) })
+		return s.eraseEntries(ctx, p, f.Type, k, contact)
+	default:
+		return fmt.Errorf("no erase rule %q", f.Erase)
 	}
-	return fmt.Errorf("no erase rule %q", f.Erase)
+	return nil
 }
 
 // eraseEntries queues the removal of the entries of key k that name the
@@ -221,21 +252,37 @@ func names(raw, contact string) bool {
 // record expired). It returns how many it removed.
 func (s *Store) Purge(ctx context.Context) (int, error) {
 	removed := 0
+	scan := map[*keys.Family]bool{}
 	for _, f := range keys.Families() {
-		if f.Purge != keys.MembersOutlive {
-			continue
-		}
-		err := keys.Scan(ctx, s.rdb, s.base.Glob(f), func(k string) error {
-			if s.base.Family(k) != f {
-				return nil
-			}
-			n, err := s.purgeKey(ctx, f, k)
+		switch {
+		case f.Purge != keys.MembersOutlive:
+		case parts(f) == 0:
+			n, err := s.purgeKey(ctx, f, s.base.Key(f))
 			removed += n
-			return err
-		})
-		if err != nil {
-			return removed, fmt.Errorf("store: purge: %s: %w", f.Name, err)
+			if err != nil {
+				return removed, fmt.Errorf("store: purge: %s: %w", f.Name, err)
+			}
+		default:
+			scan[f] = true
 		}
+	}
+	if len(scan) == 0 {
+		return removed, nil
+	}
+	err := keys.Scan(ctx, s.rdb, s.base.Prefix()+"*", func(k string) error {
+		f := s.base.Family(k)
+		if f == nil || !scan[f] {
+			return nil
+		}
+		n, err := s.purgeKey(ctx, f, k)
+		removed += n
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.Name, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return removed, fmt.Errorf("store: purge: %w", err)
 	}
 	return removed, nil
 }
