@@ -2,6 +2,7 @@ package keys
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -67,6 +68,20 @@ func TestRegistry(t *testing.T) {
 		}
 		if (f.Purge == MembersOutlive) != (f.Of != nil) {
 			t.Errorf("%s: purge %q of %v", f.Name, f.Purge, f.Of)
+		}
+		switch f.Erase {
+		case RemoveMember, RemoveIndexed:
+			if f.Type != Set && f.Type != ZSet {
+				t.Errorf("%s: members removed from a %s", f.Name, f.Type)
+			}
+		case RemoveEntries:
+			if f.Type == Set || f.Type == String {
+				t.Errorf("%s: entries removed from a %s", f.Name, f.Type)
+			}
+		case DeleteWithPerson:
+			if !strings.Contains(f.Pattern, "{c:*}") || f.Tag != "{c:<contact>}" {
+				t.Errorf("%s: deleted with the person, but not under their tag: %s", f.Name, f.Pattern)
+			}
 		}
 		if f.TTL.Rule == "" || f.Type == "" {
 			t.Errorf("%s: no TTL rule or type", f.Name)
