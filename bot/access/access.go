@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/outreach-org/outreach/bot/keys"
 )
 
 // Role is what a token may do.
@@ -91,8 +93,8 @@ var ErrNotFound = errors.New("access: no such token")
 // ErrInvalid means a name or role is not acceptable.
 var ErrInvalid = errors.New("access: invalid name or role")
 
-func (t *Tokens) byHash(h string) string { return t.prefix + "token:" + h }
-func (t *Tokens) names() string          { return t.prefix + "tokens" }
+func (t *Tokens) byHash(h string) string { return keys.New(t.prefix).APIToken(h) }
+func (t *Tokens) names() string          { return keys.New(t.prefix).APITokenNames() }
 
 // Create makes a token for a person and returns it; only its hash is kept,
 // so it is shown this once.
@@ -215,8 +217,8 @@ const MaxRefusedSources = 20
 const trimBatch = 100
 
 func (a *Audit) keys(more ...string) []string {
-	p := a.prefix + "{audit}:"
-	return append([]string{p + "at", p + "ev", p + "n"}, more...)
+	k := keys.New(a.prefix)
+	return append([]string{k.AuditTimes(), k.AuditEntries(), k.AuditCounts()}, more...)
 }
 
 // stored is an entry as kept; its time is its score.
@@ -251,7 +253,7 @@ func (a *Audit) Record(ctx context.Context, who Principal, action, target string
 		return err
 	}
 	now := a.clock()
-	return addScript.Run(ctx, a.rdb, a.keys(a.prefix+"{audit}:seq", a.prefix+"{audit}:none"),
+	return addScript.Run(ctx, a.rdb, a.keys(keys.New(a.prefix).AuditSeq(), keys.New(a.prefix).AuditNone()),
 		now.UnixMilli(), a.oldest(now), entry, "", "", "", 0, 0).Err()
 }
 
@@ -278,7 +280,7 @@ func (a *Audit) Refused(ctx context.Context, who Principal, action, from string)
 	}
 	id := "r:" + action + ":" + minute + ":" + who.Name + ":" + from
 	restID := "r:" + action + ":" + minute + ":*"
-	return addScript.Run(ctx, a.rdb, a.keys(a.prefix+"{audit}:seq", a.prefix+"{audit}:m:"+action+":"+minute),
+	return addScript.Run(ctx, a.rdb, a.keys(keys.New(a.prefix).AuditSeq(), keys.New(a.prefix).AuditMinute(action, minute)),
 		now.UnixMilli(), a.oldest(now), entry, id, restID, rest, MaxRefusedSources, (2 * time.Minute).Milliseconds()).Err()
 }
 
@@ -382,7 +384,7 @@ func (a *Audit) List(ctx context.Context, n int64) ([]Event, error) {
 // removes the stream. Running it again, or on two instances at once, does
 // no harm.
 func (a *Audit) ImportLegacy(ctx context.Context) (int, error) {
-	legacy := a.prefix + "audit"
+	legacy := keys.New(a.prefix).LegacyAudit()
 	kind, err := a.rdb.Type(ctx, legacy).Result()
 	if err != nil || kind != "stream" {
 		return 0, err

@@ -16,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/outreach-org/outreach/bot/keys"
 	"golang.org/x/crypto/argon2"
 )
 
@@ -101,10 +103,10 @@ func NewPeople(rdb redis.UniversalClient, prefix, bootstrap string, now func() t
 }
 
 func (p *People) key(name string) string {
-	return p.prefix + "{people}:person:" + strings.ToLower(name)
+	return keys.New(p.prefix).Person(strings.ToLower(name))
 }
-func (p *People) names() string             { return p.prefix + "{people}:names" }
-func (p *People) invite(hash string) string { return p.prefix + "{people}:invite:" + hash }
+func (p *People) names() string             { return keys.New(p.prefix).PeopleNames() }
+func (p *People) invite(hash string) string { return keys.New(p.prefix).Invite(hash) }
 
 // ValidName reports whether name can be a username: letters, digits and
 // . _ @ -, at most 64, starting with a letter or digit.
@@ -405,8 +407,8 @@ func NewFailures(rdb redis.UniversalClient, prefix string) *Failures {
 }
 
 func (f *Failures) keys(name, addr string) (string, string) {
-	return f.prefix + "{signin}:account:" + hashToken(strings.ToLower(name)),
-		f.prefix + "{signin}:address:" + hashToken(addr)
+	k := keys.New(f.prefix)
+	return k.SignInAccount(hashToken(strings.ToLower(name))), k.SignInAddress(hashToken(addr))
 }
 
 // Delay is how long an attempt for name from addr waits: nothing for the

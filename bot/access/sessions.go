@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/outreach-org/outreach/bot/keys"
 )
 
 // Sessions keeps the console's sessions in Redis for
@@ -21,7 +23,7 @@ func NewSessions(rdb redis.UniversalClient, prefix string) *Sessions {
 	return &Sessions{rdb: rdb, prefix: prefix}
 }
 
-func (s *Sessions) key(token string) string { return s.prefix + "{session}:" + hashToken(token) }
+func (s *Sessions) key(token string) string { return keys.New(s.prefix).Session(hashToken(token)) }
 
 // FindCtx returns a session's data; found is false for an unknown or
 // expired session.

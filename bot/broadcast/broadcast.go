@@ -26,6 +26,7 @@ import (
 
 	"github.com/outreach-org/outreach/bot/content"
 	"github.com/outreach-org/outreach/bot/engine"
+	"github.com/outreach-org/outreach/bot/keys"
 	"github.com/outreach-org/outreach/bot/outbox"
 	"github.com/outreach-org/outreach/bot/store"
 )
@@ -115,7 +116,7 @@ type Options struct {
 type Service struct {
 	rdb     redis.UniversalClient
 	keys    outbox.Keys
-	prefix  string
+	space   keys.Space
 	store   *store.Store
 	content func() *content.Content
 	opts    Options
@@ -130,20 +131,20 @@ func New(rdb redis.UniversalClient, prefix string, st *store.Store, content func
 	if opts.Location == nil {
 		opts.Location = time.UTC
 	}
-	return &Service{rdb: rdb, keys: outbox.NewKeys(prefix), prefix: prefix, store: st, content: content, opts: opts, log: log.With("component", "broadcast")}
+	return &Service{rdb: rdb, keys: outbox.NewKeys(prefix), space: keys.New(prefix), store: st, content: content, opts: opts, log: log.With("component", "broadcast")}
 }
 
-func (s *Service) due() string { return s.prefix + "{o}:bc:due" }
-func (s *Service) all() string { return s.prefix + "{o}:bc:all" }
+func (s *Service) due() string { return s.space.BroadcastsDue() }
+func (s *Service) all() string { return s.space.Broadcasts() }
 
 // forgotten lists the broadcasts whose recipients were forgotten, by
 // creation time.
-func (s *Service) forgotten() string        { return s.prefix + "{o}:bc:forgotten" }
-func (s *Service) rcpt(id string) string    { return s.prefix + "{o}:bc:" + id + ":rcpt" }
-func (s *Service) lockKey(id string) string { return s.prefix + "{o}:bc:" + id + ":lock" }
+func (s *Service) forgotten() string        { return s.space.BroadcastsForgotten() }
+func (s *Service) rcpt(id string) string    { return s.space.BroadcastRecipients(id) }
+func (s *Service) lockKey(id string) string { return s.space.BroadcastLock(id) }
 func (s *Service) idem(key string) string {
 	sum := sha256.Sum256([]byte(key))
-	return s.prefix + "{o}:idem:" + hex.EncodeToString(sum[:16])
+	return s.space.BroadcastIdempotency(hex.EncodeToString(sum[:16]))
 }
 
 // ErrInvalid wraps what is wrong with a broadcast.

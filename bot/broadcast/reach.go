@@ -77,7 +77,7 @@ func (s *Service) Reach(ctx context.Context, b Broadcast, sample int) (Reach, er
 		// Those told by several broadcasts are mostly the same people:
 		// count them once, in a union kept for a moment (the sets share
 		// the {o} slot).
-		union := s.prefix + "{o}:bc:reach:" + outbox.NewID()
+		union := s.space.BroadcastReach(outbox.NewID())
 		_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.SUnionStore(ctx, union, sources...)
 			p.PExpire(ctx, union, 30*time.Second)

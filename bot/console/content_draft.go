@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/outreach-org/outreach/bot/keys"
 )
 
 // Draft is the next content version as partners prepare it: a whole
@@ -48,7 +50,7 @@ func NewContentDrafts(rdb redis.UniversalClient, prefix string) *ContentDrafts {
 	return &ContentDrafts{rdb: rdb, prefix: prefix}
 }
 
-func (d *ContentDrafts) key() string { return d.prefix + "{draft}:content" }
+func (d *ContentDrafts) key() string { return keys.New(d.prefix).ContentDraft() }
 
 // ErrDraftChanged means the draft changed while a change to it was made:
 // try again, or show the person the new draft.

@@ -350,7 +350,7 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 			switch {
 			case simulated && e.Kind == engine.EffectErase:
 				// The simulated conversation only: nothing real is named.
-				if err := s.sim.Erase(ctx, contact, nil, ""); err != nil {
+				if err := s.sim.Erase(ctx, contact); err != nil {
 					s.metrics.Errors.WithLabelValues("erase").Inc()
 					return Outcome{}, err
 				}
@@ -912,19 +912,7 @@ func (s *Service) erase(ctx context.Context, contact string) error {
 	// the request's deadline or a client that goes away, only bounded.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), eraseTimeout)
 	defer cancel()
-	sites, err := s.store.Sites(ctx)
-	if err != nil {
-		return err
-	}
-	ids := s.Content().Flow.Sites
-	for _, site := range sites {
-		ids = append(ids, site.ID)
-	}
-	prefix := ""
-	if s.opts.Outbox != nil {
-		prefix = strings.TrimSuffix(s.opts.Outbox.Keys().Stream(outbox.Reply), "reply")
-	}
-	return s.store.Erase(ctx, contact, ids, prefix)
+	return s.store.Erase(ctx, contact)
 }
 
 // flooded answers a person over the flood limit: the first message over it
@@ -958,15 +946,7 @@ func (s *Service) flooded(ctx context.Context, contact string, msg Message, stor
 // period: their place in the subscriber sets and the request lists. It
 // returns how many entries it removed.
 func (s *Service) Purge(ctx context.Context) (int, error) {
-	sites, err := s.store.Sites(ctx)
-	if err != nil {
-		return 0, err
-	}
-	ids := s.Content().Flow.Sites
-	for _, site := range sites {
-		ids = append(ids, site.ID)
-	}
-	return s.store.Purge(ctx, ids)
+	return s.store.Purge(ctx)
 }
 
 // months is a retention in whole months (30 days, rounded, at least 1), as

@@ -307,8 +307,8 @@ func TestPurgeRemovesWhatOutlivedContacts(t *testing.T) {
 	f.send(t, "+212600000088", "1") // subscribed to Nador
 	live := f.store.ContactKey("sms", "+212600000088")
 	f.rdb.SAdd(ctx, f.store.SubscribersKey("nador"), "00000000000000000000000000000000") // state long expired
-	f.rdb.ZAdd(ctx, f.prefix+"requests:open", redis.Z{Score: 1, Member: "gone"})
-	n, err := f.store.Purge(ctx, []string{"nador", "oujda"})
+	f.rdb.ZAdd(ctx, f.store.Keys().OpenRequests(), redis.Z{Score: 1, Member: "gone"})
+	n, err := f.store.Purge(ctx)
 	if err != nil || n != 2 {
 		t.Fatalf("purged %d, %v; want 2", n, err)
 	}

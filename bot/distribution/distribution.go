@@ -59,7 +59,7 @@ var ErrBusy = errors.New("another change of this distribution is under way; try 
 // staff editing at once would each tell people a different story): on
 // every instance, through a lock in Redis that lapses if its holder dies.
 func (s *Service) hold(ctx context.Context, id string) (release func(), err error) {
-	key := s.store.Prefix() + "distribution:" + id + ":lock"
+	key := s.store.Keys().DistributionLock(id)
 	token := outbox.NewID()
 	ok, err := s.store.Client().SetNX(ctx, key, token, 30*time.Second).Result()
 	if err != nil {

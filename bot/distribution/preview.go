@@ -161,7 +161,7 @@ func (s *Service) CreateOnce(ctx context.Context, d engine.Distribution, by, key
 		return out, false, err
 	}
 	sum := sha256.Sum256([]byte(by + "\x00" + key))
-	k := s.store.Prefix() + "distribution:once:" + hex.EncodeToString(sum[:])
+	k := s.store.Keys().DistributionOnce(hex.EncodeToString(sum[:]))
 	rdb := s.store.Client()
 	ok, err := rdb.SetNX(ctx, k, "", onceTTL).Result()
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/outreach-org/outreach/bot/keys"
 )
 
 // Priority tells replies from bulk traffic.
@@ -119,33 +121,39 @@ func decodeEntry(s string) (Entry, error) {
 	return e, err
 }
 
-// Keys names the outbox's Redis keys. They share the hash tag {o}.
-type Keys struct{ prefix string }
+// Keys names the outbox's Redis keys (from bot/keys). They share the hash
+// tag {o}.
+type Keys struct{ s keys.Space }
 
 // NewKeys returns the key names under prefix.
-func NewKeys(prefix string) Keys { return Keys{prefix: prefix} }
+func NewKeys(prefix string) Keys { return Keys{s: keys.New(prefix)} }
 
 // Stream returns the stream of one priority.
-func (k Keys) Stream(p Priority) string { return k.prefix + "{o}:" + string(p) }
+func (k Keys) Stream(p Priority) string {
+	if p == Reply {
+		return k.s.ReplyStream()
+	}
+	return k.s.BulkStream()
+}
 
 // Broadcast returns the hash of a broadcast (its definition and status).
-func (k Keys) Broadcast(id string) string { return k.prefix + "{o}:bc:" + id }
+func (k Keys) Broadcast(id string) string { return k.s.Broadcast(id) }
 
 // BroadcastCounts returns the hash of a broadcast's counts.
-func (k Keys) BroadcastCounts(id string) string { return k.prefix + "{o}:bc:" + id + ":n" }
+func (k Keys) BroadcastCounts(id string) string { return k.s.BroadcastCounts(id) }
 
 // BroadcastTold returns the set of the contacts a broadcast reached (the
 // provider accepted their message): corrections go to them.
-func (k Keys) BroadcastTold(id string) string { return k.prefix + "{o}:bc:" + id + ":told" }
+func (k Keys) BroadcastTold(id string) string { return k.s.BroadcastTold(id) }
 
-func (k Keys) delayed() string          { return k.prefix + "{o}:delayed" }
-func (k Keys) dead() string             { return k.prefix + "{o}:dead" }
-func (k Keys) done(id string) string    { return k.prefix + "{o}:done:" + id }
-func (k Keys) status(sid string) string { return k.prefix + "{o}:msg:" + sid }
+func (k Keys) delayed() string          { return k.s.Delayed() }
+func (k Keys) dead() string             { return k.s.Dead() }
+func (k Keys) done(id string) string    { return k.s.SentParts(id) }
+func (k Keys) status(sid string) string { return k.s.Delivery(sid) }
 
 // attempt holds which part of an entry was last handed to a provider that
 // can be asked about it, and when (see Reconciler).
-func (k Keys) attempt(id string) string { return k.prefix + "{o}:try:" + id }
+func (k Keys) attempt(id string) string { return k.s.Attempt(id) }
 
 // group is the consumer group every worker reads with.
 const group = "senders"

@@ -185,8 +185,18 @@ type Delivery struct {
 
 // recordSent notes a message the provider accepted, under its provider id.
 func (o *Outbox) recordSent(ctx context.Context, p redis.Pipeliner, providerID, status string, e Entry) {
-	statusScript.Eval(ctx, p, []string{o.keys.status(providerID)}, status, statusRanks[status], "", o.statusTTL.Milliseconds(),
-		o.keys.Broadcast(""), e.ID, e.Contact, e.Channel, e.Broadcast)
+	k := o.keys.status(providerID)
+	statusScript.Eval(ctx, p, []string{k, o.countsKey(k, e.Broadcast)}, status, statusRanks[status], "", o.statusTTL.Milliseconds(),
+		e.Broadcast, e.ID, e.Contact, e.Channel, e.Broadcast)
+}
+
+// countsKey is the counts hash of broadcast bc for status.lua, or the
+// message's own key k when none.
+func (o *Outbox) countsKey(k, bc string) string {
+	if bc == "" {
+		return k
+	}
+	return o.keys.BroadcastCounts(bc)
 }
 
 // ErrUnknownStatus means a status the outbox does not track.
@@ -201,10 +211,23 @@ func (o *Outbox) UpdateStatus(ctx context.Context, providerID, status, errorCode
 		return Delivery{}, false, ErrUnknownStatus
 	}
 	k := o.keys.status(providerID)
-	prev, err := statusScript.Run(ctx, o.rdb, []string{k}, status, rank, errorCode, o.statusTTL.Milliseconds(),
-		o.keys.Broadcast(""), "", "", "", "").Int()
-	if err != nil {
-		return Delivery{}, false, err
+	// The script is given the counts of the broadcast the message is of,
+	// as last read: should the send be recorded meanwhile, it says so
+	// (-3) and is called again.
+	prev := -3
+	for try := 0; prev == -3 && try < 5; try++ {
+		bc, err := o.rdb.HGet(ctx, k, "bc").Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return Delivery{}, false, err
+		}
+		prev, err = statusScript.Run(ctx, o.rdb, []string{k, o.countsKey(k, bc)}, status, rank, errorCode, o.statusTTL.Milliseconds(),
+			bc, "", "", "", "").Int()
+		if err != nil {
+			return Delivery{}, false, err
+		}
+	}
+	if prev == -3 {
+		return Delivery{}, false, errors.New("outbox: a message's broadcast kept changing")
 	}
 	vals, err := o.rdb.HMGet(ctx, k, "id", "ck", "ch", "bc", "status", "err").Result()
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/outreach-org/outreach/bot/keys"
 )
 
 // NewSharedGate returns a gate whose rate is shared by every instance on
@@ -21,7 +23,7 @@ import (
 func NewSharedGate(rdb redis.UniversalClient, prefix, name string, rate, burst float64, log *slog.Logger, opts ...GateOption) *Gate {
 	g := NewGate(rate, burst, opts...)
 	if rate > 0 {
-		g.shared = &shared{rdb: rdb, key: prefix + "{o}:rate:" + name, pauseKey: prefix + "{o}:rate:" + name + ":pause-until",
+		g.shared = &shared{rdb: rdb, key: keys.New(prefix).Rate(name), pauseKey: keys.New(prefix).RatePause(name),
 			burst: time.Duration((g.burst - 1) / rate * float64(time.Second)), log: log}
 	}
 	return g

@@ -4,10 +4,20 @@
 -- broadcast's count is taken once, when both the final state and the
 -- broadcast are known, whichever came last.
 -- KEYS[1] message hash
+-- KEYS[2] the counts hash of the broadcast ARGV[5] (KEYS[1] when none)
 -- ARGV[1] status   ARGV[2] its rank   ARGV[3] error code   ARGV[4] ttl (ms)
--- ARGV[5] prefix of the broadcast keys ("<prefix>{o}:bc:")
+-- ARGV[5] the broadcast whose counts KEYS[2] is ('' = none known)
 -- ARGV[6..9] entry id, contact, channel, broadcast when recording the send ('' otherwise)
--- Returns the rank it had (-1 for none) when it moved, or -2 when it did not.
+-- Returns the rank it had (-1 for none) when it moved, -2 when it did not,
+-- or -3, writing nothing, when the message is of another broadcast than
+-- ARGV[5]: call again with that broadcast's counts as KEYS[2].
+local bc = ARGV[9]
+if ARGV[6] == '' then
+  bc = redis.call('HGET', KEYS[1], 'bc') or ''
+end
+if bc ~= ARGV[5] then
+  return -3
+end
 if ARGV[6] ~= '' then
   redis.call('HSET', KEYS[1], 'id', ARGV[6], 'ck', ARGV[7], 'ch', ARGV[8], 'bc', ARGV[9])
 end
@@ -21,14 +31,13 @@ if moved then
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 local final = 4
-local bc = redis.call('HGET', KEYS[1], 'bc')
-if math.max(cur, tonumber(ARGV[2])) >= final and bc and bc ~= '' and redis.call('HSETNX', KEYS[1], 'counted', '1') == 1 then
+if math.max(cur, tonumber(ARGV[2])) >= final and bc ~= '' and redis.call('HSETNX', KEYS[1], 'counted', '1') == 1 then
   local st = redis.call('HGET', KEYS[1], 'status')
   local field = 'delivered'
   if st == 'failed' or st == 'undelivered' or st == 'canceled' then
     field = 'failed'
   end
-  redis.call('HINCRBY', ARGV[5] .. bc .. ':n', field, 1)
+  redis.call('HINCRBY', KEYS[2], field, 1)
 end
 if moved then
   return cur

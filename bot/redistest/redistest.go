@@ -26,6 +26,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -266,4 +268,47 @@ func start() (string, error) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return "", fmt.Errorf("started %s on port %d, but it did not answer within 10s (see %s)", bin, port, filepath.Join(tmpDir, "redis.log"))
+}
+
+// --- keys: script contracts (issue 13) ---
+
+// KeysUnder returns the keys under prefix, sorted (on every master of a
+// Cluster).
+func KeysUnder(t testing.TB, rdb redis.UniversalClient, prefix string) []string {
+	t.Helper()
+	ctx := context.Background()
+	var mu sync.Mutex
+	var out []string
+	scan := func(ctx context.Context, c redis.UniversalClient) error {
+		iter := c.Scan(ctx, 0, prefix+"*", 500).Iterator()
+		for iter.Next(ctx) {
+			mu.Lock()
+			out = append(out, iter.Val())
+			mu.Unlock()
+		}
+		return iter.Err()
+	}
+	var err error
+	if c, ok := rdb.(*redis.ClusterClient); ok {
+		err = c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error { return scan(ctx, node) })
+	} else {
+		err = scan(ctx, rdb)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// OnlyDeclared fails the test when a key under prefix is not among
+// declared: run a script against a fresh prefix, then check it wrote no
+// key it was not given in KEYS.
+func OnlyDeclared(t testing.TB, rdb redis.UniversalClient, prefix string, declared ...string) {
+	t.Helper()
+	for _, k := range KeysUnder(t, rdb, prefix) {
+		if !slices.Contains(declared, k) {
+			t.Errorf("%s exists, and is not among the declared keys %v", k, declared)
+		}
+	}
 }

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/outreach-org/outreach/bot/keys"
 )
 
 // The names counted; each is followed by a dot and a channel, a language
@@ -112,7 +114,7 @@ func New(rdb redis.UniversalClient, prefix string, opts Options) *Stats {
 }
 
 // dayKey is the key of one day's hash.
-func (s *Stats) dayKey(day string) string { return s.prefix + "{stats}:day:" + day }
+func (s *Stats) dayKey(day string) string { return keys.New(s.prefix).StatsDay(day) }
 
 // startOf is the start of the day of t, in the zone.
 func (s *Stats) startOf(t time.Time) time.Time {

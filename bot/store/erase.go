@@ -4,16 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/outreach-org/outreach/bot/keys"
 )
 
 // requestsOfKey is the set of a contact's requests to a person, so that
 // erasure finds them.
-func (s *Store) requestsOfKey(contact string) string {
-	return s.prefix + "{c:" + contact + "}:requests"
-}
+func (s *Store) requestsOfKey(contact string) string { return s.keys.RequestsOf(contact) }
 
 // RequestIndexWrites return the writes that list a request under its
 // contact. The list expires with the requests it names: the retention
@@ -26,157 +27,312 @@ func (s *Store) RequestIndexWrites(contact, id string) []Write {
 	}
 }
 
-// Erase deletes everything kept about a contact: their state and seen
-// markers, their requests to a person (with staff's replies and who took
-// them), their place in every subscriber set, and every outbox entry,
-// retry, dead letter and delivery record that names them — but an entry
-// that names no contact (the confirmation that everything was deleted,
-// still to be sent) is spared. outboxPrefix is the outbox keys' prefix
-// with its hash tag ("…{o}:"); empty: no outbox.
-func (s *Store) Erase(ctx context.Context, contact string, sites []string, outboxPrefix string) error {
-	// The contact's own keys: state, seen markers, request index.
-	ids, err := s.rdb.SMembers(ctx, s.requestsOfKey(contact)).Result()
-	if err != nil {
-		return err
-	}
-	var keys []string
-	iter := s.rdb.Scan(ctx, 0, s.prefix+"{c:"+contact+"}:*", 1000).Iterator()
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
-		return err
-	}
-	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, k := range keys {
-			p.Del(ctx, k)
+// Erase deletes everything kept about a contact, as the keyspace registry
+// (bot/keys) says each family holding something about a person is erased:
+// their own keys, what their indexes name (requests, with staff's replies
+// and who took them), their place in every set, and every outbox entry,
+// dead letter and delivery record that names them — but an entry that
+// names no contact (the confirmation that everything was deleted, still
+// to be sent) is spared. The store of simulations erases the simulated
+// conversation only.
+func (s *Store) Erase(ctx context.Context, contact string) error {
+	var fams []*keys.Family
+	for _, f := range keys.Families() {
+		sim := strings.HasPrefix(f.Pattern, keys.SimulationSpace)
+		if f.Holds == keys.Contact && (!s.simulation || sim) {
+			fams = append(fams, f)
 		}
-		for _, id := range ids {
-			p.Del(ctx, s.requestKey(id), s.notesKey(id))
-			p.Del(ctx, s.repliesKey(id))
-			p.Del(ctx, s.assigneeKey(id))
-			p.ZRem(ctx, s.prefix+"requests:open", id)
-			p.ZRem(ctx, s.prefix+"requests:closed", id)
+	}
+	// What the indexes list, read before anything is deleted.
+	indexed := map[*keys.Family][]string{}
+	for _, f := range fams {
+		if f.Index == nil {
+			continue
 		}
-		for _, site := range sites {
-			p.SRem(ctx, s.subscribersKey(site), contact)
+		if _, ok := indexed[f.Index]; ok {
+			continue
+		}
+		ids, err := s.rdb.SMembers(ctx, s.base.Key(f.Index, contact)).Result()
+		if err != nil {
+			return fmt.Errorf("store: erase: %w", err)
+		}
+		indexed[f.Index] = ids
+	}
+	// Keys named by the person or their index are reached directly; the
+	// others (sets they are a member of, entries naming them, keys with
+	// more parts) in one scan of the keyspace, on every master.
+	p := s.rdb.Pipeline()
+	scan := map[*keys.Family]bool{}
+	for _, f := range fams {
+		direct, err := s.eraseDirect(ctx, p, f, contact, indexed[f.Index])
+		if err != nil {
+			return fmt.Errorf("store: erase: %s: %w", f.Name, err)
+		}
+		scan[f] = !direct
+	}
+	err := keys.Scan(ctx, s.rdb, s.base.Prefix()+"*", func(k string) error {
+		f := s.base.Family(k)
+		if f == nil || !scan[f] {
+			return nil
+		}
+		if err := s.eraseKey(ctx, p, f, k, contact, indexed[f.Index]); err != nil {
+			return fmt.Errorf("%s: %w", f.Name, err)
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("store: erase: %w", err)
 	}
-	if outboxPrefix == "" {
-		return nil
+	if _, err := p.Exec(ctx); err != nil && err != redis.Nil {
+		return fmt.Errorf("store: erase: %w", err)
 	}
-	return s.eraseFromOutbox(ctx, contact, outboxPrefix)
+	return nil
 }
 
-// eraseFromOutbox removes what the outbox keeps about a contact. It reads
-// every entry: erasure is rare, and must be complete.
-func (s *Store) eraseFromOutbox(ctx context.Context, contact, o string) error {
-	names := func(raw string) bool {
-		var e struct {
-			Contact string `json:"ck"`
+// parts is how many "*" a family's pattern has.
+func parts(f *keys.Family) int { return strings.Count(f.Pattern, "*") }
+
+// eraseDirect queues on p what erasing contact does to the keys of f that
+// can be named without a scan, and reports whether that is all of them;
+// ids are what f's index lists for the person.
+func (s *Store) eraseDirect(ctx context.Context, p redis.Pipeliner, f *keys.Family, contact string, ids []string) (bool, error) {
+	switch {
+	case f.Erase == keys.DeleteWithPerson && parts(f) == 1:
+		p.Del(ctx, s.base.Key(f, contact))
+	case f.Erase == keys.ThroughIndex && parts(f) == 1:
+		for _, id := range ids {
+			p.Del(ctx, s.base.Key(f, id))
 		}
-		return json.Unmarshal([]byte(raw), &e) == nil && e.Contact == contact
+	case parts(f) == 0:
+		return true, s.eraseKey(ctx, p, f, s.base.Key(f), contact, ids)
+	default:
+		return false, nil
 	}
-	for _, stream := range []string{o + "reply", o + "bulk"} {
-		msgs, err := s.rdb.XRange(ctx, stream, "-", "+").Result()
+	return true, nil
+}
+
+// eraseKey queues on p what erasing contact does to key k of family f.
+func (s *Store) eraseKey(ctx context.Context, p redis.Pipeliner, f *keys.Family, k, contact string, ids []string) error {
+	remove := func(members ...string) {
+		if len(members) == 0 {
+			return
+		}
+		args := make([]any, len(members))
+		for i, m := range members {
+			args[i] = m
+		}
+		if f.Type == keys.ZSet {
+			p.ZRem(ctx, k, args...)
+		} else {
+			p.SRem(ctx, k, args...)
+		}
+	}
+	switch f.Erase {
+	case keys.DeleteWithPerson:
+		if ps := s.base.Parts(f, k); len(ps) > 0 && ps[0] == contact {
+			p.Del(ctx, k)
+		}
+	case keys.ThroughIndex:
+		if ps := s.base.Parts(f, k); len(ps) > 0 && slices.Contains(ids, ps[0]) {
+			p.Del(ctx, k)
+		}
+	case keys.RemoveIndexed:
+		remove(ids...)
+	case keys.RemoveMember:
+		remove(contact)
+	case keys.RemoveEntries:
+		return s.eraseEntries(ctx, p, f.Type, k, contact)
+	default:
+		return fmt.Errorf("no erase rule %q", f.Erase)
+	}
+	return nil
+}
+
+// eraseEntries queues the removal of the entries of key k that name the
+// contact.
+func (s *Store) eraseEntries(ctx context.Context, p redis.Pipeliner, t keys.Type, k, contact string) error {
+	switch t {
+	case keys.Stream:
+		msgs, err := s.rdb.XRange(ctx, k, "-", "+").Result()
 		if err != nil {
 			return err
 		}
+		var ids []string
 		for _, m := range msgs {
-			if raw, _ := m.Values["e"].(string); names(raw) {
-				s.rdb.XAck(ctx, stream, "senders", m.ID)
-				if err := s.rdb.XDel(ctx, stream, m.ID).Err(); err != nil {
-					return err
+			for _, v := range m.Values {
+				if raw, _ := v.(string); names(raw, contact) {
+					ids = append(ids, m.ID)
+					break
 				}
 			}
 		}
-	}
-	delayed, err := s.rdb.ZRange(ctx, o+"delayed", 0, -1).Result()
-	if err != nil {
-		return err
-	}
-	for _, raw := range delayed {
-		if names(raw) {
-			s.rdb.ZRem(ctx, o+"delayed", raw)
+		if len(ids) == 0 {
+			return nil
 		}
-	}
-	dead, err := s.rdb.LRange(ctx, o+"dead", 0, -1).Result()
-	if err != nil {
-		return err
-	}
-	for _, raw := range dead {
-		var d struct {
-			Entry json.RawMessage `json:"entry"`
+		groups, err := s.rdb.XInfoGroups(ctx, k).Result()
+		if err != nil && !strings.Contains(err.Error(), "no such key") {
+			return err
 		}
-		if json.Unmarshal([]byte(raw), &d) == nil && names(string(d.Entry)) {
-			s.rdb.LRem(ctx, o+"dead", 0, raw)
+		for _, g := range groups {
+			p.XAck(ctx, k, g.Name, ids...)
 		}
-	}
-	// Delivery records and broadcast recipient sets.
-	iter := s.rdb.Scan(ctx, 0, o+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		k := iter.Val()
-		switch {
-		case strings.HasPrefix(k, o+"msg:"):
-			if ck, _ := s.rdb.HGet(ctx, k, "ck").Result(); ck == contact {
-				s.rdb.Del(ctx, k)
+		p.XDel(ctx, k, ids...)
+	case keys.ZSet:
+		all, err := s.rdb.ZRange(ctx, k, 0, -1).Result()
+		if err != nil {
+			return err
+		}
+		for _, raw := range all {
+			if names(raw, contact) {
+				p.ZRem(ctx, k, raw)
 			}
-		case strings.HasSuffix(k, ":rcpt") || strings.HasSuffix(k, ":told"):
-			s.rdb.SRem(ctx, k, contact)
 		}
+	case keys.List:
+		all, err := s.rdb.LRange(ctx, k, 0, -1).Result()
+		if err != nil {
+			return err
+		}
+		for _, raw := range all {
+			if names(raw, contact) {
+				p.LRem(ctx, k, 0, raw)
+			}
+		}
+	case keys.Hash:
+		ck, err := s.rdb.HGet(ctx, k, contactField).Result()
+		if err != nil && err != redis.Nil {
+			return err
+		}
+		if ck == contact {
+			p.Del(ctx, k)
+		}
+	default:
+		return fmt.Errorf("entries of a %s", t)
 	}
-	return iter.Err()
+	return nil
 }
 
-// Purge removes what outlived its contact: members of the site subscriber
-// sets whose state expired after the retention period, and requests whose
-// record expired. It returns how many it removed.
-func (s *Store) Purge(ctx context.Context, sites []string) (int, error) {
+// contactField is the field naming the contact in every outbox entry,
+// dead letter and delivery record.
+const contactField = "ck"
+
+// names reports whether raw, JSON, holds contactField set to contact, at
+// any depth (a dead letter wraps its entry).
+func names(raw, contact string) bool {
+	var v any
+	if json.Unmarshal([]byte(raw), &v) != nil {
+		return false
+	}
+	var walk func(v any) bool
+	walk = func(v any) bool {
+		switch x := v.(type) {
+		case map[string]any:
+			if ck, _ := x[contactField].(string); ck == contact {
+				return true
+			}
+			for _, e := range x {
+				if walk(e) {
+					return true
+				}
+			}
+		case []any:
+			for _, e := range x {
+				if walk(e) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return walk(v)
+}
+
+// Purge removes what outlived its contact, as the keyspace registry says:
+// the members of sets whose key expired (contacts of the site subscriber
+// sets whose state expired after the retention period, requests whose
+// record expired). It returns how many it removed.
+func (s *Store) Purge(ctx context.Context) (int, error) {
 	removed := 0
-	for _, site := range sites {
-		key := s.subscribersKey(site)
-		var cur uint64
-		for {
-			members, next, err := s.rdb.SScan(ctx, key, cur, "", 500).Result()
+	scan := map[*keys.Family]bool{}
+	for _, f := range keys.Families() {
+		switch {
+		case f.Purge != keys.MembersOutlive:
+		case parts(f) == 0:
+			n, err := s.purgeKey(ctx, f, s.base.Key(f))
+			removed += n
 			if err != nil {
-				return removed, err
+				return removed, fmt.Errorf("store: purge: %s: %w", f.Name, err)
 			}
-			exists := make([]*redis.IntCmd, len(members))
-			if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-				for i, ck := range members {
-					exists[i] = p.Exists(ctx, s.stateKey(ck))
-				}
-				return nil
-			}); err != nil {
-				return removed, err
-			}
-			for i, ck := range members {
-				if exists[i].Val() == 0 {
-					s.rdb.SRem(ctx, key, ck)
-					removed++
-				}
-			}
-			if next == 0 {
-				break
-			}
-			cur = next
+		default:
+			scan[f] = true
 		}
 	}
-	for _, list := range []string{s.prefix + "requests:open", s.prefix + "requests:closed"} {
-		ids, err := s.rdb.ZRange(ctx, list, 0, -1).Result()
+	if len(scan) == 0 {
+		return removed, nil
+	}
+	err := keys.Scan(ctx, s.rdb, s.base.Prefix()+"*", func(k string) error {
+		f := s.base.Family(k)
+		if f == nil || !scan[f] {
+			return nil
+		}
+		n, err := s.purgeKey(ctx, f, k)
+		removed += n
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.Name, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return removed, fmt.Errorf("store: purge: %w", err)
+	}
+	return removed, nil
+}
+
+// purgeKey removes the members of k whose key of family f.Of is gone.
+func (s *Store) purgeKey(ctx context.Context, f *keys.Family, k string) (int, error) {
+	removed := 0
+	var cur uint64
+	for {
+		var members []string
+		var next uint64
+		var err error
+		if f.Type == keys.ZSet {
+			var pairs []string
+			pairs, next, err = s.rdb.ZScan(ctx, k, cur, "", 500).Result()
+			for i := 0; i < len(pairs); i += 2 {
+				members = append(members, pairs[i])
+			}
+		} else {
+			members, next, err = s.rdb.SScan(ctx, k, cur, "", 500).Result()
+		}
 		if err != nil {
 			return removed, err
 		}
-		for _, id := range ids {
-			if n, err := s.rdb.Exists(ctx, s.requestKey(id)).Result(); err == nil && n == 0 {
-				s.rdb.ZRem(ctx, list, id)
-				removed++
+		exists := make([]*redis.IntCmd, len(members))
+		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, m := range members {
+				exists[i] = p.Exists(ctx, s.base.Key(f.Of, m))
 			}
+			return nil
+		}); err != nil {
+			return removed, err
 		}
+		for i, m := range members {
+			if exists[i].Val() != 0 {
+				continue
+			}
+			if f.Type == keys.ZSet {
+				err = s.rdb.ZRem(ctx, k, m).Err()
+			} else {
+				err = s.rdb.SRem(ctx, k, m).Err()
+			}
+			if err != nil {
+				return removed, err
+			}
+			removed++
+		}
+		if next == 0 {
+			return removed, nil
+		}
+		cur = next
 	}
-	return removed, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/outreach-org/outreach/bot/keys"
 	"github.com/outreach-org/outreach/bot/seal"
 )
 
@@ -28,7 +29,7 @@ var ErrWrongDataKey = errors.New("OUTREACH_DATA_KEY does not open the keys store
 var rewrap = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 end return 0`)
 
 func (s *Store) keyring(ctx context.Context, dataKey, previous []byte) ([]byte, error) {
-	k := s.prefix + "keyring"
+	k := s.keys.Keyring()
 	sealed, err := s.rdb.Get(ctx, k).Result()
 	if errors.Is(err, redis.Nil) {
 		root, err := s.newRoot(ctx, dataKey, previous)
@@ -67,16 +68,23 @@ func (s *Store) keyring(ctx context.Context, dataKey, previous []byte) ([]byte, 
 // were written with — the one that opens their sealed addresses (with a
 // rotation under way, that is the previous key).
 func (s *Store) newRoot(ctx context.Context, dataKey, previous []byte) ([]byte, error) {
-	iter := s.rdb.Scan(ctx, 0, s.prefix+"{c:*}:state", 10000).Iterator()
-	legacy := false
-	for i := 0; i < 1000 && iter.Next(ctx); i++ {
-		legacy = true
-		a, err := s.rdb.HGet(ctx, iter.Val(), "a").Result()
+	// Contacts of a former version are on every master of a Cluster.
+	legacy, seen := false, 0
+	var found []byte
+	err := keys.Scan(ctx, s.rdb, s.keys.Glob(keys.ContactStateF), func(k string) error {
+		if s.keys.Family(k) != keys.ContactStateF {
+			return nil
+		}
+		legacy, seen = true, seen+1
+		a, err := s.rdb.HGet(ctx, k, "a").Result()
 		if errors.Is(err, redis.Nil) || a == "" {
-			continue
+			if seen >= 1000 {
+				return keys.ErrStop
+			}
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("store: keyring: %w", err)
+			return fmt.Errorf("store: keyring: %w", err)
 		}
 		for _, candidate := range [][]byte{previous, dataKey} {
 			if candidate == nil {
@@ -84,13 +92,17 @@ func (s *Store) newRoot(ctx context.Context, dataKey, previous []byte) ([]byte, 
 			}
 			box, _ := seal.New(seal.Derive(candidate, "address-seal"))
 			if _, err := box.Open(a); err == nil {
-				return candidate, nil
+				found = candidate
+				return keys.ErrStop
 			}
 		}
-		return nil, fmt.Errorf("store: keyring: the addresses kept in Redis were sealed with another key than OUTREACH_DATA_KEY (or OUTREACH_DATA_KEY_PREVIOUS)")
+		return fmt.Errorf("store: keyring: the addresses kept in Redis were sealed with another key than OUTREACH_DATA_KEY (or OUTREACH_DATA_KEY_PREVIOUS)")
+	})
+	if err != nil {
+		return nil, err
 	}
-	if err := iter.Err(); err != nil {
-		return nil, fmt.Errorf("store: keyring: %w", err)
+	if found != nil {
+		return found, nil
 	}
 	if legacy {
 		if previous != nil {

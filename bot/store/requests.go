@@ -25,8 +25,8 @@ type Reply struct {
 	After int `json:"after"`
 }
 
-func (s *Store) repliesKey(id string) string  { return s.prefix + "request:" + id + ":replies" }
-func (s *Store) assigneeKey(id string) string { return s.prefix + "request:" + id + ":assignee" }
+func (s *Store) repliesKey(id string) string  { return s.keys.RequestReplies(id) }
+func (s *Store) assigneeKey(id string) string { return s.keys.RequestAssignee(id) }
 
 // AddReply keeps a staff reply to a request; the list expires with the
 // request, the retention period after the last reply.

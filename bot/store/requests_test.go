@@ -88,16 +88,16 @@ func TestRepliesAndAssignee(t *testing.T) {
 	if names, err := st.Assignees(ctx); err != nil || len(names) != 0 {
 		t.Errorf("assignees of no request: %q, %v", names, err)
 	}
-	for _, k := range []string{prefix + "request:r1:replies", prefix + "request:r1:assignee"} {
+	for _, k := range []string{st.Keys().RequestReplies("r1"), st.Keys().RequestAssignee("r1")} {
 		if ttl := rdb.PTTL(ctx, k).Val(); ttl <= 0 || ttl > retention {
 			t.Errorf("%s expires in %v, want within the retention period %v", k, ttl, retention)
 		}
 	}
 
-	if err := st.Erase(ctx, contact, nil, ""); err != nil {
+	if err := st.Erase(ctx, contact); err != nil {
 		t.Fatal(err)
 	}
-	if n := rdb.Exists(ctx, prefix+"request:r1:replies", prefix+"request:r1:assignee").Val(); n != 0 {
+	if n := rdb.Exists(ctx, st.Keys().RequestReplies("r1"), st.Keys().RequestAssignee("r1")).Val(); n != 0 {
 		t.Errorf("%d of the erased person's reply and assignee keys are left", n)
 	}
 	if got, err := st.Replies(ctx, "r1"); err != nil || len(got) != 0 {

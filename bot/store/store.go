@@ -1,7 +1,7 @@
 // Package store keeps the bot's state in Redis through redis.UniversalClient.
-// It works on a single node and on Sentinel; on Redis Cluster the turn
-// script still writes keys of several hash slots together (see Commit), so
-// Cluster is not supported yet.
+// Its keys are named by bot/keys. The turn script writes the contact's keys,
+// the outbox stream, subscriber sets and requests at once, across hash tags:
+// it needs one node or Sentinel: Redis Cluster is not supported yet.
 //
 // Keys of one contact share the hash tag {c:<contact key>}; the contact key is
 // a keyed hash (HMAC-SHA256) of channel and address, so no key, log line or
@@ -22,14 +22,18 @@ import (
 	"time"
 
 	"github.com/outreach-org/outreach/bot/engine"
+	"github.com/outreach-org/outreach/bot/keys"
 	"github.com/outreach-org/outreach/bot/seal"
 	"github.com/redis/go-redis/v9"
 )
 
 // Store is the bot's data in Redis.
 type Store struct {
-	rdb       redis.UniversalClient
-	prefix    string
+	rdb  redis.UniversalClient
+	keys keys.Space
+	// base is the space of real data (keys is the simulations' in the
+	// store of simulations).
+	base      keys.Space
 	hashKey   []byte
 	box       *seal.Box
 	retention time.Duration
@@ -61,7 +65,7 @@ type Options struct {
 
 // New returns a Store over rdb.
 func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Store, error) {
-	s := &Store{rdb: rdb, prefix: opts.Prefix, retention: opts.Retention}
+	s := &Store{rdb: rdb, keys: keys.New(opts.Prefix), base: keys.New(opts.Prefix), retention: opts.Retention}
 	if s.retention <= 0 {
 		s.retention = 180 * 24 * time.Hour
 	}
@@ -93,7 +97,7 @@ func (s *Store) storedKey(ctx context.Context) ([]byte, error) {
 	if _, err := rand.Read(fresh); err != nil {
 		return nil, err
 	}
-	k := s.prefix + "data-key"
+	k := s.keys.DataKey()
 	if err := s.rdb.SetNX(ctx, k, hex.EncodeToString(fresh), 0).Err(); err != nil {
 		return nil, fmt.Errorf("store: data key: %w", err)
 	}
@@ -105,9 +109,8 @@ func (s *Store) storedKey(ctx context.Context) ([]byte, error) {
 }
 
 // SimulationSpace is what the keys of simulations start with, after the
-// prefix: "<prefix>sim:{c:…}:state". No real contact, request, index or
-// outbox key starts so, and erasure and retention of real data never match it.
-const SimulationSpace = "sim:"
+// prefix: "<prefix>sim:{c:…}:state" (see keys.SimulationSpace).
+const SimulationSpace = keys.SimulationSpace
 
 // Simulation returns the store of simulations (POST /api/v1/simulate,
 // previews, outreach chat): the same Redis and keys (a simulated contact
@@ -121,7 +124,7 @@ func (s *Store) Simulation(ttl time.Duration) *Store {
 		ttl = time.Hour
 	}
 	sim := *s
-	sim.prefix = s.prefix + SimulationSpace
+	sim.keys = s.keys.Simulation()
 	sim.retention = ttl
 	sim.simulation = true
 	return &sim
@@ -142,7 +145,10 @@ func (s *Store) Seal(text string) string { return s.box.Seal(text) }
 func (s *Store) Open(sealed string) (string, error) { return s.box.Open(sealed) }
 
 // Prefix returns the prefix of every key.
-func (s *Store) Prefix() string { return s.prefix }
+func (s *Store) Prefix() string { return s.keys.Prefix() }
+
+// Keys returns the keyspace of the store.
+func (s *Store) Keys() keys.Space { return s.keys }
 
 // Client returns the Redis client.
 func (s *Store) Client() redis.UniversalClient { return s.rdb }
@@ -160,16 +166,12 @@ func (s *Store) ContactKey(channel, address string) string {
 	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 
-func (s *Store) stateKey(contact string) string {
-	return s.prefix + "{c:" + contact + "}:state"
-}
+func (s *Store) stateKey(contact string) string { return s.keys.ContactState(contact) }
 
 // dialogKey holds where the conversation stands (the waiting menu, wrong
 // tries, saved answers): it expires after the idle period, when the
 // conversation ends.
-func (s *Store) dialogKey(contact string) string {
-	return s.prefix + "{c:" + contact + "}:dialog"
-}
+func (s *Store) dialogKey(contact string) string { return s.keys.Dialog(contact) }
 
 // ErrConflict means the state changed since it was read: read it again.
 var ErrConflict = errors.New("store: contact state changed concurrently")
@@ -214,7 +216,7 @@ func (s *Store) load(ctx context.Context, contact, seenID string, now time.Time)
 			seen = p.ZScore(ctx, s.seenKey(contact), seenID)
 		}
 		if !now.IsZero() {
-			k := s.prefix + "{c:" + contact + "}:n:" + strconv.FormatInt(now.Unix()/60, 10)
+			k := s.keys.MinuteCount(contact, strconv.FormatInt(now.Unix()/60, 10))
 			count = p.Incr(ctx, k)
 			p.Expire(ctx, k, 2*time.Minute)
 		}
@@ -347,9 +349,7 @@ func (s *Store) Commit(ctx context.Context, t Turn) error {
 
 // seenKey is a contact's handled provider message ids, a sorted set scored
 // by when each was handled: one key per contact however many messages.
-func (s *Store) seenKey(contact string) string {
-	return s.prefix + "{c:" + contact + "}:seen"
-}
+func (s *Store) seenKey(contact string) string { return s.keys.Seen(contact) }
 
 // maxSeen bounds the message ids remembered per contact; far more than a
 // person writes in the seen period within the flood limit.
@@ -414,7 +414,7 @@ func (s *Store) ReachMany(ctx context.Context, contacts []string) ([]Reach, erro
 
 // Distribution returns one distribution; ok is false when there is none.
 func (s *Store) Distribution(ctx context.Context, id string) (d engine.Distribution, ok bool, err error) {
-	v, err := s.rdb.HGet(ctx, s.prefix+"distributions", id).Result()
+	v, err := s.rdb.HGet(ctx, s.keys.Distributions(), id).Result()
 	if errors.Is(err, redis.Nil) {
 		return d, false, nil
 	} else if err != nil {
@@ -451,7 +451,7 @@ func (s *Store) RequestWrites(req Request) ([]Write, error) {
 	}
 	return []Write{
 		{Cmd: "SET", Key: s.requestKey(req.ID), Args: []any{data, "PX", s.retention.Milliseconds()}},
-		{Cmd: "ZADD", Key: s.prefix + "requests:open", Args: []any{req.CreatedAt.UnixMilli(), req.ID}},
+		{Cmd: "ZADD", Key: s.keys.OpenRequests(), Args: []any{req.CreatedAt.UnixMilli(), req.ID}},
 	}, nil
 }
 
@@ -461,7 +461,7 @@ func (s *Store) Subscribers(ctx context.Context, site string) ([]string, error) 
 }
 
 func (s *Store) subscribersKey(site string) string {
-	return s.prefix + "site:" + site + ":subscribers"
+	return s.keys.Subscribers(site)
 }
 
 // Request is a person's request to talk to a person, for staff.
@@ -480,8 +480,8 @@ type Request struct {
 	Replies int `json:"replies,omitempty"`
 }
 
-func (s *Store) requestKey(id string) string { return s.prefix + "request:" + id }
-func (s *Store) notesKey(id string) string   { return s.prefix + "request:" + id + ":notes" }
+func (s *Store) requestKey(id string) string { return s.keys.Request(id) }
+func (s *Store) notesKey(id string) string   { return s.keys.RequestNotes(id) }
 
 // NoteWrites returns the writes that add what a person wrote to their open
 // request (sealed text).
@@ -525,8 +525,8 @@ func (s *Store) PutRequest(ctx context.Context, r Request) error {
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, s.requestKey(r.ID), data, s.retention)
 		if !r.Open {
-			p.ZRem(ctx, s.prefix+"requests:open", r.ID)
-			p.ZAdd(ctx, s.prefix+"requests:closed", redis.Z{Score: float64(r.CreatedAt.UnixMilli()), Member: r.ID})
+			p.ZRem(ctx, s.keys.OpenRequests(), r.ID)
+			p.ZAdd(ctx, s.keys.ClosedRequests(), redis.Z{Score: float64(r.CreatedAt.UnixMilli()), Member: r.ID})
 		}
 		return nil
 	})
@@ -535,7 +535,7 @@ func (s *Store) PutRequest(ctx context.Context, r Request) error {
 
 // OpenRequests returns the open requests, oldest first.
 func (s *Store) OpenRequests(ctx context.Context) ([]Request, error) {
-	ids, err := s.rdb.ZRange(ctx, s.prefix+"requests:open", 0, -1).Result()
+	ids, err := s.rdb.ZRange(ctx, s.keys.OpenRequests(), 0, -1).Result()
 	if err != nil || len(ids) == 0 {
 		return nil, err
 	}
@@ -571,12 +571,12 @@ func (s *Store) PutDistribution(ctx context.Context, d engine.Distribution) erro
 	if err != nil {
 		return err
 	}
-	return s.rdb.HSet(ctx, s.prefix+"distributions", d.ID, data).Err()
+	return s.rdb.HSet(ctx, s.keys.Distributions(), d.ID, data).Err()
 }
 
 // Distributions returns every stored distribution.
 func (s *Store) Distributions(ctx context.Context) ([]engine.Distribution, error) {
-	all, err := s.rdb.HGetAll(ctx, s.prefix+"distributions").Result()
+	all, err := s.rdb.HGetAll(ctx, s.keys.Distributions()).Result()
 	if err != nil {
 		return nil, fmt.Errorf("store: distributions: %w", err)
 	}
@@ -594,7 +594,7 @@ func (s *Store) Distributions(ctx context.Context) ([]engine.Distribution, error
 // Sites returns the sites staff have stored, or nil when there are none and
 // the content's default sites apply.
 func (s *Store) Sites(ctx context.Context) ([]engine.Site, error) {
-	v, err := s.rdb.Get(ctx, s.prefix+"sites").Result()
+	v, err := s.rdb.Get(ctx, s.keys.Sites()).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	} else if err != nil {
@@ -616,7 +616,7 @@ var ErrSitesBusy = errors.New("store: the sites kept changing meanwhile; try aga
 // on the new list. So two instances adding a site at the same moment both
 // land. An error of change is returned as it is, and nothing is written.
 func (s *Store) UpdateSites(ctx context.Context, defaults func() []engine.Site, change func([]engine.Site) ([]engine.Site, error)) error {
-	key := s.prefix + "sites"
+	key := s.keys.Sites()
 	for range 20 {
 		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
 			v, err := tx.Get(ctx, key).Result()
@@ -658,7 +658,7 @@ func (s *Store) PutSites(ctx context.Context, sites []engine.Site) error {
 	if err != nil {
 		return err
 	}
-	return s.rdb.Set(ctx, s.prefix+"sites", data, 0).Err()
+	return s.rdb.Set(ctx, s.keys.Sites(), data, 0).Err()
 }
 
 // markUrgentScript sets "urgent" in a stored request, keeping its expiry;

@@ -19,6 +19,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/outreach-org/outreach/bot/keys"
+
 	"github.com/outreach-org/outreach/bot/content"
 )
 
@@ -44,7 +46,7 @@ const DefaultKeep = 50
 // Store keeps the versions.
 type Store struct {
 	rdb      redis.UniversalClient
-	prefix   string
+	keys     keys.Space
 	embedded map[string][]byte
 	keep     int
 }
@@ -52,7 +54,7 @@ type Store struct {
 // New returns the versions under prefix, keeping the last DefaultKeep;
 // embedded is version 1.
 func New(rdb redis.UniversalClient, prefix string, embedded map[string][]byte) *Store {
-	return &Store{rdb: rdb, prefix: prefix, embedded: embedded, keep: DefaultKeep}
+	return &Store{rdb: rdb, keys: keys.New(prefix), embedded: embedded, keep: DefaultKeep}
 }
 
 // WithKeep sets how many published versions are kept, the last ones (at
@@ -62,12 +64,11 @@ func (s *Store) WithKeep(n int) *Store {
 	return s
 }
 
-func (s *Store) current() string       { return s.prefix + "content:current" }
-func (s *Store) seq() string           { return s.prefix + "content:seq" }
-func (s *Store) list() string          { return s.prefix + "content:versions" }
-func (s *Store) versionPrefix() string { return s.prefix + "content:v:" }
-func (s *Store) version(n int) string  { return s.versionPrefix() + strconv.Itoa(n) }
-func (s *Store) channel() string       { return s.prefix + "content:changed" }
+func (s *Store) current() string      { return s.keys.ContentCurrent() }
+func (s *Store) seq() string          { return s.keys.ContentSeq() }
+func (s *Store) list() string         { return s.keys.ContentVersions() }
+func (s *Store) version(n int) string { return s.keys.ContentVersion(strconv.Itoa(n)) }
+func (s *Store) channel() string      { return s.keys.ContentChanged() }
 
 // ErrInvalid is returned, with the problems, for content that does not validate.
 type ErrInvalid struct{ Problems content.Problems }
@@ -120,22 +121,28 @@ func (s *Store) PublishNote(ctx context.Context, files map[string]string, by, no
 
 // storeScript keeps a version and makes it current unless a newer one
 // already is: when two publishes race, the higher number wins everywhere.
-// Then it deletes the oldest versions beyond the ARGV[4] to keep: the
-// current one, the highest, is never among them.
+// Then it deletes the versions given beyond the ones to keep (never the
+// current one). Every key it touches is declared; the channel told of a
+// new current version is not a key.
+//
+// KEYS[1] the new version, KEYS[2] the versions kept (sorted set), KEYS[3]
+// the current version's number, KEYS[4..] versions to delete.
+// ARGV[1] the new version's number, ARGV[2] its JSON, ARGV[3] the channel
+// to publish the new current number on, ARGV[4..] the numbers of KEYS[4..].
 var storeScript = redis.NewScript(`
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[1], ARGV[1])
 local cur = tonumber(redis.call('GET', KEYS[3]) or '1')
 if tonumber(ARGV[1]) > cur then
+  cur = tonumber(ARGV[1])
   redis.call('SET', KEYS[3], ARGV[1])
-  redis.call('PUBLISH', KEYS[4], ARGV[1])
+  redis.call('PUBLISH', ARGV[3], ARGV[1])
 end
-local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[4])
-if over > 0 then
-  for _, n in ipairs(redis.call('ZRANGE', KEYS[2], 0, over - 1)) do
-    redis.call('DEL', ARGV[3] .. n)
+for i = 4, #KEYS do
+  if tonumber(ARGV[i]) ~= cur and ARGV[i] ~= ARGV[1] then
+    redis.call('DEL', KEYS[i])
+    redis.call('ZREM', KEYS[2], ARGV[i])
   end
-  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, over - 1)
 end
 return 1`)
 
@@ -144,8 +151,25 @@ func (s *Store) store(ctx context.Context, v Version) error {
 	if err != nil {
 		return err
 	}
-	return storeScript.Run(ctx, s.rdb, []string{s.version(v.Version), s.list(), s.current(), s.channel()},
-		v.Version, data, s.versionPrefix(), s.keep).Err()
+	// The oldest beyond the ones to keep, counting the new one.
+	kept, err := s.rdb.ZRevRange(ctx, s.list(), 0, -1).Result()
+	if err != nil {
+		return err
+	}
+	ks := []string{s.version(v.Version), s.list(), s.current()}
+	args := []any{v.Version, data, s.channel()}
+	for i, n := range kept {
+		if i+1 < s.keep { // the new one is kept too
+			continue
+		}
+		num, err := strconv.Atoi(n)
+		if err != nil || num == v.Version {
+			continue
+		}
+		ks = append(ks, s.version(num))
+		args = append(args, n)
+	}
+	return storeScript.Run(ctx, s.rdb, ks, args...).Err()
 }
 
 // Load returns the current version's number and content, for a start.

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/outreach-org/outreach/bot/content"
+	keyspace "github.com/outreach-org/outreach/bot/keys"
 	"github.com/outreach-org/outreach/bot/redistest"
 )
 
@@ -97,15 +98,16 @@ func TestOnlyTheLastVersionsAreKept(t *testing.T) {
 	if !slices.Equal(got, []int{7, 6, 5, 1}) {
 		t.Errorf("versions listed %v, want [7 6 5 1]", got)
 	}
-	keys, err := rdb.Keys(ctx, prefix+"content:v:*").Result()
+	ks := keyspace.New(prefix)
+	keys, err := rdb.Keys(ctx, ks.Glob(keyspace.ContentVersionF)).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
 	slices.Sort(keys)
-	if want := []string{prefix + "content:v:5", prefix + "content:v:6", prefix + "content:v:7"}; !slices.Equal(keys, want) {
+	if want := []string{ks.ContentVersion("5"), ks.ContentVersion("6"), ks.ContentVersion("7")}; !slices.Equal(keys, want) {
 		t.Errorf("version keys in Redis %v, want %v", keys, want)
 	}
-	if n, err := rdb.ZCard(ctx, prefix+"content:versions").Result(); err != nil || n != 3 {
+	if n, err := rdb.ZCard(ctx, ks.ContentVersions()).Result(); err != nil || n != 3 {
 		t.Errorf("the version list holds %d, %v; want 3", n, err)
 	}
 
@@ -167,7 +169,7 @@ func TestPublishIsBounded(t *testing.T) {
 			t.Errorf("%s: problems %v", name, msg)
 		}
 	}
-	if n, err := rdb.Exists(ctx, prefix+"content:versions", prefix+"content:current").Result(); err != nil || n != 0 {
+	if n, err := rdb.Exists(ctx, keyspace.New(prefix).ContentVersions(), keyspace.New(prefix).ContentCurrent()).Result(); err != nil || n != 0 {
 		t.Errorf("a refused publish stored something: %d keys, %v", n, err)
 	}
 }

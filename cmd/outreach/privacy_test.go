@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	keyspace "github.com/outreach-org/outreach/bot/keys"
 	"github.com/outreach-org/outreach/bot/telegram/telegramtest"
 	"github.com/outreach-org/outreach/bot/twilio/twiliotest"
 )
@@ -251,27 +252,17 @@ func TestStaffRepliesSealedAtRest(t *testing.T) {
 // personal reports whether a key is about one person, and must expire
 // within the retention period; shared reports a key family that is not
 // (indexes and queues cleaned by the retention sweep, configuration).
-// A key of neither kind fails the test: a new key family must say which.
+// The registry of bot/keys says which: a key of no registered family is
+// neither, and fails the test.
 func personal(prefix, k string) (personal, shared bool) {
-	k = strings.TrimPrefix(k, prefix)
-	switch {
-	case strings.HasPrefix(k, "{c:"), // a contact: state, conversation, handled ids, requests, flood counter
-		strings.HasPrefix(k, "request:"),  // a request and its notes
-		strings.HasPrefix(k, "{o}:msg:"),  // a delivery record
-		strings.HasPrefix(k, "{o}:done:"): // the progress of one entry
-		return true, false
-	case strings.HasPrefix(k, "site:") && strings.HasSuffix(k, ":subscribers"), // purged of silent contacts
-		k == "requests:open", k == "requests:closed", // purged of expired requests
-		k == "{o}:reply", k == "{o}:bulk", k == "{o}:delayed", k == "{o}:dead", // queues; dead letters forgotten by age
-		strings.HasPrefix(k, "{o}:bc:"), strings.HasPrefix(k, "{o}:idem:"), // broadcasts, forgotten by age
-		strings.HasPrefix(k, "{o}:rate:"), // the shared send rate
-		strings.HasPrefix(k, "keyring"), strings.HasPrefix(k, "data-key"),
-		strings.HasPrefix(k, "sites"), strings.HasPrefix(k, "distribution"),
-		strings.HasPrefix(k, "content"), strings.HasPrefix(k, "tokens"), strings.HasPrefix(k, "token"),
-		strings.HasPrefix(k, "audit"), strings.HasPrefix(k, "{audit}"): // staff's actions, kept by age
-		return false, true
+	f := keyspace.New(prefix).Family(k)
+	if f == nil {
+		return false, false
 	}
-	return false, false
+	if f.Holds == keyspace.Contact && (f.TTL.Rule == keyspace.Retention || f.TTL.Rule == keyspace.Fixed) {
+		return true, false
+	}
+	return false, true
 }
 
 // TestPersonalKeysExpireWithinRetention: after conversations on SMS and

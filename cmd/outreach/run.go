@@ -12,6 +12,7 @@ import (
 	"github.com/outreach-org/outreach/bot/config"
 	"github.com/outreach-org/outreach/bot/content"
 	"github.com/outreach-org/outreach/bot/dialog"
+	"github.com/outreach-org/outreach/bot/keys"
 	"github.com/outreach-org/outreach/bot/metrics"
 	"github.com/outreach-org/outreach/bot/outbox"
 	"github.com/outreach-org/outreach/bot/stats"
@@ -115,6 +116,14 @@ func newApp(ctx context.Context, lookupEnv func(string) (string, bool), contentD
 	m := metrics.New()
 	rdb.AddHook(m.RedisHook())
 	m.WatchPool(rdb.PoolStats)
+	// Keys of a former version under their former names (before requests,
+	// API tokens and content versions had hash tags) move to the new ones.
+	if n, err := keys.Migrate(ctx, rdb, keys.New(cfg.KeyPrefix)); err != nil {
+		closeRedis()
+		return nil, err
+	} else if n > 0 {
+		log.Info("keys of a former version renamed", "component", "keys", "count", n)
+	}
 	st, err := store.New(ctx, rdb, store.Options{Prefix: cfg.KeyPrefix, DataKey: cfg.DataKey, PreviousDataKey: cfg.PreviousDataKey, Retention: cfg.Retention})
 	if err != nil {
 		closeRedis()
