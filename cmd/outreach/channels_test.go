@@ -98,6 +98,7 @@ func telegramUpdate(t *testing.T, base, secret, file string) int {
 }
 
 func TestEndToEndChannels(t *testing.T) {
+	t.Parallel()
 	c := shipped(t)
 	p := withProviders(t)
 	s := startServe(t, p.vars)
@@ -172,6 +173,7 @@ func TestEndToEndChannels(t *testing.T) {
 // of a send (Twilio hangs), before the provider accepted and before the
 // acknowledgement. After a restart the reply is sent exactly once.
 func TestWorkerKilledMidSend(t *testing.T) {
+	t.Parallel()
 	p := withProviders(t)
 	p.twilio.SetDelay(time.Minute) // every send hangs until the client gives up
 	s := startServe(t, p.vars)
@@ -216,6 +218,7 @@ func waitFor(t testing.TB, cond func() bool) {
 // holding a connection; with many of them the webhooks and the reply
 // readers must still get connections.
 func TestManyWorkersDoNotStarveWebhooks(t *testing.T) {
+	t.Parallel()
 	p := withProviders(t)
 	p.vars["OUTREACH_OUTBOX_WORKERS"] = "32" // 96 blocked readers
 	s := startServe(t, p.vars)

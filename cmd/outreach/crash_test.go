@@ -20,15 +20,39 @@ import (
 
 type telegramCall = telegramtest.Call
 
-// buildBinary builds the real outreach binary for tests that run it as a
-// process of its own.
+// built is the outreach binary, built once per run of the package's tests
+// (in a folder that TestMain removes at the end).
+var built struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+	out  []byte
+}
+
+// buildBinary returns the real outreach binary for tests that run it as a
+// process of its own. The first call builds it; the others wait for that
+// build and share it.
 func buildBinary(t testing.TB) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "outreach")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "outreach-bin-"); built.err != nil {
+			return
+		}
+		built.bin = filepath.Join(built.dir, "outreach")
+		built.out, built.err = exec.Command("go", "build", "-o", built.bin, ".").CombinedOutput()
+	})
+	if built.err != nil {
+		t.Fatalf("build: %v\n%s", built.err, built.out)
 	}
-	return bin
+	return built.bin
+}
+
+// removeBinary deletes the folder of the binary built for the tests, if any.
+func removeBinary() {
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
 }
 
 // process is the real binary running serve.
@@ -78,6 +102,7 @@ func (p *process) kill() {
 // instant of the kill is sent again, so there are at most as many repeats
 // there as workers sending.
 func TestKill9DuringBroadcastAndInbound(t *testing.T) {
+	t.Parallel()
 	bin := buildBinary(t)
 	p := withProviders(t)
 	vars := processVars(p)

@@ -131,6 +131,7 @@ func cappedProcess(t *testing.T, bin string, vars map[string]string) (base strin
 // each and every reply reaches the fakes. Then an admin API request while
 // Redis hangs: 503, and the process lives.
 func TestHungRedis(t *testing.T) {
+	t.Parallel()
 	c := shipped(t)
 	bin := buildBinary(t)
 	r := startOwnRedis(t)

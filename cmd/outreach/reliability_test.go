@@ -93,6 +93,7 @@ func status(t *testing.T, url string) int {
 // half-written; when Redis returns, the retried message is handled and its
 // reply sent, once.
 func TestRedisDownAndBack(t *testing.T) {
+	t.Parallel()
 	r := startOwnRedis(t)
 	p := withProviders(t)
 	p.vars["REDIS_URL"] = r.url()
@@ -145,6 +146,7 @@ func smsBody(t *testing.T, base, sid, body string) int {
 // TestSIGTERMStopsGracefully builds the real binary, starts it, and sends it
 // SIGTERM: it stops accepting and exits by itself, within its shutdown time.
 func TestSIGTERMStopsGracefully(t *testing.T) {
+	t.Parallel()
 	bin := buildBinary(t)
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := ln.Addr().String()

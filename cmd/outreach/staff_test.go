@@ -83,6 +83,7 @@ func broadcastReport(t *testing.T, base, id string) map[string]any {
 // others, each in their language; its broadcast counts match; cancelling it
 // tells the same two.
 func TestDistributionNotices(t *testing.T) {
+	t.Parallel()
 	c := shipped(t)
 	p := withProviders(t)
 	p.vars["OUTREACH_QUIET_HOURS"] = ""
@@ -177,6 +178,7 @@ func TestDistributionNotices(t *testing.T) {
 }
 
 func TestBroadcastAPI(t *testing.T) {
+	t.Parallel()
 	p := withProviders(t)
 	p.vars["OUTREACH_QUIET_HOURS"] = ""
 	s := startServe(t, p.vars)
@@ -219,6 +221,7 @@ func TestBroadcastAPI(t *testing.T) {
 }
 
 func TestSitesAPI(t *testing.T) {
+	t.Parallel()
 	s := startServe(t, map[string]string{"OUTREACH_ADMIN_TOKEN": adminToken})
 	code, out := api(t, "GET", s.base+"/api/v1/sites", adminToken, "")
 	if code != 200 || !strings.Contains(fmt.Sprint(out), "nador") {
@@ -254,6 +257,7 @@ func TestSitesAPI(t *testing.T) {
 }
 
 func TestRequestsToAPerson(t *testing.T) {
+	t.Parallel()
 	c := shipped(t)
 	p := withProviders(t)
 	s := startServe(t, p.vars)
@@ -339,6 +343,7 @@ func TestRequestsToAPerson(t *testing.T) {
 }
 
 func TestStaffCommands(t *testing.T) {
+	t.Parallel()
 	p := withProviders(t)
 	p.vars["OUTREACH_QUIET_HOURS"] = ""
 	s := startServe(t, p.vars)
@@ -390,6 +395,7 @@ func TestStaffCommands(t *testing.T) {
 // TestCancelledDistributionStopsItsNotice: cancelling while the notice is
 // still going out stops the rest of it; those who got it are told.
 func TestCancelledDistributionStopsItsNotice(t *testing.T) {
+	t.Parallel()
 	p := withProviders(t)
 	p.vars["OUTREACH_QUIET_HOURS"] = ""
 	p.vars["OUTREACH_RATE_SMS"] = "2" // two segments a second: the notice (2 segments) goes slowly
@@ -437,6 +443,7 @@ func TestCancelledDistributionStopsItsNotice(t *testing.T) {
 // under the service's prefix, and all its log output, for the phone numbers
 // and chat ids used: none may appear.
 func TestNoPersonalDataAtRest(t *testing.T) {
+	t.Parallel()
 	p := withProviders(t)
 	p.vars["OUTREACH_QUIET_HOURS"] = ""
 	s := startServe(t, p.vars)
@@ -486,6 +493,7 @@ func TestNoPersonalDataAtRest(t *testing.T) {
 // under way (its lock held, as by another instance), a second change is
 // answered 409 with Retry-After and changes nothing; afterwards it goes.
 func TestOneChangeOfADistributionAtATime(t *testing.T) {
+	t.Parallel()
 	p := withProviders(t)
 	s := startServe(t, p.vars)
 	start := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Hour)
@@ -534,6 +542,7 @@ func postBroadcast(t *testing.T, base, key, body string) (int, map[string]any) {
 // answered 422 with a JSON error naming the field (or 409 for a reused
 // Idempotency-Key), and nothing is sent or stored.
 func TestStaffMistakesAreRefused(t *testing.T) {
+	t.Parallel()
 	p := withProviders(t)
 	s := startServe(t, p.vars)
 	if code, out := api(t, "PATCH", s.base+"/api/v1/sites/rabat", adminToken, `{"retired":true}`); code != 200 {
@@ -633,6 +642,7 @@ func (l *lines) Write(p []byte) (int, error) {
 // says the broadcast's id before it waits, so that it can be cancelled
 // meanwhile; flags work before and after the id; --url names the service.
 func TestStaffCommandLine(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{
 		{"--help"}, {"-h"}, {"help"},
 		{"serve", "--help"}, {"chat", "-h"}, {"validate", "--help"}, {"telegram-webhook", "--help"}, {"telegram-webhook", "set", "--help"},
