@@ -26,7 +26,7 @@ import (
 // the fake providers or a process of their own, not on the CPU, so more of
 // them than the machine has cores keep it busy. The browser tests are
 // limited apart (browserTests).
-const parallel = 8
+const parallel = 16
 
 func TestMain(m *testing.M) {
 	flag.Parse()

@@ -126,7 +126,7 @@ func TestRedisDownAndBack(t *testing.T) {
 	if !strings.Contains(calls[2].Body, shipped(t).Text("fr", "health_title", nil)) {
 		t.Errorf("after Redis came back, 2 got %q", calls[2].Body)
 	}
-	time.Sleep(300 * time.Millisecond)
+	waitOutboxEmpty(t, s.base)
 	if n := len(p.twilio.Accepted()); n != 3 {
 		t.Errorf("%d messages sent, want 3", n)
 	}

@@ -200,7 +200,7 @@ func TestBroadcastAPI(t *testing.T) {
 		t.Errorf("broadcast body %q", calls[5].Body)
 	}
 	waitFor(t, func() bool { return broadcastReport(t, s.base, id)["status"] == "done" })
-	time.Sleep(300 * time.Millisecond)
+	waitOutboxEmpty(t, s.base)
 	if n := len(p.twilio.Accepted()); n != 6 {
 		t.Errorf("%d messages, want 6: the broadcast went twice", n)
 	}
@@ -266,7 +266,9 @@ func TestRequestsToAPerson(t *testing.T) {
 	for _, text := range []string{"Bonjour", "0", "Mon mari me frappe, j'ai besoin d'aide"} {
 		ppl.sms(person, text)
 	}
-	before := len(p.twilio.WaitAccepted(t, 4, 10*time.Second))
+	p.twilio.WaitAccepted(t, 4, 10*time.Second)
+	waitOutboxEmpty(t, s.base)
+	before := len(p.twilio.Accepted())
 	ppl.sms(person, "Je suis à Nador, près de la gare")
 	code, out := api(t, "GET", s.base+"/api/v1/requests", adminToken, "")
 	if code != 200 {
@@ -286,7 +288,7 @@ func TestRequestsToAPerson(t *testing.T) {
 	if strings.Contains(fmt.Sprint(out), "611000020") {
 		t.Error("the request list shows the phone number")
 	}
-	time.Sleep(300 * time.Millisecond)
+	waitOutboxEmpty(t, s.base)
 	if n := len(p.twilio.Accepted()); n != before {
 		t.Errorf("the bot answered %d times while the request was open", n-before)
 	}
@@ -303,7 +305,7 @@ func TestRequestsToAPerson(t *testing.T) {
 	if code, out := api(t, "GET", s.base+"/api/v1/requests/"+id, adminToken, ""); code != 200 || fmt.Sprint(out["then"]) != "[Je suis à Nador, près de la gare 2]" {
 		t.Errorf("after staff replied, 2 went: %d %v; want it among what the person wrote after", code, out["then"])
 	}
-	time.Sleep(300 * time.Millisecond)
+	waitOutboxEmpty(t, s.base)
 	if n := len(p.twilio.Accepted()); n != before+1 {
 		t.Errorf("the bot answered a number %d times after staff replied", n-before-1)
 	}
@@ -321,7 +323,7 @@ func TestRequestsToAPerson(t *testing.T) {
 	if code, _ := api(t, "POST", s.base+"/api/v1/requests/"+id+"/reply", adminToken, `{"text":"x"}`); code != 409 {
 		t.Errorf("reply to a closed request: %d, want 409", code)
 	}
-	time.Sleep(300 * time.Millisecond)
+	waitOutboxEmpty(t, s.base)
 	if n := len(p.twilio.Accepted()); n != before+2 {
 		t.Errorf("%d messages after closing twice, want one notice", n-before-1)
 	}
