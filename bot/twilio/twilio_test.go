@@ -34,6 +34,7 @@ const (
 // twilio-go's validator, against the vector twilio-go publishes, and the
 // tests' own signer against it too.
 func TestPublishedVector(t *testing.T) {
+	t.Parallel()
 	params := url.Values{
 		"Digits": {"1234"}, "CallSid": {"CA1234567890ABCDE"}, "To": {"+18005551212"},
 		"Caller": {"+14158675309"}, "From": {"+14158675309"}, "ReasonConferenceEnded": {"test"}, "Reason": {"Participant"},
@@ -106,6 +107,7 @@ func inboundSetup(t *testing.T) (*channeltest.Env, http.Handler) {
 }
 
 func TestInbound(t *testing.T) {
+	t.Parallel()
 	channeltest.Run(t, []channeltest.Case{
 		{Label: "SMS Bonjour gets French", Request: signed("/webhooks/twilio", "inbound_sms_bonjour.form", authToken, nil),
 			Status: 200, Replies: 2, ReplyHas: "Ici ", Channel: SMS, Address: person, Lang: "fr",
@@ -164,6 +166,7 @@ func signedForm(f url.Values) func(t testing.TB) *http.Request {
 }
 
 func TestQueryStringIsSigned(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, SMS)
 	h := newHandler(env)
 	f := form(t, "inbound_sms_bonjour.form")
@@ -184,6 +187,7 @@ func TestQueryStringIsSigned(t *testing.T) {
 }
 
 func TestAnswerIsEmptyTwiML(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, SMS)
 	rec := httptest.NewRecorder()
 	newHandler(env).Inbound(rec, signed("/webhooks/twilio", "inbound_sms_bonjour.form", authToken, nil)(t))
@@ -198,6 +202,7 @@ func TestAnswerIsEmptyTwiML(t *testing.T) {
 // TestRetryHandledOnce sends one MessageSid twice in a row and twice at
 // once: each time the person gets one set of replies.
 func TestRetryHandledOnce(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, SMS)
 	h := newHandler(env)
 	req := signed("/webhooks/twilio", "inbound_sms_bonjour.form", authToken, nil)
@@ -232,6 +237,7 @@ func TestRetryHandledOnce(t *testing.T) {
 }
 
 func TestRedisDownAnswers503(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, SMS)
 	h := newHandler(env)
 	env.Redis.Close() // the store is gone
@@ -243,6 +249,7 @@ func TestRedisDownAnswers503(t *testing.T) {
 }
 
 func TestChannelOffIsIgnored(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, SMS)
 	h := NewHandler(authToken, publicURL, env.Dialog, env.Outbox, env.Dialog, []string{SMS}, env.Metrics, env.Log)
 	rec := httptest.NewRecorder()
@@ -266,6 +273,7 @@ func worker(t *testing.T, env *channeltest.Env, fake *twiliotest.Server, opts ou
 }
 
 func TestRepliesReachTwilio(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, SMS, WhatsApp)
 	fake := twiliotest.NewServer(t, accountSID, authToken)
 	h := newHandler(env)
@@ -305,6 +313,7 @@ func TestRepliesReachTwilio(t *testing.T) {
 }
 
 func TestSendErrorsAct(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		file   string
@@ -355,6 +364,7 @@ func TestSendErrorsAct(t *testing.T) {
 }
 
 func TestRetriesThenDeadLetter(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, SMS)
 	fake := twiliotest.NewServer(t, accountSID, authToken)
 	fake.FailNext(1, 429, 20429)
@@ -388,6 +398,7 @@ func TestRetriesThenDeadLetter(t *testing.T) {
 }
 
 func TestLongTextSplitAtCharacters(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, SMS)
 	fake := twiliotest.NewServer(t, accountSID, authToken)
 	long := strings.Repeat("توزيع المساعدات مجاني ", 120) // 2640 characters, 4800+ bytes
@@ -411,6 +422,7 @@ func TestLongTextSplitAtCharacters(t *testing.T) {
 }
 
 func TestStatusCallbacks(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, SMS, WhatsApp)
 	h := newHandler(env)
 	ctx := context.Background()
@@ -479,6 +491,7 @@ func recordSent(env *channeltest.Env, sid, contact string) error {
 }
 
 func TestClassify(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		err  error
 		want outbox.Failure
