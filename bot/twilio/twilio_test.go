@@ -260,15 +260,17 @@ func TestChannelOffIsIgnored(t *testing.T) {
 }
 
 // worker starts an outbox worker sending SMS and WhatsApp to the fake API.
-func worker(t *testing.T, env *channeltest.Env, fake *twiliotest.Server, opts outbox.Options) {
+// worker starts an outbox worker sending to the fake through gates of 1000
+// a second, made with gate (a clock of their own, say).
+func worker(t *testing.T, env *channeltest.Env, fake *twiliotest.Server, opts outbox.Options, gate ...outbox.GateOption) {
 	api, err := NewClient(accountSID, authToken, fake.URL, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	status := publicURL + "/webhooks/twilio/status"
 	env.StartWorker(map[string]*outbox.Channel{
-		SMS:      {Sender: NewSMSSender(api, "", ourNumber, status), MaxLen: MaxBody, Cost: SMSCost, Gate: outbox.NewGate(1000, 1000)},
-		WhatsApp: {Sender: NewWhatsAppSender(api, "whatsapp:"+ourNumber, status), MaxLen: MaxBody, Gate: outbox.NewGate(1000, 1000)},
+		SMS:      {Sender: NewSMSSender(api, "", ourNumber, status), MaxLen: MaxBody, Cost: SMSCost, Gate: outbox.NewGate(1000, 1000, gate...)},
+		WhatsApp: {Sender: NewWhatsAppSender(api, "whatsapp:"+ourNumber, status), MaxLen: MaxBody, Gate: outbox.NewGate(1000, 1000, gate...)},
 	}, opts)
 }
 
@@ -371,10 +373,17 @@ func TestRetriesThenDeadLetter(t *testing.T) {
 	fake.FailNext(1, 503, 20500) // failures queue: 429, then 503, then success
 	rec := httptest.NewRecorder()
 	newHandler(env).Inbound(rec, signed("/webhooks/twilio", "inbound_sms_digit.form", authToken, nil)(t))
-	worker(t, env, fake, outbox.Options{Backoff: func(int) time.Duration { return 10 * time.Millisecond }})
+	// The 429 pauses the channel: on a clock of the gates' own, so that the
+	// pause passes without real time passing. One message, so one sender
+	// waits on the clock at a time.
+	clock := &jumpClock{now: time.Date(2030, 1, 1, 9, 0, 0, 0, time.UTC)}
+	worker(t, env, fake, outbox.Options{Backoff: func(int) time.Duration { return 10 * time.Millisecond }}, outbox.WithClock(clock))
 	calls := fake.WaitAccepted(t, 1, 10*time.Second)
 	if len(calls) != 1 || len(fake.Calls()) != 3 {
 		t.Errorf("accepted %d of %d calls; want 1 accepted after two failures", len(calls), len(fake.Calls()))
+	}
+	if waited := clock.Now().Sub(time.Date(2030, 1, 1, 9, 0, 0, 0, time.UTC)); waited < time.Second {
+		t.Errorf("the channel waited %v on its clock after the 429, want the pause Twilio asks for (at least 1 s)", waited)
 	}
 
 	// A provider that always fails: bounded tries, then the dead-letter list.
