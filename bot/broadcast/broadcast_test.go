@@ -19,24 +19,23 @@ import (
 	"github.com/outreach-org/outreach/bot/outbox"
 	"github.com/outreach-org/outreach/bot/telegram"
 	"github.com/outreach-org/outreach/bot/telegram/telegramtest"
+	"github.com/outreach-org/outreach/bot/waitfor"
 )
 
 func waitCounts(t *testing.T, svc *broadcast.Service, id string, done func(broadcast.Counts) bool) broadcast.Report {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		r, err := svc.Get(context.Background(), id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if done(r.Counts) {
-			return r
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("broadcast stuck: %+v", r)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var r broadcast.Report
+	var err error
+	if !waitfor.Within(30*time.Second, func() bool {
+		r, err = svc.Get(context.Background(), id)
+		return err != nil || done(r.Counts)
+	}) {
+		t.Fatalf("broadcast stuck: %+v", r)
 	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // TestWorkerKilledMidBroadcast sends a broadcast of 500. Midway, one worker

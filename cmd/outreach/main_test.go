@@ -19,6 +19,7 @@ import (
 
 	"github.com/outreach-org/outreach/bot/content"
 	"github.com/outreach-org/outreach/bot/redistest"
+	"github.com/outreach-org/outreach/bot/waitfor"
 )
 
 // parallel is how many of this package's tests run at once when the
@@ -243,16 +244,14 @@ func startServe(t testing.TB, vars map[string]string) *service {
 
 func waitHealthy(t testing.TB, base string) {
 	t.Helper()
-	for range 100 {
-		if resp, err := http.Get(base + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+	waitfor.Cond(t, waitfor.Default, "/healthz to answer 200", func() bool {
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			return false
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("/healthz never answered 200")
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }
 
 const adminToken = "test-admin-token-0123456789abcdef"
