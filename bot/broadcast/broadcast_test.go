@@ -19,30 +19,30 @@ import (
 	"github.com/outreach-org/outreach/bot/outbox"
 	"github.com/outreach-org/outreach/bot/telegram"
 	"github.com/outreach-org/outreach/bot/telegram/telegramtest"
+	"github.com/outreach-org/outreach/bot/waitfor"
 )
 
 func waitCounts(t *testing.T, svc *broadcast.Service, id string, done func(broadcast.Counts) bool) broadcast.Report {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		r, err := svc.Get(context.Background(), id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if done(r.Counts) {
-			return r
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("broadcast stuck: %+v", r)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var r broadcast.Report
+	var err error
+	if !waitfor.Within(30*time.Second, func() bool {
+		r, err = svc.Get(context.Background(), id)
+		return err != nil || done(r.Counts)
+	}) {
+		t.Fatalf("broadcast stuck: %+v", r)
 	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // TestWorkerKilledMidBroadcast sends a broadcast of 500. Midway, one worker
 // "dies" holding entries (taken, never acknowledged) and the other is
 // stopped; a new worker finishes. Every person gets it exactly once.
 func TestWorkerKilledMidBroadcast(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, telegram.Channel)
 	fake := telegramtest.NewServer(t, token)
 	const n = 500
@@ -114,6 +114,7 @@ func (r *recorder) Send(ctx context.Context, m outbox.Message) (string, error) {
 // holds more than the rate and its burst. (An upper bound: a slow machine
 // cannot make it fail.)
 func TestRateIsKept(t *testing.T) {
+	t.Parallel()
 	const rate, n = 50, 150
 	at := sendAtRate(t, n, 1, func(*channeltest.Env) *outbox.Gate { return outbox.NewGate(rate, 1) })
 	// The broadcast's sends go through the channel's gate: they cannot
@@ -162,6 +163,7 @@ func sendAtRate(t *testing.T, n, workers int, gate func(*channeltest.Env) *outbo
 }
 
 func TestAudienceFilters(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, telegram.Channel)
 	subscribe(t, env, 30, func(i int) string { return []string{"fr", "en", "ar"}[i%3] })
 	svc := running(t, env)
@@ -191,6 +193,7 @@ func TestAudienceFilters(t *testing.T) {
 }
 
 func TestWhatsAppOutsideTheWindow(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, "whatsapp")
 	ctx := context.Background()
 	// Two WhatsApp subscribers: one wrote an hour ago, one three days ago.
@@ -233,6 +236,7 @@ func TestWhatsAppOutsideTheWindow(t *testing.T) {
 // retention period, the sets naming who it reached go; its record stays. A
 // broadcast still under way keeps them.
 func TestForgetWhoWasReached(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, telegram.Channel)
 	fake := telegramtest.NewServer(t, token)
 	subscribe(t, env, 5, func(int) string { return "fr" })

@@ -26,6 +26,7 @@ import (
 	"github.com/outreach-org/outreach/bot/outbox"
 	"github.com/outreach-org/outreach/bot/redistest"
 	"github.com/outreach-org/outreach/bot/store"
+	"github.com/outreach-org/outreach/bot/waitfor"
 )
 
 // Env is one test's service: real Redis under a key prefix of its own.
@@ -242,14 +243,9 @@ func ReadAll(r io.Reader) string {
 	return string(b)
 }
 
-// WaitFor polls cond until it holds, failing the test after 10 seconds.
+// WaitFor polls cond until it holds, failing the test after
+// waitfor.Default.
 func WaitFor(t testing.TB, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitfor.Cond(t, waitfor.Default, "the condition", cond)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/outreach-org/outreach/bot/metrics"
 	"github.com/outreach-org/outreach/bot/redistest"
 	"github.com/outreach-org/outreach/bot/store"
+	"github.com/outreach-org/outreach/bot/waitfor"
 )
 
 func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
@@ -77,6 +78,7 @@ func contains(replies []engine.Reply, want string) bool {
 }
 
 func TestConversationContinuesAfterRestart(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	const phone = "+212600000001"
 	f.send(t, phone, "Bonjour")
@@ -96,6 +98,7 @@ func TestConversationContinuesAfterRestart(t *testing.T) {
 // the others find the person back at the main menu. Were two handled on the
 // same state, more than one request would be recorded.
 func TestSamePersonAtOnce(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	const phone = "+212600000002"
 	f.send(t, phone, "hello")
@@ -156,6 +159,7 @@ func TestSamePersonAtOnce(t *testing.T) {
 }
 
 func TestNoAddressInRedis(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	const phone = "+212611223344"
 	for _, text := range []string{"Bonjour", "4", "1", "1", "0", "Je cherche un médecin"} {
@@ -196,6 +200,7 @@ func TestNoAddressInRedis(t *testing.T) {
 }
 
 func TestContactKeys(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	a := f.store.ContactKey("sms", "+212600000003")
 	if a != f.store.ContactKey("sms", "+212600000003") {
@@ -214,6 +219,7 @@ func TestContactKeys(t *testing.T) {
 }
 
 func TestDistributionsReadFromStore(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	start := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Hour)
@@ -248,6 +254,7 @@ func TestDistributionsReadFromStore(t *testing.T) {
 }
 
 func TestRedisDownIsAnError(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	// A client that worked when the store started, then lost Redis.
 	opts := f.rdb.(*redis.Client).Options()
@@ -266,6 +273,7 @@ func TestRedisDownIsAnError(t *testing.T) {
 // TestFloodLimit: a phone that sends 40 messages in a minute gets answers
 // for the first 10, one slow-down, then silence.
 func TestFloodLimit(t *testing.T) {
+	t.Parallel()
 	rdb, prefix := redistest.New(t)
 	c, _ := content.Load(content.Embedded())
 	st, err := store.New(context.Background(), rdb, store.Options{Prefix: prefix})
@@ -299,6 +307,7 @@ func TestFloodLimit(t *testing.T) {
 }
 
 func TestPurgeRemovesWhatOutlivedContacts(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	f.send(t, "+212600000088", "Bonjour")
@@ -323,6 +332,7 @@ func TestPurgeRemovesWhatOutlivedContacts(t *testing.T) {
 // person chose (language, subscriptions) for the retention period. When it
 // is gone, the next message is welcomed back in the person's language.
 func TestConversationExpiresAfterIdle(t *testing.T) {
+	t.Parallel()
 	rdb, prefix := redistest.New(t)
 	c, err := content.Load(content.Embedded())
 	if err != nil {
@@ -370,17 +380,14 @@ func TestConversationExpiresAfterIdle(t *testing.T) {
 
 func waitUntil(t *testing.T, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5 s")
-		}
-	}
+	waitfor.Cond(t, waitfor.Default, "the condition", cond)
 }
 
 // TestMissesCountAcrossMessages: the answers in a row the bot did not
 // understand are counted across messages (kept with the conversation), and
 // the third offers a person.
 func TestMissesCountAcrossMessages(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	offer := f.content.Text("fr", "offer_person", nil)
 	f.send(t, "+212600000088", "Bonjour")

@@ -14,6 +14,7 @@ import (
 // TestOrgReachesTheWelcome: the organisation of Options.Org (OUTREACH_ORG_NAME)
 // is named by the welcome, through the data the engine is given.
 func TestOrgReachesTheWelcome(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	svc := New(f.store, f.content, metrics.New(), slog.New(slog.NewTextHandler(io.Discard, nil)), Options{Org: "Caritas Nador"})
 	out, err := svc.Handle(context.Background(), Message{Channel: "sms", Address: "+212600000001", Text: "bonjour"})
@@ -26,6 +27,7 @@ func TestOrgReachesTheWelcome(t *testing.T) {
 }
 
 func TestRetentionInMonths(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		days int
 		want int

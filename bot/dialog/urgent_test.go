@@ -34,6 +34,7 @@ func (f *fixture) urgentCount(t *testing.T, category string) float64 {
 // category; "1" to the offer records an urgent request; a protection case
 // is recorded at once, urgent, with what the person wrote.
 func TestDangerIsRecordedAndCounted(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	const phone = "+212600000090"
@@ -74,6 +75,7 @@ func TestDangerIsRecordedAndCounted(t *testing.T) {
 // becomes urgent when the person then writes words of danger into it, so
 // that staff see it first; the words are kept as a note.
 func TestDangerInAnOpenRequestFlagsIt(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	const phone = "+212600000092"

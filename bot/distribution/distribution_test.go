@@ -19,6 +19,7 @@ import (
 	"github.com/outreach-org/outreach/bot/outbox"
 	"github.com/outreach-org/outreach/bot/redistest"
 	"github.com/outreach-org/outreach/bot/telegram"
+	"github.com/outreach-org/outreach/bot/waitfor"
 )
 
 func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
@@ -193,19 +194,15 @@ func TestNoticeHasNoEmptyLine(t *testing.T) {
 			t.Fatal(err)
 		}
 		sent++
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			r, err := bc.Get(ctx, d.Told[0])
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.Counts.Total == 3 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the notice did not fan out: %+v", r)
-			}
-			time.Sleep(20 * time.Millisecond)
+		var r broadcast.Report
+		if !waitfor.Within(20*time.Second, func() bool {
+			r, err = bc.Get(ctx, d.Told[0])
+			return err != nil || r.Counts.Total == 3
+		}) {
+			t.Fatalf("the notice did not fan out: %+v", r)
+		}
+		if err != nil {
+			t.Fatal(err)
 		}
 		n := 0
 		for _, e := range env.Entries(outbox.Bulk) {

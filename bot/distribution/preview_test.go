@@ -15,6 +15,7 @@ import (
 	"github.com/outreach-org/outreach/bot/outbox"
 	"github.com/outreach-org/outreach/bot/sms"
 	"github.com/outreach-org/outreach/bot/telegram"
+	"github.com/outreach-org/outreach/bot/waitfor"
 )
 
 // sentTexts waits until broadcast id has fanned out to n people and
@@ -23,19 +24,16 @@ func sentTexts(t *testing.T, env interface {
 	Entries(outbox.Priority) []outbox.Entry
 }, bc *broadcast.Service, id string, n int64) []string {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		r, err := bc.Get(context.Background(), id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.Counts.Total == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("broadcast %s did not fan out: %+v", id, r)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var r broadcast.Report
+	var err error
+	if !waitfor.Within(20*time.Second, func() bool {
+		r, err = bc.Get(context.Background(), id)
+		return err != nil || r.Counts.Total == n
+	}) {
+		t.Fatalf("broadcast %s did not fan out: %+v", id, r)
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 	var out []string
 	for _, e := range env.Entries(outbox.Bulk) {

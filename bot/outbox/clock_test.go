@@ -156,6 +156,7 @@ func sendThrough(t *testing.T, clock *simClock, n, workers int, gates ...*outbox
 // twice it; two gates that do not share, on the same clock, go twice as
 // fast (so that the check can fail).
 func TestRateIsSharedAcrossInstances(t *testing.T) {
+	t.Parallel()
 	const rate, n, workers = 30, 120, 4
 	rdb, prefix := redistest.New(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -188,6 +189,7 @@ func TestRateIsSharedAcrossInstances(t *testing.T) {
 // TestProviderPauseIsSharedOnTheClock: a pause met by one instance holds
 // the other's sends until it ends on the clock, and not after.
 func TestProviderPauseIsSharedOnTheClock(t *testing.T) {
+	t.Parallel()
 	rdb, prefix := redistest.New(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	clock := newSimClock(1)

@@ -38,6 +38,7 @@ func entry(env *channeltest.Env, chat, text string, p outbox.Priority) outbox.En
 // TestWorkerKilledBeforeAck takes an entry as a worker that then dies, before
 // sending and acknowledging. Another worker takes it over and sends it once.
 func TestWorkerKilledBeforeAck(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, telegram.Channel)
 	fake := telegramtest.NewServer(t, token)
 	ctx := context.Background()
@@ -67,6 +68,7 @@ func TestWorkerKilledBeforeAck(t *testing.T) {
 // TestSentPartsAreNotSentAgain: an entry whose first part went out before
 // its worker died sends only the rest when taken over.
 func TestSentPartsAreNotSentAgain(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, telegram.Channel)
 	fake := telegramtest.NewServer(t, token)
 	ctx := context.Background()
@@ -91,6 +93,7 @@ func TestSentPartsAreNotSentAgain(t *testing.T) {
 // TestRepliesOvertakeBulk queues a broadcast, then a reply: the reply leaves
 // within the next few sends, not after the broadcast.
 func TestRepliesOvertakeBulk(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, telegram.Channel)
 	fake := telegramtest.NewServer(t, token)
 	ctx := context.Background()
@@ -121,6 +124,7 @@ func TestRepliesOvertakeBulk(t *testing.T) {
 }
 
 func TestPermanentErrorGoesToDeadLetters(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, telegram.Channel)
 	fake := telegramtest.NewServer(t, token)
 	ctx := context.Background()
@@ -148,6 +152,7 @@ func TestPermanentErrorGoesToDeadLetters(t *testing.T) {
 }
 
 func TestGateServesHighFirst(t *testing.T) {
+	t.Parallel()
 	g := outbox.NewGate(50, 1)
 	ctx := context.Background()
 	// While the gate is paused both wait; when it opens, high goes first.
@@ -168,6 +173,7 @@ func TestGateServesHighFirst(t *testing.T) {
 }
 
 func TestSplit(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		text  string
 		limit int
@@ -191,6 +197,7 @@ func TestSplit(t *testing.T) {
 // TestSlowEntryIsNotTakenOver: an entry whose sends take longer than the
 // claim idle time stays with its worker (the heartbeat) and leaves once.
 func TestSlowEntryIsNotTakenOver(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, telegram.Channel)
 	fake := telegramtest.NewServer(t, token)
 	fake.SetDelay(150 * time.Millisecond)
@@ -219,6 +226,7 @@ func TestSlowEntryIsNotTakenOver(t *testing.T) {
 // TestStaleButtonPressKeepsReplies: Telegram refuses to answer a button
 // press that is too old; the replies still leave.
 func TestStaleButtonPressKeepsReplies(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, telegram.Channel)
 	fake := telegramtest.NewServer(t, token)
 	fake.FailNext("answerCallbackQuery", 1, 400, "Bad Request: query is too old and response timeout expired or query ID is invalid", 0)
@@ -239,6 +247,7 @@ func TestStaleButtonPressKeepsReplies(t *testing.T) {
 
 // TestQuietHoursHoldBulkOnly: during quiet hours a reply leaves, a notice waits.
 func TestQuietHoursHoldBulkOnly(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, telegram.Channel)
 	fake := telegramtest.NewServer(t, token)
 	ctx := context.Background()
@@ -257,6 +266,7 @@ func TestQuietHoursHoldBulkOnly(t *testing.T) {
 }
 
 func TestDeliveryCountedOncePerMessage(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, telegram.Channel)
 	ctx := context.Background()
 	const sid = "SM0000000000000000000000000000000a"
@@ -276,6 +286,7 @@ func TestDeliveryCountedOncePerMessage(t *testing.T) {
 }
 
 func TestExpiredNoticeIsNotSent(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, telegram.Channel)
 	fake := telegramtest.NewServer(t, token)
 	ctx := context.Background()
@@ -298,6 +309,7 @@ func TestExpiredNoticeIsNotSent(t *testing.T) {
 // TestForgetDeadLetters: dead letters older than the retention period go,
 // newer ones stay, in order.
 func TestForgetDeadLetters(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, telegram.Channel)
 	ctx := context.Background()
 	now := time.Now()
@@ -325,6 +337,7 @@ func TestForgetDeadLetters(t *testing.T) {
 // others' sends on that channel too. (Above 50 sends a second an instance
 // may first spend the fiftieth of a second it already reserved.)
 func TestProviderPauseIsShared(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, telegram.Channel)
 	a := outbox.NewSharedGate(env.Redis, env.Prefix, telegram.Channel, 30, 10, env.Log)
 	b := outbox.NewSharedGate(env.Redis, env.Prefix, telegram.Channel, 30, 10, env.Log)

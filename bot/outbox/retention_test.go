@@ -6,6 +6,7 @@ import (
 )
 
 func TestWithRetentionBoundsWhatIsKept(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct{ retention, status, done time.Duration }{
 		{180 * 24 * time.Hour, statusTTL, doneTTL},
 		{10 * 24 * time.Hour, 10 * 24 * time.Hour, doneTTL},

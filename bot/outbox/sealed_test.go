@@ -35,7 +35,12 @@ func TestSealedTextIsOpenedOnlyToSend(t *testing.T) {
 	}
 	env.StartWorker(channels(fake, 100), outbox.Options{})
 	var dead []outbox.DeadLetter
-	channeltest.WaitFor(t, func() bool { dead, _ = env.Outbox.Dead(ctx, 10); return len(dead) == 2 })
+	// Two given up, and the outbox empty: the third is sent, not only taken.
+	channeltest.WaitFor(t, func() bool {
+		dead, _ = env.Outbox.Dead(ctx, 10)
+		depth, err := env.Outbox.Depth(ctx)
+		return len(dead) == 2 && err == nil && depth["reply"] == 0 && depth["delayed"] == 0
+	})
 	sent := fake.Sent()
 	if len(sent) != 1 || sent[0].Params.Get("chat_id") != "42" || sent[0].Params.Get("text") != words {
 		t.Errorf("sent %+v, want the opened words to chat 42 only", sent)

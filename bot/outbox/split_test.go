@@ -15,6 +15,7 @@ func utf16Units(r rune) int { return max(1, utf16.RuneLen(r)) }
 func utf16Len(s string) int { return len(utf16.Encode([]rune(s))) }
 
 func TestSplitUTF16(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		text  string
 		limit int
@@ -42,6 +43,7 @@ func TestSplitUTF16(t *testing.T) {
 // breaks, Arabic and emoji: every part is within the limit and not empty,
 // and the parts hold every character but the spaces at the cuts, in order.
 func TestSplitKeepsEverything(t *testing.T) {
+	t.Parallel()
 	alphabet := []rune("aé ب\n🙂👋🏽\t")
 	rnd := rand.New(rand.NewPCG(1, 2))
 	for range 2000 {

@@ -16,6 +16,7 @@ import (
 // before the worker recorded the send, or after; either way the broadcast
 // counts the message once, as delivered or failed.
 func TestBroadcastCountedOnceWhateverTheOrder(t *testing.T) {
+	t.Parallel()
 	rdb, prefix := redistest.New(t)
 	o := New(rdb, prefix)
 	ctx := context.Background()

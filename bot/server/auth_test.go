@@ -54,6 +54,7 @@ func call(h http.Handler, method, path, remote, token, xff, body string) *httpte
 // TestValidTokenWorksAfterWrongOnes: wrong tokens from an address (all the
 // staff behind one proxy) used to lock its valid tokens out too.
 func TestValidTokenWorksAfterWrongOnes(t *testing.T) {
+	t.Parallel()
 	s, tokens := authServer(t)
 	h := s.Handler()
 	staff, err := tokens.Create(context.Background(), "amina", access.Staff)
@@ -84,6 +85,7 @@ func TestValidTokenWorksAfterWrongOnes(t *testing.T) {
 // TestForwardedForOnlyFromTrustedProxies: X-Forwarded-For is the client's
 // address only when a trusted proxy wrote it.
 func TestForwardedForOnlyFromTrustedProxies(t *testing.T) {
+	t.Parallel()
 	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::1/128")}
 	for _, tt := range []struct {
 		remote string
@@ -143,6 +145,7 @@ func TestForwardedForOnlyFromTrustedProxies(t *testing.T) {
 // TestGuardMemoryIsBounded: a spray of addresses in one minute does not
 // grow the guard without bound, and an IPv6 client counts as its /64.
 func TestGuardMemoryIsBounded(t *testing.T) {
+	t.Parallel()
 	var g failGuard
 	now := time.Date(2026, 12, 1, 10, 0, 30, 0, time.UTC)
 	for range maxFailures {
@@ -172,6 +175,7 @@ func TestGuardMemoryIsBounded(t *testing.T) {
 // addresses are in the audit log, counted, in a bounded number of entries,
 // and push no change out.
 func TestFailedLoginsDoNotFlushTheAudit(t *testing.T) {
+	t.Parallel()
 	s, _ := authServer(t)
 	h := s.Handler()
 	if rec := call(h, "POST", "/api/v1/tokens", "192.0.2.1:1", bootstrapToken, "", `{"name":"amina","role":"staff"}`); rec.Code != http.StatusCreated {

@@ -21,6 +21,7 @@ import (
 )
 
 func TestDecodeErrorsNameNoGoType(t *testing.T) {
+	t.Parallel()
 	var v struct {
 		Text   map[string]string `json:"text"`
 		SendAt *time.Time        `json:"send_at"`
@@ -60,6 +61,7 @@ func TestDecodeErrorsNameNoGoType(t *testing.T) {
 }
 
 func TestClassify(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		err    error
 		status int
@@ -90,6 +92,7 @@ func TestClassify(t *testing.T) {
 // errors logged once without being shown, store failures answered 503
 // with Retry-After, a client that went away not logged at all.
 func TestFailIsTheOneErrorPath(t *testing.T) {
+	t.Parallel()
 	var logs strings.Builder
 	s := New(Options{Metrics: metrics.New(), Log: slog.New(slog.NewJSONHandler(&logs, nil))})
 
@@ -117,6 +120,7 @@ func TestFailIsTheOneErrorPath(t *testing.T) {
 }
 
 func TestSecurityHeadersAndPanics(t *testing.T) {
+	t.Parallel()
 	var logs strings.Builder
 	s := New(Options{Store: redisPinger{}, Metrics: metrics.New(), Log: slog.New(slog.NewJSONHandler(&logs, nil))})
 	h := s.Handler()
@@ -138,6 +142,7 @@ func TestSecurityHeadersAndPanics(t *testing.T) {
 }
 
 func TestMetricsToken(t *testing.T) {
+	t.Parallel()
 	s := New(Options{Store: redisPinger{}, Metrics: metrics.New(), Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MetricsToken: "m-token"})
 	h := s.Handler()
 	for _, tt := range []struct {

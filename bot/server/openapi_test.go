@@ -121,6 +121,7 @@ func loadSpec(t *testing.T) spec {
 }
 
 func TestOpenAPIHeader(t *testing.T) {
+	t.Parallel()
 	sp := loadSpec(t)
 	if v := sp.raw["openapi"]; v != "3.1.0" {
 		t.Errorf("openapi = %v, want 3.1.0", v)
@@ -134,6 +135,7 @@ func TestOpenAPIHeader(t *testing.T) {
 // TestOpenAPIMatchesRoutes keeps openapi.yaml and the routes in step: every
 // route is described, and every operation described is a route.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
+	t.Parallel()
 	sp := loadSpec(t)
 	s := fullServer()
 	var inTable []string
@@ -179,6 +181,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 // its route (x-roles), is behind the bearer scheme and lists the answers
 // of the authorisation, and that the other routes need no token.
 func TestOpenAPIRoles(t *testing.T) {
+	t.Parallel()
 	sp := loadSpec(t)
 	roles := map[string][]string{}
 	for _, rt := range fullServer().routes() {
@@ -219,6 +222,7 @@ func TestOpenAPIRoles(t *testing.T) {
 
 // TestOpenAPIPathParameters checks that each {name} of a path is declared.
 func TestOpenAPIPathParameters(t *testing.T) {
+	t.Parallel()
 	sp := loadSpec(t)
 	wildcard := regexp.MustCompile(`\{([^}]+)\}`)
 	for pattern, op := range sp.ops {
@@ -247,6 +251,7 @@ func TestOpenAPIPathParameters(t *testing.T) {
 
 // TestOpenAPIRefs checks that every local $ref resolves.
 func TestOpenAPIRefs(t *testing.T) {
+	t.Parallel()
 	sp := loadSpec(t)
 	var walk func(at string, v any)
 	walk = func(at string, v any) {
@@ -285,6 +290,7 @@ func resolve(doc map[string]any, ref string) any {
 }
 
 func TestOpenAPIServed(t *testing.T) {
+	t.Parallel()
 	rec := httptest.NewRecorder()
 	fullServer().openAPI(rec, httptest.NewRequest("GET", "/api/v1/openapi.yaml", nil))
 	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/yaml" || rec.Body.String() != string(OpenAPI) {

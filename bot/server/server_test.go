@@ -31,6 +31,7 @@ func (p redisPinger) UpdateSites(ctx context.Context, _ func() []engine.Site, _ 
 }
 
 func TestReadyzWhenRedisIsDown(t *testing.T) {
+	t.Parallel()
 	// Nothing listens on port 1: this client's Redis is down.
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
 	defer rdb.Close()
@@ -55,6 +56,7 @@ func TestReadyzWhenRedisIsDown(t *testing.T) {
 }
 
 func TestFailedTokensAreLimited(t *testing.T) {
+	t.Parallel()
 	rdb, prefix := redistest.New(t)
 	s := New(Options{Store: redisPinger{}, Metrics: metrics.New(), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Tokens: access.NewTokens(rdb, prefix, "the-bootstrap-token-0123456789")})

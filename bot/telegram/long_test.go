@@ -17,6 +17,7 @@ import (
 // (which refuses over 4096 units, as Telegram does) in parts within the
 // limit, none empty, that join back into the text.
 func TestLongTextWithEmojiArrivesWhole(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, Channel)
 	fake := telegramtest.NewServer(t, token)
 	long := strings.TrimSpace(strings.Repeat("Distribution 🍞 demain 🕘 à Nador 📍\n", 260))

@@ -63,6 +63,7 @@ func setup(t *testing.T) (*channeltest.Env, http.Handler) {
 }
 
 func TestWebhook(t *testing.T) {
+	t.Parallel()
 	channeltest.Run(t, []channeltest.Case{
 		{Label: "French text", Request: post("message_text_fr.json", secret),
 			Status: 200, Replies: 2, ReplyHas: "Ici ", Channel: Channel, Address: chat, Lang: "fr"},
@@ -111,6 +112,7 @@ func TestWebhook(t *testing.T) {
 }
 
 func TestBlockAndUnblock(t *testing.T) {
+	t.Parallel()
 	env, h := setup(t)
 	serve := func(file string) {
 		rec := httptest.NewRecorder()
@@ -159,6 +161,7 @@ func TestBlockAndUnblock(t *testing.T) {
 }
 
 func TestUpdateHandledOnce(t *testing.T) {
+	t.Parallel()
 	env, h := setup(t)
 	done := make(chan int, 3)
 	for range 3 {
@@ -186,6 +189,7 @@ func startWorker(t *testing.T, env *channeltest.Env, fake *telegramtest.Server, 
 }
 
 func TestRepliesReachTelegram(t *testing.T) {
+	t.Parallel()
 	env, h := setup(t)
 	fake := telegramtest.NewServer(t, token)
 	rec := httptest.NewRecorder()
@@ -209,6 +213,7 @@ func TestRepliesReachTelegram(t *testing.T) {
 }
 
 func TestRetryAfterAndBlocked(t *testing.T) {
+	t.Parallel()
 	env, h := setup(t)
 	fake := telegramtest.NewServer(t, token)
 	fake.FailNext("sendMessage", 1, 429, "Too Many Requests: retry after 1", 1)
@@ -232,6 +237,7 @@ func TestRetryAfterAndBlocked(t *testing.T) {
 }
 
 func TestSetWebhook(t *testing.T) {
+	t.Parallel()
 	fake := telegramtest.NewServer(t, token)
 	bot := NewBot(token, fake.URL, 2*time.Second)
 	if err := SetWebhook(bot, "https://bot.example.org/webhooks/telegram", secret); err != nil {
@@ -247,6 +253,7 @@ func TestSetWebhook(t *testing.T) {
 }
 
 func TestClassify(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		err  error
 		want outbox.Failure
@@ -288,6 +295,7 @@ func TestClassify(t *testing.T) {
 // holds their chat id or their contact key, and the confirmation still
 // reaches them.
 func TestEraseLeavesNothing(t *testing.T) {
+	t.Parallel()
 	env, h := setup(t)
 	fake := telegramtest.NewServer(t, token)
 	ctx := context.Background()

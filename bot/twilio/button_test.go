@@ -14,6 +14,7 @@ import (
 // Twilio posts it (Body and ButtonText the button's words, ButtonPayload
 // "1"), is answered as the person typing 1 at the menu is.
 func TestButtonPayloadIsTheAnswer(t *testing.T) {
+	t.Parallel()
 	after := func(second func(t testing.TB) *http.Request) []string {
 		env := channeltest.New(t, WhatsApp)
 		h := newHandler(env)
@@ -45,6 +46,7 @@ func TestButtonPayloadIsTheAnswer(t *testing.T) {
 }
 
 func TestParseInboundButton(t *testing.T) {
+	t.Parallel()
 	base := func(extra ...string) url.Values {
 		f := url.Values{"MessageSid": {"SM7f2c1e9a04b6d3850c1e2f3a4b5c6d7e"}, "From": {"whatsapp:" + person}, "Body": {"Next distributions"}}
 		for i := 0; i < len(extra); i += 2 {

@@ -40,6 +40,7 @@ func signedPadded(file string, n int) func(t testing.TB) *http.Request {
 // has is refused with 400 before its signature is checked, even when it is
 // signed, and nothing is stored; a form of MaxFields fields is served.
 func TestTooManyFieldsRefused(t *testing.T) {
+	t.Parallel()
 	channeltest.Run(t, []channeltest.Case{
 		{Label: "signed, MaxFields fields", Request: signedPadded("inbound_sms_bonjour.form", MaxFields),
 			Status: 200, Replies: 2, Channel: SMS, Address: person, Lang: "fr"},
@@ -69,6 +70,7 @@ func allocated(f func()) uint64 {
 // signing order, and MaxFields-1 short ones). twilio-go's validator, fed
 // the fields one by one, copies the signed string once per field: hundreds
 // of megabytes for the first, 9 MB for the second.
+// Not parallel: it counts the allocations of the whole process.
 func TestSignatureCheckIsLinear(t *testing.T) {
 	h := NewHandler(authToken, publicURL, nil, nil, nil, []string{SMS}, metrics.New(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	worst := url.Values{"MessageSid": {"SM00000000000000000000000000000001"}, "From": {person}}
@@ -104,6 +106,7 @@ func TestSignatureCheckIsLinear(t *testing.T) {
 // string as twilio-go's validator fed them one by one, for Twilio's own
 // payloads and the published vector, with and without the port.
 func TestSignatureAsTwilioGoChecksIt(t *testing.T) {
+	t.Parallel()
 	h := NewHandler(authToken, publicURL, nil, nil, nil, []string{SMS}, metrics.New(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	v := client.NewRequestValidator(authToken)
 	for _, file := range []string{"inbound_sms_bonjour.form", "inbound_sms_arabic.form", "inbound_whatsapp_hello.form", "status_failed_21610.form"} {

@@ -64,6 +64,7 @@ func (s *stamped) Send(ctx context.Context, m outbox.Message) (string, error) {
 // pauses 7 seconds (on the gate's clock) after each, through the real SDK
 // and the shared gate, and then every reply leaves, none dead-lettered.
 func TestRateLimitPausesTheChannel(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, SMS)
 	fake := twiliotest.NewServer(t, accountSID, authToken)
 	fake.RateLimitNext(5, 7*time.Second)
@@ -119,6 +120,7 @@ func TestRateLimitPausesTheChannel(t *testing.T) {
 }
 
 func TestRetryAfterHeader(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, tt := range []struct {
 		header string

@@ -19,6 +19,7 @@ import (
 // status callbacks still match. From a number, from a Messaging Service
 // (whose sender Twilio picks), and on WhatsApp.
 func TestSlowTwilioSendsOnce(t *testing.T) {
+	t.Parallel()
 	const service = "MG00000000000000000000000000000001"
 	for _, tt := range []struct {
 		name, channel, service, to string

@@ -34,6 +34,7 @@ const (
 // twilio-go's validator, against the vector twilio-go publishes, and the
 // tests' own signer against it too.
 func TestPublishedVector(t *testing.T) {
+	t.Parallel()
 	params := url.Values{
 		"Digits": {"1234"}, "CallSid": {"CA1234567890ABCDE"}, "To": {"+18005551212"},
 		"Caller": {"+14158675309"}, "From": {"+14158675309"}, "ReasonConferenceEnded": {"test"}, "Reason": {"Participant"},
@@ -106,6 +107,7 @@ func inboundSetup(t *testing.T) (*channeltest.Env, http.Handler) {
 }
 
 func TestInbound(t *testing.T) {
+	t.Parallel()
 	channeltest.Run(t, []channeltest.Case{
 		{Label: "SMS Bonjour gets French", Request: signed("/webhooks/twilio", "inbound_sms_bonjour.form", authToken, nil),
 			Status: 200, Replies: 2, ReplyHas: "Ici ", Channel: SMS, Address: person, Lang: "fr",
@@ -164,6 +166,7 @@ func signedForm(f url.Values) func(t testing.TB) *http.Request {
 }
 
 func TestQueryStringIsSigned(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, SMS)
 	h := newHandler(env)
 	f := form(t, "inbound_sms_bonjour.form")
@@ -184,6 +187,7 @@ func TestQueryStringIsSigned(t *testing.T) {
 }
 
 func TestAnswerIsEmptyTwiML(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, SMS)
 	rec := httptest.NewRecorder()
 	newHandler(env).Inbound(rec, signed("/webhooks/twilio", "inbound_sms_bonjour.form", authToken, nil)(t))
@@ -198,6 +202,7 @@ func TestAnswerIsEmptyTwiML(t *testing.T) {
 // TestRetryHandledOnce sends one MessageSid twice in a row and twice at
 // once: each time the person gets one set of replies.
 func TestRetryHandledOnce(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, SMS)
 	h := newHandler(env)
 	req := signed("/webhooks/twilio", "inbound_sms_bonjour.form", authToken, nil)
@@ -232,6 +237,7 @@ func TestRetryHandledOnce(t *testing.T) {
 }
 
 func TestRedisDownAnswers503(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, SMS)
 	h := newHandler(env)
 	env.Redis.Close() // the store is gone
@@ -243,6 +249,7 @@ func TestRedisDownAnswers503(t *testing.T) {
 }
 
 func TestChannelOffIsIgnored(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, SMS)
 	h := NewHandler(authToken, publicURL, env.Dialog, env.Outbox, env.Dialog, []string{SMS}, env.Metrics, env.Log)
 	rec := httptest.NewRecorder()
@@ -253,19 +260,22 @@ func TestChannelOffIsIgnored(t *testing.T) {
 }
 
 // worker starts an outbox worker sending SMS and WhatsApp to the fake API.
-func worker(t *testing.T, env *channeltest.Env, fake *twiliotest.Server, opts outbox.Options) {
+// worker starts an outbox worker sending to the fake through gates of 1000
+// a second, made with gate (a clock of their own, say).
+func worker(t *testing.T, env *channeltest.Env, fake *twiliotest.Server, opts outbox.Options, gate ...outbox.GateOption) {
 	api, err := NewClient(accountSID, authToken, fake.URL, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	status := publicURL + "/webhooks/twilio/status"
 	env.StartWorker(map[string]*outbox.Channel{
-		SMS:      {Sender: NewSMSSender(api, "", ourNumber, status), MaxLen: MaxBody, Cost: SMSCost, Gate: outbox.NewGate(1000, 1000)},
-		WhatsApp: {Sender: NewWhatsAppSender(api, "whatsapp:"+ourNumber, status), MaxLen: MaxBody, Gate: outbox.NewGate(1000, 1000)},
+		SMS:      {Sender: NewSMSSender(api, "", ourNumber, status), MaxLen: MaxBody, Cost: SMSCost, Gate: outbox.NewGate(1000, 1000, gate...)},
+		WhatsApp: {Sender: NewWhatsAppSender(api, "whatsapp:"+ourNumber, status), MaxLen: MaxBody, Gate: outbox.NewGate(1000, 1000, gate...)},
 	}, opts)
 }
 
 func TestRepliesReachTwilio(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, SMS, WhatsApp)
 	fake := twiliotest.NewServer(t, accountSID, authToken)
 	h := newHandler(env)
@@ -305,6 +315,7 @@ func TestRepliesReachTwilio(t *testing.T) {
 }
 
 func TestSendErrorsAct(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		file   string
@@ -355,16 +366,24 @@ func TestSendErrorsAct(t *testing.T) {
 }
 
 func TestRetriesThenDeadLetter(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, SMS)
 	fake := twiliotest.NewServer(t, accountSID, authToken)
 	fake.FailNext(1, 429, 20429)
 	fake.FailNext(1, 503, 20500) // failures queue: 429, then 503, then success
 	rec := httptest.NewRecorder()
 	newHandler(env).Inbound(rec, signed("/webhooks/twilio", "inbound_sms_digit.form", authToken, nil)(t))
-	worker(t, env, fake, outbox.Options{Backoff: func(int) time.Duration { return 10 * time.Millisecond }})
+	// The 429 pauses the channel: on a clock of the gates' own, so that the
+	// pause passes without real time passing. One message, so one sender
+	// waits on the clock at a time.
+	clock := &jumpClock{now: time.Date(2030, 1, 1, 9, 0, 0, 0, time.UTC)}
+	worker(t, env, fake, outbox.Options{Backoff: func(int) time.Duration { return 10 * time.Millisecond }}, outbox.WithClock(clock))
 	calls := fake.WaitAccepted(t, 1, 10*time.Second)
 	if len(calls) != 1 || len(fake.Calls()) != 3 {
 		t.Errorf("accepted %d of %d calls; want 1 accepted after two failures", len(calls), len(fake.Calls()))
+	}
+	if waited := clock.Now().Sub(time.Date(2030, 1, 1, 9, 0, 0, 0, time.UTC)); waited < time.Second {
+		t.Errorf("the channel waited %v on its clock after the 429, want the pause Twilio asks for (at least 1 s)", waited)
 	}
 
 	// A provider that always fails: bounded tries, then the dead-letter list.
@@ -388,6 +407,7 @@ func TestRetriesThenDeadLetter(t *testing.T) {
 }
 
 func TestLongTextSplitAtCharacters(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, SMS)
 	fake := twiliotest.NewServer(t, accountSID, authToken)
 	long := strings.Repeat("توزيع المساعدات مجاني ", 120) // 2640 characters, 4800+ bytes
@@ -411,6 +431,7 @@ func TestLongTextSplitAtCharacters(t *testing.T) {
 }
 
 func TestStatusCallbacks(t *testing.T) {
+	t.Parallel()
 	env := channeltest.New(t, SMS, WhatsApp)
 	h := newHandler(env)
 	ctx := context.Background()
@@ -479,6 +500,7 @@ func recordSent(env *channeltest.Env, sid, contact string) error {
 }
 
 func TestClassify(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		err  error
 		want outbox.Failure

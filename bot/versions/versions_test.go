@@ -34,6 +34,7 @@ func shipped(t *testing.T) (map[string][]byte, map[string]string) {
 // TestConcurrentPublishesHigherWins publishes eight versions at once: the
 // newest is current, never an older one that finished last.
 func TestConcurrentPublishesHigherWins(t *testing.T) {
+	t.Parallel()
 	rdb, prefix := redistest.New(t)
 	raw, files := shipped(t)
 	s := New(rdb, prefix, raw)
@@ -60,6 +61,7 @@ func TestConcurrentPublishesHigherWins(t *testing.T) {
 }
 
 func TestInvalidIsRefusedAndMissingSourcesToo(t *testing.T) {
+	t.Parallel()
 	rdb, prefix := redistest.New(t)
 	raw, files := shipped(t)
 	s := New(rdb, prefix, raw)
@@ -78,6 +80,7 @@ func TestInvalidIsRefusedAndMissingSourcesToo(t *testing.T) {
 // deleted, listed nowhere, and a rollback to one is refused as no longer
 // kept, while one within them works.
 func TestOnlyTheLastVersionsAreKept(t *testing.T) {
+	t.Parallel()
 	rdb, prefix := redistest.New(t)
 	raw, files := shipped(t)
 	s := New(rdb, prefix, raw).WithKeep(3)
@@ -147,6 +150,7 @@ func TestOnlyTheLastVersionsAreKept(t *testing.T) {
 // refused with the problem, and nothing is stored: a file that is not
 // content, or a message file of too many ids.
 func TestPublishIsBounded(t *testing.T) {
+	t.Parallel()
 	rdb, prefix := redistest.New(t)
 	raw, files := shipped(t)
 	s := New(rdb, prefix, raw)
@@ -176,6 +180,7 @@ func TestPublishIsBounded(t *testing.T) {
 
 // console-content: a publish may carry a note, kept in the version's meta.
 func TestPublishNoteIsKept(t *testing.T) {
+	t.Parallel()
 	rdb, prefix := redistest.New(t)
 	raw, files := shipped(t)
 	s := New(rdb, prefix, raw)

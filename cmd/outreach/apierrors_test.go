@@ -100,6 +100,7 @@ func (rt apiRoute) request(ctx context.Context, base string) *http.Request {
 // away, nothing), the process lives on, a client that went away is not
 // logged as an error, and once Redis is back every route works again.
 func TestEveryAPIRouteWithRedisFailing(t *testing.T) {
+	t.Parallel()
 	r := startOwnRedis(t)
 	p := withProviders(t)
 	p.vars["REDIS_URL"] = r.url()
@@ -208,6 +209,7 @@ func TestEveryAPIRouteWithRedisFailing(t *testing.T) {
 // TestMetricsOnItsOwnAddress serves /metrics on OUTREACH_METRICS_ADDR,
 // behind OUTREACH_METRICS_TOKEN, and not on the public address.
 func TestMetricsOnItsOwnAddress(t *testing.T) {
+	t.Parallel()
 	const token = "metrics-token-0123456789"
 	s := startServe(t, map[string]string{"OUTREACH_METRICS_ADDR": "127.0.0.1:0", "OUTREACH_METRICS_TOKEN": token})
 	m := regexp.MustCompile(`"metrics_addr":"(127\.0\.0\.1:\d+)"`).FindStringSubmatch(s.logs.String())
@@ -236,6 +238,7 @@ func TestMetricsOnItsOwnAddress(t *testing.T) {
 // TestSiteNamesAreChecked refuses a site whose names would break the bot's
 // messages, with 422 naming the field; a good site is added.
 func TestSiteNamesAreChecked(t *testing.T) {
+	t.Parallel()
 	s := startServe(t, map[string]string{"REDIS_URL": redistest.URL(t), "OUTREACH_REDIS_PREFIX": redistest.Prefix(t), "OUTREACH_ADMIN_TOKEN": adminToken})
 	for _, tt := range []struct{ body, field string }{
 		{`{"id":"tiznit","names":{"fr":"Tiz\nnit"}}`, "names.fr"},
@@ -262,6 +265,7 @@ func TestSiteNamesAreChecked(t *testing.T) {
 // than the request deadline (a partner on a slow link) is published; the
 // deadline counts from when the body has arrived.
 func TestSlowUploadIsNotASlowRedis(t *testing.T) {
+	t.Parallel()
 	s := startServe(t, map[string]string{"REDIS_URL": redistest.URL(t), "OUTREACH_REDIS_PREFIX": redistest.Prefix(t),
 		"OUTREACH_ADMIN_TOKEN": adminToken, "OUTREACH_REQUEST_TIMEOUT": "1s"})
 	body, _ := json.Marshal(map[string]any{"files": contentFiles(t)})

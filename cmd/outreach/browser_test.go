@@ -58,6 +58,47 @@ var shotsDir = sync.OnceValue(func() string {
 	return dir
 })
 
+// browserTests is how many tests may drive Chromium at once: the machines
+// have two cores, and more browsers at once make every page slow.
+const browserTests = 2
+
+// browserSlots limits the tests that drive Chromium at once to browserTests.
+// A test holds one slot for all its browsers (a test may drive two, an
+// admin and a person), so that two tests never wait on each other's.
+var browserSlots = struct {
+	sem  chan struct{}
+	mu   sync.Mutex
+	held map[string]int // top-level test name: its browsers running
+}{sem: make(chan struct{}, browserTests), held: map[string]int{}}
+
+// holdBrowserSlot waits for a slot for t's top-level test, unless that test
+// holds one already, and returns what gives it back once t's browser has
+// stopped.
+func holdBrowserSlot(t testing.TB) (release func()) {
+	test, _, _ := strings.Cut(t.Name(), "/")
+	s := &browserSlots
+	s.mu.Lock()
+	n := s.held[test]
+	if n > 0 {
+		s.held[test] = n + 1
+		s.mu.Unlock()
+	} else {
+		s.mu.Unlock()
+		s.sem <- struct{}{}
+		s.mu.Lock()
+		s.held[test]++
+		s.mu.Unlock()
+	}
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.held[test]--; s.held[test] == 0 {
+			delete(s.held, test)
+			<-s.sem
+		}
+	}
+}
+
 // newBrowser starts a headless Chromium for the service at base, with a
 // window of width × 900 pixels (390 for a phone). It stops at the end of
 // the test.
@@ -77,6 +118,7 @@ func newBrowser(t testing.TB, base string, width int) *browser {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(width, 900),
 	}
+	t.Cleanup(holdBrowserSlot(t)) // runs after the browser's own cleanup: cleanups run last first
 	b := &browser{t: t, base: base, shots: shotsDir()}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {

@@ -13,6 +13,7 @@ import (
 	"github.com/outreach-org/outreach/bot/redistest"
 	"github.com/outreach-org/outreach/bot/telegram/telegramtest"
 	"github.com/outreach-org/outreach/bot/twilio/twiliotest"
+	"github.com/outreach-org/outreach/bot/waitfor"
 )
 
 const (
@@ -98,6 +99,7 @@ func telegramUpdate(t *testing.T, base, secret, file string) int {
 }
 
 func TestEndToEndChannels(t *testing.T) {
+	t.Parallel()
 	c := shipped(t)
 	p := withProviders(t)
 	s := startServe(t, p.vars)
@@ -138,7 +140,7 @@ func TestEndToEndChannels(t *testing.T) {
 		t.Errorf("wrong Telegram secret: %d, want 403", code)
 	}
 
-	time.Sleep(300 * time.Millisecond) // time for any wrong extra send to show
+	waitOutboxEmpty(t, s.base) // any wrong extra send has been made
 	if n := len(p.twilio.Calls()); n != 2 {
 		t.Errorf("%d calls to Twilio, want 2: a retry or a forged request was answered", n)
 	}
@@ -172,6 +174,7 @@ func TestEndToEndChannels(t *testing.T) {
 // of a send (Twilio hangs), before the provider accepted and before the
 // acknowledgement. After a restart the reply is sent exactly once.
 func TestWorkerKilledMidSend(t *testing.T) {
+	t.Parallel()
 	p := withProviders(t)
 	p.twilio.SetDelay(time.Minute) // every send hangs until the client gives up
 	s := startServe(t, p.vars)
@@ -193,29 +196,43 @@ func TestWorkerKilledMidSend(t *testing.T) {
 	}
 
 	p.twilio.SetDelay(0)
-	startServe(t, p.vars)
+	s2 := startServe(t, p.vars)
 	p.twilio.WaitAccepted(t, 1, 15*time.Second)
-	time.Sleep(time.Second) // more than two claim rounds
+	waitOutboxEmpty(t, s2.base) // the reply is recorded sent: no claim round can send it again
 	if n := len(p.twilio.Accepted()); n != 1 {
 		t.Errorf("the reply was accepted %d times, want exactly once", n)
 	}
 }
 
+// waitFor waits (waitfor.Default at most) until cond holds.
 func waitFor(t testing.TB, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitfor.Cond(t, waitfor.Default, "the condition", cond)
+}
+
+// waitOutboxEmpty waits until the outbox of the service at base holds
+// nothing: no message waiting, being sent or delayed for a retry. A message
+// leaves the outbox once its send is recorded, so every message queued
+// before the call has reached the providers (or the dead letters) by its
+// return: what a test counts then is all there will be.
+func waitOutboxEmpty(t testing.TB, base string) {
+	t.Helper()
+	waitfor.Cond(t, waitfor.Default, "an empty outbox", func() bool { return outboxEmpty(t, base) })
+}
+
+// outboxEmpty reports whether the outbox of the service at base holds
+// nothing (see waitOutboxEmpty).
+func outboxEmpty(t testing.TB, base string) bool {
+	t.Helper()
+	code, depth := api(t, "GET", base+"/api/v1/outbox", adminToken, "")
+	return code == http.StatusOK && depth["reply"] == 0.0 && depth["bulk"] == 0.0 && depth["delayed"] == 0.0
 }
 
 // TestManyWorkersDoNotStarveWebhooks: outbox readers block on Redis, each
 // holding a connection; with many of them the webhooks and the reply
 // readers must still get connections.
 func TestManyWorkersDoNotStarveWebhooks(t *testing.T) {
+	t.Parallel()
 	p := withProviders(t)
 	p.vars["OUTREACH_OUTBOX_WORKERS"] = "32" // 96 blocked readers
 	s := startServe(t, p.vars)

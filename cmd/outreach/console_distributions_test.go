@@ -55,7 +55,7 @@ func TestConsoleDistributions(t *testing.T) {
 	// Let the replies leave, then count only what follows.
 	p.twilio.WaitAccepted(t, 5, 10*time.Second)
 	p.telegram.WaitSent(t, 8, 10*time.Second)
-	time.Sleep(300 * time.Millisecond)
+	waitOutboxEmpty(t, s.base)
 	twilioBefore, telegramBefore := len(p.twilio.Accepted()), len(p.telegram.Sent())
 
 	// A staff member, invited by an admin.

@@ -31,6 +31,7 @@ func simulateText(t *testing.T, base, contact, text string) string {
 }
 
 func TestPublishAndRollBack(t *testing.T) {
+	t.Parallel()
 	vars := map[string]string{"REDIS_URL": redistest.URL(t), "OUTREACH_REDIS_PREFIX": redistest.Prefix(t), "OUTREACH_ADMIN_TOKEN": adminToken}
 	a := startServe(t, vars)
 	b := startServe(t, copyVars(vars)) // a second instance on the same Redis

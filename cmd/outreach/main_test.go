@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,9 +19,27 @@ import (
 
 	"github.com/outreach-org/outreach/bot/content"
 	"github.com/outreach-org/outreach/bot/redistest"
+	"github.com/outreach-org/outreach/bot/waitfor"
 )
 
-func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
+// parallel is how many of this package's tests run at once when the
+// command line does not say (-parallel): most of them wait on timers, Redis,
+// the fake providers or a process of their own, not on the CPU, so more of
+// them than the machine has cores keep it busy. The browser tests are
+// limited apart (browserTests).
+const parallel = 16
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		flag.Set("test.parallel", strconv.Itoa(parallel))
+	}
+	code := redistest.Main(m)
+	removeBinary()
+	os.Exit(code)
+}
 
 func env(vars map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
@@ -54,6 +74,7 @@ func welcome(c *content.Content, lang string) string {
 
 // TestChatNamesTheOrg: OUTREACH_ORG_NAME reaches the welcome.
 func TestChatNamesTheOrg(t *testing.T) {
+	t.Parallel()
 	var out, errOut bytes.Buffer
 	err := run(context.Background(), []string{"chat"}, env(map[string]string{"OUTREACH_ORG_NAME": "Caritas Nador"}), strings.NewReader("hello\n"), &out, &errOut)
 	if err != nil {
@@ -65,6 +86,7 @@ func TestChatNamesTheOrg(t *testing.T) {
 }
 
 func TestChat(t *testing.T) {
+	t.Parallel()
 	c := shipped(t)
 	tests := []struct {
 		input string
@@ -116,6 +138,7 @@ func replaceIn(t *testing.T, path, old, new string) {
 }
 
 func TestValidate(t *testing.T) {
+	t.Parallel()
 	var out, errOut bytes.Buffer
 	if err := run(context.Background(), []string{"validate"}, env(nil), nil, &out, &errOut); err != nil {
 		t.Fatalf("validate of the shipped content: %v\n%s", err, errOut.String())
@@ -221,16 +244,14 @@ func startServe(t testing.TB, vars map[string]string) *service {
 
 func waitHealthy(t testing.TB, base string) {
 	t.Helper()
-	for range 100 {
-		if resp, err := http.Get(base + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+	waitfor.Cond(t, waitfor.Default, "/healthz to answer 200", func() bool {
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			return false
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("/healthz never answered 200")
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }
 
 const adminToken = "test-admin-token-0123456789abcdef"
@@ -276,6 +297,7 @@ func say(t *testing.T, base, contact, text string) []string {
 }
 
 func TestServeKeepsConversationAcrossRestart(t *testing.T) {
+	t.Parallel()
 	c := shipped(t)
 	vars := map[string]string{
 		"REDIS_URL":             redistest.URL(t),
@@ -304,6 +326,7 @@ func TestServeKeepsConversationAcrossRestart(t *testing.T) {
 }
 
 func TestServeRoutes(t *testing.T) {
+	t.Parallel()
 	s := startServe(t, map[string]string{
 		"REDIS_URL":             redistest.URL(t),
 		"OUTREACH_REDIS_PREFIX": redistest.Prefix(t),
@@ -354,6 +377,7 @@ func TestServeRoutes(t *testing.T) {
 }
 
 func TestServeWithoutAdminTokenClosesAPI(t *testing.T) {
+	t.Parallel()
 	s := startServe(t, map[string]string{"REDIS_URL": redistest.URL(t), "OUTREACH_REDIS_PREFIX": redistest.Prefix(t)})
 	if status, _ := simulate(t, s.base, "anything-at-all-0123456789", `{"contact":"a","text":"hi"}`); status != 401 {
 		t.Errorf("simulate with no admin token configured = %d, want 401", status)
@@ -361,6 +385,7 @@ func TestServeWithoutAdminTokenClosesAPI(t *testing.T) {
 }
 
 func TestServeEmbeddedStore(t *testing.T) {
+	t.Parallel()
 	s := startServe(t, map[string]string{"OUTREACH_ADMIN_TOKEN": adminToken})
 	if got := say(t, s.base, "x", "hello"); len(got) != 2 {
 		t.Errorf("embedded store: %d replies, want 2", len(got))
@@ -371,6 +396,7 @@ func TestServeEmbeddedStore(t *testing.T) {
 }
 
 func TestCommandLine(t *testing.T) {
+	t.Parallel()
 	var out, errOut bytes.Buffer
 	if err := run(context.Background(), nil, env(nil), nil, &out, &errOut); err == nil || !strings.Contains(errOut.String(), "usage") {
 		t.Errorf("no command: err %v, stderr %q", err, errOut.String())
@@ -414,6 +440,7 @@ func apiWith(t testing.TB, method, url, token, body string, headers map[string]s
 }
 
 func TestTokensAndRoles(t *testing.T) {
+	t.Parallel()
 	s := startServe(t, map[string]string{
 		"REDIS_URL":             redistest.URL(t),
 		"OUTREACH_REDIS_PREFIX": redistest.Prefix(t),
@@ -471,6 +498,7 @@ func TestTokensAndRoles(t *testing.T) {
 }
 
 func TestChatWithContentDir(t *testing.T) {
+	t.Parallel()
 	dir := copyContent(t)
 	replaceIn(t, filepath.Join(dir, "locales", "fr.yaml"), `main_title: "`, `main_title: "BROUILLON - `)
 	var out, errOut bytes.Buffer

@@ -106,6 +106,7 @@ func requestOf(t *testing.T, base, text string) string {
 // subscriber, no outbox entry, nothing sent — and every simulation key
 // expires within an hour.
 func TestSimulationLeavesRealDataAlone(t *testing.T) {
+	t.Parallel()
 	c := shipped(t)
 	p := withProviders(t)
 	s := startServe(t, p.vars)
@@ -175,6 +176,7 @@ func TestSimulationLeavesRealDataAlone(t *testing.T) {
 // While all this happens, no key or value under the prefix — streams,
 // retries and dead letters included — nor the log holds a marker in clear.
 func TestStaffRepliesSealedAtRest(t *testing.T) {
+	t.Parallel()
 	p := withProviders(t)
 	p.vars["OUTREACH_SEND_MAX_TRIES"] = "2"
 	s := startServe(t, p.vars)
@@ -270,6 +272,7 @@ func personal(prefix, k string) (personal, shared bool) {
 // broadcast and staff's reply, every key about a person expires, within
 // the retention period.
 func TestPersonalKeysExpireWithinRetention(t *testing.T) {
+	t.Parallel()
 	p := withProviders(t)
 	p.vars["OUTREACH_QUIET_HOURS"] = ""
 	p.vars["OUTREACH_RETENTION"] = "480h" // 20 days: shorter than the outbox's own periods too

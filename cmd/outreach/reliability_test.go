@@ -93,6 +93,7 @@ func status(t *testing.T, url string) int {
 // half-written; when Redis returns, the retried message is handled and its
 // reply sent, once.
 func TestRedisDownAndBack(t *testing.T) {
+	t.Parallel()
 	r := startOwnRedis(t)
 	p := withProviders(t)
 	p.vars["REDIS_URL"] = r.url()
@@ -125,7 +126,7 @@ func TestRedisDownAndBack(t *testing.T) {
 	if !strings.Contains(calls[2].Body, shipped(t).Text("fr", "health_title", nil)) {
 		t.Errorf("after Redis came back, 2 got %q", calls[2].Body)
 	}
-	time.Sleep(300 * time.Millisecond)
+	waitOutboxEmpty(t, s.base)
 	if n := len(p.twilio.Accepted()); n != 3 {
 		t.Errorf("%d messages sent, want 3", n)
 	}
@@ -145,6 +146,7 @@ func smsBody(t *testing.T, base, sid, body string) int {
 // TestSIGTERMStopsGracefully builds the real binary, starts it, and sends it
 // SIGTERM: it stops accepting and exits by itself, within its shutdown time.
 func TestSIGTERMStopsGracefully(t *testing.T) {
+	t.Parallel()
 	bin := buildBinary(t)
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := ln.Addr().String()

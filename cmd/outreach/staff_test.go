@@ -83,6 +83,7 @@ func broadcastReport(t *testing.T, base, id string) map[string]any {
 // others, each in their language; its broadcast counts match; cancelling it
 // tells the same two.
 func TestDistributionNotices(t *testing.T) {
+	t.Parallel()
 	c := shipped(t)
 	p := withProviders(t)
 	p.vars["OUTREACH_QUIET_HOURS"] = ""
@@ -177,6 +178,7 @@ func TestDistributionNotices(t *testing.T) {
 }
 
 func TestBroadcastAPI(t *testing.T) {
+	t.Parallel()
 	p := withProviders(t)
 	p.vars["OUTREACH_QUIET_HOURS"] = ""
 	s := startServe(t, p.vars)
@@ -198,7 +200,7 @@ func TestBroadcastAPI(t *testing.T) {
 		t.Errorf("broadcast body %q", calls[5].Body)
 	}
 	waitFor(t, func() bool { return broadcastReport(t, s.base, id)["status"] == "done" })
-	time.Sleep(300 * time.Millisecond)
+	waitOutboxEmpty(t, s.base)
 	if n := len(p.twilio.Accepted()); n != 6 {
 		t.Errorf("%d messages, want 6: the broadcast went twice", n)
 	}
@@ -219,6 +221,7 @@ func TestBroadcastAPI(t *testing.T) {
 }
 
 func TestSitesAPI(t *testing.T) {
+	t.Parallel()
 	s := startServe(t, map[string]string{"OUTREACH_ADMIN_TOKEN": adminToken})
 	code, out := api(t, "GET", s.base+"/api/v1/sites", adminToken, "")
 	if code != 200 || !strings.Contains(fmt.Sprint(out), "nador") {
@@ -254,6 +257,7 @@ func TestSitesAPI(t *testing.T) {
 }
 
 func TestRequestsToAPerson(t *testing.T) {
+	t.Parallel()
 	c := shipped(t)
 	p := withProviders(t)
 	s := startServe(t, p.vars)
@@ -262,7 +266,9 @@ func TestRequestsToAPerson(t *testing.T) {
 	for _, text := range []string{"Bonjour", "0", "Mon mari me frappe, j'ai besoin d'aide"} {
 		ppl.sms(person, text)
 	}
-	before := len(p.twilio.WaitAccepted(t, 4, 10*time.Second))
+	p.twilio.WaitAccepted(t, 4, 10*time.Second)
+	waitOutboxEmpty(t, s.base)
+	before := len(p.twilio.Accepted())
 	ppl.sms(person, "Je suis à Nador, près de la gare")
 	code, out := api(t, "GET", s.base+"/api/v1/requests", adminToken, "")
 	if code != 200 {
@@ -282,7 +288,7 @@ func TestRequestsToAPerson(t *testing.T) {
 	if strings.Contains(fmt.Sprint(out), "611000020") {
 		t.Error("the request list shows the phone number")
 	}
-	time.Sleep(300 * time.Millisecond)
+	waitOutboxEmpty(t, s.base)
 	if n := len(p.twilio.Accepted()); n != before {
 		t.Errorf("the bot answered %d times while the request was open", n-before)
 	}
@@ -299,7 +305,7 @@ func TestRequestsToAPerson(t *testing.T) {
 	if code, out := api(t, "GET", s.base+"/api/v1/requests/"+id, adminToken, ""); code != 200 || fmt.Sprint(out["then"]) != "[Je suis à Nador, près de la gare 2]" {
 		t.Errorf("after staff replied, 2 went: %d %v; want it among what the person wrote after", code, out["then"])
 	}
-	time.Sleep(300 * time.Millisecond)
+	waitOutboxEmpty(t, s.base)
 	if n := len(p.twilio.Accepted()); n != before+1 {
 		t.Errorf("the bot answered a number %d times after staff replied", n-before-1)
 	}
@@ -317,7 +323,7 @@ func TestRequestsToAPerson(t *testing.T) {
 	if code, _ := api(t, "POST", s.base+"/api/v1/requests/"+id+"/reply", adminToken, `{"text":"x"}`); code != 409 {
 		t.Errorf("reply to a closed request: %d, want 409", code)
 	}
-	time.Sleep(300 * time.Millisecond)
+	waitOutboxEmpty(t, s.base)
 	if n := len(p.twilio.Accepted()); n != before+2 {
 		t.Errorf("%d messages after closing twice, want one notice", n-before-1)
 	}
@@ -339,6 +345,7 @@ func TestRequestsToAPerson(t *testing.T) {
 }
 
 func TestStaffCommands(t *testing.T) {
+	t.Parallel()
 	p := withProviders(t)
 	p.vars["OUTREACH_QUIET_HOURS"] = ""
 	s := startServe(t, p.vars)
@@ -390,6 +397,7 @@ func TestStaffCommands(t *testing.T) {
 // TestCancelledDistributionStopsItsNotice: cancelling while the notice is
 // still going out stops the rest of it; those who got it are told.
 func TestCancelledDistributionStopsItsNotice(t *testing.T) {
+	t.Parallel()
 	p := withProviders(t)
 	p.vars["OUTREACH_QUIET_HOURS"] = ""
 	p.vars["OUTREACH_RATE_SMS"] = "2" // two segments a second: the notice (2 segments) goes slowly
@@ -437,6 +445,7 @@ func TestCancelledDistributionStopsItsNotice(t *testing.T) {
 // under the service's prefix, and all its log output, for the phone numbers
 // and chat ids used: none may appear.
 func TestNoPersonalDataAtRest(t *testing.T) {
+	t.Parallel()
 	p := withProviders(t)
 	p.vars["OUTREACH_QUIET_HOURS"] = ""
 	s := startServe(t, p.vars)
@@ -486,6 +495,7 @@ func TestNoPersonalDataAtRest(t *testing.T) {
 // under way (its lock held, as by another instance), a second change is
 // answered 409 with Retry-After and changes nothing; afterwards it goes.
 func TestOneChangeOfADistributionAtATime(t *testing.T) {
+	t.Parallel()
 	p := withProviders(t)
 	s := startServe(t, p.vars)
 	start := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Hour)
@@ -534,6 +544,7 @@ func postBroadcast(t *testing.T, base, key, body string) (int, map[string]any) {
 // answered 422 with a JSON error naming the field (or 409 for a reused
 // Idempotency-Key), and nothing is sent or stored.
 func TestStaffMistakesAreRefused(t *testing.T) {
+	t.Parallel()
 	p := withProviders(t)
 	s := startServe(t, p.vars)
 	if code, out := api(t, "PATCH", s.base+"/api/v1/sites/rabat", adminToken, `{"retired":true}`); code != 200 {
@@ -633,6 +644,7 @@ func (l *lines) Write(p []byte) (int, error) {
 // says the broadcast's id before it waits, so that it can be cancelled
 // meanwhile; flags work before and after the id; --url names the service.
 func TestStaffCommandLine(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{
 		{"--help"}, {"-h"}, {"help"},
 		{"serve", "--help"}, {"chat", "-h"}, {"validate", "--help"}, {"telegram-webhook", "--help"}, {"telegram-webhook", "set", "--help"},

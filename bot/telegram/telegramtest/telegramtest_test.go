@@ -40,6 +40,7 @@ func asAPIError(t *testing.T, err error) *tgbotapi.Error {
 }
 
 func TestNewBotAPIWithAPIEndpoint(t *testing.T) {
+	t.Parallel()
 	srv := NewServer(t, testToken)
 	bot, err := tgbotapi.NewBotAPIWithAPIEndpoint(testToken, srv.URL+"/bot%s/%s")
 	if err != nil {
@@ -54,6 +55,7 @@ func TestNewBotAPIWithAPIEndpoint(t *testing.T) {
 }
 
 func TestWrongToken(t *testing.T) {
+	t.Parallel()
 	srv := NewServer(t, testToken)
 	_, err := tgbotapi.NewBotAPIWithAPIEndpoint("123456789:wrong", srv.URL+"/bot%s/%s")
 	if te := asAPIError(t, err); te.Code != 404 || te.Message != "Not Found" {
@@ -65,6 +67,7 @@ func TestWrongToken(t *testing.T) {
 }
 
 func TestSendMessage(t *testing.T) {
+	t.Parallel()
 	srv := NewServer(t, testToken)
 	bot := newBot(srv, testToken, nil)
 
@@ -94,6 +97,7 @@ func TestSendMessage(t *testing.T) {
 }
 
 func TestInlineKeyboardEchoed(t *testing.T) {
+	t.Parallel()
 	srv := NewServer(t, testToken)
 	bot := newBot(srv, testToken, nil)
 
@@ -123,6 +127,7 @@ func TestInlineKeyboardEchoed(t *testing.T) {
 }
 
 func TestSendMessageValidation(t *testing.T) {
+	t.Parallel()
 	srv := NewServer(t, testToken)
 	bot := newBot(srv, testToken, nil)
 	tests := []struct {
@@ -151,6 +156,7 @@ func TestSendMessageValidation(t *testing.T) {
 }
 
 func TestFailNextRetryAfter(t *testing.T) {
+	t.Parallel()
 	srv := NewServer(t, testToken)
 	bot := newBot(srv, testToken, nil)
 
@@ -173,6 +179,7 @@ func TestFailNextRetryAfter(t *testing.T) {
 }
 
 func TestFailNextIsPerMethod(t *testing.T) {
+	t.Parallel()
 	srv := NewServer(t, testToken)
 	bot := newBot(srv, testToken, nil)
 
@@ -192,6 +199,7 @@ func TestFailNextIsPerMethod(t *testing.T) {
 }
 
 func TestFailChat(t *testing.T) {
+	t.Parallel()
 	srv := NewServer(t, testToken)
 	bot := newBot(srv, testToken, nil)
 
@@ -212,6 +220,7 @@ func TestFailChat(t *testing.T) {
 }
 
 func TestWebhook(t *testing.T) {
+	t.Parallel()
 	srv := NewServer(t, testToken)
 	bot := newBot(srv, testToken, nil)
 
@@ -252,6 +261,7 @@ func TestWebhook(t *testing.T) {
 }
 
 func TestSetWebhookRefusals(t *testing.T) {
+	t.Parallel()
 	srv := NewServer(t, testToken)
 	bot := newBot(srv, testToken, nil)
 	tests := []struct {
@@ -276,6 +286,7 @@ func TestSetWebhookRefusals(t *testing.T) {
 }
 
 func TestJSONBody(t *testing.T) {
+	t.Parallel()
 	srv := NewServer(t, testToken)
 	body := `{"chat_id": 111111111, "text": "Bonjour", "disable_notification": true,
 		"reply_markup": {"inline_keyboard": [[{"text": "1", "callback_data": "1"}]]}, "parse_mode": null}`
@@ -318,6 +329,7 @@ func TestJSONBody(t *testing.T) {
 }
 
 func TestUnknownMethod(t *testing.T) {
+	t.Parallel()
 	srv := NewServer(t, testToken)
 	bot := newBot(srv, testToken, nil)
 	_, err := bot.MakeRequest("editMessageText", tgbotapi.Params{"chat_id": "42"})
@@ -330,6 +342,7 @@ func TestUnknownMethod(t *testing.T) {
 }
 
 func TestDelayStopsWhenClientGoesAway(t *testing.T) {
+	t.Parallel()
 	srv := NewServer(t, testToken)
 	srv.SetDelay(time.Minute)
 	bot := newBot(srv, testToken, &http.Client{Timeout: 50 * time.Millisecond})
@@ -349,6 +362,7 @@ func TestDelayStopsWhenClientGoesAway(t *testing.T) {
 }
 
 func TestConcurrentSends(t *testing.T) {
+	t.Parallel()
 	srv := NewServer(t, testToken)
 	bot := newBot(srv, testToken, nil)
 	srv.FailNext("sendMessage", 3, 429, "Too Many Requests: retry after 1", 1)
@@ -382,6 +396,7 @@ func TestConcurrentSends(t *testing.T) {
 // TestTestdata checks that each payload in ../testdata decodes into the
 // tgbotapi Update it stands for, with a distinct update_id.
 func TestTestdata(t *testing.T) {
+	t.Parallel()
 	tests := map[string]func(t *testing.T, u tgbotapi.Update){
 		"message_text_fr.json": func(t *testing.T, u tgbotapi.Update) {
 			m := u.Message
@@ -493,6 +508,7 @@ func (f *fatalRecorder) Helper() {}
 func (f *fatalRecorder) Fatalf(format string, args ...any) { f.msg = fmt.Sprintf(format, args...) }
 
 func TestWaitSentTimeout(t *testing.T) {
+	t.Parallel()
 	srv := NewServer(t, testToken)
 	bot := newBot(srv, testToken, nil)
 	srv.FailChat(42, 403, "Forbidden: bot was blocked by the user")

@@ -73,6 +73,7 @@ func restError(t *testing.T, err error) *client.TwilioRestError {
 }
 
 func TestSignPublishedVector(t *testing.T) {
+	t.Parallel()
 	params := url.Values{
 		"Digits":                {"1234"},
 		"CallSid":               {"CA1234567890ABCDE"},
@@ -98,6 +99,7 @@ func TestSignPublishedVector(t *testing.T) {
 }
 
 func TestSignMatchesTwilioGo(t *testing.T) {
+	t.Parallel()
 	params := url.Values{
 		"Body":       {"مرحبا & bonjour = 1+1"},
 		"From":       {"whatsapp:+212612345678"},
@@ -121,6 +123,7 @@ func TestSignMatchesTwilioGo(t *testing.T) {
 }
 
 func TestCreateMessageThroughTwilioGo(t *testing.T) {
+	t.Parallel()
 	srv := NewServer(t, testSID, testToken)
 	c := newClient(t, srv, testSID, testToken, 5*time.Second)
 
@@ -161,6 +164,7 @@ func TestCreateMessageThroughTwilioGo(t *testing.T) {
 }
 
 func TestMessagingServiceAndTemplate(t *testing.T) {
+	t.Parallel()
 	srv := NewServer(t, testSID, testToken)
 	c := newClient(t, srv, testSID, testToken, 5*time.Second)
 
@@ -184,6 +188,7 @@ func TestMessagingServiceAndTemplate(t *testing.T) {
 }
 
 func TestFailNext(t *testing.T) {
+	t.Parallel()
 	srv := NewServer(t, testSID, testToken)
 	c := newClient(t, srv, testSID, testToken, 5*time.Second)
 
@@ -208,6 +213,7 @@ func TestFailNext(t *testing.T) {
 // TestRateLimitNext: a 429 as Twilio answers it, with its Retry-After
 // header, reached through twilio-go.
 func TestRateLimitNext(t *testing.T) {
+	t.Parallel()
 	srv := NewServer(t, testSID, testToken)
 	var headers []string
 	target, _ := url.Parse(srv.URL)
@@ -244,6 +250,7 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func TestFailTo(t *testing.T) {
+	t.Parallel()
 	srv := NewServer(t, testSID, testToken)
 	c := newClient(t, srv, testSID, testToken, 5*time.Second)
 
@@ -265,6 +272,7 @@ func TestFailTo(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
+	t.Parallel()
 	srv := NewServer(t, testSID, testToken)
 	good := newClient(t, srv, testSID, testToken, 5*time.Second)
 
@@ -301,6 +309,7 @@ func TestErrors(t *testing.T) {
 }
 
 func TestErrorMessages(t *testing.T) {
+	t.Parallel()
 	srv := NewServer(t, testSID, testToken)
 	c := newClient(t, srv, testSID, testToken, 5*time.Second)
 	for _, code := range []int{21610, 21211, 30005, 30006, 63016, 20429, 20500, 12345} {
@@ -324,6 +333,7 @@ func TestErrorMessages(t *testing.T) {
 }
 
 func TestSegments(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		to, body string
 		want     int
@@ -346,6 +356,7 @@ func TestSegments(t *testing.T) {
 }
 
 func TestDelayStopsWhenClientGoesAway(t *testing.T) {
+	t.Parallel()
 	srv := NewServer(t, testSID, testToken)
 	c := newClient(t, srv, testSID, testToken, 50*time.Millisecond)
 	srv.SetDelay(time.Minute)
@@ -380,6 +391,7 @@ func TestDelayStopsWhenClientGoesAway(t *testing.T) {
 }
 
 func TestConcurrentSends(t *testing.T) {
+	t.Parallel()
 	srv := NewServer(t, testSID, testToken)
 	c := newClient(t, srv, testSID, testToken, 5*time.Second)
 	srv.FailNext(5, 429, 20429)
@@ -423,6 +435,7 @@ func TestConcurrentSends(t *testing.T) {
 // TestTestdata checks that each payload in ../testdata is one line of form
 // parameters with Twilio's common fields and the values its name promises.
 func TestTestdata(t *testing.T) {
+	t.Parallel()
 	inbound := map[string]string{"SmsStatus": "received", "AccountSid": testSID, "ApiVersion": "2010-04-01"}
 	status := map[string]string{"AccountSid": testSID, "ApiVersion": "2010-04-01"}
 	tests := map[string]struct {
@@ -524,6 +537,7 @@ func (f *fatalRecorder) Helper() {}
 func (f *fatalRecorder) Fatalf(format string, args ...any) { f.msg = fmt.Sprintf(format, args...) }
 
 func TestWaitAcceptedTimeout(t *testing.T) {
+	t.Parallel()
 	srv := NewServer(t, testSID, testToken)
 	c := newClient(t, srv, testSID, testToken, 5*time.Second)
 	srv.FailNext(1, 400, 21610)
