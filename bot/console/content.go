@@ -16,7 +16,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-
 	"github.com/outreach-org/outreach/bot/content"
 	"github.com/outreach-org/outreach/bot/dialog"
 	"github.com/outreach-org/outreach/bot/sms"
