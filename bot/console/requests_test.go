@@ -110,14 +110,8 @@ func (rc *reqConsole) person(t *testing.T, name string, role access.Role) *http.
 // put records a request as a turn would.
 func (rc *reqConsole) put(t *testing.T, req store.Request) {
 	t.Helper()
-	ws, err := rc.store.RequestWrites(req)
-	if err != nil {
+	if err := rc.store.AddRequest(context.Background(), req); err != nil {
 		t.Fatal(err)
-	}
-	for _, w := range append(ws, rc.store.RequestIndexWrites(req.Contact, req.ID)...) {
-		if err := rc.rdb.Do(context.Background(), append([]any{w.Cmd, w.Key}, w.Args...)...).Err(); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
 

@@ -459,12 +459,11 @@ func (s *Service) encode(c *content.Content, st engine.State) (data, dialog []by
 // turn builds the atomic write of one handled message. A simulation's
 // writes its own state only.
 func (s *Service) turn(contact string, msg Message, version int64, res *engine.Result) (store.Turn, error) {
-	var writes []store.Write
-	var err error
+	var t store.Turn
 	if Simulated(msg) {
 		simulateEffects(res)
-	} else if writes, err = s.effectWrites(contact, msg.Channel, res); err != nil {
-		return store.Turn{}, err
+	} else {
+		s.effects(&t, contact, msg.Channel, res)
 	}
 	c := msg.Content
 	if c == nil {
@@ -474,7 +473,7 @@ func (s *Service) turn(contact string, msg Message, version int64, res *engine.R
 	if err != nil {
 		return store.Turn{}, err
 	}
-	t := store.Turn{Contact: contact, Version: version, Data: data, Dialog: dialog, DialogTTL: ttl, SeenID: msg.ProviderID}
+	t.Contact, t.Version, t.Data, t.Dialog, t.DialogTTL, t.SeenID = contact, version, data, dialog, ttl, msg.ProviderID
 	if s.delivers(msg) {
 		t.Address, t.Channel = s.store.Seal(msg.Address), msg.Channel
 		t.Outbox = s.opts.Outbox.Keys().Stream(outbox.Reply)
@@ -495,7 +494,6 @@ func (s *Service) turn(contact string, msg Message, version int64, res *engine.R
 			t.Entries = []string{e.Encode()}
 		}
 	}
-	t.Writes = writes
 	return t, nil
 }
 
@@ -510,48 +508,37 @@ func simulateEffects(res *engine.Result) {
 	}
 }
 
-// effectWrites turns a step's effects into writes of the same turn; a
-// request to a person is noted in the new state, so that the bot stays
-// quiet until staff close it.
-func (s *Service) effectWrites(contact, channel string, res *engine.Result) ([]store.Write, error) {
-	var ws []store.Write
-	sites := func(cmd string, list []string) {
-		for _, site := range list {
-			ws = append(ws, store.Write{Cmd: cmd, Key: s.store.SubscribersKey(site), Args: []any{contact}})
-		}
-	}
+// effects puts a step's effects into the turn that records it, as the
+// store's typed parts: sites subscribed to or left, a new request to a
+// person (noted in the new state, so that the bot stays quiet until staff
+// close it), a note into the open request.
+func (s *Service) effects(t *store.Turn, contact, channel string, res *engine.Result) {
 	for _, e := range res.Effects {
 		switch e.Kind {
 		// STOP and START leave the subscriber sets alone: a broadcast counts
 		// an opted-out subscriber as skipped, and START restores everything.
 		case engine.EffectSubscribe:
-			sites("SADD", e.Sites)
+			t.Subscribe = append(t.Subscribe, e.Sites...)
 		case engine.EffectUnsubscribe:
-			sites("SREM", e.Sites)
+			t.Unsubscribe = append(t.Unsubscribe, e.Sites...)
 		case engine.EffectHandover:
 			site := ""
 			if len(e.Sites) > 0 {
 				site = e.Sites[0]
 			}
 			id := outbox.NewID()
-			req, err := s.store.RequestWrites(store.Request{
+			t.Request = &store.Request{
 				ID: id, Contact: contact, Channel: channel, Lang: e.Lang, Site: site,
 				Text: s.store.Seal(e.Text), CreatedAt: s.opts.Now().UTC(), Open: true,
 				Urgent: e.Urgent || s.Content().Urgent(e.Text),
-			})
-			if err != nil {
-				return nil, err
 			}
-			ws = append(ws, req...)
-			ws = append(ws, s.store.RequestIndexWrites(contact, id)...)
 			res.State.Request, res.State.StaffReplied = id, false
 		case engine.EffectNote:
 			if res.State.Request != "" && e.Text != "" {
-				ws = append(ws, s.store.NoteWrites(res.State.Request, s.store.Seal(e.Text))...)
+				t.Note = &store.Note{Request: res.State.Request, Sealed: s.store.Seal(e.Text)}
 			}
 		}
 	}
-	return ws, nil
 }
 
 // SetOptedOut records that a person stopped messages at the provider

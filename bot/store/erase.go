@@ -16,14 +16,14 @@ import (
 // erasure finds them.
 func (s *Store) requestsOfKey(contact string) string { return s.keys.RequestsOf(contact) }
 
-// RequestIndexWrites return the writes that list a request under its
+// requestIndexWrites return the writes that list a request under its
 // contact. The list expires with the requests it names: the retention
 // period after the last one.
-func (s *Store) RequestIndexWrites(contact, id string) []Write {
+func (s *Store) requestIndexWrites(contact, id string) []write {
 	k := s.requestsOfKey(contact)
-	return []Write{
-		{Cmd: "SADD", Key: k, Args: []any{id}},
-		{Cmd: "PEXPIRE", Key: k, Args: []any{s.retention.Milliseconds()}},
+	return []write{
+		{"SADD", k, []any{id}},
+		{"PEXPIRE", k, []any{s.retention.Milliseconds()}},
 	}
 }
 

@@ -16,16 +16,8 @@ import (
 // putRequest records a request as a turn does.
 func putRequest(t *testing.T, st *store.Store, rdb redis.UniversalClient, req store.Request) {
 	t.Helper()
-	ctx := context.Background()
-	ws, err := st.RequestWrites(req)
-	if err != nil {
+	if err := st.AddRequest(context.Background(), req); err != nil {
 		t.Fatal(err)
-	}
-	ws = append(ws, st.RequestIndexWrites(req.Contact, req.ID)...)
-	for _, w := range ws {
-		if err := rdb.Do(ctx, append([]any{w.Cmd, w.Key}, w.Args...)...).Err(); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
 

@@ -22,7 +22,7 @@ func TestSimulationStoreRefusesSideEffects(t *testing.T) {
 	sim := st.Simulation(time.Minute)
 	for name, turn := range map[string]store.Turn{
 		"outbox entry": {Contact: "a", Data: []byte("{}"), Outbox: prefix + "{o}:reply", Entries: []string{"{}"}},
-		"subscription": {Contact: "a", Data: []byte("{}"), Writes: []store.Write{{Cmd: "SADD", Key: st.SubscribersKey("nador"), Args: []any{"a"}}}},
+		"subscription": {Contact: "a", Data: []byte("{}"), Subscribe: []string{"nador"}},
 		"address":      {Contact: "a", Data: []byte("{}"), Address: "sealed", Channel: "sms"},
 	} {
 		if err := sim.Commit(context.Background(), turn); !errors.Is(err, store.ErrSimulationWrite) {

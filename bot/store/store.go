@@ -279,16 +279,69 @@ type Turn struct {
 	// Outbox is the stream the Entries are appended to.
 	Outbox  string
 	Entries []string
-	// Writes are the turn's other writes.
-	Writes []Write
+	// Subscribe and Unsubscribe are the sites whose notices the person
+	// starts or stops getting.
+	Subscribe, Unsubscribe []string
+	// Request is a new request to talk to a person (its Text sealed); it
+	// is listed for staff and under the person, for erasure.
+	Request *Request
+	// Note is what the person wrote into their open request.
+	Note *Note
 }
 
-// Write is one more command a turn runs on a key: SADD, SREM, SET, ZADD,
-// ZREM, RPUSH or PEXPIRE.
-type Write struct {
-	Cmd  string
-	Key  string
-	Args []any
+// Note is a message a person wrote into their open request.
+type Note struct {
+	// Request is the request's id; Sealed the text, sealed.
+	Request, Sealed string
+}
+
+// write is one more command a turn's script runs on a key; the store alone
+// makes them, from the typed parts of a Turn (see turnWrites).
+type write struct {
+	cmd  string
+	key  string
+	args []any
+}
+
+// turnWrites encodes a turn's typed parts as the script's writes.
+func (s *Store) turnWrites(t Turn) ([]write, error) {
+	var ws []write
+	for _, site := range t.Subscribe {
+		ws = append(ws, write{"SADD", s.subscribersKey(site), []any{t.Contact}})
+	}
+	for _, site := range t.Unsubscribe {
+		ws = append(ws, write{"SREM", s.subscribersKey(site), []any{t.Contact}})
+	}
+	if t.Request != nil {
+		req, err := s.requestWrites(*t.Request)
+		if err != nil {
+			return nil, err
+		}
+		ws = append(ws, req...)
+		ws = append(ws, s.requestIndexWrites(t.Contact, t.Request.ID)...)
+	}
+	if t.Note != nil {
+		ws = append(ws, s.noteWrites(t.Note.Request, t.Note.Sealed)...)
+	}
+	return ws, nil
+}
+
+// AddRequest records a request to talk to a person outside a turn (a
+// call, an import, a test): as a turn records it, listed for staff and
+// under the person.
+func (s *Store) AddRequest(ctx context.Context, req Request) error {
+	ws, err := s.requestWrites(req)
+	if err != nil {
+		return err
+	}
+	ws = append(ws, s.requestIndexWrites(req.Contact, req.ID)...)
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, w := range ws {
+			p.Do(ctx, append([]any{w.cmd, w.key}, w.args...)...)
+		}
+		return nil
+	})
+	return err
 }
 
 // seenTTL is how long a provider message id is remembered. Telegram keeps an
@@ -308,7 +361,7 @@ var turnScript = redis.NewScript(turnSrc)
 // in one script: this needs a single Redis node (or Sentinel); on Cluster
 // those keys would sit in different slots.
 func (s *Store) Commit(ctx context.Context, t Turn) error {
-	if s.simulation && (len(t.Entries) > 0 || len(t.Writes) > 0 || t.Address != "") {
+	if s.simulation && (len(t.Entries) > 0 || len(t.Subscribe) > 0 || len(t.Unsubscribe) > 0 || t.Request != nil || t.Note != nil || t.Address != "") {
 		return ErrSimulationWrite
 	}
 	state := s.stateKey(t.Contact)
@@ -330,10 +383,14 @@ func (s *Store) Commit(ctx context.Context, t Turn) error {
 	for _, e := range t.Entries {
 		args = append(args, e)
 	}
-	for _, w := range t.Writes {
-		keys = append(keys, w.Key)
-		args = append(args, w.Cmd, len(w.Args))
-		args = append(args, w.Args...)
+	writes, err := s.turnWrites(t)
+	if err != nil {
+		return err
+	}
+	for _, w := range writes {
+		keys = append(keys, w.key)
+		args = append(args, w.cmd, len(w.args))
+		args = append(args, w.args...)
 	}
 	n, err := turnScript.Run(ctx, s.rdb, keys, args...).Int()
 	switch {
@@ -443,15 +500,15 @@ func (s *Store) SubscribersKey(site string) string {
 	return s.subscribersKey(site)
 }
 
-// RequestWrites returns the writes that record a request to talk to a person.
-func (s *Store) RequestWrites(req Request) ([]Write, error) {
+// requestWrites returns the writes that record a request to talk to a person.
+func (s *Store) requestWrites(req Request) ([]write, error) {
 	data, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
 	}
-	return []Write{
-		{Cmd: "SET", Key: s.requestKey(req.ID), Args: []any{data, "PX", s.retention.Milliseconds()}},
-		{Cmd: "ZADD", Key: s.keys.OpenRequests(), Args: []any{req.CreatedAt.UnixMilli(), req.ID}},
+	return []write{
+		{"SET", s.requestKey(req.ID), []any{data, "PX", s.retention.Milliseconds()}},
+		{"ZADD", s.keys.OpenRequests(), []any{req.CreatedAt.UnixMilli(), req.ID}},
 	}, nil
 }
 
@@ -483,12 +540,12 @@ type Request struct {
 func (s *Store) requestKey(id string) string { return s.keys.Request(id) }
 func (s *Store) notesKey(id string) string   { return s.keys.RequestNotes(id) }
 
-// NoteWrites returns the writes that add what a person wrote to their open
+// noteWrites returns the writes that add what a person wrote to their open
 // request (sealed text).
-func (s *Store) NoteWrites(id, sealed string) []Write {
-	return []Write{
-		{Cmd: "RPUSH", Key: s.notesKey(id), Args: []any{sealed}},
-		{Cmd: "PEXPIRE", Key: s.notesKey(id), Args: []any{s.retention.Milliseconds()}},
+func (s *Store) noteWrites(id, sealed string) []write {
+	return []write{
+		{"RPUSH", s.notesKey(id), []any{sealed}},
+		{"PEXPIRE", s.notesKey(id), []any{s.retention.Milliseconds()}},
 	}
 }
 

@@ -91,16 +91,13 @@ func seedConsole(b *testing.B, rdb redis.UniversalClient, prefix string, subscri
 	now := time.Now().UTC()
 	langs := []string{"fr", "en", "ar"}
 	for i := range requests {
-		ws, err := st.RequestWrites(store.Request{
+		err := st.AddRequest(ctx, store.Request{
 			ID: outbox.NewID(), Contact: fmt.Sprintf("c%07d", i), Channel: "sms", Lang: langs[i%3], Site: "nador",
 			Text: st.Seal("Bonjour, j'ai besoin d'aide pour inscrire mon fils a l'ecole"), CreatedAt: now.Add(-time.Duration(i) * time.Minute),
 			Open: true, Urgent: i%50 == 0,
 		})
 		if err != nil {
 			b.Fatal(err)
-		}
-		for _, w := range ws {
-			pipe.Do(ctx, append([]any{w.Cmd, w.Key}, w.Args...)...)
 		}
 		if pipe.Len() >= 5000 {
 			if _, err := pipe.Exec(ctx); err != nil {
