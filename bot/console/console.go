@@ -38,6 +38,8 @@ const Lifetime = 7 * 24 * time.Hour
 // Requests is what the console needs of the requests to a person.
 type Requests interface {
 	OpenRequests(ctx context.Context) ([]store.Request, error)
+	// RequestCounts are how many requests are open and urgent.
+	RequestCounts(ctx context.Context) (open, urgent int64, err error)
 	Request(ctx context.Context, id string) (store.Request, []string, error)
 	Open(sealed string) (string, error)
 	// requests

@@ -101,16 +101,11 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request) error {
 		d.ContentVersion = c.opts.Dialog.Version()
 	}
 	if c.opts.Requests != nil {
-		reqs, err := c.opts.Requests.OpenRequests(ctx)
+		open, urgent, err := c.opts.Requests.RequestCounts(ctx)
 		if err != nil {
 			return err
 		}
-		d.HasRequests, d.OpenRequests = true, len(reqs)
-		for _, q := range reqs {
-			if q.Urgent {
-				d.UrgentRequests++
-			}
-		}
+		d.HasRequests, d.OpenRequests, d.UrgentRequests = true, int(open), int(urgent)
 	}
 	if c.opts.Outbox != nil {
 		depth, err := c.opts.Outbox.Depth(ctx)

@@ -35,6 +35,9 @@ func (s Space) RequestAssignee(id string) string { return s.Key(RequestAssigneeF
 // OpenRequests is the open requests by time.
 func (s Space) OpenRequests() string { return s.Key(OpenRequestsF) }
 
+// UrgentRequests is the open requests that are urgent.
+func (s Space) UrgentRequests() string { return s.Key(UrgentRequestsF) }
+
 // ClosedRequests is the closed requests by time.
 func (s Space) ClosedRequests() string { return s.Key(ClosedRequestsF) }
 

@@ -162,6 +162,8 @@ var (
 		TTL: TTL{Purged, "ids of expired requests removed"}, Holds: Contact, Erase: RemoveIndexed, Index: RequestsOfF, Purge: MembersOutlive, Of: RequestF}
 	ClosedRequestsF = &Family{Name: "closed requests by time", Pattern: "{r}:requests:closed", Tag: "{r}", Type: ZSet,
 		TTL: TTL{Purged, "ids of expired requests removed"}, Holds: Contact, Erase: RemoveIndexed, Index: RequestsOfF, Purge: MembersOutlive, Of: RequestF}
+	UrgentRequestsF = &Family{Name: "open requests that are urgent", Pattern: "{r}:requests:urgent", Tag: "{r}", Type: Set,
+		TTL: TTL{Purged, "ids of expired requests removed; closing removes one"}, Holds: Contact, Erase: RemoveIndexed, Index: RequestsOfF, Purge: MembersOutlive, Of: RequestF}
 )
 
 // Sites and their subscribers.
@@ -233,7 +235,7 @@ var (
 var registry = []*Family{
 	ContactStateF, DialogF, SeenF, MinuteCountF, RequestsOfF,
 	SimStateF, SimDialogF, SimSeenF, SimCountF,
-	RequestF, RequestNotesF, RequestRepliesF, RequestAssigneeF, OpenRequestsF, ClosedRequestsF,
+	RequestF, RequestNotesF, RequestRepliesF, RequestAssigneeF, OpenRequestsF, ClosedRequestsF, UrgentRequestsF,
 	SubscribersF, SitesF, DistributionsF, DistributionLockF, DistributionOnceF, KeyringF, DataKeyF,
 	ContentDraftF, StatsDayF,
 	ContentCurrentF, ContentSeqF, ContentVersionsF, ContentVersionF,

@@ -165,3 +165,48 @@ func TestOpenThread(t *testing.T) {
 		t.Errorf("thread without notes: %+v", th.Messages)
 	}
 }
+
+// TestRequestCounts: open and urgent requests are counted from their
+// indexes: a request recorded urgent, one flagged urgent later, one closed.
+func TestRequestCounts(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := redistest.New(t)
+	ctx := context.Background()
+	st, err := store.New(ctx, rdb, store.Options{Prefix: prefix, DataKey: make([]byte, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	for _, r := range []store.Request{
+		{ID: "a", Contact: "c1", Open: true, Urgent: true, CreatedAt: now},
+		{ID: "b", Contact: "c2", Open: true, CreatedAt: now},
+		{ID: "c", Contact: "c3", Open: true, CreatedAt: now},
+	} {
+		putRequest(t, st, rdb, r)
+	}
+	if changed, err := st.MarkUrgent(ctx, "b"); err != nil || !changed {
+		t.Fatalf("MarkUrgent: %v %v", changed, err)
+	}
+	open, urgent, err := st.RequestCounts(ctx)
+	if err != nil || open != 3 || urgent != 2 {
+		t.Fatalf("counts %d open, %d urgent (%v); want 3 and 2", open, urgent, err)
+	}
+	closed, _, err := st.Request(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.Open = false
+	if err := st.PutRequest(ctx, closed); err != nil {
+		t.Fatal(err)
+	}
+	open, urgent, err = st.RequestCounts(ctx)
+	if err != nil || open != 2 || urgent != 1 {
+		t.Errorf("after closing an urgent one: %d open, %d urgent (%v); want 2 and 1", open, urgent, err)
+	}
+	if err := st.Erase(ctx, "c2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, urgent, _ := st.RequestCounts(ctx); urgent != 0 {
+		t.Errorf("after erasing the person of the other urgent one: %d urgent, want 0", urgent)
+	}
+}

@@ -61,14 +61,14 @@ func TestTurnScriptContract(t *testing.T) {
 	}
 }
 
-// The one-key scripts of the store touch their KEYS[1] only.
+// The small scripts of the store touch their declared keys only.
 func TestStoreOneKeyScriptsContract(t *testing.T) {
 	t.Parallel()
 	rdb, prefix := redistest.New(t)
 	ctx := context.Background()
 	k := keys.New(prefix)
 	rdb.HSet(ctx, k.ContactState("c1"), "v", 1)
-	rdb.Set(ctx, k.Request("r1"), `{"id":"r1"}`, 0)
+	rdb.Set(ctx, k.Request("r1"), `{"id":"r1","open":true}`, 0)
 	rdb.Set(ctx, k.Keyring(), "old", 0)
 	if err := setIfKept.Run(ctx, rdb, []string{k.ContactState("c1")}, "x", "undeliverable").Err(); err != nil {
 		t.Fatal(err)
@@ -76,10 +76,10 @@ func TestStoreOneKeyScriptsContract(t *testing.T) {
 	if n, _ := setIfKept.Run(ctx, rdb, []string{k.ContactState("gone")}, "x", "undeliverable").Int(); n != 0 {
 		t.Errorf("setIfKept on a missing state = %d, want 0", n)
 	}
-	if n, err := markUrgentScript.Run(ctx, rdb, []string{k.Request("r1")}).Int(); err != nil || n != 1 {
+	if n, err := markUrgentScript.Run(ctx, rdb, []string{k.Request("r1"), k.UrgentRequests()}, "r1").Int(); err != nil || n != 1 {
 		t.Errorf("markUrgent = %d, %v; want 1", n, err)
 	}
-	if n, _ := markUrgentScript.Run(ctx, rdb, []string{k.Request("gone")}).Int(); n != 0 {
+	if n, _ := markUrgentScript.Run(ctx, rdb, []string{k.Request("gone"), k.UrgentRequests()}, "gone").Int(); n != 0 {
 		t.Errorf("markUrgent on a missing request = %d, want 0", n)
 	}
 	if n, err := rewrap.Run(ctx, rdb, []string{k.Keyring()}, "old", "new").Int(); err != nil || n != 1 {
@@ -88,5 +88,5 @@ func TestStoreOneKeyScriptsContract(t *testing.T) {
 	if n, _ := rewrap.Run(ctx, rdb, []string{k.Keyring()}, "old", "newer").Int(); n != 0 {
 		t.Errorf("rewrap of a keyring changed meanwhile = %d, want 0", n)
 	}
-	redistest.OnlyDeclared(t, rdb, prefix, k.ContactState("c1"), k.Request("r1"), k.Keyring())
+	redistest.OnlyDeclared(t, rdb, prefix, k.ContactState("c1"), k.Request("r1"), k.UrgentRequests(), k.Keyring())
 }

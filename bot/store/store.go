@@ -506,10 +506,14 @@ func (s *Store) requestWrites(req Request) ([]write, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []write{
+	ws := []write{
 		{"SET", s.requestKey(req.ID), []any{data, "PX", s.retention.Milliseconds()}},
 		{"ZADD", s.keys.OpenRequests(), []any{req.CreatedAt.UnixMilli(), req.ID}},
-	}, nil
+	}
+	if req.Urgent && req.Open {
+		ws = append(ws, write{"SADD", s.keys.UrgentRequests(), []any{req.ID}})
+	}
+	return ws, nil
 }
 
 // Subscribers returns the contact keys subscribed to a site.
@@ -583,6 +587,7 @@ func (s *Store) PutRequest(ctx context.Context, r Request) error {
 		p.Set(ctx, s.requestKey(r.ID), data, s.retention)
 		if !r.Open {
 			p.ZRem(ctx, s.keys.OpenRequests(), r.ID)
+			p.SRem(ctx, s.keys.UrgentRequests(), r.ID)
 			p.ZAdd(ctx, s.keys.ClosedRequests(), redis.Z{Score: float64(r.CreatedAt.UnixMilli()), Member: r.ID})
 		}
 		return nil
@@ -718,10 +723,11 @@ func (s *Store) PutSites(ctx context.Context, sites []engine.Site) error {
 	return s.rdb.Set(ctx, s.keys.Sites(), data, 0).Err()
 }
 
-// markUrgentScript sets "urgent" in a stored request, keeping its expiry;
-// a request that is gone is left gone.
+// markUrgentScript sets "urgent" in a stored request, keeping its expiry,
+// and lists it among the urgent ones while it is open; a request that is
+// gone is left gone.
 //
-// KEYS[1] the request. ARGV none.
+// KEYS[1] the request, KEYS[2] the urgent requests. ARGV[1] its id.
 var markUrgentScript = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
@@ -729,6 +735,7 @@ local r = cjson.decode(v)
 if r.urgent then return 0 end
 r.urgent = true
 redis.call('SET', KEYS[1], cjson.encode(r), 'KEEPTTL')
+if r.open then redis.call('SADD', KEYS[2], ARGV[1]) end
 return 1
 `)
 
@@ -736,8 +743,23 @@ return 1
 // is open, after it was recorded as not urgent. It reports whether the
 // request changed.
 func (s *Store) MarkUrgent(ctx context.Context, id string) (bool, error) {
-	n, err := markUrgentScript.Run(ctx, s.rdb, []string{s.requestKey(id)}).Int()
+	n, err := markUrgentScript.Run(ctx, s.rdb, []string{s.requestKey(id), s.keys.UrgentRequests()}, id).Int()
 	return n == 1, err
+}
+
+// RequestCounts returns how many requests to a person are open, and how
+// many of those are urgent, in one round trip whatever their number.
+func (s *Store) RequestCounts(ctx context.Context) (open, urgent int64, err error) {
+	var o, u *redis.IntCmd
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		o = p.ZCard(ctx, s.keys.OpenRequests())
+		u = p.SCard(ctx, s.keys.UrgentRequests())
+		return nil
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	return o.Val(), u.Val(), nil
 }
 
 // SubscriberCounts returns how many people are subscribed to each site's
