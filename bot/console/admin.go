@@ -128,8 +128,8 @@ func (c *Console) adminPeople(w http.ResponseWriter, r *http.Request) error {
 // invitePerson invites a person: the page shows the one-time link once.
 // Inviting again someone whose link was never used makes a new link.
 func (c *Console) invitePerson(w http.ResponseWriter, r *http.Request) error {
-	if err := r.ParseForm(); err != nil {
-		return &pageError{status: http.StatusBadRequest, message: "error_bad_form"}
+	if err := readForm(r); err != nil {
+		return err
 	}
 	name := strings.TrimSpace(r.PostForm.Get("username"))
 	role, lang := access.Role(r.PostForm.Get("role")), r.PostForm.Get("lang")
@@ -286,8 +286,8 @@ func (c *Console) createToken(w http.ResponseWriter, r *http.Request) error {
 	if c.opts.Tokens == nil {
 		return errNotFound
 	}
-	if err := r.ParseForm(); err != nil {
-		return &pageError{status: http.StatusBadRequest, message: "error_bad_form"}
+	if err := readForm(r); err != nil {
+		return err
 	}
 	name, role := strings.TrimSpace(r.PostForm.Get("name")), access.Role(r.PostForm.Get("role"))
 	errs := map[string]string{}
@@ -464,8 +464,8 @@ func (c *Console) addSite(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := r.ParseForm(); err != nil {
-		return &pageError{status: http.StatusBadRequest, message: "error_bad_form"}
+	if err := readForm(r); err != nil {
+		return err
 	}
 	names, area, exact := siteForm(r, s.Languages())
 	site := engine.Site{ID: strings.TrimSpace(r.PostForm.Get("id")), Names: names, ExactPlace: exact}
@@ -526,8 +526,8 @@ func (c *Console) changeSite(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := r.ParseForm(); err != nil {
-		return &pageError{status: http.StatusBadRequest, message: "error_bad_form"}
+	if err := readForm(r); err != nil {
+		return err
 	}
 	names, area, exact := siteForm(r, s.Languages())
 	retired := r.PostForm.Get("retired") == "1"

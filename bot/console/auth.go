@@ -90,8 +90,8 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) error {
 // account and per address and slow the next ones down (access.Failures);
 // the right passphrase is never refused.
 func (c *Console) login(w http.ResponseWriter, r *http.Request) error {
-	if err := r.ParseForm(); err != nil {
-		return &pageError{status: http.StatusBadRequest, message: "error_bad_form"}
+	if err := readForm(r); err != nil {
+		return err
 	}
 	name, pass := strings.TrimSpace(r.PostForm.Get("username")), r.PostForm.Get("password")
 	addr := c.opts.ClientAddress(r)
@@ -187,8 +187,8 @@ func (c *Console) invitePage(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (c *Console) acceptInvite(w http.ResponseWriter, r *http.Request) error {
-	if err := r.ParseForm(); err != nil {
-		return &pageError{status: http.StatusBadRequest, message: "error_bad_form"}
+	if err := readForm(r); err != nil {
+		return err
 	}
 	token := r.PathValue("token")
 	person, err := c.opts.People.Invited(r.Context(), token)
@@ -240,8 +240,8 @@ func (c *Console) pageIn(r *http.Request, lang, title string, data any) *Page {
 
 // setLanguage keeps the language a person chose for the console.
 func (c *Console) setLanguage(w http.ResponseWriter, r *http.Request) error {
-	if err := r.ParseForm(); err != nil {
-		return &pageError{status: http.StatusBadRequest, message: "error_bad_form"}
+	if err := readForm(r); err != nil {
+		return err
 	}
 	lang := r.PostForm.Get("lang")
 	if !known(lang) {

@@ -204,8 +204,8 @@ func (p *Page) BcastWord(prefix, key string) string {
 // bcastForm reads the composer's form into a broadcast. Problems of the form
 // itself (a time that cannot be read) are returned by field, as message ids.
 func (c *Console) bcastForm(r *http.Request) (broadcast.Broadcast, map[string]string, error) {
-	if err := parseForm(r); err != nil {
-		return broadcast.Broadcast{}, nil, &pageError{status: http.StatusBadRequest, message: "error_bad_form"}
+	if err := readForm(r); err != nil {
+		return broadcast.Broadcast{}, nil, err
 	}
 	f := r.PostForm
 	b := broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{}, CreatedBy: signedIn(r).Name}
@@ -228,20 +228,6 @@ func (c *Console) bcastForm(r *http.Request) (broadcast.Broadcast, map[string]st
 		}
 	}
 	return b, bad, nil
-}
-
-// bcastMaxForm bounds a broadcast form's body: three texts of MaxText
-// characters, four bytes each at most, and the rest.
-const bcastMaxForm = 64 << 10
-
-// parseForm reads a form posted as a page's form does (URL-encoded) or as
-// console.js sends it for a live part (FormData: multipart).
-func parseForm(r *http.Request) error {
-	r.Body = http.MaxBytesReader(nil, r.Body, bcastMaxForm)
-	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
-		return r.ParseMultipartForm(bcastMaxForm)
-	}
-	return r.ParseForm()
 }
 
 func nonEmpty(s []string) []string {

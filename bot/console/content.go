@@ -396,8 +396,8 @@ const maxContentText = 4000
 // only a publish refuses them); the page then shows them next to the
 // fields, with status 422.
 func (c *Console) contentSave(w http.ResponseWriter, r *http.Request) error {
-	if err := r.ParseForm(); err != nil {
-		return &pageError{status: http.StatusBadRequest, message: "error_bad_form"}
+	if err := readForm(r); err != nil {
+		return err
 	}
 	st, err := c.contentState(r)
 	if err != nil {
@@ -525,8 +525,8 @@ func (c *Console) contentMeter(w http.ResponseWriter, r *http.Request) error {
 	if err := c.contentOn(); err != nil {
 		return err
 	}
-	if err := r.ParseForm(); err != nil {
-		return &pageError{status: http.StatusBadRequest, message: "error_bad_form"}
+	if err := readForm(r); err != nil {
+		return err
 	}
 	name := r.URL.Query().Get("field")
 	if !strings.HasPrefix(name, "text_") {

@@ -52,8 +52,8 @@ func (c *Console) contentPublishPage(w http.ResponseWriter, r *http.Request) err
 // validates it once more), puts it in use at once, and removes the
 // draft. Other instances follow within seconds (versions.Follow).
 func (c *Console) contentPublish(w http.ResponseWriter, r *http.Request) error {
-	if err := r.ParseForm(); err != nil {
-		return &pageError{status: http.StatusBadRequest, message: "error_bad_form"}
+	if err := readForm(r); err != nil {
+		return err
 	}
 	st, err := c.contentState(r)
 	if err != nil {
@@ -206,8 +206,8 @@ func (c *Console) contentDiscardPage(w http.ResponseWriter, r *http.Request) err
 
 // contentDiscard throws the draft away, if it is still as it was shown.
 func (c *Console) contentDiscard(w http.ResponseWriter, r *http.Request) error {
-	if err := r.ParseForm(); err != nil {
-		return &pageError{status: http.StatusBadRequest, message: "error_bad_form"}
+	if err := readForm(r); err != nil {
+		return err
 	}
 	if err := c.contentOn(); err != nil {
 		return err

@@ -110,8 +110,8 @@ func (c *Console) contentSim(w http.ResponseWriter, r *http.Request) error {
 
 // contentSimSend runs one message through the bot with the draft.
 func (c *Console) contentSimSend(w http.ResponseWriter, r *http.Request) error {
-	if err := r.ParseForm(); err != nil {
-		return &pageError{status: http.StatusBadRequest, message: "error_bad_form"}
+	if err := readForm(r); err != nil {
+		return err
 	}
 	st, err := c.contentState(r)
 	if err != nil {
@@ -206,8 +206,8 @@ func effectNames(effects []engine.Effect) []string {
 // contentSimRestart starts the person's simulated conversations afresh,
 // in every language.
 func (c *Console) contentSimRestart(w http.ResponseWriter, r *http.Request) error {
-	if err := r.ParseForm(); err != nil {
-		return &pageError{status: http.StatusBadRequest, message: "error_bad_form"}
+	if err := readForm(r); err != nil {
+		return err
 	}
 	st, err := c.contentState(r)
 	if err != nil {

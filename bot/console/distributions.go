@@ -388,7 +388,7 @@ func distProblems(p *Page, err error, bad map[string]bool) (map[string]string, b
 }
 
 func (c *Console) distNewPost(w http.ResponseWriter, r *http.Request) error {
-	if err := distParseForm(r); err != nil {
+	if err := readForm(r); err != nil {
 		return err
 	}
 	p, fd, err := c.distFormPage(r, "")
@@ -460,24 +460,9 @@ func hiddenFields(f url.Values) [][2]string {
 	return out
 }
 
-// distParseForm reads a form, sent by the browser (urlencoded) or by the
-// live preview (console.js posts FormData: multipart).
-func distParseForm(r *http.Request) error {
-	var err error
-	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
-		err = r.ParseMultipartForm(64 << 10)
-	} else {
-		err = r.ParseForm()
-	}
-	if err != nil {
-		return &pageError{status: http.StatusBadRequest, message: "error_bad_form"}
-	}
-	return nil
-}
-
 // distNewFragment is the live preview of the new distribution's form.
 func (c *Console) distNewFragment(w http.ResponseWriter, r *http.Request) error {
-	if err := distParseForm(r); err != nil {
+	if err := readForm(r); err != nil {
 		return err
 	}
 	p, fd, err := c.distFormPage(r, "")
@@ -722,7 +707,7 @@ func (c *Console) distPatch(r *http.Request, d engine.Distribution, langs []stri
 }
 
 func (c *Console) distEditPost(w http.ResponseWriter, r *http.Request) error {
-	if err := distParseForm(r); err != nil {
+	if err := readForm(r); err != nil {
 		return err
 	}
 	d, err := c.distEditable(r)
@@ -792,7 +777,7 @@ func (c *Console) distEditPost(w http.ResponseWriter, r *http.Request) error {
 
 // distEditFragment is the live preview of a change.
 func (c *Console) distEditFragment(w http.ResponseWriter, r *http.Request) error {
-	if err := distParseForm(r); err != nil {
+	if err := readForm(r); err != nil {
 		return err
 	}
 	d, err := c.distEditable(r)
@@ -833,7 +818,7 @@ func (c *Console) distCancelPage(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (c *Console) distCancel(w http.ResponseWriter, r *http.Request) error {
-	if err := distParseForm(r); err != nil {
+	if err := readForm(r); err != nil {
 		return err
 	}
 	d, err := c.distEditable(r)

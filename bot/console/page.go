@@ -397,3 +397,23 @@ func (p *Page) FlashText() string {
 func (p *Page) In(section string) bool {
 	return p.Path == section || strings.HasPrefix(p.Path, section+"/")
 }
+
+// maxForm bounds a posted console form (the server bounds every body the
+// same way): three texts of the longest message, and the rest.
+const maxForm = 64 << 10
+
+// readForm reads a posted form into r.PostForm: URL-encoded, as pages and
+// console.js post it, or multipart. One that cannot be read is a 400 page.
+func readForm(r *http.Request) error {
+	r.Body = http.MaxBytesReader(nil, r.Body, maxForm)
+	var err error
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		err = r.ParseMultipartForm(maxForm)
+	} else {
+		err = r.ParseForm()
+	}
+	if err != nil {
+		return &pageError{status: http.StatusBadRequest, message: "error_bad_form"}
+	}
+	return nil
+}

@@ -19,9 +19,6 @@ import (
 // requestsPerPage is how many requests one page of the inbox lists.
 const requestsPerPage = 50
 
-// maxReplyForm bounds the body of a reply form: the text and a little more.
-const maxReplyForm = 64 << 10
-
 // requestRow is a request as the inbox lists it: who asked is a
 // pseudonym, never an address; what they wrote is only in the thread.
 type requestRow struct {
@@ -296,23 +293,13 @@ func measure(channel, text string) segmentsData {
 	return s
 }
 
-// parseReply reads a reply form, sent as a form or, by the live counter,
-// as multipart data.
-func parseReply(w http.ResponseWriter, r *http.Request) error {
-	r.Body = http.MaxBytesReader(w, r.Body, maxReplyForm)
-	if err := r.ParseMultipartForm(maxReplyForm); err != nil && !errors.Is(err, http.ErrNotMultipart) {
-		return &pageError{status: http.StatusBadRequest, message: "error_bad_form"}
-	}
-	return nil
-}
-
 // requestSegments is the live counter of the reply box: what the text
 // typed so far costs on the person's channel.
 func (c *Console) requestSegments(w http.ResponseWriter, r *http.Request) error {
 	if err := c.requestsReady(); err != nil {
 		return err
 	}
-	if err := parseReply(w, r); err != nil {
+	if err := readForm(r); err != nil {
 		return err
 	}
 	req, _, err := c.opts.Requests.Request(r.Context(), r.PathValue("id"))
@@ -331,7 +318,7 @@ func (c *Console) replyRequest(w http.ResponseWriter, r *http.Request) error {
 	if err := c.requestsReady(); err != nil {
 		return err
 	}
-	if err := parseReply(w, r); err != nil {
+	if err := readForm(r); err != nil {
 		return err
 	}
 	id, text := r.PathValue("id"), r.PostForm.Get("text")
