@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -87,14 +88,7 @@ var funcs = template.FuncMap{
 	// list makes a slice in a template.
 	"list": func(v ...any) []any { return v },
 	// has reports whether s holds v.
-	"has": func(s []string, v string) bool {
-		for _, x := range s {
-			if x == v {
-				return true
-			}
-		}
-		return false
-	},
+	"has": slices.Contains[[]string],
 }
 
 // Page is what every template gets: the person, the language and the
@@ -319,14 +313,7 @@ func (c *Console) language(r *http.Request, person access.Person) string {
 	return Languages[0]
 }
 
-func known(lang string) bool {
-	for _, l := range Languages {
-		if l == lang {
-			return true
-		}
-	}
-	return false
-}
+func known(lang string) bool { return slices.Contains(Languages, lang) }
 
 // setFlash keeps a message for the next page.
 func (c *Console) setFlash(r *http.Request, id string, args ...string) {
