@@ -123,40 +123,21 @@ type Options struct {
 	// channels listed in Deliver and the people who first choose a
 	// language or name a city; nil counts nothing.
 	Stats *stats.Stats
-	// WaitReplicas, when above zero, is how many replicas must hold a
-	// turn before the message counts as accepted (OUTREACH_REDIS_REPLICAS,
-	// for Sentinel): Redis WAIT after the write, so that a failover cannot
-	// lose a message whose webhook was answered. Fewer in time is an
-	// error (the provider retries, and the retry is not handled twice).
-	WaitReplicas int
-	// WaitTimeout bounds that wait; zero means a second.
-	WaitTimeout time.Duration
 }
 
 // ErrNotReplicated means a turn was written but not copied to enough
-// replicas in time: the message is not yet accepted, and its sender should
-// try again.
-var ErrNotReplicated = errors.New("dialog: the turn is not yet on enough Redis replicas; send again in a moment")
+// Redis replicas in time (store.Options.Replicas): the message is not yet
+// accepted, and its sender should try again; the retry is not handled
+// twice.
+var ErrNotReplicated = store.ErrNotReplicated
 
-// replicated waits until the writes so far are on WaitReplicas replicas
-// (Redis WAIT); nothing to wait for without it or in a simulation.
-func (s *Service) replicated(ctx context.Context, simulated bool) error {
-	if s.opts.WaitReplicas <= 0 || simulated {
-		return nil
-	}
-	timeout := s.opts.WaitTimeout
-	if timeout <= 0 {
-		timeout = time.Second
-	}
-	n, err := s.store.Client().Do(ctx, "WAIT", s.opts.WaitReplicas, timeout.Milliseconds()).Int64()
+// confirm returns once a message handled before is on enough replicas.
+func (s *Service) confirm(ctx context.Context, st *store.Store, contact string) error {
+	err := st.Confirm(ctx, contact)
 	if err != nil {
-		return err
-	}
-	if n < int64(s.opts.WaitReplicas) {
 		s.metrics.Errors.WithLabelValues("replication").Inc()
-		return ErrNotReplicated
 	}
-	return nil
+	return err
 }
 
 // Service handles messages for every channel.
@@ -302,7 +283,7 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 			s.metrics.Duplicates.WithLabelValues(msg.Channel).Inc()
 			// A retry of a message whose turn was written but perhaps
 			// not yet copied to a replica: it is accepted once it is.
-			if err := s.replicated(ctx, simulated); err != nil {
+			if err := s.confirm(ctx, st, contact); err != nil {
 				return Outcome{}, err
 			}
 			return Outcome{Duplicate: true}, nil
@@ -335,15 +316,15 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 			continue
 		case errors.Is(err, store.ErrDuplicate):
 			s.metrics.Duplicates.WithLabelValues(msg.Channel).Inc()
-			if err := s.replicated(ctx, simulated); err != nil {
+			if err := s.confirm(ctx, st, contact); err != nil {
 				return Outcome{}, err
 			}
 			return Outcome{Duplicate: true}, nil
+		case errors.Is(err, store.ErrNotReplicated):
+			s.metrics.Errors.WithLabelValues("replication").Inc()
+			return Outcome{}, err
 		case err != nil:
 			s.metrics.Errors.WithLabelValues("save").Inc()
-			return Outcome{}, err
-		}
-		if err := s.replicated(ctx, simulated); err != nil {
 			return Outcome{}, err
 		}
 		for _, e := range res.Effects {

@@ -40,6 +40,9 @@ type Store struct {
 	rotated   bool
 	// simulation is set on the store of simulations (see Simulation).
 	simulation bool
+	// replicas and replicaWait: see Options.Replicas.
+	replicas    int
+	replicaWait time.Duration
 }
 
 // Rotated reports whether this start sealed the keyring again with a new
@@ -61,13 +64,25 @@ type Options struct {
 	PreviousDataKey []byte
 	// Retention is how long a silent contact's state is kept.
 	Retention time.Duration
+	// Replicas, when above zero, is how many replicas must hold a turn
+	// before Commit returns (OUTREACH_REDIS_REPLICAS, for Sentinel): Redis
+	// WAIT, on the connection that wrote the turn, so that a failover
+	// cannot lose a message whose webhook was answered. Fewer in time is
+	// ErrNotReplicated.
+	Replicas int
+	// ReplicaTimeout bounds that wait; zero means a second.
+	ReplicaTimeout time.Duration
 }
 
 // New returns a Store over rdb.
 func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Store, error) {
-	s := &Store{rdb: rdb, keys: keys.New(opts.Prefix), base: keys.New(opts.Prefix), retention: opts.Retention}
+	s := &Store{rdb: rdb, keys: keys.New(opts.Prefix), base: keys.New(opts.Prefix), retention: opts.Retention,
+		replicas: opts.Replicas, replicaWait: opts.ReplicaTimeout}
 	if s.retention <= 0 {
 		s.retention = 180 * 24 * time.Hour
+	}
+	if s.replicaWait <= 0 {
+		s.replicaWait = time.Second
 	}
 	var master []byte
 	var err error
@@ -392,14 +407,88 @@ func (s *Store) Commit(ctx context.Context, t Turn) error {
 		args = append(args, w.cmd, len(w.args))
 		args = append(args, w.args...)
 	}
-	n, err := turnScript.Run(ctx, s.rdb, keys, args...).Int()
+	n, err := s.runTurn(ctx, keys, args)
 	switch {
 	case err != nil:
-		return fmt.Errorf("store: commit turn: %w", err)
+		return err
 	case n == 0:
 		return ErrConflict
 	case n == 2:
 		return ErrDuplicate
+	}
+	return nil
+}
+
+// ErrNotReplicated means a turn was written but not copied to enough
+// replicas in time (Options.Replicas): it is not yet accepted, and its
+// sender should try again.
+var ErrNotReplicated = errors.New("store: the turn is not yet on enough Redis replicas; send again in a moment")
+
+// runTurn runs the turn script and, with Options.Replicas, Redis WAIT
+// after it in the same pipeline: WAIT counts the replicas that hold the
+// writes of its own connection, so it must follow the script on that
+// connection. Asked on another one (a pool's next connection, or the new
+// master's after a failover), it would vouch for writes it never saw.
+func (s *Store) runTurn(ctx context.Context, keys []string, args []any) (int, error) {
+	if s.replicas <= 0 || s.simulation {
+		n, err := turnScript.Run(ctx, s.rdb, keys, args...).Int()
+		if err != nil {
+			return 0, fmt.Errorf("store: commit turn: %w", err)
+		}
+		return n, nil
+	}
+	run := func(eval func(p redis.Pipeliner) *redis.Cmd) (*redis.Cmd, *redis.Cmd, error) {
+		var res *redis.Cmd
+		var wait *redis.Cmd
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			res = eval(p)
+			wait = p.Do(ctx, "WAIT", s.replicas, s.replicaWait.Milliseconds())
+			return nil
+		})
+		return res, wait, err
+	}
+	res, wait, err := run(func(p redis.Pipeliner) *redis.Cmd { return turnScript.EvalSha(ctx, p, keys, args...) })
+	if err != nil && redis.HasErrorPrefix(res.Err(), "NOSCRIPT") {
+		// A server that has not seen the script yet (a new master).
+		res, wait, err = run(func(p redis.Pipeliner) *redis.Cmd { return turnScript.Eval(ctx, p, keys, args...) })
+	}
+	if err != nil {
+		if res.Err() != nil {
+			return 0, fmt.Errorf("store: commit turn: %w", res.Err())
+		}
+		return 0, fmt.Errorf("store: commit turn: wait for replicas: %w", err)
+	}
+	n, err := res.Int()
+	if err != nil {
+		return 0, fmt.Errorf("store: commit turn: %w", err)
+	}
+	if got, _ := wait.Int64(); n == 1 && got < int64(s.replicas) {
+		return 0, ErrNotReplicated
+	}
+	return n, nil
+}
+
+// Confirm, with Options.Replicas, returns once the turn that handled a
+// contact's message is on enough replicas: for a provider's retry of a
+// message already handled, perhaps before a failover. It refreshes the
+// contact's handled ids (a write, so that WAIT on this connection covers
+// every earlier write of this server) and waits, in one pipeline. Without
+// Options.Replicas it does nothing.
+func (s *Store) Confirm(ctx context.Context, contact string) error {
+	if s.replicas <= 0 || s.simulation {
+		return nil
+	}
+	var wait *redis.Cmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.PExpire(ctx, s.seenKey(contact), min(seenTTL, s.retention))
+		wait = p.Do(ctx, "WAIT", s.replicas, s.replicaWait.Milliseconds())
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: confirm turn: %w", err)
+	}
+	if got, _ := wait.Int64(); got < int64(s.replicas) {
+		return ErrNotReplicated
 	}
 	return nil
 }

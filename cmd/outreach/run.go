@@ -124,7 +124,7 @@ func newApp(ctx context.Context, lookupEnv func(string) (string, bool), contentD
 	} else if n > 0 {
 		log.Info("keys of a former version renamed", "component", "keys", "count", n)
 	}
-	st, err := store.New(ctx, rdb, store.Options{Prefix: cfg.KeyPrefix, DataKey: cfg.DataKey, PreviousDataKey: cfg.PreviousDataKey, Retention: cfg.Retention})
+	st, err := store.New(ctx, rdb, store.Options{Prefix: cfg.KeyPrefix, DataKey: cfg.DataKey, PreviousDataKey: cfg.PreviousDataKey, Retention: cfg.Retention, Replicas: cfg.RedisReplicas})
 	if err != nil {
 		closeRedis()
 		return nil, err
@@ -153,7 +153,6 @@ func newApp(ctx context.Context, lookupEnv func(string) (string, bool), contentD
 		Deliver:        deliver,
 		Org:            cfg.OrgName,
 		Retention:      cfg.Retention,
-		WaitReplicas:   cfg.RedisReplicas,
 		Stats:          counts,
 	})
 	return &app{cfg: cfg, log: log, store: st, metrics: m, dialog: d, outbox: ob, stats: counts, close: closeRedis}, nil
