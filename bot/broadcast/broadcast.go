@@ -989,7 +989,7 @@ func (s *Service) enqueue(ctx context.Context, b Broadcast, source string, conta
 	if len(contacts) == 0 {
 		return nil
 	}
-	reaches, err := s.store.ReachMany(ctx, contacts)
+	reaches, err := s.store.Contacts().ReachMany(ctx, contacts)
 	if err != nil {
 		return err
 	}
@@ -1078,7 +1078,7 @@ func (s *Service) Estimate(ctx context.Context, b Broadcast) (Estimate, error) {
 			}
 			var reaches []store.Reach
 			if len(fresh) > 0 {
-				if reaches, err = s.store.ReachMany(ctx, fresh); err != nil {
+				if reaches, err = s.store.Contacts().ReachMany(ctx, fresh); err != nil {
 					return est, err
 				}
 			}

@@ -125,7 +125,7 @@ func (s *Service) Reach(ctx context.Context, b Broadcast, sample int) (Reach, er
 	c := s.content()
 	for start := 0; start < len(contacts); start += batch {
 		part := contacts[start:min(start+batch, len(contacts))]
-		reaches, err := s.store.ReachMany(ctx, part)
+		reaches, err := s.store.Contacts().ReachMany(ctx, part)
 		if err != nil {
 			return out, err
 		}

@@ -28,7 +28,7 @@ func BenchmarkDashboard(b *testing.B) {
 		}
 	}
 	for i := range 10_000 {
-		if err := f.store.AddRequest(ctx, store.Request{ID: fmt.Sprintf("r%05d", i), Contact: "c", Channel: "sms", Lang: "fr", Site: "nador",
+		if err := f.store.Requests().Add(ctx, store.Request{ID: fmt.Sprintf("r%05d", i), Contact: "c", Channel: "sms", Lang: "fr", Site: "nador",
 			Text: f.store.Seal("a message"), CreatedAt: time.Now(), Open: true, Urgent: i%10 == 0}); err != nil {
 			b.Fatal(err)
 		}

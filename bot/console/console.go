@@ -37,10 +37,13 @@ const Lifetime = 7 * 24 * time.Hour
 
 // Requests is what the console needs of the requests to a person.
 type Requests interface {
-	OpenRequests(ctx context.Context) ([]store.Request, error)
-	// RequestCounts are how many requests are open and urgent.
-	RequestCounts(ctx context.Context) (open, urgent int64, err error)
-	Request(ctx context.Context, id string) (store.Request, []string, error)
+	// List is the open requests.
+	List(ctx context.Context) ([]store.Request, error)
+	// Counts are how many requests are open and urgent.
+	Counts(ctx context.Context) (open, urgent int64, err error)
+	// Get is one request and the person's notes after it, sealed.
+	Get(ctx context.Context, id string) (store.Request, []string, error)
+	// Open opens a sealed text.
 	Open(sealed string) (string, error)
 	// requests
 	// Replies are staff's replies to a request, sealed.

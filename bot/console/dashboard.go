@@ -101,7 +101,7 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request) error {
 		d.ContentVersion = c.opts.Dialog.Version()
 	}
 	if c.opts.Requests != nil {
-		open, urgent, err := c.opts.Requests.RequestCounts(ctx)
+		open, urgent, err := c.opts.Requests.Counts(ctx)
 		if err != nil {
 			return err
 		}

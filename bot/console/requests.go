@@ -162,7 +162,7 @@ func (c *Console) requests(w http.ResponseWriter, r *http.Request) error {
 	if err := c.requestsReady(); err != nil {
 		return err
 	}
-	reqs, err := c.opts.Requests.OpenRequests(r.Context())
+	reqs, err := c.opts.Requests.List(r.Context())
 	if err != nil {
 		return err
 	}
@@ -246,7 +246,7 @@ func (c *Console) requests(w http.ResponseWriter, r *http.Request) error {
 
 // thread reads one request: its row, and its messages opened.
 func (c *Console) thread(r *http.Request, id string) (threadData, error) {
-	req, notes, err := c.opts.Requests.Request(r.Context(), id)
+	req, notes, err := c.opts.Requests.Get(r.Context(), id)
 	if err != nil {
 		return threadData{}, err
 	}
@@ -302,7 +302,7 @@ func (c *Console) requestSegments(w http.ResponseWriter, r *http.Request) error 
 	if err := readForm(r); err != nil {
 		return err
 	}
-	req, _, err := c.opts.Requests.Request(r.Context(), r.PathValue("id"))
+	req, _, err := c.opts.Requests.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -322,7 +322,7 @@ func (c *Console) replyRequest(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id, text := r.PathValue("id"), r.PostForm.Get("text")
-	req, _, err := c.opts.Requests.Request(r.Context(), id)
+	req, _, err := c.opts.Requests.Get(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -370,7 +370,7 @@ func (c *Console) assignRequest(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := r.PathValue("id")
-	req, _, err := c.opts.Requests.Request(r.Context(), id)
+	req, _, err := c.opts.Requests.Get(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -392,7 +392,7 @@ func (c *Console) closePage(w http.ResponseWriter, r *http.Request) error {
 	if err := c.requestsReady(); err != nil {
 		return err
 	}
-	req, _, err := c.opts.Requests.Request(r.Context(), r.PathValue("id"))
+	req, _, err := c.opts.Requests.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -412,7 +412,7 @@ func (c *Console) closeRequest(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := r.PathValue("id")
-	req, _, err := c.opts.Requests.Request(r.Context(), id)
+	req, _, err := c.opts.Requests.Get(r.Context(), id)
 	if err != nil {
 		return err
 	}

@@ -66,7 +66,7 @@ func newReqConsole(t *testing.T) *reqConsole {
 	rc.people = access.NewPeople(rdb, prefix, reqToken, nil)
 	c, err := New(Options{
 		People: rc.people, Failures: access.NewFailures(rdb, prefix), Sessions: access.NewSessions(rdb, prefix),
-		Audit: rc.audit, Dialog: rc.dialog, Requests: st, Log: log, Now: clock,
+		Audit: rc.audit, Dialog: rc.dialog, Requests: st.Requests(), Log: log, Now: clock,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +110,7 @@ func (rc *reqConsole) person(t *testing.T, name string, role access.Role) *http.
 // put records a request as a turn would.
 func (rc *reqConsole) put(t *testing.T, req store.Request) {
 	t.Helper()
-	if err := rc.store.AddRequest(context.Background(), req); err != nil {
+	if err := rc.store.Requests().Add(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -155,7 +155,7 @@ func TestRequestsInbox(t *testing.T) {
 	}
 	rc.put(t, store.Request{ID: "urgent", Contact: fmt.Sprintf("%032x", 99), Channel: "sms", Lang: "fr", Site: "nador",
 		Text: rc.store.Seal("SECRET-TEXT-urgent"), CreatedAt: rc.now.Add(-5 * time.Minute), Open: true, Urgent: true})
-	if err := rc.store.Assign(context.Background(), "req00", "youssef"); err != nil {
+	if err := rc.store.Requests().Assign(context.Background(), "req00", "youssef"); err != nil {
 		t.Fatal(err)
 	}
 	admin := rc.client(t, "admin", reqToken)
@@ -255,7 +255,7 @@ func TestRequestThread(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	reqs, err := rc.store.OpenRequests(ctx)
+	reqs, err := rc.store.Requests().List(ctx)
 	if err != nil || len(reqs) != 1 {
 		t.Fatalf("requests: %v %v", reqs, err)
 	}
@@ -301,14 +301,14 @@ func TestRequestThread(t *testing.T) {
 			t.Errorf("reply %.20q: the text is not kept", text)
 		}
 	}
-	if got, _ := rc.store.Replies(ctx, id); len(got) != 0 {
+	if got, _ := rc.store.Requests().Replies(ctx, id); len(got) != 0 {
 		t.Fatalf("refused replies were kept: %v", got)
 	}
 
 	if code, _, h := post(t, staff, base+"/assign", nil); code != http.StatusSeeOther || h.Get("Location") != "/requests/"+id {
 		t.Errorf("assign: %d to %q", code, h.Get("Location"))
 	}
-	if names, _ := rc.store.Assignees(ctx, id); names[0] != "samira" {
+	if names, _ := rc.store.Requests().Assignees(ctx, id); names[0] != "samira" {
 		t.Errorf("assigned to %q", names[0])
 	}
 	if _, page, _ := get(t, staff, base+"?lang=en"); !strings.Contains(page, "You now take care of") || strings.Contains(page, `id="req-assign"`) {

@@ -331,7 +331,7 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 			switch {
 			case simulated && e.Kind == engine.EffectErase:
 				// The simulated conversation only: nothing real is named.
-				if err := s.sim.Erase(ctx, contact); err != nil {
+				if err := s.sim.Contacts().Erase(ctx, contact); err != nil {
 					s.metrics.Errors.WithLabelValues("erase").Inc()
 					return Outcome{}, err
 				}
@@ -342,7 +342,7 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 			case e.Kind == engine.EffectNote && e.Urgent && res.State.Request != "":
 				// Danger written into an open request: staff see it first.
 				// The note is saved; a failure here is counted, not fatal.
-				if _, err := s.store.MarkUrgent(ctx, res.State.Request); err != nil {
+				if _, err := s.store.Requests().MarkUrgent(ctx, res.State.Request); err != nil {
 					s.metrics.Errors.WithLabelValues("mark_urgent").Inc()
 					s.log.Error("an open request was not flagged urgent", "err", err)
 				}
@@ -577,7 +577,7 @@ func (s *Service) update(ctx context.Context, contact string, change func(*engin
 
 // Suppressed tells the outbox whether a contact must not be sent to.
 func (s *Service) Suppressed(ctx context.Context, contact string, bulk bool) (string, error) {
-	r, ok, err := s.store.Reach(ctx, contact)
+	r, ok, err := s.store.Contacts().Reach(ctx, contact)
 	switch {
 	case err != nil:
 		return "", err
@@ -610,12 +610,12 @@ func (s *Service) MarkBlocked(ctx context.Context, contact string) error {
 
 // MarkNeedsTemplate records that WhatsApp wants a template for this contact.
 func (s *Service) MarkNeedsTemplate(ctx context.Context, contact string) error {
-	return s.store.MarkNeedsTemplate(ctx, contact, s.opts.Now())
+	return s.store.Contacts().MarkNeedsTemplate(ctx, contact, s.opts.Now())
 }
 
 // MarkUndeliverable records that the contact's address cannot receive.
 func (s *Service) MarkUndeliverable(ctx context.Context, contact string) error {
-	return s.store.MarkUndeliverable(ctx, contact)
+	return s.store.Contacts().MarkUndeliverable(ctx, contact)
 }
 
 // snapshot returns the sites and distributions, read again when older than
@@ -725,14 +725,14 @@ func (s *Service) ReplyToRequest(ctx context.Context, id, by, text string) error
 	if err := CheckReply(text); err != nil {
 		return err
 	}
-	req, notes, err := s.store.Request(ctx, id)
+	req, notes, err := s.store.Requests().Get(ctx, id)
 	if err != nil {
 		return err
 	}
 	if !req.Open {
 		return ErrRequestClosed
 	}
-	reach, ok, err := s.store.Reach(ctx, req.Contact)
+	reach, ok, err := s.store.Contacts().Reach(ctx, req.Contact)
 	if err != nil {
 		return err
 	}
@@ -753,11 +753,11 @@ func (s *Service) ReplyToRequest(ctx context.Context, id, by, text string) error
 	req.Replies++
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := s.store.PutRequest(ctx, req); err != nil {
+	if err := s.store.Requests().Put(ctx, req); err != nil {
 		s.log.Warn("a staff reply is queued, but the request's reply count was not written", "request", id, "err", err)
 	}
 	reply := store.Reply{At: s.opts.Now().UTC(), By: by, Text: sealed, After: len(notes)}
-	if err := s.store.AddReply(ctx, id, reply); err != nil {
+	if err := s.store.Requests().AddReply(ctx, id, reply); err != nil {
 		s.log.Warn("a staff reply is queued, but not kept in the request's thread", "request", id, "err", err)
 	}
 	// From now on what the person writes, numbers included, answers staff.
@@ -778,7 +778,7 @@ func (s *Service) ReplyToRequest(ctx context.Context, id, by, text string) error
 // tells the person so, in their language, on their channel (once: closing a
 // closed request the person was handed back from tells nobody).
 func (s *Service) CloseRequest(ctx context.Context, id string) error {
-	req, _, err := s.store.Request(ctx, id)
+	req, _, err := s.store.Requests().Get(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -789,7 +789,7 @@ func (s *Service) CloseRequest(ctx context.Context, id string) error {
 	}
 	if req.Open {
 		req.Open = false
-		if err := s.store.PutRequest(ctx, req); err != nil {
+		if err := s.store.Requests().Put(ctx, req); err != nil {
 			return err
 		}
 	}
@@ -819,7 +819,7 @@ func (s *Service) noticeClosed(ctx context.Context, req store.Request) error {
 // person, and in which language; an empty text when closing tells nobody
 // (the person cannot be reached, or was handed back already).
 func (s *Service) ClosingNotice(ctx context.Context, id string) (text, lang string, err error) {
-	req, _, err := s.store.Request(ctx, id)
+	req, _, err := s.store.Requests().Get(ctx, id)
 	if err != nil {
 		return "", "", err
 	}
@@ -830,7 +830,7 @@ func (s *Service) ClosingNotice(ctx context.Context, id string) (text, lang stri
 // closingNotice is the notice of closing req, in the person's language,
 // and how to reach them; an empty text when nobody is to be told.
 func (s *Service) closingNotice(ctx context.Context, req store.Request) (reach store.Reach, text, lang string, err error) {
-	reach, ok, err := s.store.Reach(ctx, req.Contact)
+	reach, ok, err := s.store.Contacts().Reach(ctx, req.Contact)
 	if err != nil {
 		return reach, "", "", err
 	}
@@ -880,7 +880,7 @@ func (s *Service) erase(ctx context.Context, contact string) error {
 	// the request's deadline or a client that goes away, only bounded.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), eraseTimeout)
 	defer cancel()
-	return s.store.Erase(ctx, contact)
+	return s.store.Contacts().Erase(ctx, contact)
 }
 
 // flooded answers a person over the flood limit: the first message over it
@@ -914,7 +914,7 @@ func (s *Service) flooded(ctx context.Context, contact string, msg Message, stor
 // period: their place in the subscriber sets and the request lists. It
 // returns how many entries it removed.
 func (s *Service) Purge(ctx context.Context) (int, error) {
-	return s.store.Purge(ctx)
+	return s.store.Contacts().Purge(ctx)
 }
 
 // months is a retention in whole months (30 days, rounded, at least 1), as

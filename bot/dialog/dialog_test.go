@@ -134,7 +134,7 @@ func TestSamePersonAtOnce(t *testing.T) {
 	if recorded != 1 {
 		t.Errorf("%d messages were taken as the request; want exactly 1", recorded)
 	}
-	reqs, err := f.store.OpenRequests(context.Background())
+	reqs, err := f.store.Requests().List(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestNoAddressInRedis(t *testing.T) {
 	if !sawState {
 		t.Errorf("no state key with the contact's hash tag among %v", keys)
 	}
-	subs, err := f.store.Subscribers(ctx, "nador")
+	subs, err := f.store.Contacts().Subscribers(ctx, "nador")
 	if err != nil || len(subs) != 1 || subs[0] != contact {
 		t.Errorf("subscribers of nador = %v, %v; want [%s]", subs, err, contact)
 	}
@@ -317,11 +317,11 @@ func TestPurgeRemovesWhatOutlivedContacts(t *testing.T) {
 	live := f.store.ContactKey("sms", "+212600000088")
 	f.rdb.SAdd(ctx, f.store.SubscribersKey("nador"), "00000000000000000000000000000000") // state long expired
 	f.rdb.ZAdd(ctx, f.store.Keys().OpenRequests(), redis.Z{Score: 1, Member: "gone"})
-	n, err := f.store.Purge(ctx)
+	n, err := f.store.Contacts().Purge(ctx)
 	if err != nil || n != 2 {
 		t.Fatalf("purged %d, %v; want 2", n, err)
 	}
-	subs, _ := f.store.Subscribers(ctx, "nador")
+	subs, _ := f.store.Contacts().Subscribers(ctx, "nador")
 	if len(subs) != 1 || subs[0] != live {
 		t.Errorf("subscribers %v, want only the live contact", subs)
 	}

@@ -42,7 +42,7 @@ func TestReplyKeptInThread(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	reqs, err := st.OpenRequests(ctx)
+	reqs, err := st.Requests().List(ctx)
 	if err != nil || len(reqs) != 1 {
 		t.Fatalf("requests: %v, %v", reqs, err)
 	}
@@ -60,14 +60,14 @@ func TestReplyKeptInThread(t *testing.T) {
 	if err := CheckReply(strings.Repeat("é", MaxReply)); err != nil {
 		t.Errorf("a reply of exactly %d characters: %v", MaxReply, err)
 	}
-	if got, _ := st.Replies(ctx, id); len(got) != 0 {
+	if got, _ := st.Requests().Replies(ctx, id); len(got) != 0 {
 		t.Fatalf("refused replies were kept: %+v", got)
 	}
 
 	if err := svc.ReplyToRequest(ctx, id, "samira", "Nous vous appelons"); err != nil {
 		t.Fatal(err)
 	}
-	got, err := st.Replies(ctx, id)
+	got, err := st.Requests().Replies(ctx, id)
 	if err != nil || len(got) != 1 {
 		t.Fatalf("replies: %+v, %v", got, err)
 	}

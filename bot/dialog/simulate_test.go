@@ -77,7 +77,7 @@ func TestSimulationTouchesNoRealData(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	reqsBefore, err := st.OpenRequests(ctx)
+	reqsBefore, err := st.Requests().List(ctx)
 	if err != nil || len(reqsBefore) != 1 {
 		t.Fatalf("the real person's requests: %v, %v; want one", reqsBefore, err)
 	}
@@ -133,12 +133,12 @@ func TestSimulationTouchesNoRealData(t *testing.T) {
 			t.Errorf("a simulation deleted %s", k)
 		}
 	}
-	if reqs, _ := st.OpenRequests(ctx); len(reqs) != 1 || reqs[0].ID != reqsBefore[0].ID {
+	if reqs, _ := st.Requests().List(ctx); len(reqs) != 1 || reqs[0].ID != reqsBefore[0].ID {
 		t.Errorf("open requests after the simulations: %+v; want the real one only", reqs)
 	}
 	var subs []string
 	for _, site := range c.Flow.Sites {
-		s, _ := st.Subscribers(ctx, site)
+		s, _ := st.Contacts().Subscribers(ctx, site)
 		subs = append(subs, s...)
 	}
 	if len(subs) != 1 || subs[0] != st.ContactKey("sms", address) {

@@ -47,11 +47,11 @@ func TestDangerIsRecordedAndCounted(t *testing.T) {
 	if got := f.urgentCount(t, "medical"); got != 1 {
 		t.Errorf("outreach_urgent_total{medical} = %v, want 1", got)
 	}
-	if reqs, err := f.store.OpenRequests(ctx); err != nil || len(reqs) != 0 {
+	if reqs, err := f.store.Requests().List(ctx); err != nil || len(reqs) != 0 {
 		t.Fatalf("before yes: %d requests (%v), want none", len(reqs), err)
 	}
 	f.send(t, phone, "1")
-	reqs, err := f.store.OpenRequests(ctx)
+	reqs, err := f.store.Requests().List(ctx)
 	if err != nil || len(reqs) != 1 || !reqs[0].Urgent {
 		t.Fatalf("after yes: %+v (%v), want one urgent request", reqs, err)
 	}
@@ -60,7 +60,7 @@ func TestDangerIsRecordedAndCounted(t *testing.T) {
 	f.send(t, other, "Hello")
 	f.send(t, other, "1")
 	f.send(t, other, "my husband beats me")
-	reqs, err = f.store.OpenRequests(ctx)
+	reqs, err = f.store.Requests().List(ctx)
 	// OpenRequests has no order: find the English one.
 	i := slices.IndexFunc(reqs, func(r store.Request) bool { return r.Lang == "en" })
 	if err != nil || len(reqs) != 2 || i < 0 || !reqs[i].Urgent {
@@ -82,16 +82,16 @@ func TestDangerInAnOpenRequestFlagsIt(t *testing.T) {
 	f.send(t, phone, "Bonjour")
 	f.send(t, phone, "0")
 	f.send(t, phone, "j'ai une question sur l'ecole")
-	reqs, err := f.store.OpenRequests(ctx)
+	reqs, err := f.store.Requests().List(ctx)
 	if err != nil || len(reqs) != 1 || reqs[0].Urgent {
 		t.Fatalf("after the request: %+v (%v), want one request, not urgent", reqs, err)
 	}
 	f.send(t, phone, "mon fils a disparu")
-	reqs, err = f.store.OpenRequests(ctx)
+	reqs, err = f.store.Requests().List(ctx)
 	if err != nil || len(reqs) != 1 || !reqs[0].Urgent {
 		t.Fatalf("after danger in the request: %+v (%v), want it urgent", reqs, err)
 	}
-	_, notes, err := f.store.Request(ctx, reqs[0].ID)
+	_, notes, err := f.store.Requests().Get(ctx, reqs[0].ID)
 	if err != nil || len(notes) != 1 {
 		t.Fatalf("notes %d (%v), want the danger kept as one note", len(notes), err)
 	}

@@ -165,7 +165,7 @@ func TestPreviewChangeAndCancel(t *testing.T) {
 	sentTexts(t, env, bc, d.Told[0], 3)
 	// The provider took the notice for two of them; one of the two also
 	// got an earlier broadcast about it (as a reminder would be).
-	subs, _ := env.Store.Subscribers(ctx, "nador")
+	subs, _ := env.Store.Contacts().Subscribers(ctx, "nador")
 	slices.Sort(subs)
 	keys := env.Outbox.Keys()
 	env.Redis.SAdd(ctx, keys.BroadcastTold(d.Told[0]), subs[0], subs[1])

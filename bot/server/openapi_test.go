@@ -50,8 +50,8 @@ func (okStore) UpdateSites(context.Context, func() []engine.Site, func([]engine.
 
 type noRequests struct{}
 
-func (noRequests) OpenRequests(context.Context) ([]store.Request, error) { return nil, nil }
-func (noRequests) Request(context.Context, string) (store.Request, []string, error) {
+func (noRequests) List(context.Context) ([]store.Request, error) { return nil, nil }
+func (noRequests) Get(context.Context, string) (store.Request, []string, error) {
 	return store.Request{}, nil, store.ErrNoRequest
 }
 func (noRequests) Open(string) (string, error) { return "", nil }

@@ -13,8 +13,11 @@ import (
 
 // Requests is what the request routes need of the store.
 type Requests interface {
-	OpenRequests(ctx context.Context) ([]store.Request, error)
-	Request(ctx context.Context, id string) (store.Request, []string, error)
+	// List is the open requests.
+	List(ctx context.Context) ([]store.Request, error)
+	// Get is one request and the person's notes after it, sealed.
+	Get(ctx context.Context, id string) (store.Request, []string, error)
+	// Open opens a sealed text.
 	Open(sealed string) (string, error)
 }
 
@@ -43,14 +46,14 @@ func (s *Server) view(req store.Request, notes []string) requestView {
 
 // listRequests lists the open requests: urgent ones first, then oldest first.
 func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) error {
-	reqs, err := s.opts.Requests.OpenRequests(r.Context())
+	reqs, err := s.opts.Requests.List(r.Context())
 	if err != nil {
 		return err
 	}
 	store.StaffOrder(reqs)
 	out := make([]requestView, 0, len(reqs))
 	for _, req := range reqs {
-		_, notes, err := s.opts.Requests.Request(r.Context(), req.ID)
+		_, notes, err := s.opts.Requests.Get(r.Context(), req.ID)
 		if err != nil && !errors.Is(err, store.ErrNoRequest) {
 			return err
 		}
@@ -61,7 +64,7 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getRequest(w http.ResponseWriter, r *http.Request) error {
-	req, notes, err := s.opts.Requests.Request(r.Context(), r.PathValue("id"))
+	req, notes, err := s.opts.Requests.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}

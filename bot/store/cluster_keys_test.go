@@ -40,23 +40,23 @@ func TestRequestsAndErasureOnCluster(t *testing.T) {
 		rdb.SAdd(ctx, k.Subscribers("nador"), ck)
 	}
 	r := store.Request{ID: "r1", Contact: contact, Channel: "sms", Lang: "fr", Text: st.Seal("x"), CreatedAt: time.Now(), Open: true}
-	if err := st.PutRequest(ctx, r); err != nil {
+	if err := st.Requests().Put(ctx, r); err != nil {
 		t.Fatalf("PutRequest on the cluster: %v", err)
 	}
 	rdb.SAdd(ctx, k.RequestsOf(contact), "r1")
 	rdb.ZAdd(ctx, k.OpenRequests(), zOf("r1"))
-	if err := st.AddReply(ctx, "r1", store.Reply{At: time.Now(), By: "amina", Text: st.Seal("y")}); err != nil {
+	if err := st.Requests().AddReply(ctx, "r1", store.Reply{At: time.Now(), By: "amina", Text: st.Seal("y")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Assign(ctx, "r1", "amina"); err != nil {
+	if err := st.Requests().Assign(ctx, "r1", "amina"); err != nil {
 		t.Fatal(err)
 	}
 	r.Open = false
-	if err := st.PutRequest(ctx, r); err != nil {
+	if err := st.Requests().Put(ctx, r); err != nil {
 		t.Fatalf("closing a request on the cluster: %v", err)
 	}
 
-	if err := st.Erase(ctx, contact); err != nil {
+	if err := st.Contacts().Erase(ctx, contact); err != nil {
 		t.Fatalf("Erase on the cluster: %v", err)
 	}
 	for _, key := range redistest.KeysUnder(t, rdb, prefix) {
@@ -72,7 +72,7 @@ func TestRequestsAndErasureOnCluster(t *testing.T) {
 	}
 	rdb.SAdd(ctx, k.Subscribers("oujda"), "00000000000000000000000000000000")
 	rdb.ZAdd(ctx, k.OpenRequests(), zOf("gone"))
-	if n, err := st.Purge(ctx); err != nil || n != 2 {
+	if n, err := st.Contacts().Purge(ctx); err != nil || n != 2 {
 		t.Errorf("purge on the cluster = %d, %v; want 2", n, err)
 	}
 }

@@ -12,20 +12,8 @@ import (
 	"github.com/outreach-org/outreach/bot/keys"
 )
 
-// requestsOfKey is the set of a contact's requests to a person, so that
-// erasure finds them.
-func (s *Store) requestsOfKey(contact string) string { return s.keys.RequestsOf(contact) }
-
-// requestIndexWrites return the writes that list a request under its
-// contact. The list expires with the requests it names: the retention
-// period after the last one.
-func (s *Store) requestIndexWrites(contact, id string) []write {
-	k := s.requestsOfKey(contact)
-	return []write{
-		{"SADD", k, []any{id}},
-		{"PEXPIRE", k, []any{s.retention.Milliseconds()}},
-	}
-}
+// parts is how many "*" a family's pattern has.
+func parts(f *keys.Family) int { return strings.Count(f.Pattern, "*") }
 
 // Erase deletes everything kept about a contact, as the keyspace registry
 // (bot/keys) says each family holding something about a person is erased:
@@ -35,11 +23,11 @@ func (s *Store) requestIndexWrites(contact, id string) []write {
 // names no contact (the confirmation that everything was deleted, still
 // to be sent) is spared. The store of simulations erases the simulated
 // conversation only.
-func (s *Store) Erase(ctx context.Context, contact string) error {
+func (c Contacts) Erase(ctx context.Context, contact string) error {
 	var fams []*keys.Family
 	for _, f := range keys.Families() {
 		sim := strings.HasPrefix(f.Pattern, keys.SimulationSpace)
-		if f.Holds == keys.Contact && (!s.simulation || sim) {
+		if f.Holds == keys.Contact && (!c.s.simulation || sim) {
 			fams = append(fams, f)
 		}
 	}
@@ -52,7 +40,7 @@ func (s *Store) Erase(ctx context.Context, contact string) error {
 		if _, ok := indexed[f.Index]; ok {
 			continue
 		}
-		ids, err := s.rdb.SMembers(ctx, s.base.Key(f.Index, contact)).Result()
+		ids, err := c.s.rdb.SMembers(ctx, c.s.base.Key(f.Index, contact)).Result()
 		if err != nil {
 			return fmt.Errorf("store: erase: %w", err)
 		}
@@ -61,21 +49,21 @@ func (s *Store) Erase(ctx context.Context, contact string) error {
 	// Keys named by the person or their index are reached directly; the
 	// others (sets they are a member of, entries naming them, keys with
 	// more parts) in one scan of the keyspace, on every master.
-	p := s.rdb.Pipeline()
+	p := c.s.rdb.Pipeline()
 	scan := map[*keys.Family]bool{}
 	for _, f := range fams {
-		direct, err := s.eraseDirect(ctx, p, f, contact, indexed[f.Index])
+		direct, err := c.s.eraseDirect(ctx, p, f, contact, indexed[f.Index])
 		if err != nil {
 			return fmt.Errorf("store: erase: %s: %w", f.Name, err)
 		}
 		scan[f] = !direct
 	}
-	err := keys.Scan(ctx, s.rdb, s.base.Prefix()+"*", func(k string) error {
-		f := s.base.Family(k)
+	err := keys.Scan(ctx, c.s.rdb, c.s.base.Prefix()+"*", func(k string) error {
+		f := c.s.base.Family(k)
 		if f == nil || !scan[f] {
 			return nil
 		}
-		if err := s.eraseKey(ctx, p, f, k, contact, indexed[f.Index]); err != nil {
+		if err := c.s.eraseKey(ctx, p, f, k, contact, indexed[f.Index]); err != nil {
 			return fmt.Errorf("%s: %w", f.Name, err)
 		}
 		return nil
@@ -88,9 +76,6 @@ func (s *Store) Erase(ctx context.Context, contact string) error {
 	}
 	return nil
 }
-
-// parts is how many "*" a family's pattern has.
-func parts(f *keys.Family) int { return strings.Count(f.Pattern, "*") }
 
 // eraseDirect queues on p what erasing contact does to the keys of f that
 // can be named without a scan, and reports whether that is all of them;
@@ -250,14 +235,14 @@ func names(raw, contact string) bool {
 // the members of sets whose key expired (contacts of the site subscriber
 // sets whose state expired after the retention period, requests whose
 // record expired). It returns how many it removed.
-func (s *Store) Purge(ctx context.Context) (int, error) {
+func (c Contacts) Purge(ctx context.Context) (int, error) {
 	removed := 0
 	scan := map[*keys.Family]bool{}
 	for _, f := range keys.Families() {
 		switch {
 		case f.Purge != keys.MembersOutlive:
 		case parts(f) == 0:
-			n, err := s.purgeKey(ctx, f, s.base.Key(f))
+			n, err := c.s.purgeKey(ctx, f, c.s.base.Key(f))
 			removed += n
 			if err != nil {
 				return removed, fmt.Errorf("store: purge: %s: %w", f.Name, err)
@@ -269,12 +254,12 @@ func (s *Store) Purge(ctx context.Context) (int, error) {
 	if len(scan) == 0 {
 		return removed, nil
 	}
-	err := keys.Scan(ctx, s.rdb, s.base.Prefix()+"*", func(k string) error {
-		f := s.base.Family(k)
+	err := keys.Scan(ctx, c.s.rdb, c.s.base.Prefix()+"*", func(k string) error {
+		f := c.s.base.Family(k)
 		if f == nil || !scan[f] {
 			return nil
 		}
-		n, err := s.purgeKey(ctx, f, k)
+		n, err := c.s.purgeKey(ctx, f, k)
 		removed += n
 		if err != nil {
 			return fmt.Errorf("%s: %w", f.Name, err)

@@ -16,7 +16,7 @@ import (
 // putRequest records a request as a turn does.
 func putRequest(t *testing.T, st *store.Store, rdb redis.UniversalClient, req store.Request) {
 	t.Helper()
-	if err := st.AddRequest(context.Background(), req); err != nil {
+	if err := st.Requests().Add(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -39,16 +39,16 @@ func TestRepliesAndAssignee(t *testing.T) {
 	putRequest(t, st, rdb, store.Request{ID: "r1", Contact: contact, Channel: "sms", Lang: "fr", Text: st.Seal("Bonjour"), CreatedAt: at, Open: true})
 	putRequest(t, st, rdb, store.Request{ID: "r2", Contact: "other", Channel: "sms", Lang: "fr", Text: st.Seal("Salut"), CreatedAt: at, Open: true})
 
-	if got, err := st.Replies(ctx, "r1"); err != nil || len(got) != 0 {
+	if got, err := st.Requests().Replies(ctx, "r1"); err != nil || len(got) != 0 {
 		t.Fatalf("replies before any: %v, %v", got, err)
 	}
 	for i, text := range []string{"Nous vous appelons", "Jeudi 10 h"} {
 		r := store.Reply{At: at.Add(time.Duration(i+1) * time.Minute), By: "samira", Text: st.Seal(text), After: i}
-		if err := st.AddReply(ctx, "r1", r); err != nil {
+		if err := st.Requests().AddReply(ctx, "r1", r); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got, err := st.Replies(ctx, "r1")
+	got, err := st.Requests().Replies(ctx, "r1")
 	if err != nil || len(got) != 2 {
 		t.Fatalf("replies: %v, %v", got, err)
 	}
@@ -61,23 +61,23 @@ func TestRepliesAndAssignee(t *testing.T) {
 		}
 	}
 
-	if err := st.Assign(ctx, "nope", "samira"); !errors.Is(err, store.ErrNoRequest) {
+	if err := st.Requests().Assign(ctx, "nope", "samira"); !errors.Is(err, store.ErrNoRequest) {
 		t.Errorf("assign to a request that does not exist: %v, want ErrNoRequest", err)
 	}
-	if err := st.Assign(ctx, "r1", ""); err == nil {
+	if err := st.Requests().Assign(ctx, "r1", ""); err == nil {
 		t.Error("assigning nobody was accepted")
 	}
-	if err := st.Assign(ctx, "r1", "samira"); err != nil {
+	if err := st.Requests().Assign(ctx, "r1", "samira"); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Assign(ctx, "r1", "youssef"); err != nil {
+	if err := st.Requests().Assign(ctx, "r1", "youssef"); err != nil {
 		t.Fatal(err)
 	}
-	names, err := st.Assignees(ctx, "r2", "r1", "nope")
+	names, err := st.Requests().Assignees(ctx, "r2", "r1", "nope")
 	if err != nil || !slices.Equal(names, []string{"", "youssef", ""}) {
 		t.Errorf("assignees = %q, %v; want nobody, youssef, nobody", names, err)
 	}
-	if names, err := st.Assignees(ctx); err != nil || len(names) != 0 {
+	if names, err := st.Requests().Assignees(ctx); err != nil || len(names) != 0 {
 		t.Errorf("assignees of no request: %q, %v", names, err)
 	}
 	for _, k := range []string{st.Keys().RequestReplies("r1"), st.Keys().RequestAssignee("r1")} {
@@ -86,16 +86,16 @@ func TestRepliesAndAssignee(t *testing.T) {
 		}
 	}
 
-	if err := st.Erase(ctx, contact); err != nil {
+	if err := st.Contacts().Erase(ctx, contact); err != nil {
 		t.Fatal(err)
 	}
 	if n := rdb.Exists(ctx, st.Keys().RequestReplies("r1"), st.Keys().RequestAssignee("r1")).Val(); n != 0 {
 		t.Errorf("%d of the erased person's reply and assignee keys are left", n)
 	}
-	if got, err := st.Replies(ctx, "r1"); err != nil || len(got) != 0 {
+	if got, err := st.Requests().Replies(ctx, "r1"); err != nil || len(got) != 0 {
 		t.Errorf("replies after erasure: %v, %v", got, err)
 	}
-	if err := st.Assign(ctx, "r1", "samira"); !errors.Is(err, store.ErrNoRequest) {
+	if err := st.Requests().Assign(ctx, "r1", "samira"); !errors.Is(err, store.ErrNoRequest) {
 		t.Errorf("assign to an erased request: %v, want ErrNoRequest", err)
 	}
 }
@@ -184,29 +184,29 @@ func TestRequestCounts(t *testing.T) {
 	} {
 		putRequest(t, st, rdb, r)
 	}
-	if changed, err := st.MarkUrgent(ctx, "b"); err != nil || !changed {
+	if changed, err := st.Requests().MarkUrgent(ctx, "b"); err != nil || !changed {
 		t.Fatalf("MarkUrgent: %v %v", changed, err)
 	}
-	open, urgent, err := st.RequestCounts(ctx)
+	open, urgent, err := st.Requests().Counts(ctx)
 	if err != nil || open != 3 || urgent != 2 {
 		t.Fatalf("counts %d open, %d urgent (%v); want 3 and 2", open, urgent, err)
 	}
-	closed, _, err := st.Request(ctx, "a")
+	closed, _, err := st.Requests().Get(ctx, "a")
 	if err != nil {
 		t.Fatal(err)
 	}
 	closed.Open = false
-	if err := st.PutRequest(ctx, closed); err != nil {
+	if err := st.Requests().Put(ctx, closed); err != nil {
 		t.Fatal(err)
 	}
-	open, urgent, err = st.RequestCounts(ctx)
+	open, urgent, err = st.Requests().Counts(ctx)
 	if err != nil || open != 2 || urgent != 1 {
 		t.Errorf("after closing an urgent one: %d open, %d urgent (%v); want 2 and 1", open, urgent, err)
 	}
-	if err := st.Erase(ctx, "c2"); err != nil {
+	if err := st.Contacts().Erase(ctx, "c2"); err != nil {
 		t.Fatal(err)
 	}
-	if _, urgent, _ := st.RequestCounts(ctx); urgent != 0 {
+	if _, urgent, _ := st.Requests().Counts(ctx); urgent != 0 {
 		t.Errorf("after erasing the person of the other urgent one: %d urgent, want 0", urgent)
 	}
 }

@@ -18,14 +18,14 @@ func TestSubscriberCountsCountEachSite(t *testing.T) {
 	}
 	rdb.SAdd(ctx, st.SubscribersKey("nador"), "a", "b", "c")
 	rdb.SAdd(ctx, st.SubscribersKey("oujda"), "a")
-	got, err := st.SubscriberCounts(ctx, []string{"nador", "oujda", "rabat"})
+	got, err := st.Contacts().SubscriberCounts(ctx, []string{"nador", "oujda", "rabat"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got["nador"] != 3 || got["oujda"] != 1 || got["rabat"] != 0 || len(got) != 3 {
 		t.Errorf("counts = %v, want nador 3, oujda 1, rabat 0", got)
 	}
-	if got, err := st.SubscriberCounts(ctx, nil); err != nil || len(got) != 0 {
+	if got, err := st.Contacts().SubscriberCounts(ctx, nil); err != nil || len(got) != 0 {
 		t.Errorf("no sites: %v %v", got, err)
 	}
 }

@@ -339,7 +339,7 @@ func TestEraseLeavesNothing(t *testing.T) {
 			t.Errorf("value of %q still names the person", k)
 		}
 	}
-	if reqs, _ := env.Store.OpenRequests(ctx); len(reqs) != 0 {
+	if reqs, _ := env.Store.Requests().List(ctx); len(reqs) != 0 {
 		t.Errorf("%d requests remain", len(reqs))
 	}
 	startWorker(t, env, fake, outbox.Options{})

@@ -91,7 +91,7 @@ func seedConsole(b *testing.B, rdb redis.UniversalClient, prefix string, subscri
 	now := time.Now().UTC()
 	langs := []string{"fr", "en", "ar"}
 	for i := range requests {
-		err := st.AddRequest(ctx, store.Request{
+		err := st.Requests().Add(ctx, store.Request{
 			ID: outbox.NewID(), Contact: fmt.Sprintf("c%07d", i), Channel: "sms", Lang: langs[i%3], Site: "nador",
 			Text: st.Seal("Bonjour, j'ai besoin d'aide pour inscrire mon fils a l'ecole"), CreatedAt: now.Add(-time.Duration(i) * time.Minute),
 			Open: true, Urgent: i%50 == 0,

@@ -84,7 +84,7 @@ func TestEveryKeyHasAFamily(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{reqID, otherReq} {
-		if err := st.Assign(ctx, id, "amina"); err != nil {
+		if err := st.Requests().Assign(ctx, id, "amina"); err != nil {
 			t.Fatal(err)
 		}
 	}

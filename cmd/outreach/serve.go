@@ -64,7 +64,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	}
 	opts := server.Options{
 		Versions:   contentVersions,
-		Broadcasts: broadcasts, Distributions: distributions, Requests: a.store,
+		Broadcasts: broadcasts, Distributions: distributions, Requests: a.store.Requests(),
 		Dialog: a.dialog, Store: a.store, Metrics: a.metrics, Log: log, Outbox: a.outbox,
 		Tokens: access.NewTokens(a.store.Client(), cfg.KeyPrefix, cfg.AdminToken),
 		Audit:  audit, TrustedProxies: cfg.TrustedProxies,
@@ -76,14 +76,14 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		Sessions: access.NewSessions(a.store.Client(), cfg.KeyPrefix),
 		Audit:    audit, Tokens: opts.Tokens,
 		Dialog: a.dialog, Broadcasts: broadcasts, Distributions: distributions,
-		Versions: contentVersions, Requests: a.store, Sites: a.store, Outbox: a.outbox, Stats: a.stats,
+		Versions: contentVersions, Requests: a.store.Requests(), Sites: a.store, Outbox: a.outbox, Stats: a.stats,
 		Log: log, PublicURL: cfg.PublicURL, Location: cfg.Timezone,
 		Prices: cfg.Prices, Currency: cfg.Currency,
 		Quiet:         cfg.QuietHours,
 		ClientAddress: func(r *http.Request) string { return server.ClientAddress(r, cfg.TrustedProxies) },
 		// content
 		Drafts:      console.NewContentDrafts(a.store.Client(), cfg.KeyPrefix),
-		Subscribers: a.store,
+		Subscribers: a.store.Contacts(),
 	})
 	if err != nil {
 		return err
