@@ -120,6 +120,14 @@ func TestSimulationLeavesRealDataAlone(t *testing.T) {
 	p.twilio.WaitAccepted(t, 7, 10*time.Second)
 	requestOf(t, s.base, "Il me faut un médecin")
 	waitFor(t, func() bool { return rdb.XLen(context.Background(), prefix+"{o}:reply").Val() == 0 })
+	// The day's counts are flushed every few seconds: wait until they hold
+	// the real conversation's, so that a flush during the simulation is not
+	// taken for one of its writes.
+	waitFor(t, func() bool {
+		sms := metricValues(t, s.base)[`outreach_sent_total{channel="sms"}`]
+		in, out := dayCounts(t, rdb, prefix, "in.sms"), dayCounts(t, rdb, prefix, "out.sms")
+		return in == 7 && sms > 0 && out == int64(sms)
+	})
 	sent := len(p.twilio.Calls()) + len(p.telegram.Calls("sendMessage"))
 	before := contents(t, rdb, prefix)
 	_, reqsBefore := api(t, "GET", s.base+"/api/v1/requests", adminToken, "")
@@ -324,4 +332,16 @@ func TestPersonalKeysExpireWithinRetention(t *testing.T) {
 			t.Errorf("no key %q among the personal keys %v", want, found)
 		}
 	}
+}
+
+// dayCounts sums a count over the days kept in Redis.
+func dayCounts(t *testing.T, rdb redis.UniversalClient, prefix, name string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	var n int64
+	for _, k := range rdb.Keys(ctx, prefix+"{stats}:day:*").Val() {
+		v, _ := rdb.HGet(ctx, k, name).Int64()
+		n += v
+	}
+	return n
 }
