@@ -79,7 +79,7 @@ func (e *Env) StartWorker(channels map[string]*outbox.Channel, opts outbox.Optio
 	if opts.Block == 0 {
 		opts.Block = 50 * time.Millisecond
 	}
-	w := e.Outbox.NewWorker(channels, e.Dialog, e.Store, e.Metrics, e.Log, opts)
+	w := e.Outbox.NewWorker(channels, e.Dialog.People(), e.Store, e.Metrics, e.Log, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

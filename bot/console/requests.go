@@ -329,7 +329,7 @@ func (c *Console) replyRequest(w http.ResponseWriter, r *http.Request) error {
 	var bad *dialog.BadCharError
 	var status int
 	var problem string
-	switch err := c.opts.Dialog.ReplyToRequest(r.Context(), id, signedIn(r).Name, text); {
+	switch err := c.opts.Dialog.Requests().Reply(r.Context(), id, signedIn(r).Name, text); {
 	case err == nil:
 		c.record(r, "request.reply", id)
 		c.setFlash(r, "req_reply_sent", pseudonym(req.Contact))
@@ -397,7 +397,7 @@ func (c *Console) closePage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	d := closeData{Row: row(req, "")}
-	if d.Notice, d.NoticeLang, err = c.opts.Dialog.ClosingNotice(r.Context(), req.ID); err != nil {
+	if d.Notice, d.NoticeLang, err = c.opts.Dialog.Requests().ClosingNotice(r.Context(), req.ID); err != nil {
 		return err
 	}
 	d.NoticeSegments = measure(req.Channel, d.Notice)
@@ -416,7 +416,7 @@ func (c *Console) closeRequest(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := c.opts.Dialog.CloseRequest(r.Context(), id); err != nil {
+	if err := c.opts.Dialog.Requests().Close(r.Context(), id); err != nil {
 		return err
 	}
 	c.record(r, "request.close", id)

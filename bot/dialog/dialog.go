@@ -140,7 +140,11 @@ func (s *Service) confirm(ctx context.Context, st *store.Store, contact string) 
 	return err
 }
 
-// Service handles messages for every channel.
+// Service handles messages for every channel: the conversation's turn
+// (Handle). Its other jobs are types of their own that share its store,
+// content and locks: People (opt-outs, blocks, provider flags,
+// suppression, erasure and the retention purge; people.go) and Requests
+// (staff's replies and the closing of requests; requests.go).
 type Service struct {
 	store *store.Store
 	// sim is the store of simulations: their own key space, expiring.
@@ -522,102 +526,6 @@ func (s *Service) effects(t *store.Turn, contact, channel string, res *engine.Re
 	}
 }
 
-// SetOptedOut records that a person stopped messages at the provider
-// (Twilio's STOP, error 21610): their site subscriptions are kept, but no
-// notice reaches them until they opt in again.
-func (s *Service) SetOptedOut(ctx context.Context, contact string, opted bool) error {
-	return s.update(ctx, contact, func(st *engine.State) bool {
-		if st.OptedOut == opted {
-			return false
-		}
-		st.OptedOut = opted
-		return true
-	})
-}
-
-// SetBlocked records that a person blocked (or unblocked) the bot. While
-// blocked nothing is sent to them; unblocking does not undo a STOP.
-func (s *Service) SetBlocked(ctx context.Context, contact string, blocked bool) error {
-	return s.update(ctx, contact, func(st *engine.State) bool {
-		if st.Blocked == blocked {
-			return false
-		}
-		st.Blocked = blocked
-		return true
-	})
-}
-
-// update changes a contact's state outside a conversation.
-func (s *Service) update(ctx context.Context, contact string, change func(*engine.State) bool) error {
-	defer s.lock(contact)()
-	for attempt := 0; attempt < maxAttempts; attempt++ {
-		stored, err := s.store.LoadState(ctx, contact, "")
-		if err != nil {
-			return err
-		}
-		if stored.Data == nil {
-			return nil // nothing is kept about this person
-		}
-		st := s.decode(contact, stored)
-		if !change(&st) {
-			return nil
-		}
-		t, err := s.turn(contact, Message{}, stored.Version, &engine.Result{State: st})
-		if err != nil {
-			return err
-		}
-		err = s.store.Commit(ctx, t)
-		if errors.Is(err, store.ErrConflict) {
-			continue
-		}
-		return err
-	}
-	return fmt.Errorf("dialog: contact state kept changing")
-}
-
-// Suppressed tells the outbox whether a contact must not be sent to.
-func (s *Service) Suppressed(ctx context.Context, contact string, bulk bool) (string, error) {
-	r, ok, err := s.store.Contacts().Reach(ctx, contact)
-	switch {
-	case err != nil:
-		return "", err
-	case r.Undeliverable:
-		return "undeliverable", nil
-	case !bulk:
-		return "", nil
-	case !ok:
-		return "no_contact", nil
-	}
-	st := s.decode(contact, store.State{Data: r.Data})
-	switch {
-	case st.Blocked:
-		return "blocked", nil
-	case st.OptedOut:
-		return "opted_out", nil
-	}
-	return "", nil
-}
-
-// MarkOptedOut records a provider-side opt-out (Twilio 21610, a blocked bot).
-func (s *Service) MarkOptedOut(ctx context.Context, contact string) error {
-	return s.SetOptedOut(ctx, contact, true)
-}
-
-// MarkBlocked records that the person blocked the bot (Telegram 403).
-func (s *Service) MarkBlocked(ctx context.Context, contact string) error {
-	return s.SetBlocked(ctx, contact, true)
-}
-
-// MarkNeedsTemplate records that WhatsApp wants a template for this contact.
-func (s *Service) MarkNeedsTemplate(ctx context.Context, contact string) error {
-	return s.store.Contacts().MarkNeedsTemplate(ctx, contact, s.opts.Now())
-}
-
-// MarkUndeliverable records that the contact's address cannot receive.
-func (s *Service) MarkUndeliverable(ctx context.Context, contact string) error {
-	return s.store.Contacts().MarkUndeliverable(ctx, contact)
-}
-
 // snapshot returns the sites and distributions, read again when older than
 // DataMaxAge; if reading fails, a stale snapshot is used.
 func (s *Service) snapshot(ctx context.Context) (engine.Data, error) {
@@ -718,143 +626,6 @@ func CheckReply(text string) error {
 	return nil
 }
 
-// ReplyToRequest sends staff's reply to the person who asked, on their
-// channel, ahead of bulk traffic, and keeps it (sealed) in the request's
-// thread under by, who replied. A text CheckReply refuses is not sent.
-func (s *Service) ReplyToRequest(ctx context.Context, id, by, text string) error {
-	if err := CheckReply(text); err != nil {
-		return err
-	}
-	req, notes, err := s.store.Requests().Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	if !req.Open {
-		return ErrRequestClosed
-	}
-	reach, ok, err := s.store.Contacts().Reach(ctx, req.Contact)
-	if err != nil {
-		return err
-	}
-	if !ok || reach.Address == "" || s.opts.Outbox == nil {
-		return ErrUnreachable
-	}
-	// Staff's words to the person are personal data, like the person's
-	// own: kept sealed in the outbox, its retries and dead letters.
-	e := outbox.NewEntry(reach.Channel, reach.Address, req.Contact, outbox.Reply)
-	sealed := s.store.Seal(text)
-	e.Messages = []outbox.Text{outbox.SealedText(sealed)}
-	if err := s.opts.Outbox.Enqueue(ctx, e); err != nil {
-		return err
-	}
-	// The reply is queued: it will be sent. Failing now would invite staff
-	// to send it again, so a count or thread that cannot be written is
-	// logged, and written with a context of its own.
-	req.Replies++
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := s.store.Requests().Put(ctx, req); err != nil {
-		s.log.Warn("a staff reply is queued, but the request's reply count was not written", "request", id, "err", err)
-	}
-	reply := store.Reply{At: s.opts.Now().UTC(), By: by, Text: sealed, After: len(notes)}
-	if err := s.store.Requests().AddReply(ctx, id, reply); err != nil {
-		s.log.Warn("a staff reply is queued, but not kept in the request's thread", "request", id, "err", err)
-	}
-	// From now on what the person writes, numbers included, answers staff.
-	err = s.update(ctx, req.Contact, func(st *engine.State) bool {
-		if st.Request != id || st.StaffReplied {
-			return false
-		}
-		st.StaffReplied = true
-		return true
-	})
-	if err != nil {
-		s.log.Warn("a staff reply is queued, but the person's state does not note it: their numbers still work the menus", "request", id, "err", err)
-	}
-	return nil
-}
-
-// CloseRequest closes a request and hands the person back to the bot, and
-// tells the person so, in their language, on their channel (once: closing a
-// closed request the person was handed back from tells nobody).
-func (s *Service) CloseRequest(ctx context.Context, id string) error {
-	req, _, err := s.store.Requests().Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	// The notice is queued first: if what follows fails, closing again
-	// queues it again rather than never.
-	if err := s.noticeClosed(ctx, req); err != nil {
-		return err
-	}
-	if req.Open {
-		req.Open = false
-		if err := s.store.Requests().Put(ctx, req); err != nil {
-			return err
-		}
-	}
-	return s.update(ctx, req.Contact, func(st *engine.State) bool {
-		if st.Request != id {
-			return false
-		}
-		st.Request, st.StaffReplied = "", false
-		return true
-	})
-}
-
-// noticeClosed queues, ahead of bulk traffic, the notice that a request is
-// closed, if the request is still open or still holds the person; a person
-// who cannot be reached (erased, no outbox) is not told.
-func (s *Service) noticeClosed(ctx context.Context, req store.Request) error {
-	reach, text, _, err := s.closingNotice(ctx, req)
-	if err != nil || text == "" {
-		return err
-	}
-	e := outbox.NewEntry(reach.Channel, reach.Address, req.Contact, outbox.Reply)
-	e.Messages = []outbox.Text{{Text: text}}
-	return s.opts.Outbox.Enqueue(ctx, e)
-}
-
-// ClosingNotice returns what closing the request id now would tell the
-// person, and in which language; an empty text when closing tells nobody
-// (the person cannot be reached, or was handed back already).
-func (s *Service) ClosingNotice(ctx context.Context, id string) (text, lang string, err error) {
-	req, _, err := s.store.Requests().Get(ctx, id)
-	if err != nil {
-		return "", "", err
-	}
-	_, text, lang, err = s.closingNotice(ctx, req)
-	return text, lang, err
-}
-
-// closingNotice is the notice of closing req, in the person's language,
-// and how to reach them; an empty text when nobody is to be told.
-func (s *Service) closingNotice(ctx context.Context, req store.Request) (reach store.Reach, text, lang string, err error) {
-	reach, ok, err := s.store.Contacts().Reach(ctx, req.Contact)
-	if err != nil {
-		return reach, "", "", err
-	}
-	if !ok || reach.Address == "" || s.opts.Outbox == nil {
-		return reach, "", "", nil
-	}
-	st := s.decode(req.Contact, store.State{Data: reach.Data})
-	if !req.Open && st.Request != req.ID {
-		return reach, "", "", nil
-	}
-	c := s.Content()
-	lang = st.Lang
-	if !c.HasLanguage(lang) {
-		lang = req.Lang
-	}
-	if !c.HasLanguage(lang) {
-		lang = c.Languages[0]
-	}
-	if !c.Has(lang, content.MsgRequestClosed) {
-		return reach, "", "", nil
-	}
-	return reach, c.Text(lang, content.MsgRequestClosed, nil), lang, nil
-}
-
 func erases(res engine.Result) bool {
 	for _, e := range res.Effects {
 		if e.Kind == engine.EffectErase {
@@ -864,24 +635,8 @@ func erases(res engine.Result) bool {
 	return false
 }
 
-// Erase deletes everything kept about a contact (see store.Erase), as staff
-// ask for it.
-func (s *Service) Erase(ctx context.Context, contact string) error {
-	defer s.lock(contact)()
-	return s.erase(ctx, contact)
-}
-
 // eraseTimeout bounds one erasure, which scans the keyspace.
 const eraseTimeout = 2 * time.Minute
-
-// erase is Erase for a caller that holds the contact's lock.
-func (s *Service) erase(ctx context.Context, contact string) error {
-	// Erasure is promised to the person once asked: it is not cut short by
-	// the request's deadline or a client that goes away, only bounded.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), eraseTimeout)
-	defer cancel()
-	return s.store.Contacts().Erase(ctx, contact)
-}
 
 // flooded answers a person over the flood limit: the first message over it
 // gets a short slow-down, the others nothing; none runs the conversation.
@@ -908,13 +663,6 @@ func (s *Service) flooded(ctx context.Context, contact string, msg Message, stor
 		}
 	}
 	return Outcome{Replies: []engine.Reply{reply}}, nil
-}
-
-// Purge removes, once, what outlived contacts silent past the retention
-// period: their place in the subscriber sets and the request lists. It
-// returns how many entries it removed.
-func (s *Service) Purge(ctx context.Context) (int, error) {
-	return s.store.Contacts().Purge(ctx)
 }
 
 // months is a retention in whole months (30 days, rounded, at least 1), as

@@ -49,12 +49,12 @@ func TestReplyKeptInThread(t *testing.T) {
 	id := reqs[0].ID
 
 	for text, want := range map[string]error{"": ErrReplyEmpty, strings.Repeat("a", MaxReply+1): ErrReplyTooLong} {
-		if err := svc.ReplyToRequest(ctx, id, "samira", text); !errors.Is(err, want) {
+		if err := svc.Requests().Reply(ctx, id, "samira", text); !errors.Is(err, want) {
 			t.Errorf("reply of %d characters: %v, want %v", len(text), err, want)
 		}
 	}
 	var bad *BadCharError
-	if err := svc.ReplyToRequest(ctx, id, "samira", "a\x00b"); !errors.As(err, &bad) || bad.Char != 0 {
+	if err := svc.Requests().Reply(ctx, id, "samira", "a\x00b"); !errors.As(err, &bad) || bad.Char != 0 {
 		t.Errorf("reply with a NUL: %v, want a BadCharError for U+0000", err)
 	}
 	if err := CheckReply(strings.Repeat("é", MaxReply)); err != nil {
@@ -64,7 +64,7 @@ func TestReplyKeptInThread(t *testing.T) {
 		t.Fatalf("refused replies were kept: %+v", got)
 	}
 
-	if err := svc.ReplyToRequest(ctx, id, "samira", "Nous vous appelons"); err != nil {
+	if err := svc.Requests().Reply(ctx, id, "samira", "Nous vous appelons"); err != nil {
 		t.Fatal(err)
 	}
 	got, err := st.Requests().Replies(ctx, id)
@@ -79,17 +79,17 @@ func TestReplyKeptInThread(t *testing.T) {
 		t.Error("the reply is kept in clear")
 	}
 
-	notice, lang, err := svc.ClosingNotice(ctx, id)
+	notice, lang, err := svc.Requests().ClosingNotice(ctx, id)
 	if err != nil || lang != "fr" || notice != c.Text("fr", content.MsgRequestClosed, nil) {
 		t.Errorf("closing notice %q in %q (%v)", notice, lang, err)
 	}
-	if err := svc.CloseRequest(ctx, id); err != nil {
+	if err := svc.Requests().Close(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	if notice, _, err := svc.ClosingNotice(ctx, id); err != nil || notice != "" {
+	if notice, _, err := svc.Requests().ClosingNotice(ctx, id); err != nil || notice != "" {
 		t.Errorf("closing notice of a closed request: %q (%v), want none", notice, err)
 	}
-	if err := svc.ReplyToRequest(ctx, id, "samira", "Encore"); !errors.Is(err, ErrRequestClosed) {
+	if err := svc.Requests().Reply(ctx, id, "samira", "Encore"); !errors.Is(err, ErrRequestClosed) {
 		t.Errorf("reply to a closed request: %v", err)
 	}
 }

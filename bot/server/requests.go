@@ -87,7 +87,7 @@ func (s *Server) replyRequest(w http.ResponseWriter, r *http.Request) error {
 	case errors.As(err, &bad):
 		return apiError(Unprocessable, `"text": holds the character %U, which cannot be sent`, bad.Char)
 	}
-	if err := s.opts.Dialog.ReplyToRequest(r.Context(), r.PathValue("id"), principal(r).Name, body.Text); err != nil {
+	if err := s.opts.Dialog.Requests().Reply(r.Context(), r.PathValue("id"), principal(r).Name, body.Text); err != nil {
 		return err
 	}
 	s.record(r, "request.reply", r.PathValue("id"))
@@ -97,7 +97,7 @@ func (s *Server) replyRequest(w http.ResponseWriter, r *http.Request) error {
 
 // closeRequest closes a request: the bot answers the person again.
 func (s *Server) closeRequest(w http.ResponseWriter, r *http.Request) error {
-	if err := s.opts.Dialog.CloseRequest(r.Context(), r.PathValue("id")); err != nil {
+	if err := s.opts.Dialog.Requests().Close(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
 	s.record(r, "request.close", r.PathValue("id"))
@@ -114,7 +114,7 @@ func (s *Server) eraseContact(w http.ResponseWriter, r *http.Request) error {
 	if !contactKey.MatchString(id) {
 		return apiError(Invalid, "a contact id is 32 hexadecimal characters (see GET /api/v1/requests)")
 	}
-	if err := s.opts.Dialog.Erase(r.Context(), id); err != nil {
+	if err := s.opts.Dialog.People().Erase(r.Context(), id); err != nil {
 		return err
 	}
 	s.record(r, "contact.erase", id)

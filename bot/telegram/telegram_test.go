@@ -59,7 +59,7 @@ func setup(t *testing.T) (*channeltest.Env, http.Handler) {
 		}
 		return texts
 	}
-	return env, NewHandler(secret, env.Dialog, env.Log)
+	return env, NewHandler(secret, env.Dialog, env.Dialog.People(), env.Log)
 }
 
 func TestWebhook(t *testing.T) {
@@ -139,7 +139,7 @@ func TestBlockAndUnblock(t *testing.T) {
 	if st, _ := env.State(Channel, chat); !st.Blocked || subs() != 1 {
 		t.Errorf("after blocking: blocked %v, %d subscribers; want true, 1 (kept, not sent to)", st.Blocked, subs())
 	}
-	if reason, _ := env.Dialog.Suppressed(context.Background(), env.Store.ContactKey(Channel, chat), true); reason != "blocked" {
+	if reason, _ := env.Dialog.People().Suppressed(context.Background(), env.Store.ContactKey(Channel, chat), true); reason != "blocked" {
 		t.Errorf("a blocked person is not suppressed from notices: %q", reason)
 	}
 	serve("my_chat_member_member.json")
@@ -155,7 +155,7 @@ func TestBlockAndUnblock(t *testing.T) {
 	if st, _ := env.State(Channel, chat); !st.OptedOut {
 		t.Errorf("STOP then block and unblock: opted out %v; want true", st.OptedOut)
 	}
-	if reason, _ := env.Dialog.Suppressed(context.Background(), env.Store.ContactKey(Channel, chat), true); reason != "opted_out" {
+	if reason, _ := env.Dialog.People().Suppressed(context.Background(), env.Store.ContactKey(Channel, chat), true); reason != "opted_out" {
 		t.Errorf("suppressed %q, want opted_out", reason)
 	}
 }

@@ -121,6 +121,10 @@ func Parse(body []byte) (Event, error) {
 type Dialog interface {
 	Handle(ctx context.Context, msg dialog.Message) (dialog.Outcome, error)
 	ContactKey(channel, address string) string
+}
+
+// People records that a person blocked the bot, or started it again.
+type People interface {
 	SetBlocked(ctx context.Context, contact string, blocked bool) error
 }
 
@@ -128,13 +132,14 @@ type Dialog interface {
 type Handler struct {
 	secret [32]byte
 	dialog Dialog
+	people People
 	log    *slog.Logger
 }
 
 // NewHandler returns the webhook handler for the secret token given to
 // setWebhook.
-func NewHandler(secret string, d Dialog, log *slog.Logger) *Handler {
-	return &Handler{secret: sha256.Sum256([]byte(secret)), dialog: d, log: log.With("component", "telegram")}
+func NewHandler(secret string, d Dialog, people People, log *slog.Logger) *Handler {
+	return &Handler{secret: sha256.Sum256([]byte(secret)), dialog: d, people: people, log: log.With("component", "telegram")}
 }
 
 // ServeHTTP checks the secret token (in constant time), parses the update and
@@ -170,7 +175,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			ProviderID: "u" + strconv.Itoa(ev.UpdateID), Callback: ev.Callback,
 		})
 	case KindBlocked, KindUnblocked:
-		err = h.dialog.SetBlocked(r.Context(), h.dialog.ContactKey(Channel, ev.ChatID), ev.Kind == KindBlocked)
+		err = h.people.SetBlocked(r.Context(), h.dialog.ContactKey(Channel, ev.ChatID), ev.Kind == KindBlocked)
 	}
 	if err != nil {
 		h.log.Error("handling an update failed; Telegram will retry", "err", err)

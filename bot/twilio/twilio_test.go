@@ -89,7 +89,7 @@ func signed(path, file, token string, tamper func(url.Values)) func(t testing.TB
 }
 
 func newHandler(env *channeltest.Env) *Handler {
-	return NewHandler(authToken, publicURL+"/", env.Dialog, env.Outbox, env.Dialog, []string{SMS, WhatsApp}, env.Metrics, env.Log)
+	return NewHandler(authToken, publicURL+"/", env.Dialog, env.Outbox, env.Dialog.People(), []string{SMS, WhatsApp}, env.Metrics, env.Log)
 }
 
 func inboundSetup(t *testing.T) (*channeltest.Env, http.Handler) {
@@ -251,7 +251,7 @@ func TestRedisDownAnswers503(t *testing.T) {
 func TestChannelOffIsIgnored(t *testing.T) {
 	t.Parallel()
 	env := channeltest.New(t, SMS)
-	h := NewHandler(authToken, publicURL, env.Dialog, env.Outbox, env.Dialog, []string{SMS}, env.Metrics, env.Log)
+	h := NewHandler(authToken, publicURL, env.Dialog, env.Outbox, env.Dialog.People(), []string{SMS}, env.Metrics, env.Log)
 	rec := httptest.NewRecorder()
 	h.Inbound(rec, signed("/webhooks/twilio", "inbound_whatsapp_hello.form", authToken, nil)(t))
 	if rec.Code != 200 || len(env.Entries(outbox.Reply)) != 0 {
@@ -335,13 +335,13 @@ func TestSendErrorsAct(t *testing.T) {
 			}
 		}},
 		{"30006 stops sending", "inbound_sms_bonjour.form", 400, 30006, func(t *testing.T, env *channeltest.Env) {
-			reason, err := env.Dialog.Suppressed(context.Background(), env.Store.ContactKey(SMS, person), false)
+			reason, err := env.Dialog.People().Suppressed(context.Background(), env.Store.ContactKey(SMS, person), false)
 			if err != nil || reason != "undeliverable" {
 				t.Errorf("suppressed = %q, %v; want undeliverable", reason, err)
 			}
 		}},
 		{"21211 stops sending", "inbound_sms_bonjour.form", 400, 21211, func(t *testing.T, env *channeltest.Env) {
-			reason, _ := env.Dialog.Suppressed(context.Background(), env.Store.ContactKey(SMS, person), false)
+			reason, _ := env.Dialog.People().Suppressed(context.Background(), env.Store.ContactKey(SMS, person), false)
 			if reason != "undeliverable" {
 				t.Errorf("suppressed = %q, want undeliverable", reason)
 			}

@@ -113,7 +113,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 				MaxLen: twilio.MaxBody, Gate: outbox.NewSharedGate(rdb, cfg.KeyPrefix, twilio.WhatsApp, cfg.Outbox.RateWhatsApp, max(cfg.Outbox.RateWhatsApp, 1), outboxLog),
 			}
 		}
-		h := twilio.NewHandler(tw.AuthToken, cfg.PublicURL, a.dialog, a.outbox, a.dialog, on, a.metrics, log)
+		h := twilio.NewHandler(tw.AuthToken, cfg.PublicURL, a.dialog, a.outbox, a.dialog.People(), on, a.metrics, log)
 		opts.TwilioInbound, opts.TwilioStatus = http.HandlerFunc(h.Inbound), http.HandlerFunc(h.Status)
 	}
 	var bot *tgbotapi.BotAPI
@@ -124,7 +124,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 			Gate:    outbox.NewSharedGate(rdb, cfg.KeyPrefix, telegram.Channel, cfg.Outbox.RateTelegram, max(cfg.Outbox.RateTelegram, 1), outboxLog),
 			PerChat: outbox.NewGate(cfg.Outbox.RateTelegramChat, 3),
 		}
-		opts.Telegram = telegram.NewHandler(tg.WebhookSecret, a.dialog, log)
+		opts.Telegram = telegram.NewHandler(tg.WebhookSecret, a.dialog, a.dialog.People(), log)
 	}
 
 	srv := server.New(opts)
@@ -181,7 +181,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	workerCtx, stopWorker := context.WithCancel(context.Background())
 	var workerDone sync.WaitGroup
 	if len(channels) > 0 {
-		w := a.outbox.NewWorker(channels, a.dialog, a.store, a.metrics, log, outbox.Options{
+		w := a.outbox.NewWorker(channels, a.dialog.People(), a.store, a.metrics, log, outbox.Options{
 			ReplyWorkers: cfg.Outbox.Workers, BulkWorkers: cfg.Outbox.BulkWorkers(),
 			ClaimIdle: cfg.Outbox.ClaimIdle, MaxTries: cfg.Outbox.MaxTries, SendTimeout: cfg.Outbox.SendTimeout,
 			Quiet: cfg.QuietHours.Quiet,
@@ -260,7 +260,7 @@ func keepRetention(ctx context.Context, every, retention time.Duration, a *app, 
 			what string
 			run  func() (int, error)
 		}{
-			{"entries of silent contacts", func() (int, error) { return a.dialog.Purge(ctx) }},
+			{"entries of silent contacts", func() (int, error) { return a.dialog.People().Purge(ctx) }},
 			{"recipient lists of old broadcasts", func() (int, error) { return broadcasts.Forget(ctx, before) }},
 			{"old dead letters", func() (int, error) { return a.outbox.ForgetDead(ctx, before) }},
 			{"old audit entries", func() (int, error) { return audit.Forget(ctx) }},
