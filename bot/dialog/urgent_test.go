@@ -61,7 +61,7 @@ func TestDangerIsRecordedAndCounted(t *testing.T) {
 	f.send(t, other, "1")
 	f.send(t, other, "my husband beats me")
 	reqs, err = f.store.Requests().List(ctx)
-	// OpenRequests has no order: find the English one.
+	// Requests().List has no order: find the English one.
 	i := slices.IndexFunc(reqs, func(r store.Request) bool { return r.Lang == "en" })
 	if err != nil || len(reqs) != 2 || i < 0 || !reqs[i].Urgent {
 		t.Fatalf("violence: %+v (%v), want a second urgent request at once", reqs, err)

@@ -166,7 +166,20 @@ func (b *browser) navigate(what string, steps ...chromedp.Action[chromedp.Void])
 		b.screenshot("failed-" + what)
 		b.t.Fatalf("%s: %v", what, err)
 	}
+	b.fitsWidth(what)
 	return resp.Status
+}
+
+// fitsWidth fails the test when the page is wider than the window: on a
+// phone (390 px) as on a desktop, no page of the console scrolls sideways.
+// Tables and long texts scroll inside their own box, if at all.
+func (b *browser) fitsWidth(what string) {
+	b.t.Helper()
+	widths := eval[[]int](b, `[document.documentElement.scrollWidth, document.documentElement.clientWidth]`)
+	if len(widths) == 2 && widths[0] > widths[1] {
+		b.screenshot("too-wide-" + what)
+		b.t.Errorf("%s: the page is %d px wide in a window of %d px: it scrolls sideways", what, widths[0], widths[1])
+	}
 }
 
 // screenshot saves the whole page as <test>-<name>.png (PNG: quality 100) in the shots folder.

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -208,5 +211,68 @@ func TestConsoleOnTheEmbeddedStore(t *testing.T) {
 		if n := getPage(t, client, svc.base+page); n == 0 {
 			t.Errorf("%s is empty on the embedded store", page)
 		}
+	}
+}
+
+// TestConsoleSessionIdleExpiry: a session lasts 12 hours without use, and
+// each use starts those 12 hours again. The session is kept in Redis with
+// that expiry; the test moves the clock by shortening it, as 11 hours of
+// silence would, then as 12 would.
+func TestConsoleSessionIdleExpiry(t *testing.T) {
+	t.Parallel()
+	vars := map[string]string{
+		"REDIS_URL":             redistest.URL(t),
+		"OUTREACH_REDIS_PREFIX": redistest.Prefix(t),
+		"OUTREACH_ADMIN_TOKEN":  adminToken,
+	}
+	svc := startServe(t, vars)
+	rdb := redisOf(t, vars)
+	ctx := context.Background()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.PostForm(svc.base+"/login", url.Values{"username": {"admin"}, "password": {adminToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	sessions := rdb.Keys(ctx, vars["OUTREACH_REDIS_PREFIX"]+"{session}:*").Val()
+	if len(sessions) != 1 {
+		t.Fatalf("sessions in Redis after sign-in: %d, want 1", len(sessions))
+	}
+	key := sessions[0]
+	idle := func() time.Duration { return rdb.PTTL(ctx, key).Val() }
+	if got := idle(); got < 11*time.Hour+59*time.Minute || got > 12*time.Hour {
+		t.Fatalf("a new session expires in %v, want 12h", got)
+	}
+	page := func() int {
+		resp, err := client.Get(svc.base + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	// Eleven hours of silence: an hour left, and using it starts 12 again.
+	rdb.PExpire(ctx, key, time.Hour)
+	if code := page(); code != http.StatusOK {
+		t.Fatalf("after 11 idle hours the dashboard answered %d, want 200", code)
+	}
+	if got := idle(); got < 11*time.Hour+59*time.Minute {
+		t.Errorf("a used session expires in %v, want 12h again", got)
+	}
+	// Twelve hours of silence: the session is gone and the page asks to
+	// sign in.
+	rdb.PExpire(ctx, key, time.Millisecond)
+	waitFor(t, func() bool { return rdb.Exists(ctx, key).Val() == 0 })
+	resp, err = client.Get(svc.base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther && resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, "/login") {
+		t.Errorf("after 12 idle hours: %d to %q, want a redirect to /login", resp.StatusCode, loc)
 	}
 }
