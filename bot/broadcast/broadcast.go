@@ -29,6 +29,7 @@ import (
 	"github.com/outreach-org/outreach/bot/keys"
 	"github.com/outreach-org/outreach/bot/outbox"
 	"github.com/outreach-org/outreach/bot/store"
+	"github.com/outreach-org/outreach/bot/tally"
 )
 
 // KindMessage is a broadcast of staff's own text; the other kinds are the
@@ -74,25 +75,9 @@ type Audience struct {
 	RecipientsOf []string `json:"recipients_of,omitempty"`
 }
 
-// Counts are a broadcast's numbers. Total counts the people reached by the
-// audience; each ends sent (then delivered or failed) or skipped.
-type Counts struct {
-	Total     int64            `json:"total"`
-	Sent      int64            `json:"sent"`
-	Delivered int64            `json:"delivered"`
-	Failed    int64            `json:"failed"`
-	Skipped   int64            `json:"skipped"`
-	SkippedBy map[string]int64 `json:"skipped_by,omitempty"`
-	// Unsent counts, among Failed, those that failed before a provider
-	// took them (dead letters, refused addresses); not in the API's JSON.
-	Unsent int64 `json:"-"`
-}
-
-// Waiting counts the people still to be sent to: reached by the audience,
-// neither sent, skipped nor failed before sending.
-func (c Counts) Waiting() int64 {
-	return max(0, c.Total-c.Sent-c.Skipped-c.Unsent)
-}
+// Counts are a broadcast's numbers, as package tally, which writes them
+// from delivery events, reads them.
+type Counts = tally.Counts
 
 // Report is a broadcast with its status and counts.
 type Report struct {
@@ -117,6 +102,7 @@ type Service struct {
 	rdb     redis.UniversalClient
 	keys    outbox.Keys
 	space   keys.Space
+	counts  tally.Counter
 	store   *store.Store
 	content func() *content.Content
 	opts    Options
@@ -131,7 +117,7 @@ func New(rdb redis.UniversalClient, prefix string, st *store.Store, content func
 	if opts.Location == nil {
 		opts.Location = time.UTC
 	}
-	return &Service{rdb: rdb, keys: outbox.NewKeys(prefix), space: keys.New(prefix), store: st, content: content, opts: opts, log: log.With("component", "broadcast")}
+	return &Service{rdb: rdb, keys: outbox.NewKeys(prefix), space: keys.New(prefix), counts: tally.New(keys.New(prefix)), store: st, content: content, opts: opts, log: log.With("component", "broadcast")}
 }
 
 func (s *Service) due() string { return s.space.BroadcastsDue() }
@@ -561,7 +547,7 @@ func (s *Service) Get(ctx context.Context, id string) (Report, error) {
 	var n *redis.MapStringStringCmd
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		h = p.HGetAll(ctx, s.keys.Broadcast(id))
-		n = p.HGetAll(ctx, s.keys.BroadcastCounts(id))
+		n = p.HGetAll(ctx, s.counts.Key(id))
 		return nil
 	})
 	if err != nil {
@@ -572,37 +558,12 @@ func (s *Service) Get(ctx context.Context, id string) (Report, error) {
 		return Report{}, ErrNotFound
 	}
 	var r Report
-	var unsent int64 // failed before the provider took them
 	if err := json.Unmarshal([]byte(fields["def"]), &r.Broadcast); err != nil {
 		return Report{}, err
 	}
-	for k, v := range n.Val() {
-		x, _ := strconv.ParseInt(v, 10, 64)
-		switch k {
-		case "total":
-			r.Counts.Total = x
-		case "sent":
-			r.Counts.Sent = x
-		case "delivered":
-			r.Counts.Delivered = x
-		case "failed":
-			r.Counts.Failed = x
-		case "skipped":
-			r.Counts.Skipped = x
-		case "unsent":
-			unsent = x
-			r.Counts.Unsent = x
-		default:
-			if reason, ok := strings.CutPrefix(k, "skipped:"); ok {
-				if r.Counts.SkippedBy == nil {
-					r.Counts.SkippedBy = map[string]int64{}
-				}
-				r.Counts.SkippedBy[reason] = x
-			}
-		}
-	}
+	r.Counts = tally.Parse(n.Val())
 	r.Status = fields["status"]
-	if r.Status == Sending && fields["fanned"] == "1" && r.Counts.Sent+unsent+r.Counts.Skipped >= r.Counts.Total {
+	if r.Status == Sending && fields["fanned"] == "1" && r.Counts.Finished() >= r.Counts.Total {
 		r.Status = Done
 	}
 	return r, nil
@@ -720,6 +681,11 @@ var extend = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then retu
 var enqueueSrc string
 
 var enqueueScript = redis.NewScript(enqueueSrc)
+
+// reached is what a person queued adds to the counts, as enqueue.lua
+// takes it: the script counts a recipient in the same step as it records
+// them, so that a fan-out resumed after a crash counts each person once.
+var reached = tally.ScriptArgs(tally.Reached)
 
 // fanOut puts a broadcast's entries in the outbox, resuming where a crashed
 // fan-out stopped.
@@ -1002,7 +968,7 @@ func (s *Service) enqueue(ctx context.Context, b Broadcast, source string, conta
 		case outOfAudience:
 			continue
 		case skipGone, skip:
-			args = append(args, ck, d.outcome, d.reason)
+			args = append(append(args, ck, d.outcome, ""), tally.ScriptArgs(tally.Reached, tally.Skipped(d.reason))...)
 			continue
 		}
 		text, vars := render(d.lang)
@@ -1014,12 +980,12 @@ func (s *Service) enqueue(ctx context.Context, b Broadcast, source string, conta
 		} else {
 			e.Messages = []outbox.Text{{Text: text}}
 		}
-		args = append(args, ck, send, e.Encode())
+		args = append(append(args, ck, send, e.Encode()), reached...)
 	}
 	if len(args) == 0 {
 		return nil
 	}
-	return enqueueScript.Run(ctx, s.rdb, []string{s.rcpt(b.ID), s.keys.BroadcastCounts(b.ID), s.keys.Stream(outbox.Bulk), source}, args...).Err()
+	return enqueueScript.Run(ctx, s.rdb, []string{s.rcpt(b.ID), s.counts.Key(b.ID), s.keys.Stream(outbox.Bulk), source}, args...).Err()
 }
 
 // Estimate is who a broadcast would reach if it left now.

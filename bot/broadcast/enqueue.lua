@@ -2,22 +2,27 @@
 -- crashes or retries happen, and counts them.
 -- KEYS[1] recipients set, KEYS[2] counts hash, KEYS[3] bulk stream (all share {o}),
 -- KEYS[4] the set the contacts were read from
--- ARGV: triples of contact key, 'e' (entry), 's' (skipped) or 'n' (skipped, and gone:
--- removed from KEYS[4]), then the entry or the reason
+-- ARGV: for each contact, its key; 'e' (entry), 's' (skipped) or 'n' (skipped,
+-- and gone: removed from KEYS[4]); the entry ('' when skipped); then what a
+-- contact new to the broadcast adds to the counts: how many fields, then the
+-- fields (from package tally, which owns them). The count is taken here, in
+-- the step that records the recipient, so that each person counts once.
 local added = 0
-for i = 1, #ARGV, 3 do
+local i = 1
+while i <= #ARGV do
+  local n = tonumber(ARGV[i + 3])
   if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then
-    redis.call('HINCRBY', KEYS[2], 'total', 1)
+    for j = i + 4, i + 3 + n do
+      redis.call('HINCRBY', KEYS[2], ARGV[j], 1)
+    end
     if ARGV[i + 1] == 'e' then
       redis.call('XADD', KEYS[3], '*', 'e', ARGV[i + 2])
       added = added + 1
-    else
-      redis.call('HINCRBY', KEYS[2], 'skipped', 1)
-      redis.call('HINCRBY', KEYS[2], 'skipped:' .. ARGV[i + 2], 1)
     end
   end
   if ARGV[i + 1] == 'n' then
     redis.call('SREM', KEYS[4], ARGV[i])
   end
+  i = i + 4 + n
 end
 return added

@@ -2,6 +2,7 @@ package broadcast
 
 import (
 	"context"
+	"maps"
 	"testing"
 	"time"
 
@@ -20,7 +21,8 @@ func TestEnqueueScriptContract(t *testing.T) {
 	k := keys.New(prefix)
 	rdb.SAdd(ctx, k.Subscribers("nador"), "c1", "c2", "c3")
 	declared := []string{k.BroadcastRecipients("b1"), k.BroadcastCounts("b1"), k.BulkStream(), k.Subscribers("nador")}
-	args := []any{"c1", "e", `{"ck":"c1"}`, "c2", "s", "stopped", "c3", "n", "gone"}
+	// Each contact with the fields it adds to the counts when new.
+	args := []any{"c1", "e", `{"ck":"c1"}`, 1, "n", "c2", "s", "", 2, "n", "s:stopped", "c3", "n", "", 3, "n", "s", "s:gone"}
 	if n, err := enqueueScript.Run(ctx, rdb, declared, args...).Int(); err != nil || n != 1 {
 		t.Fatalf("enqueue = %d, %v; want 1", n, err)
 	}
@@ -29,8 +31,11 @@ func TestEnqueueScriptContract(t *testing.T) {
 	}
 	redistest.OnlyDeclared(t, rdb, prefix, declared...)
 	counts := rdb.HGetAll(ctx, k.BroadcastCounts("b1")).Val()
-	if counts["total"] != "3" || counts["skipped"] != "2" || counts["skipped:gone"] != "1" {
-		t.Errorf("counts %v", counts)
+	if want := map[string]string{"n": "3", "s": "1", "s:stopped": "1", "s:gone": "1"}; !maps.Equal(counts, want) {
+		t.Errorf("counts %v, want %v: the fields given, once a contact", counts, want)
+	}
+	if n := rdb.XLen(ctx, k.BulkStream()).Val(); n != 1 {
+		t.Errorf("bulk stream holds %d entries, want 1", n)
 	}
 	if rdb.SIsMember(ctx, k.Subscribers("nador"), "c3").Val() {
 		t.Error("a contact gone is still in the source set")

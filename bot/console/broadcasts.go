@@ -697,7 +697,7 @@ func (c *Console) bcastProgressOf(r *http.Request) (*bcastProgress, error) {
 	d := &bcastProgress{Report: rep, Waiting: rep.Counts.Waiting()}
 	d.Done = rep.Status == broadcast.Done || rep.Status == broadcast.Cancelled
 	d.CanCancel = !d.Done
-	d.Finished = rep.Counts.Sent + rep.Counts.Skipped + rep.Counts.Unsent
+	d.Finished = rep.Counts.Finished()
 	for _, reason := range sortedReasons(rep.Counts.SkippedBy) {
 		d.Skipped = append(d.Skipped, bcastCount{Reason: reason, N: rep.Counts.SkippedBy[reason]})
 	}

@@ -6,13 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/outreach-org/outreach/bot/keys"
 	"github.com/outreach-org/outreach/bot/stats"
+	"github.com/outreach-org/outreach/bot/tally"
 )
 
 // Outbox is the outbox in Redis: its streams, its delayed and dead-letter
@@ -28,11 +31,13 @@ type Outbox struct {
 	doneTTL time.Duration
 	// stats count, in memory, what was sent, delivered and failed.
 	stats *stats.Stats
+	// counts writes the counts of broadcasts.
+	counts tally.Counter
 }
 
 // New returns the outbox under prefix.
 func New(rdb redis.UniversalClient, prefix string) *Outbox {
-	return &Outbox{rdb: rdb, keys: NewKeys(prefix), statusTTL: statusTTL, doneTTL: doneTTL}
+	return &Outbox{rdb: rdb, keys: NewKeys(prefix), statusTTL: statusTTL, doneTTL: doneTTL, counts: tally.New(keys.New(prefix))}
 }
 
 // WithRetention bounds what the outbox keeps about a person to the
@@ -152,13 +157,54 @@ var statusRanks = map[string]int{
 }
 
 // finalRank is the rank of the states after which nothing changes but a
-// delivered message being read (status.lua's "final").
+// delivered message being read.
 const finalRank = 4
 
 // failedStatus reports whether a final state means the message did not
-// reach the person (as status.lua counts it for broadcasts).
+// reach the person.
 func failedStatus(status string) bool {
 	return status == "failed" || status == "undelivered" || status == "canceled"
+}
+
+// finalEvent is what a final state is for a broadcast's counts.
+func finalEvent(status string) tally.Event {
+	if failedStatus(status) {
+		return tally.Failed
+	}
+	return tally.Delivered
+}
+
+// finalCounts is what each final state adds to a broadcast's counts, as
+// status.lua takes it: a state, then its event (tally.ScriptArgs).
+var finalCounts = func() []any {
+	var states []string
+	for st, rank := range statusRanks {
+		if rank >= finalRank {
+			states = append(states, st)
+		}
+	}
+	slices.Sort(states)
+	var out []any
+	for _, st := range states {
+		out = append(out, st)
+		out = append(out, tally.ScriptArgs(finalEvent(st))...)
+	}
+	return out
+}()
+
+// statusArgs are status.lua's ARGV: a state and its rank, an error code,
+// how long the state is kept, the broadcast whose counts are given, the
+// send to record (entry id, contact, channel, broadcast; none for a
+// callback), then finalCounts.
+func (o *Outbox) statusArgs(status string, rank int, errorCode, bc string, rec ...string) []any {
+	if len(rec) == 0 {
+		rec = []string{"", "", "", ""}
+	}
+	args := []any{status, rank, errorCode, o.statusTTL.Milliseconds(), bc}
+	for _, r := range rec {
+		args = append(args, r)
+	}
+	return append(args, finalCounts...)
 }
 
 // statusTTL is how long a sent message's delivery state is kept.
@@ -186,8 +232,8 @@ type Delivery struct {
 // recordSent notes a message the provider accepted, under its provider id.
 func (o *Outbox) recordSent(ctx context.Context, p redis.Pipeliner, providerID, status string, e Entry) {
 	k := o.keys.status(providerID)
-	statusScript.Eval(ctx, p, []string{k, o.countsKey(k, e.Broadcast)}, status, statusRanks[status], "", o.statusTTL.Milliseconds(),
-		e.Broadcast, e.ID, e.Contact, e.Channel, e.Broadcast)
+	statusScript.Eval(ctx, p, []string{k, o.countsKey(k, e.Broadcast)},
+		o.statusArgs(status, statusRanks[status], "", e.Broadcast, e.ID, e.Contact, e.Channel, e.Broadcast)...)
 }
 
 // countsKey is the counts hash of broadcast bc for status.lua, or the
@@ -196,7 +242,7 @@ func (o *Outbox) countsKey(k, bc string) string {
 	if bc == "" {
 		return k
 	}
-	return o.keys.BroadcastCounts(bc)
+	return o.counts.Key(bc)
 }
 
 // ErrUnknownStatus means a status the outbox does not track.
@@ -220,8 +266,7 @@ func (o *Outbox) UpdateStatus(ctx context.Context, providerID, status, errorCode
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return Delivery{}, false, err
 		}
-		prev, err = statusScript.Run(ctx, o.rdb, []string{k, o.countsKey(k, bc)}, status, rank, errorCode, o.statusTTL.Milliseconds(),
-			bc, "", "", "", "").Int()
+		prev, err = statusScript.Run(ctx, o.rdb, []string{k, o.countsKey(k, bc)}, o.statusArgs(status, rank, errorCode, bc)...).Int()
 		if err != nil {
 			return Delivery{}, false, err
 		}

@@ -8,6 +8,11 @@
 -- ARGV[1] status   ARGV[2] its rank   ARGV[3] error code   ARGV[4] ttl (ms)
 -- ARGV[5] the broadcast whose counts KEYS[2] is ('' = none known)
 -- ARGV[6..9] entry id, contact, channel, broadcast when recording the send ('' otherwise)
+-- ARGV[10..] what each final state adds to the broadcast's counts: a state,
+-- how many fields, then the fields (from package tally, which owns them).
+-- The count is taken here, not by the caller, because it must be taken
+-- once, with the 'counted' mark, and may depend on the state already
+-- stored rather than on the one given.
 -- Returns the rank it had (-1 for none) when it moved, -2 when it did not,
 -- or -3, writing nothing, when the message is of another broadcast than
 -- ARGV[5]: call again with that broadcast's counts as KEYS[2].
@@ -30,14 +35,22 @@ if moved then
   end
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-local final = 4
-if math.max(cur, tonumber(ARGV[2])) >= final and bc ~= '' and redis.call('HSETNX', KEYS[1], 'counted', '1') == 1 then
+if bc ~= '' then
+  -- The state stored is the furthest seen: final once any final one came.
   local st = redis.call('HGET', KEYS[1], 'status')
-  local field = 'delivered'
-  if st == 'failed' or st == 'undelivered' or st == 'canceled' then
-    field = 'failed'
+  local i = 10
+  while i <= #ARGV do
+    local n = tonumber(ARGV[i + 1])
+    if ARGV[i] == st then
+      if redis.call('HSETNX', KEYS[1], 'counted', '1') == 1 then
+        for j = i + 2, i + 1 + n do
+          redis.call('HINCRBY', KEYS[2], ARGV[j], 1)
+        end
+      end
+      break
+    end
+    i = i + 2 + n
   end
-  redis.call('HINCRBY', KEYS[2], field, 1)
 end
 if moved then
   return cur

@@ -18,6 +18,7 @@ import (
 
 	"github.com/outreach-org/outreach/bot/metrics"
 	"github.com/outreach-org/outreach/bot/stats"
+	"github.com/outreach-org/outreach/bot/tally"
 )
 
 // Message is one message for a Sender.
@@ -492,10 +493,9 @@ func (w *Worker) finish(ctx context.Context, stream, xid string, e Entry, provid
 			w.o.recordSent(ctx, p, providerID, "queued", e)
 		}
 		if e.Broadcast != "" {
-			counts := w.o.keys.BroadcastCounts(e.Broadcast)
-			p.HIncrBy(ctx, counts, "sent", 1)
+			w.o.counts.Add(ctx, p, e.Broadcast, tally.Sent)
 			if providerID == "" { // no delivery callbacks (Telegram): accepted is delivered
-				p.HIncrBy(ctx, counts, "delivered", 1)
+				w.o.counts.Add(ctx, p, e.Broadcast, tally.Delivered)
 			}
 			if e.Contact != "" {
 				p.SAdd(ctx, w.o.keys.BroadcastTold(e.Broadcast), e.Contact)
@@ -652,26 +652,23 @@ func (w *Worker) unsent(ctx context.Context, e Entry) {
 	if e.Channel != "" {
 		w.o.stats.Add(stats.Name(stats.Failed, e.Channel), 1)
 	}
-	w.count(ctx, e, "failed", "unsent")
+	w.count(ctx, e, tally.Unsent)
 }
 
 // skip acknowledges an entry not sent, and counts why.
 func (w *Worker) skip(ctx context.Context, stream, xid string, e Entry, reason string) {
 	w.metrics.Skipped.WithLabelValues(e.Channel, reason).Inc()
-	w.count(ctx, e, "skipped", "skipped:"+reason)
+	w.count(ctx, e, tally.Skipped(reason))
 	w.ack(ctx, stream, xid, e.ID)
 }
 
-// count adds one to a broadcast's counts.
-func (w *Worker) count(ctx context.Context, e Entry, fields ...string) {
+// count adds events to the counts of an entry's broadcast, if it has one.
+func (w *Worker) count(ctx context.Context, e Entry, events ...tally.Event) {
 	if e.Broadcast == "" {
 		return
 	}
-	k := w.o.keys.BroadcastCounts(e.Broadcast)
 	_, err := w.o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		for _, f := range fields {
-			p.HIncrBy(ctx, k, f, 1)
-		}
+		w.o.counts.Add(ctx, p, e.Broadcast, events...)
 		return nil
 	})
 	if err != nil {
