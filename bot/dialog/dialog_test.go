@@ -1,6 +1,7 @@
 package dialog
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -30,6 +31,26 @@ type fixture struct {
 	store   *store.Store
 	svc     *Service
 	metrics *metrics.Metrics
+	// logs is everything the service logged, at every level.
+	logs *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe for the service's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -51,9 +72,10 @@ func newFixtureOn(t *testing.T, rdb redis.UniversalClient, prefix string) *fixtu
 		t.Fatal(err)
 	}
 	m := metrics.New()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc := New(st, c, m, log, Options{IdleAfter: time.Hour})
-	return &fixture{rdb: rdb, prefix: prefix, content: c, store: st, svc: svc, metrics: m}
+	return &fixture{rdb: rdb, prefix: prefix, content: c, store: st, svc: svc, metrics: m, logs: logs}
 }
 
 func (f *fixture) send(t *testing.T, address, text string) []engine.Reply {

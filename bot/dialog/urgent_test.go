@@ -3,6 +3,7 @@ package dialog
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/outreach-org/outreach/bot/store"
@@ -32,7 +33,8 @@ func (f *fixture) urgentCount(t *testing.T, category string) float64 {
 
 // TestDangerIsRecordedAndCounted: words of danger at a menu are counted by
 // category; "1" to the offer records an urgent request; a protection case
-// is recorded at once, urgent, with what the person wrote.
+// is recorded at once, urgent, with what the person wrote. Nothing of the
+// words or the person reaches the log, at any level.
 func TestDangerIsRecordedAndCounted(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -68,6 +70,13 @@ func TestDangerIsRecordedAndCounted(t *testing.T) {
 	}
 	if got := f.urgentCount(t, "violence"); got != 1 {
 		t.Errorf("outreach_urgent_total{violence} = %v, want 1", got)
+	}
+	// Counted, never logged with the words or the person.
+	logs := f.logs.String()
+	for _, secret := range []string{"saigne", "beats", "600000090", "600000091"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the log holds %q:\n%s", secret, logs)
+		}
 	}
 }
 
