@@ -121,8 +121,8 @@ type Counts struct {
 	Skipped   int64            `json:"skipped"`
 	SkippedBy map[string]int64 `json:"skipped_by,omitempty"`
 	// Unsent counts, among Failed, those that failed before a provider
-	// took them (dead letters, refused addresses); not in the API's JSON.
-	Unsent int64 `json:"-"`
+	// took them (dead letters, refused addresses).
+	Unsent int64 `json:"unsent"`
 }
 
 // Finished counts the people whose message has an outcome: sent, skipped

@@ -430,6 +430,7 @@ type report struct {
 		Delivered int64            `json:"delivered"`
 		Failed    int64            `json:"failed"`
 		Skipped   int64            `json:"skipped"`
+		Unsent    int64            `json:"unsent"`
 		SkippedBy map[string]int64 `json:"skipped_by"`
 	} `json:"counts"`
 }
@@ -437,7 +438,9 @@ type report struct {
 // line shows a report as one line with a progress bar.
 func (r report) line() string {
 	const width = 30
-	done := r.Counts.Sent + r.Counts.Failed + r.Counts.Skipped
+	// Finished: sent, skipped, or failed before a provider took it (a
+	// message that failed after it was sent is in sent already).
+	done := r.Counts.Sent + r.Counts.Skipped + r.Counts.Unsent
 	filled := 0
 	if r.Counts.Total > 0 {
 		filled = int(done * width / r.Counts.Total)

@@ -723,3 +723,21 @@ func TestStaffCommandLine(t *testing.T) {
 		t.Errorf("status without an id: accepted\n%s", out)
 	}
 }
+
+// TestBroadcastProgressCountsEachPersonOnce: the progress line counts a
+// person once, whatever happened to their message: one that failed after a
+// provider took it is in sent and in failed, and is finished once.
+func TestBroadcastProgressCountsEachPersonOnce(t *testing.T) {
+	var r report
+	r.Status = "sending"
+	// Five people: three sent (one of which then failed), one refused
+	// before sending (failed and unsent), one skipped.
+	r.Counts.Total, r.Counts.Sent, r.Counts.Failed, r.Counts.Unsent, r.Counts.Skipped = 5, 3, 2, 1, 1
+	if got := r.line(); !strings.Contains(got, " 5/5 ") || !strings.HasPrefix(got, "["+strings.Repeat("#", 30)+"]") {
+		t.Errorf("progress %q, want 5/5 and a full bar", got)
+	}
+	r.Counts.Sent = 2 // one still to send
+	if got := r.line(); !strings.Contains(got, " 4/5 ") {
+		t.Errorf("progress %q, want 4/5", got)
+	}
+}
