@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -64,7 +65,7 @@ func newFixture(t testing.TB) *fixture {
 	con, err := New(Options{
 		People: f.people, Sessions: access.NewSessions(rdb, prefix), Audit: f.audit, Tokens: f.tokens,
 		Dialog: d, Broadcasts: broadcast.New(rdb, prefix, st, d.Content, log, broadcast.Options{}),
-		Requests: st.Requests(), Sites: st, Outbox: outbox.New(rdb, prefix), Stats: f.stats, Subscribers: st.Contacts(),
+		Requests: st.Requests(), Sites: st, Outbox: outbox.New(rdb, prefix), Stats: f.stats, Subscribers: st.Contacts(), Census: st.Contacts(),
 		PublicURL: "https://console.example.org/",
 	})
 	if err != nil {
@@ -434,6 +435,16 @@ func TestDashboardShowsTheCounts(t *testing.T) {
 	}
 	f.rdb.SAdd(ctx, f.store.SubscribersKey("nador"), "a", "b", "c")
 	staff := f.signIn("admin", bootstrap)
+	if _, page, _ := staff.get("/"); !strings.Contains(page, "Not counted yet") {
+		t.Error("before the first count, the dashboard does not say the people are not counted yet")
+	}
+	k := f.store.Keys()
+	for i, s := range []string{`{"lang":"ar","vars":{"site":"nador"}}`, `{"lang":"ar","vars":{"site":"nador"}}`, `{"lang":"fr","sites":["nador"]}`, `{}`} {
+		f.rdb.HSet(ctx, k.ContactState(fmt.Sprintf("census%d", i)), "s", s)
+	}
+	if _, err := f.store.Contacts().CountPeople(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	code, page, _ := staff.get("/")
 	if code != http.StatusOK {
 		t.Fatalf("dashboard: %d", code)
@@ -453,6 +464,18 @@ func TestDashboardShowsTheCounts(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?s)<th scope="row">Nador</th>\s*<td data-label="Subscribers">3</td>`).MatchString(page) {
 		t.Error("the subscribers of Nador are not 3")
+	}
+	// The census: Nador 1 in French, 2 in Arabic, 3 in all; one person
+	// with neither city nor language; 4 people in all.
+	census := regexp.MustCompile(`(?s)<table class="census">.*?</table>`).FindString(page)
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`(?s)<th scope="row">Nador</th>\s*<td>1</td><td>0</td><td>2</td><td>0</td>\s*<td>3</td>`),
+		regexp.MustCompile(`(?s)<th scope="row">No city yet</th>\s*<td>0</td><td>0</td><td>0</td><td>1</td>\s*<td>1</td>`),
+		regexp.MustCompile(`(?s)<tfoot>.*<td>4</td></tr></tfoot>`),
+	} {
+		if !want.MatchString(census) {
+			t.Errorf("the census lacks %s:\n%s", want, census)
+		}
 	}
 	if len(page) > 250_000 {
 		t.Errorf("the dashboard weighs %d bytes", len(page))

@@ -108,9 +108,12 @@ type Options struct {
 	Drafts *ContentDrafts
 	// dashboard
 
-	// Subscribers count the subscribers of each site (store.Store); nil
+	// Subscribers count the subscribers of each site (store.Contacts); nil
 	// leaves them out.
 	Subscribers SubscriberCounts
+	// Census is the last count of the people by site and language
+	// (store.Contacts); nil leaves it out.
+	Census Census
 }
 
 // Console serves the console's pages.

@@ -12,6 +12,7 @@ import (
 	"github.com/outreach-org/outreach/bot/broadcast"
 	"github.com/outreach-org/outreach/bot/sites"
 	"github.com/outreach-org/outreach/bot/stats"
+	"github.com/outreach-org/outreach/bot/store"
 )
 
 // Stats are the daily counts of messages, for the dashboard: nothing that
@@ -28,6 +29,12 @@ type Day = stats.Day
 // SubscriberCounts counts the subscribers of each site (store.Store).
 type SubscriberCounts interface {
 	SubscriberCounts(ctx context.Context, sites []string) (map[string]int64, error)
+}
+
+// Census is the count of the people by site and language, made every
+// hour by each instance (store.Contacts).
+type Census interface {
+	Census(ctx context.Context) (store.Census, error)
 }
 
 // dashboardDays is how many days the dashboard counts.
@@ -66,10 +73,75 @@ type dashboardData struct {
 	Subscribers    []namedCount
 	Subscribed     int64
 
+	HasCensus bool
+	// CensusAt is when the people were last counted; zero before the
+	// first count.
+	CensusAt time.Time
+	// CensusLangs are the columns: the content's languages, then "" (not
+	// chosen yet) when someone has none.
+	CensusLangs []string
+	// CensusRows are the sites known, in their order, then any other
+	// counted, then "" (no city yet) when someone has none.
+	CensusRows  []censusRow
+	CensusTotal int64
+
 	HasBroadcasts bool
 	// Broadcasts are those sending or scheduled among the Looked newest.
 	Broadcasts []broadcast.Report
 	Looked     int
+}
+
+// censusRow is one site's people, by the census's languages.
+type censusRow struct {
+	ID, Name string
+	Retired  bool
+	N        []int64
+	Total    int64
+}
+
+// fillCensus lays out the last count of the people as a table of sites by
+// languages.
+func fillCensus(p *Page, d *dashboardData, views []sites.View, langs []string, census store.Census) {
+	d.HasCensus, d.CensusAt, d.CensusTotal = true, census.At, census.Total
+	cols := slices.Clone(langs)
+	for _, byLang := range census.People {
+		for l := range byLang {
+			if !slices.Contains(cols, l) && l != "" {
+				cols = append(cols, l)
+			}
+		}
+	}
+	for _, byLang := range census.People {
+		if byLang[""] > 0 {
+			cols = append(cols, "")
+			break
+		}
+	}
+	d.CensusLangs = cols
+	row := func(id, name string, retired bool) censusRow {
+		r := censusRow{ID: id, Name: name, Retired: retired, N: make([]int64, len(cols))}
+		for i, l := range cols {
+			r.N[i] = census.People[id][l]
+			r.Total += r.N[i]
+		}
+		return r
+	}
+	seen := map[string]bool{}
+	for _, v := range views {
+		seen[v.ID] = true
+		if r := row(v.ID, siteName(v, p.Lang), v.Retired); r.Total > 0 || !v.Retired {
+			d.CensusRows = append(d.CensusRows, r)
+		}
+	}
+	others := slices.Sorted(maps.Keys(census.People))
+	for _, id := range others {
+		if !seen[id] && id != "" {
+			d.CensusRows = append(d.CensusRows, row(id, id, false))
+		}
+	}
+	if census.People[""] != nil {
+		d.CensusRows = append(d.CensusRows, row("", "", false))
+	}
 }
 
 // queueCount is one queue of the outbox.
@@ -143,6 +215,17 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request) error {
 			d.Subscribers = append(d.Subscribers, namedCount{ID: v.ID, Name: siteName(v, p.Lang), N: counts[v.ID], Retired: v.Retired})
 			d.Subscribed += counts[v.ID]
 		}
+	}
+	if c.opts.Census != nil {
+		census, err := c.opts.Census.Census(ctx)
+		if err != nil {
+			return err
+		}
+		var langs []string
+		if c.opts.Dialog != nil {
+			langs = c.opts.Dialog.Content().Languages
+		}
+		fillCensus(p, d, views, langs, census)
 	}
 	if c.opts.Broadcasts != nil {
 		list, err := c.opts.Broadcasts.List(ctx, dashboardBroadcasts)

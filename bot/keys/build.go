@@ -68,6 +68,9 @@ func (s Space) ContentDraft() string { return s.Key(ContentDraftF) }
 // StatsDay is one day's counts (YYYY-MM-DD).
 func (s Space) StatsDay(day string) string { return s.Key(StatsDayF, day) }
 
+// Census is the people by site and language, as last counted.
+func (s Space) Census() string { return s.Key(CensusF) }
+
 // ContentCurrent is the number of the current content version.
 func (s Space) ContentCurrent() string { return s.Key(ContentCurrentF) }
 

@@ -178,6 +178,7 @@ var (
 	DataKeyF          = shared("the data key made when none is configured", "data-key", "", String, TTL{Rule: None}, Nothing)
 	ContentDraftF     = shared("the console's content draft", "{draft}:content", "{draft}", String, TTL{Rule: None}, Nothing)
 	StatsDayF         = shared("a day's counts", "{stats}:day:*", "{stats}", Hash, TTL{Fixed, "the day plus the stats keep period"}, Nothing)
+	CensusF           = shared("people by site and language, as last counted", "{stats}:people", "{stats}", Hash, TTL{Fixed, "a day after the count"}, Nothing)
 	ContentCurrentF   = shared("the current content version", "{content}:current", "{content}", String, TTL{Rule: None}, Nothing)
 	ContentSeqF       = shared("the content version sequence", "{content}:seq", "{content}", String, TTL{Rule: None}, Nothing)
 	ContentVersionsF  = shared("the content versions kept", "{content}:versions", "{content}", ZSet, TTL{Trimmed, "the last OUTREACH_CONTENT_VERSIONS"}, Nothing)
@@ -237,7 +238,7 @@ var registry = []*Family{
 	SimStateF, SimDialogF, SimSeenF, SimCountF,
 	RequestF, RequestNotesF, RequestRepliesF, RequestAssigneeF, OpenRequestsF, ClosedRequestsF, UrgentRequestsF,
 	SubscribersF, SitesF, DistributionsF, DistributionLockF, DistributionOnceF, KeyringF, DataKeyF,
-	ContentDraftF, StatsDayF,
+	ContentDraftF, StatsDayF, CensusF,
 	ContentCurrentF, ContentSeqF, ContentVersionsF, ContentVersionF,
 	APITokenF, APITokenNamesF, SessionF, PersonF, PeopleNamesF, InviteF, SignInAccountF, SignInAddressF,
 	AuditTimesF, AuditEntriesF, AuditCountsF, AuditSeqF, AuditMinuteF, AuditNoneF, LegacyAuditF,

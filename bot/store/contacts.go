@@ -2,9 +2,14 @@ package store
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/outreach-org/outreach/bot/keys"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -116,4 +121,133 @@ func (s *Store) SubscribersKey(site string) string {
 
 func (s *Store) subscribersKey(site string) string {
 	return s.keys.Subscribers(site)
+}
+
+// Census is how many people the service keeps, by site and language, as
+// counted at At. A person's site is the one they last chose in menu 1,
+// else the first whose notices they follow, else "" (none yet); their
+// language is the one they chose, "" before they did. Counts only: nothing
+// in it names a person.
+type Census struct {
+	At time.Time
+	// People is site → language → people.
+	People map[string]map[string]int64
+	// Total is everyone counted.
+	Total int64
+}
+
+// censusTTL is how long a count is kept: the dashboard shows none rather
+// than one older than a day.
+const censusTTL = 24 * time.Hour
+
+// CountPeople counts every person kept, by site and language, and keeps
+// the count (Census) for the dashboard. It reads each person's state once,
+// a thousand at a time, on every master of a Cluster.
+func (c Contacts) CountPeople(ctx context.Context, now time.Time) (Census, error) {
+	out := Census{At: now, People: map[string]map[string]int64{}}
+	var batch []string
+	count := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		cmds := make([]*redis.StringCmd, len(batch))
+		_, err := c.s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, k := range batch {
+				cmds[i] = p.HGet(ctx, k, "s")
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		for _, cmd := range cmds {
+			raw, err := cmd.Bytes()
+			if err != nil {
+				continue // expired meanwhile
+			}
+			var st struct {
+				Lang  string            `json:"lang"`
+				Vars  map[string]string `json:"vars"`
+				Sites []string          `json:"sites"`
+			}
+			if json.Unmarshal(raw, &st) != nil {
+				continue
+			}
+			site := st.Vars["site"]
+			if site == "" && len(st.Sites) > 0 {
+				site = st.Sites[0]
+			}
+			if out.People[site] == nil {
+				out.People[site] = map[string]int64{}
+			}
+			out.People[site][st.Lang]++
+			out.Total++
+		}
+		batch = batch[:0]
+		return nil
+	}
+	state := c.s.keys.Glob(keys.ContactStateF)
+	err := keys.Scan(ctx, c.s.rdb, state, func(k string) error {
+		if c.s.keys.Family(k) != keys.ContactStateF {
+			return nil
+		}
+		batch = append(batch, k)
+		if len(batch) == 1000 {
+			return count()
+		}
+		return nil
+	})
+	if err == nil {
+		err = count()
+	}
+	if err != nil {
+		return Census{}, fmt.Errorf("store: count people: %w", err)
+	}
+	fields := []any{"at", now.UnixMilli()}
+	for site, langs := range out.People {
+		for lang, n := range langs {
+			fields = append(fields, site+"|"+lang, n)
+		}
+	}
+	k := c.s.keys.Census()
+	_, err = c.s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, k)
+		p.HSet(ctx, k, fields...)
+		p.PExpire(ctx, k, censusTTL)
+		return nil
+	})
+	if err != nil {
+		return Census{}, fmt.Errorf("store: keep the census: %w", err)
+	}
+	return out, nil
+}
+
+// Census returns the count CountPeople kept last; its At is zero when
+// there is none (never counted, or more than a day ago).
+func (c Contacts) Census(ctx context.Context) (Census, error) {
+	h, err := c.s.rdb.HGetAll(ctx, c.s.keys.Census()).Result()
+	if err != nil {
+		return Census{}, fmt.Errorf("store: census: %w", err)
+	}
+	out := Census{People: map[string]map[string]int64{}}
+	for f, v := range h {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			continue
+		}
+		if f == "at" {
+			out.At = time.UnixMilli(n)
+			continue
+		}
+		site, lang, ok := strings.Cut(f, "|")
+		if !ok {
+			continue
+		}
+		if out.People[site] == nil {
+			out.People[site] = map[string]int64{}
+		}
+		out.People[site][lang] += n
+		out.Total += n
+	}
+	return out, nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/outreach-org/outreach/bot/distribution"
 	"github.com/outreach-org/outreach/bot/outbox"
 	"github.com/outreach-org/outreach/bot/server"
+	"github.com/outreach-org/outreach/bot/store"
 	"github.com/outreach-org/outreach/bot/telegram"
 	"github.com/outreach-org/outreach/bot/twilio"
 	"github.com/outreach-org/outreach/bot/versions"
@@ -84,6 +85,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		// content
 		Drafts:      console.NewContentDrafts(a.store.Client(), cfg.KeyPrefix),
 		Subscribers: a.store.Contacts(),
+		Census:      a.store.Contacts(),
 	})
 	if err != nil {
 		return err
@@ -194,10 +196,14 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 			}
 		}()
 	}
-	workerDone.Add(3)
+	workerDone.Add(4)
 	go func() {
 		defer workerDone.Done()
 		broadcasts.Run(workerCtx)
+	}()
+	go func() {
+		defer workerDone.Done()
+		countPeople(workerCtx, censusEvery, a.store.Contacts(), log.With("component", "census"))
 	}()
 	go func() {
 		defer workerDone.Done()
@@ -244,6 +250,30 @@ func waitOrTimeout(wg *sync.WaitGroup, ctx context.Context) {
 	select {
 	case <-done:
 	case <-ctx.Done():
+	}
+}
+
+// censusEvery is how often the people are counted by site and language
+// for the dashboard.
+const censusEvery = time.Hour
+
+// countPeople counts the people by site and language at start and then
+// every interval (store.Contacts.CountPeople); each instance does, and the
+// last count wins.
+func countPeople(ctx context.Context, every time.Duration, contacts store.Contacts, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if c, err := contacts.CountPeople(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			log.Warn("counting the people by site and language failed", "err", err)
+		} else if err == nil {
+			log.Debug("people counted by site and language", "people", c.Total)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
 
