@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -208,7 +209,23 @@ func (c *Content) Text(lang, id string, data map[string]any) string {
 	if s, ok := c.plain[lang][id]; ok {
 		return s
 	}
-	return c.localize(lang, &i18n.LocalizeConfig{MessageID: id, TemplateData: data})
+	return c.localize(lang, &i18n.LocalizeConfig{MessageID: id, TemplateData: c.withHours(lang, data)})
+}
+
+// withHours adds {{.Hours}} to data, unless data has it: when staff answer,
+// the content's own MsgStaffHours in lang.
+func (c *Content) withHours(lang string, data map[string]any) map[string]any {
+	if _, ok := data["Hours"]; ok {
+		return data
+	}
+	h, ok := c.plain[lang][MsgStaffHours]
+	if !ok {
+		return data
+	}
+	d := make(map[string]any, len(data)+1)
+	maps.Copy(d, data)
+	d["Hours"] = h
+	return d
 }
 
 // Plural returns message id in lang in the plural form count calls for.
@@ -218,10 +235,12 @@ func (c *Content) Plural(lang, id string, count int, data map[string]any) string
 	for k, v := range data {
 		d[k] = v
 	}
-	return c.localize(lang, &i18n.LocalizeConfig{MessageID: id, TemplateData: d, PluralCount: count})
+	return c.localize(lang, &i18n.LocalizeConfig{MessageID: id, TemplateData: c.withHours(lang, d), PluralCount: count})
 }
 
-// renderPlain renders the messages whose text is the same whatever the data.
+// renderPlain renders the messages whose text is the same whatever the data:
+// those without fields, then those whose only field is {{.Hours}}, the
+// content's own.
 func (c *Content) renderPlain() map[string]map[string]string {
 	out := map[string]map[string]string{}
 	for lang, loc := range c.locales {
@@ -229,6 +248,14 @@ func (c *Content) renderPlain() map[string]map[string]string {
 		for id, m := range loc.Messages {
 			if text, ok := m.Forms["other"]; ok && !m.Plural && len(m.Forms) == 1 && !strings.Contains(text, "{{") {
 				out[lang][id] = c.localize(lang, &i18n.LocalizeConfig{MessageID: id})
+			}
+		}
+	}
+	c.plain = out
+	for lang, loc := range c.locales {
+		for id, m := range loc.Messages {
+			if text, ok := m.Forms["other"]; ok && !m.Plural && len(m.Forms) == 1 && !strings.Contains(strings.ReplaceAll(text, "{{.Hours}}", ""), "{{") && strings.Contains(text, "{{.Hours}}") {
+				out[lang][id] = c.localize(lang, &i18n.LocalizeConfig{MessageID: id, TemplateData: c.withHours(lang, nil)})
 			}
 		}
 	}

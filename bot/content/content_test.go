@@ -310,14 +310,15 @@ func TestUrgent(t *testing.T) {
 }
 
 // TestPlainTextsRenderAsGoi18n: the messages rendered once at load are what
-// go-i18n renders, and the templated ones are still filled per call.
+// go-i18n renders (with {{.Hours}}, the content's own, filled in), and the
+// templated ones are still filled per call.
 func TestPlainTextsRenderAsGoi18n(t *testing.T) {
 	c := mustLoad(t, Embedded())
 	n := 0
 	for _, lang := range c.Languages {
 		for id := range c.locales[lang].Messages {
 			got := c.Text(lang, id, nil)
-			want := c.localize(lang, &i18n.LocalizeConfig{MessageID: id})
+			want := c.localize(lang, &i18n.LocalizeConfig{MessageID: id, TemplateData: map[string]any{"Hours": c.Text(lang, MsgStaffHours, nil)}})
 			if got != want {
 				t.Errorf("%s %s: %q, go-i18n says %q", lang, id, got, want)
 			}
@@ -369,5 +370,29 @@ func TestBadChar(t *testing.T) {
 		if _, got := BadChar(s); got != bad {
 			t.Errorf("BadChar(%q) = %v, want %v", s, got, bad)
 		}
+	}
+}
+
+// TestStaffHoursSayWhenStaffAnswer: the replies to a request to talk to a
+// person say when staff answer in the partners' own words (staff_hours),
+// and a text too long for its SMS budget once they are filled in is
+// refused by validation.
+func TestStaffHoursSayWhenStaffAnswer(t *testing.T) {
+	files := shippedFiles(t)
+	edit(t, files, "locales/fr.yaml", `staff_hours: "dès que possible, parfois après des heures"`, `staff_hours: "du lundi au vendredi, de 9 h à 17 h"`)
+	c := mustLoad(t, files)
+	for _, id := range []string{"urgent_recorded", "person_recorded"} {
+		if got := c.Text("fr", id, nil); !strings.Contains(got, "ici du lundi au vendredi, de 9 h à 17 h.") {
+			t.Errorf("fr %s = %q, want the staff's hours", id, got)
+		}
+		if got := c.Text("en", id, nil); !strings.Contains(got, "as soon as they can, sometimes after some hours.") {
+			t.Errorf("en %s = %q, want the shipped words", id, got)
+		}
+	}
+	long := shippedFiles(t)
+	edit(t, long, "locales/fr.yaml", `staff_hours: "dès que possible, parfois après des heures"`,
+		`staff_hours: "du lundi au vendredi de 9 h à 17 h, et le samedi matin de 9 h à 12 h, sauf les jours fériés et pendant le mois de ramadan où les horaires changent"`)
+	if _, problems := Check(long); !slices.ContainsFunc(problems, func(p Problem) bool { return !p.Warning }) {
+		t.Errorf("staff hours that make the replies cost more SMS are accepted: %v", problems)
 	}
 }

@@ -40,11 +40,12 @@ func NoticeKinds() []string {
 }
 
 // TemplateFields are the fields the bot fills in messages: {{.Site}} in
-// every message; {{.Org}} (the organisation that runs the service) in the
-// messages of the conversation's nodes, such as the welcome and the privacy
-// notice; {{.Count}} in plural messages; the others in the messages that
-// show a distribution.
-var TemplateFields = []string{"Bring", "Count", "Date", "Day", "End", "Items", "Month", "Months", "Org", "Place", "Site", "Start", "Time", "Weekday", "Who"}
+// every message; {{.Org}} (the organisation that runs the service) and
+// {{.Hours}} (when staff answer, MsgStaffHours) in the messages of the
+// conversation's nodes, such as the welcome and the replies to a request;
+// {{.Count}} in plural messages; the others in the messages that show a
+// distribution.
+var TemplateFields = []string{"Bring", "Count", "Date", "Day", "End", "Hours", "Items", "Month", "Months", "Org", "Place", "Site", "Start", "Time", "Weekday", "Who"}
 
 // Prefixes of message ids that name data: kit items ("item_rice"), sites
 // ("site_nador"), weekdays ("weekday_0" = Sunday) and months ("month_1").
@@ -279,6 +280,8 @@ func (c *Content) validate() Problems {
 		use(id, sf, 0, "distributions")
 	}
 	use(MsgOrgDefault, sf, 0, "privacy notice")
+	use(MsgStaffHours, sf, 0, "requests to a person")
+	ps = append(ps, c.checkStaffHours()...)
 	ps = append(ps, c.checkMessages(used)...)
 	ps = append(ps, c.checkGSM()...)
 	ps = append(ps, c.checkBudget()...)
@@ -534,7 +537,7 @@ func sortProblems(ps Problems) {
 // as long as the bot's usual ones.
 var sampleFields = map[string]any{
 	"Bring": "une pièce d'identité", "Count": 2, "Date": "samedi 14 juin", "Day": "14",
-	"End": "12:00", "Items": "riz, huile, savon", "Month": "juin", "Months": 6, "Org": "Association d'aide aux migrants",
+	"End": "12:00", "Hours": "du lundi au vendredi, de 9 h à 17 h", "Items": "riz, huile, savon", "Month": "juin", "Months": 6, "Org": "Association d'aide aux migrants",
 	"Place": "Salle municipale, rue 12", "Site": "Casablanca", "Start": "09:00",
 	"Time": "09:00 - 12:00", "Weekday": "samedi", "Who": "familles avec enfants",
 }
@@ -670,4 +673,29 @@ func (c *Content) checkPerSite(n *Node, at func(string, ...any), next func(strin
 			}
 		}
 	}
+}
+
+// maxStaffHours bounds MsgStaffHours: it is said inside the replies to a
+// request to talk to a person, which must stay short (they are SMS).
+const maxStaffHours = 80
+
+// checkStaffHours refuses, in each language, staff hours with fields or
+// longer than maxStaffHours.
+func (c *Content) checkStaffHours() Problems {
+	var ps Problems
+	for _, lang := range slices.Sorted(maps.Keys(c.locales)) {
+		loc := c.locales[lang]
+		m, ok := loc.Messages[MsgStaffHours]
+		if !ok {
+			continue
+		}
+		text := m.Forms["other"]
+		switch n := len([]rune(text)); {
+		case strings.Contains(text, "{{"):
+			ps.add(Problem{File: loc.File, Line: m.Line, Key: MsgStaffHours, Msg: "when staff answer is said in words only: no {{.Field}}"})
+		case n > maxStaffHours:
+			ps.add(Problem{File: loc.File, Line: m.Line, Key: MsgStaffHours, Msg: fmt.Sprintf("%d characters, at most %d: it is said inside the replies to a request, which are SMS", n, maxStaffHours)})
+		}
+	}
+	return ps
 }
