@@ -201,19 +201,6 @@ func TestConsoleSignInNeverLocksOut(t *testing.T) {
 	}
 }
 
-// TestConsoleOnTheEmbeddedStore: with nothing installed (no REDIS_URL), the
-// console works: invitations, sign-in, sessions.
-func TestConsoleOnTheEmbeddedStore(t *testing.T) {
-	t.Parallel()
-	svc := startServe(t, map[string]string{"OUTREACH_ADMIN_TOKEN": adminToken})
-	client := signedInClient(t, svc.base, "admin", adminToken)
-	for _, page := range consolePages {
-		if n := getPage(t, client, svc.base+page); n == 0 {
-			t.Errorf("%s is empty on the embedded store", page)
-		}
-	}
-}
-
 // TestConsoleSessionIdleExpiry: a session lasts 12 hours without use, and
 // each use starts those 12 hours again. The session is kept in Redis with
 // that expiry; the test moves the clock by shortening it, as 11 hours of
