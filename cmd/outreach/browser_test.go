@@ -175,8 +175,19 @@ func (b *browser) navigate(what string, steps ...chromedp.Action[chromedp.Void])
 // Tables and long texts scroll inside their own box, if at all.
 func (b *browser) fitsWidth(what string) {
 	b.t.Helper()
-	widths := eval[[]int](b, `[document.documentElement.scrollWidth, document.documentElement.clientWidth]`)
-	if len(widths) == 2 && widths[0] > widths[1] {
+	// Measured once the page has loaded and laid out: right after a
+	// navigation, the new document may not be there yet.
+	var widths []int
+	for deadline := time.Now().Add(step); ; time.Sleep(20 * time.Millisecond) {
+		widths = eval[[]int](b, `document.readyState === "complete" && document.documentElement ? [document.documentElement.scrollWidth, document.documentElement.clientWidth] : []`)
+		if len(widths) == 2 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(widths) != 2 {
+		b.t.Fatalf("%s: the page never finished loading", what)
+	}
+	if widths[0] > widths[1] {
 		b.screenshot("too-wide-" + what)
 		b.t.Errorf("%s: the page is %d px wide in a window of %d px: it scrolls sideways", what, widths[0], widths[1])
 	}
