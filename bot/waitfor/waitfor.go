@@ -9,8 +9,10 @@ import (
 	"time"
 )
 
-// Default is the time limit most waits use.
-const Default = 10 * time.Second
+// Default is the time limit most waits use: long, since the wait ends as
+// soon as the event happens, and a busy machine (the race detector, tests
+// in parallel on two cores) makes events late, never a passing test slow.
+const Default = 30 * time.Second
 
 // first and most are the polling intervals: short at first, so that a
 // quick event is seen quickly, then longer, so that a slow one does not
