@@ -48,8 +48,8 @@ func withProviders(t testing.TB) *providers {
 		"TELEGRAM_WEBHOOK_SECRET":       e2eSecret,
 		"TELEGRAM_API_URL":              p.telegram.URL,
 		"OUTREACH_TELEGRAM_SET_WEBHOOK": "true",
-		"OUTREACH_OUTBOX_CLAIM_IDLE":    "300ms",
-		"OUTREACH_SEND_TIMEOUT":         "2s",
+		"OUTREACH_OUTBOX_CLAIM_IDLE":    "2s",
+		"OUTREACH_SEND_TIMEOUT":         "5s",
 		"OUTREACH_SHUTDOWN_TIMEOUT":     "500ms",
 	}
 	return p
