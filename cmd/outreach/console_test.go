@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/outreach-org/outreach/bot/redistest"
+	"github.com/outreach-org/outreach/bot/waitfor"
 )
 
 // consoleService starts the service on the test's Redis, with the admin
@@ -261,5 +263,69 @@ func TestConsoleSessionIdleExpiry(t *testing.T) {
 	resp.Body.Close()
 	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther && resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, "/login") {
 		t.Errorf("after 12 idle hours: %d to %q, want a redirect to /login", resp.StatusCode, loc)
+	}
+}
+
+// TestConsoleByKeyboard: the console works without a mouse. On a phone's
+// width, the first Tab of a page reaches the skip link, shown while it has
+// the focus, and Enter on it moves the focus to the page's content; the
+// sign-in form is filled and sent with the keyboard alone; every control
+// the Tab key reaches on the dashboard has a name a screen reader says.
+func TestConsoleByKeyboard(t *testing.T) {
+	t.Parallel()
+	svc := consoleService(t, nil)
+	b := newBrowser(t, svc.base, 390)
+	key := func(what, keys string) { b.do(what, chromedp.KeyEvent(keys)) }
+	focused := func() string {
+		return eval[string](b, `document.activeElement ? (document.activeElement.id || document.activeElement.className) : ""`)
+	}
+
+	b.open("/login?lang=en")
+	key("tab", kb.Tab)
+	if got := focused(); got != "skip" {
+		t.Fatalf("the first Tab focused %q, want the skip link", got)
+	}
+	if w := eval[float64](b, `document.activeElement.getBoundingClientRect().width`); w < 20 {
+		t.Errorf("the focused skip link is %v px wide: it must show while it has the focus", w)
+	}
+	for range 10 {
+		if focused() == "username" {
+			break
+		}
+		key("tab", kb.Tab)
+	}
+	if got := focused(); got != "username" {
+		t.Fatalf("Tab never reached the username (at %q)", got)
+	}
+	key("type the username", "admin")
+	key("tab", kb.Tab)
+	if got := focused(); got != "password" {
+		t.Fatalf("Tab after the username focused %q, want the passphrase", got)
+	}
+	key("type the passphrase", adminToken)
+	b.navigate("send with Enter", chromedp.KeyEvent(kb.Enter))
+	if got := b.text("h1"); got != "Dashboard" {
+		t.Fatalf("after Enter on the sign-in form, h1 = %q, want the dashboard", got)
+	}
+
+	key("tab", kb.Tab)
+	if got := focused(); got != "skip" {
+		t.Fatalf("on the dashboard the first Tab focused %q, want the skip link", got)
+	}
+	key("enter", kb.Enter)
+	waitfor.Cond(t, waitfor.Default, "the focus in the content", func() bool { return focused() == "main" })
+
+	// Every control Tab reaches has a name: its text, a label, aria-label
+	// or a title.
+	unnamed := eval[[]string](b, `(() => {
+		const out = [];
+		for (const el of document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, [tabindex]:not([tabindex="-1"])')) {
+			const labelled = (el.labels && el.labels.length) || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') || el.getAttribute('title');
+			if (!labelled && !(el.innerText || el.value || '').trim()) out.push(el.outerHTML.slice(0, 120));
+		}
+		return out;
+	})()`)
+	for _, el := range unnamed {
+		t.Errorf("a control without a name: %s", el)
 	}
 }
