@@ -220,7 +220,12 @@ func (c *Content) withHours(lang string, data map[string]any) map[string]any {
 	}
 	h, ok := c.plain[lang][MsgStaffHours]
 	if !ok {
-		return data
+		// While loading (validation measures the messages before the
+		// plain ones are rendered), or staff hours with fields (refused).
+		if loc := c.locales[lang]; loc == nil || loc.Messages[MsgStaffHours] == nil {
+			return data
+		}
+		h = c.localize(lang, &i18n.LocalizeConfig{MessageID: MsgStaffHours})
 	}
 	d := make(map[string]any, len(data)+1)
 	maps.Copy(d, data)

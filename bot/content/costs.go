@@ -21,6 +21,29 @@ type Cost struct {
 	Site string
 	Lang string
 	sms.Cost
+	// Over, for a node as sent in two SMS or more, is how few characters
+	// past an SMS boundary it goes: cutting that many saves one SMS. Zero
+	// when it is more than nearBoundary (or the text is one SMS).
+	Over int
+}
+
+// nearBoundary is how close past an SMS boundary a text must be for
+// validation to say it could be brought under it.
+const nearBoundary = 10
+
+// over returns how many trailing characters of text to cut to save one
+// SMS, when nearBoundary or fewer do; else 0.
+func over(text string, cost sms.Cost) int {
+	if cost.Segments < 2 {
+		return 0
+	}
+	runes := []rune(text)
+	for k := 1; k <= nearBoundary && k < len(runes); k++ {
+		if sms.Measure(string(runes[:len(runes)-k])).Segments < cost.Segments {
+			return k
+		}
+	}
+	return 0
 }
 
 // Costs returns the SMS cost of every message, then of every menu and
@@ -55,7 +78,8 @@ func (c *Content) Costs() []Cost {
 	for _, id := range nodes {
 		for _, lang := range c.Languages {
 			text := c.SentText(lang, c.Flow.Nodes[id], c.sampleData(lang))
-			out = append(out, Cost{Key: id, Node: true, Lang: lang, Cost: sms.Measure(text)})
+			cost := sms.Measure(text)
+			out = append(out, Cost{Key: id, Node: true, Lang: lang, Cost: cost, Over: over(text, cost)})
 		}
 		n := c.Flow.Nodes[id]
 		if !n.PerSite {
@@ -66,7 +90,9 @@ func (c *Content) Costs() []Cost {
 				if mid := c.SiteMessage(lang, n.Text, site); mid != n.Text {
 					m := *n
 					m.Text = mid
-					out = append(out, Cost{Key: id, Node: true, Site: site, Lang: lang, Cost: sms.Measure(c.SentText(lang, &m, c.sampleData(lang)))})
+					text := c.SentText(lang, &m, c.sampleData(lang))
+					cost := sms.Measure(text)
+					out = append(out, Cost{Key: id, Node: true, Site: site, Lang: lang, Cost: cost, Over: over(text, cost)})
 				}
 			}
 		}
@@ -207,6 +233,25 @@ func (c *Content) checkBudget() Problems {
 		}
 		ps.add(Problem{File: n.File, Line: n.Line, Key: cost.Key, Warning: true,
 			Msg: fmt.Sprintf("in %s it costs %d SMS (%d %s characters), over the budget of %d", where, cost.Segments, cost.Units, cost.Encoding, budget)})
+	}
+	return ps
+}
+
+// checkBoundary warns about nodes that, as sent, go a few characters past
+// an SMS boundary: each person who gets them pays one SMS for those.
+func (c *Content) checkBoundary() Problems {
+	var ps Problems
+	for _, cost := range c.Costs() {
+		if !cost.Node || cost.Over == 0 {
+			continue
+		}
+		n := c.Flow.Nodes[cost.Key]
+		where := cost.Lang
+		if cost.Site != "" {
+			where += " for " + cost.Site
+		}
+		ps.add(Problem{File: n.File, Line: n.Line, Key: cost.Key, Warning: true,
+			Msg: fmt.Sprintf("in %s it costs %d SMS, %d character(s) past the boundary of %d: shorten it by %d to save one SMS", where, cost.Segments, cost.Over, cost.Segments-1, cost.Over)})
 	}
 	return ps
 }
