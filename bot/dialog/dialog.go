@@ -125,12 +125,6 @@ type Options struct {
 	Stats *stats.Stats
 }
 
-// ErrNotReplicated means a turn was written but not copied to enough
-// Redis replicas in time (store.Options.Replicas): the message is not yet
-// accepted, and its sender should try again; the retry is not handled
-// twice.
-var ErrNotReplicated = store.ErrNotReplicated
-
 // confirm returns once a message handled before is on enough replicas.
 func (s *Service) confirm(ctx context.Context, st *store.Store, contact string) error {
 	err := st.Confirm(ctx, contact)
@@ -310,7 +304,16 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 		if err != nil {
 			return Outcome{}, err
 		}
+		turn.Durable = true
 		err = st.Commit(ctx, turn)
+		// Written, not yet on enough replicas: the effects are carried out
+		// (an erasure asked for must not wait for a retry, which finds the
+		// message handled), then the sender is asked to send again.
+		var notReplicated error
+		if errors.Is(err, store.ErrNotReplicated) {
+			s.metrics.Errors.WithLabelValues("replication").Inc()
+			notReplicated, err = err, nil
+		}
 		switch {
 		case errors.Is(err, store.ErrConflict):
 			s.metrics.Conflicts.Inc()
@@ -324,9 +327,6 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 				return Outcome{}, err
 			}
 			return Outcome{Duplicate: true}, nil
-		case errors.Is(err, store.ErrNotReplicated):
-			s.metrics.Errors.WithLabelValues("replication").Inc()
-			return Outcome{}, err
 		case err != nil:
 			s.metrics.Errors.WithLabelValues("save").Inc()
 			return Outcome{}, err
@@ -365,6 +365,9 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 			s.count(msg.Channel, state, res.State)
 		}
 		s.metrics.Replies.WithLabelValues(msg.Channel).Add(float64(len(res.Replies)))
+		if notReplicated != nil {
+			return Outcome{}, notReplicated
+		}
 		return Outcome{Replies: res.Replies, Effects: res.Effects, Simulated: simulated}, nil
 	}
 	s.metrics.Errors.WithLabelValues("contention").Inc()

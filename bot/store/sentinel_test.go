@@ -2,8 +2,10 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -152,5 +154,74 @@ func TestConnectSentinelRefusals(t *testing.T) {
 	_, _, err = store.Connect(ctx, "redis://"+s.Addr, 0, quiet())
 	if err == nil || !strings.Contains(err.Error(), "REDIS_URL names a Sentinel: add master_name") {
 		t.Errorf("a Sentinel as one node: %v", err)
+	}
+}
+
+// pipelines records the commands of each pipeline a client sends.
+type pipelines struct {
+	mu   sync.Mutex
+	sent [][]string
+}
+
+func (p *pipelines) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (p *pipelines) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (p *pipelines) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		var names []string
+		for _, c := range cmds {
+			names = append(names, strings.ToLower(c.Name()))
+		}
+		p.mu.Lock()
+		p.sent = append(p.sent, names)
+		p.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+// TestWaitFollowsTheTurnOnItsConnection: with Replicas, a message's turn
+// and Redis WAIT go in one pipeline, WAIT after the script, so that WAIT
+// counts the replicas holding that very write (asked on another
+// connection, it would vouch for writes it never saw); a handled message's
+// retry refreshes its ids and waits in one pipeline too; a turn that is not
+// a message's (Durable unset) does not wait. The test's Redis has no
+// replica: the wait gives up, and says so.
+func TestWaitFollowsTheTurnOnItsConnection(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := redistest.New(t)
+	rec := &pipelines{}
+	rdb.AddHook(rec)
+	ctx := context.Background()
+	st, err := store.New(ctx, rdb, store.Options{Prefix: prefix, Replicas: 1, ReplicaTimeout: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	contact := st.ContactKey("sms", "+212600000123")
+	turn := store.Turn{Contact: contact, Data: []byte(`{}`), SeenID: "SM1", Durable: true}
+	if err := st.Commit(ctx, turn); !errors.Is(err, store.ErrNotReplicated) {
+		t.Fatalf("durable turn without a replica: %v, want ErrNotReplicated", err)
+	}
+	if err := st.Confirm(ctx, contact); !errors.Is(err, store.ErrNotReplicated) {
+		t.Fatalf("confirm without a replica: %v, want ErrNotReplicated", err)
+	}
+	if err := st.Commit(ctx, store.Turn{Contact: contact, Version: 1, Data: []byte(`{"lang":"fr"}`)}); err != nil {
+		t.Fatalf("a turn that is no message's: %v, want no wait", err)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	var waits [][]string
+	for _, p := range rec.sent {
+		if slices.Contains(p, "wait") {
+			waits = append(waits, p)
+		}
+	}
+	if len(waits) != 2 {
+		t.Fatalf("pipelines with WAIT: %v, want the turn's and the confirmation's", waits)
+	}
+	for i, want := range [][]string{{"eval", "wait"}, {"pexpire", "wait"}} {
+		p := waits[i]
+		last := p[len(p)-1]
+		if len(p) != 2 || !strings.HasPrefix(p[0], want[0]) || last != "wait" {
+			t.Errorf("pipeline %d: %v, want %v (evalsha or eval, then WAIT, alone)", i, p, want)
+		}
 	}
 }

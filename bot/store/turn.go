@@ -125,6 +125,11 @@ type Turn struct {
 	Request *Request
 	// Note is what the person wrote into their open request.
 	Note *Note
+	// Durable, with Options.Replicas, makes Commit return only once that
+	// many replicas hold the turn (else ErrNotReplicated, the turn being
+	// written): for a message whose webhook is answered after it. Staff's
+	// and providers' updates of a person's state do not wait.
+	Durable bool
 }
 
 // Note is a message a person wrote into their open request.
@@ -212,7 +217,7 @@ func (s *Store) Commit(ctx context.Context, t Turn) error {
 		args = append(args, w.cmd, len(w.args))
 		args = append(args, w.args...)
 	}
-	n, err := s.runTurn(ctx, keys, args)
+	n, err := s.runTurn(ctx, keys, args, t.Durable)
 	switch {
 	case err != nil:
 		return err
@@ -226,7 +231,8 @@ func (s *Store) Commit(ctx context.Context, t Turn) error {
 
 // ErrNotReplicated means a turn was written but not copied to enough
 // replicas in time (Options.Replicas): it is not yet accepted, and its
-// sender should try again.
+// sender should try again. Its effects are to be carried out all the same:
+// the turn is written, and its retry is a duplicate.
 var ErrNotReplicated = errors.New("store: the turn is not yet on enough Redis replicas; send again in a moment")
 
 // runTurn runs the turn script and, with Options.Replicas, Redis WAIT
@@ -234,8 +240,8 @@ var ErrNotReplicated = errors.New("store: the turn is not yet on enough Redis re
 // writes of its own connection, so it must follow the script on that
 // connection. Asked on another one (a pool's next connection, or the new
 // master's after a failover), it would vouch for writes it never saw.
-func (s *Store) runTurn(ctx context.Context, keys []string, args []any) (int, error) {
-	if s.replicas <= 0 || s.simulation {
+func (s *Store) runTurn(ctx context.Context, keys []string, args []any, durable bool) (int, error) {
+	if s.replicas <= 0 || s.simulation || !durable {
 		n, err := turnScript.Run(ctx, s.rdb, keys, args...).Int()
 		if err != nil {
 			return 0, fmt.Errorf("store: commit turn: %w", err)

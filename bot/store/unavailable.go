@@ -12,12 +12,13 @@ import (
 )
 
 // Unavailable tells whether err says that Redis could not be reached in
-// time, rather than a fault of ours.
+// time (or could not copy a turn to its replicas in time), rather than a
+// fault of ours.
 func Unavailable(err error) bool {
 	var netErr net.Error
 	var redisErr redis.Error
 	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
+	case errors.Is(err, ErrNotReplicated), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
 		errors.Is(err, redis.ErrClosed), errors.Is(err, redis.ErrPoolTimeout),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
