@@ -178,6 +178,9 @@ func Load(lookupEnv func(string) (string, bool)) (Config, error) {
 		if err != nil || n < 0 || n > 5 {
 			return c, fmt.Errorf("OUTREACH_REDIS_REPLICAS: %q is not a number of replicas from 0 to 5", v)
 		}
+		if n > 0 && c.RedisURL == "" {
+			return c, fmt.Errorf("OUTREACH_REDIS_REPLICAS: the embedded store (REDIS_URL unset) has no replicas to wait for; unset it or set REDIS_URL to a Sentinel")
+		}
 		c.RedisReplicas = n
 	}
 	if c.FloodPerMinute, err = positive(getenv, "OUTREACH_FLOOD_PER_MINUTE", 30); err != nil {

@@ -43,8 +43,8 @@ type Requests interface {
 	Counts(ctx context.Context) (open, urgent int64, err error)
 	// Get is one request and the person's notes after it, sealed.
 	Get(ctx context.Context, id string) (store.Request, []string, error)
-	// Open opens a sealed text.
-	Open(sealed string) (string, error)
+	// Unseal opens a sealed text.
+	Unseal(sealed string) (string, error)
 	// requests
 	// Replies are staff's replies to a request, sealed.
 	Replies(ctx context.Context, id string) ([]store.Reply, error)

@@ -34,7 +34,7 @@ type SubscriberCounts interface {
 // Census is the count of the people by site and language, made every
 // hour by each instance (store.Contacts).
 type Census interface {
-	Census(ctx context.Context) (store.Census, error)
+	LastCensus(ctx context.Context) (store.Census, error)
 }
 
 // dashboardDays is how many days the dashboard counts.
@@ -91,12 +91,27 @@ type dashboardData struct {
 	Looked     int
 }
 
-// censusRow is one site's people, by the census's languages.
+// censusRow is one site's people, by the census's languages, as shown:
+// from 1 to 4 a count shows as "1–4", so that a rare language at a small
+// site does not point at one person.
 type censusRow struct {
 	ID, Name string
 	Retired  bool
 	N        []int64
+	Cells    []string
 	Total    int64
+	Shown    string
+}
+
+// fewPeople is the count below which the census shows a range.
+const fewPeople = 5
+
+// censusCell shows a census count (see censusRow).
+func censusCell(p *Page, n int64) string {
+	if n > 0 && n < fewPeople {
+		return "1–4"
+	}
+	return p.Num(n)
 }
 
 // fillCensus lays out the last count of the people as a table of sites by
@@ -104,13 +119,16 @@ type censusRow struct {
 func fillCensus(p *Page, d *dashboardData, views []sites.View, langs []string, census store.Census) {
 	d.HasCensus, d.CensusAt, d.CensusTotal = true, census.At, census.Total
 	cols := slices.Clone(langs)
+	var others []string
 	for _, byLang := range census.People {
 		for l := range byLang {
-			if !slices.Contains(cols, l) && l != "" {
-				cols = append(cols, l)
+			if !slices.Contains(cols, l) && !slices.Contains(others, l) && l != "" {
+				others = append(others, l)
 			}
 		}
 	}
+	slices.Sort(others)
+	cols = append(cols, others...)
 	for _, byLang := range census.People {
 		if byLang[""] > 0 {
 			cols = append(cols, "")
@@ -119,11 +137,13 @@ func fillCensus(p *Page, d *dashboardData, views []sites.View, langs []string, c
 	}
 	d.CensusLangs = cols
 	row := func(id, name string, retired bool) censusRow {
-		r := censusRow{ID: id, Name: name, Retired: retired, N: make([]int64, len(cols))}
+		r := censusRow{ID: id, Name: name, Retired: retired, N: make([]int64, len(cols)), Cells: make([]string, len(cols))}
 		for i, l := range cols {
 			r.N[i] = census.People[id][l]
+			r.Cells[i] = censusCell(p, r.N[i])
 			r.Total += r.N[i]
 		}
+		r.Shown = censusCell(p, r.Total)
 		return r
 	}
 	seen := map[string]bool{}
@@ -133,8 +153,7 @@ func fillCensus(p *Page, d *dashboardData, views []sites.View, langs []string, c
 			d.CensusRows = append(d.CensusRows, r)
 		}
 	}
-	others := slices.Sorted(maps.Keys(census.People))
-	for _, id := range others {
+	for _, id := range slices.Sorted(maps.Keys(census.People)) {
 		if !seen[id] && id != "" {
 			d.CensusRows = append(d.CensusRows, row(id, id, false))
 		}
@@ -217,7 +236,7 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if c.opts.Census != nil {
-		census, err := c.opts.Census.Census(ctx)
+		census, err := c.opts.Census.LastCensus(ctx)
 		if err != nil {
 			return err
 		}

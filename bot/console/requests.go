@@ -258,7 +258,7 @@ func (c *Console) thread(r *http.Request, id string) (threadData, error) {
 	if err != nil {
 		return threadData{}, err
 	}
-	th := store.OpenThread(c.opts.Requests.Open, req, notes, replies)
+	th := store.OpenThread(c.opts.Requests.Unseal, req, notes, replies)
 	d := threadData{Row: row(req, assignee[0]), Messages: th.Messages}
 	d.Mine = d.Row.Assignee != "" && d.Row.Assignee == signedIn(r).Name
 	return d, nil

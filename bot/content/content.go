@@ -213,7 +213,8 @@ func (c *Content) Text(lang, id string, data map[string]any) string {
 }
 
 // withHours adds {{.Hours}} to data, unless data has it: when staff answer,
-// the content's own MsgStaffHours in lang.
+// the content's own MsgStaffHours in lang. (The messages rendered once at
+// load, renderPlain, always show the content's.)
 func (c *Content) withHours(lang string, data map[string]any) map[string]any {
 	if _, ok := data["Hours"]; ok {
 		return data
@@ -256,7 +257,7 @@ func (c *Content) renderPlain() map[string]map[string]string {
 			}
 		}
 	}
-	c.plain = out
+	c.plain = out // withHours reads staff_hours from it
 	for lang, loc := range c.locales {
 		for id, m := range loc.Messages {
 			if text, ok := m.Forms["other"]; ok && !m.Plural && len(m.Forms) == 1 && !strings.Contains(strings.ReplaceAll(text, "{{.Hours}}", ""), "{{") && strings.Contains(text, "{{.Hours}}") {

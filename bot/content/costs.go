@@ -21,9 +21,9 @@ type Cost struct {
 	Site string
 	Lang string
 	sms.Cost
-	// Over, for a node as sent in two SMS or more, is how few characters
-	// past an SMS boundary it goes: cutting that many saves one SMS. Zero
-	// when it is more than nearBoundary (or the text is one SMS).
+	// Over, for a node as sent in two SMS or more, is how many characters
+	// it goes past the last full SMS, when nearBoundary or fewer: cutting
+	// that many saves one SMS. Zero otherwise.
 	Over int
 }
 
@@ -251,7 +251,7 @@ func (c *Content) checkBoundary() Problems {
 			where += " for " + cost.Site
 		}
 		ps.add(Problem{File: n.File, Line: n.Line, Key: cost.Key, Warning: true,
-			Msg: fmt.Sprintf("in %s it costs %d SMS, %d character(s) past the boundary of %d: shorten it by %d to save one SMS", where, cost.Segments, cost.Over, cost.Segments-1, cost.Over)})
+			Msg: fmt.Sprintf("in %s it costs %d SMS, %d character(s) past %d full SMS: shorten it by %d to save one SMS", where, cost.Segments, cost.Over, cost.Segments-1, cost.Over)})
 	}
 	return ps
 }

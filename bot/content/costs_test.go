@@ -28,14 +28,14 @@ func TestValidateSaysWhenAFewCharactersCostAnSMS(t *testing.T) {
 		_, problems := Check(files)
 		var named []Problem
 		for _, p := range problems {
-			if p.Key == "person_recorded" && strings.Contains(p.Msg, "past the boundary") {
+			if p.Key == "person_recorded" && strings.Contains(p.Msg, "full SMS") {
 				named = append(named, p)
 			}
 		}
 		switch {
 		case tc.want == 0 && len(named) > 0:
 			t.Errorf("%d past the boundary: named %v, want nothing", tc.past, named)
-		case tc.want > 0 && (len(named) != 1 || !named[0].Warning || !strings.Contains(named[0].Msg, "in fr it costs 3 SMS, 3 character(s) past the boundary of 2: shorten it by 3")):
+		case tc.want > 0 && (len(named) != 1 || !named[0].Warning || !strings.Contains(named[0].Msg, "in fr it costs 3 SMS, 3 character(s) past 2 full SMS: shorten it by 3")):
 			t.Errorf("%d past the boundary: %v, want one warning to shorten fr by 3", tc.past, named)
 		}
 	}

@@ -39,12 +39,12 @@ func NoticeKinds() []string {
 	return []string{NoticeNew, NoticeReminder, NoticeChanged, NoticeCancelled}
 }
 
-// TemplateFields are the fields the bot fills in messages: {{.Site}} in
-// every message; {{.Org}} (the organisation that runs the service) and
-// {{.Hours}} (when staff answer, MsgStaffHours) in the messages of the
-// conversation's nodes, such as the welcome and the replies to a request;
-// {{.Count}} in plural messages; the others in the messages that show a
-// distribution.
+// TemplateFields are the fields the bot fills in messages: {{.Site}} and
+// {{.Hours}} (when staff answer, the content's MsgStaffHours) in every
+// message; {{.Org}} (the organisation that runs the service) in the
+// messages of the conversation's nodes, such as the welcome and the
+// privacy notice; {{.Count}} in plural messages; the others in the messages
+// that show a distribution.
 var TemplateFields = []string{"Bring", "Count", "Date", "Day", "End", "Hours", "Items", "Month", "Months", "Org", "Place", "Site", "Start", "Time", "Weekday", "Who"}
 
 // Prefixes of message ids that name data: kit items ("item_rice"), sites

@@ -128,7 +128,7 @@ type Options struct {
 // confirm returns once a message handled before is on enough replicas.
 func (s *Service) confirm(ctx context.Context, st *store.Store, contact string) error {
 	err := st.Confirm(ctx, contact)
-	if err != nil {
+	if errors.Is(err, store.ErrNotReplicated) {
 		s.metrics.Errors.WithLabelValues("replication").Inc()
 	}
 	return err

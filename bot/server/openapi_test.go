@@ -54,7 +54,7 @@ func (noRequests) List(context.Context) ([]store.Request, error) { return nil, n
 func (noRequests) Get(context.Context, string) (store.Request, []string, error) {
 	return store.Request{}, nil, store.ErrNoRequest
 }
-func (noRequests) Open(string) (string, error) { return "", nil }
+func (noRequests) Unseal(string) (string, error) { return "", nil }
 
 // fullServer returns a Server with every part present, so that every route
 // is registered. The parts are empty: only routes that touch none of them

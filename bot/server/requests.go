@@ -17,8 +17,8 @@ type Requests interface {
 	List(ctx context.Context) ([]store.Request, error)
 	// Get is one request and the person's notes after it, sealed.
 	Get(ctx context.Context, id string) (store.Request, []string, error)
-	// Open opens a sealed text.
-	Open(sealed string) (string, error)
+	// Unseal opens a sealed text.
+	Unseal(sealed string) (string, error)
 }
 
 // requestView is a request to talk to a person as staff see it: what the
@@ -39,7 +39,7 @@ type requestView struct {
 }
 
 func (s *Server) view(req store.Request, notes []string) requestView {
-	th := store.OpenThread(s.opts.Requests.Open, req, notes, nil)
+	th := store.OpenThread(s.opts.Requests.Unseal, req, notes, nil)
 	return requestView{ID: req.ID, Contact: req.Contact, Urgent: req.Urgent, Lang: req.Lang, Channel: req.Channel, Site: req.Site,
 		CreatedAt: req.CreatedAt, Text: th.Text, Then: th.Then, Replies: req.Replies, Open: req.Open}
 }

@@ -19,7 +19,7 @@ import (
 // purge.
 type Contacts struct{ s *Store }
 
-// Contacts returns the people of the store.
+// Contacts returns the store's records of the people themselves.
 func (s *Store) Contacts() Contacts { return Contacts{s} }
 
 // Reach reads how to reach a contact; ok is false when nothing is stored.
@@ -124,10 +124,11 @@ func (s *Store) subscribersKey(site string) string {
 }
 
 // Census is how many people the service keeps, by site and language, as
-// counted at At. A person's site is the one they last chose in menu 1,
-// else the first whose notices they follow, else "" (none yet); their
-// language is the one they chose, "" before they did. Counts only: nothing
-// in it names a person.
+// counted at At. A person's site is the first whose notices they follow,
+// else the city of the conversation under way (chosen in menu 1; it is
+// forgotten with the conversation), else "" (none known); their language
+// is the one they chose, "" before they did. Counts only: nothing in it
+// names a person.
 type Census struct {
 	At time.Time
 	// People is site → language → people.
@@ -141,41 +142,56 @@ type Census struct {
 const censusTTL = 24 * time.Hour
 
 // CountPeople counts every person kept, by site and language, and keeps
-// the count (Census) for the dashboard. It reads each person's state once,
-// a thousand at a time, on every master of a Cluster.
-func (c Contacts) CountPeople(ctx context.Context, now time.Time) (Census, error) {
+// the count (LastCensus) for the dashboard, unless one younger than fresh
+// is kept already (another instance made it): then it returns that one.
+// It reads each person's state and conversation once, a thousand at a
+// time, on every master of a Cluster.
+func (c Contacts) CountPeople(ctx context.Context, now time.Time, fresh time.Duration) (Census, error) {
+	if last, err := c.LastCensus(ctx); err != nil {
+		return Census{}, err
+	} else if !last.At.IsZero() && now.Sub(last.At) < fresh {
+		return last, nil
+	}
 	out := Census{At: now, People: map[string]map[string]int64{}}
 	var batch []string
 	count := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		cmds := make([]*redis.StringCmd, len(batch))
+		states := make([]*redis.StringCmd, len(batch))
+		dialogs := make([]*redis.StringCmd, len(batch))
 		_, err := c.s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, k := range batch {
-				cmds[i] = p.HGet(ctx, k, "s")
+			for i, contact := range batch {
+				states[i] = p.HGet(ctx, c.s.stateKey(contact), "s")
+				dialogs[i] = p.Get(ctx, c.s.dialogKey(contact))
 			}
 			return nil
 		})
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return err
 		}
-		for _, cmd := range cmds {
-			raw, err := cmd.Bytes()
+		for i := range batch {
+			raw, err := states[i].Bytes()
 			if err != nil {
 				continue // expired meanwhile
 			}
 			var st struct {
-				Lang  string            `json:"lang"`
-				Vars  map[string]string `json:"vars"`
-				Sites []string          `json:"sites"`
+				Lang  string   `json:"lang"`
+				Sites []string `json:"sites"`
 			}
 			if json.Unmarshal(raw, &st) != nil {
 				continue
 			}
-			site := st.Vars["site"]
-			if site == "" && len(st.Sites) > 0 {
+			site := ""
+			if len(st.Sites) > 0 {
 				site = st.Sites[0]
+			} else if d, err := dialogs[i].Bytes(); err == nil {
+				var conv struct {
+					Vars map[string]string `json:"vars"`
+				}
+				if json.Unmarshal(d, &conv) == nil {
+					site = conv.Vars["site"]
+				}
 			}
 			if out.People[site] == nil {
 				out.People[site] = map[string]int64{}
@@ -186,12 +202,11 @@ func (c Contacts) CountPeople(ctx context.Context, now time.Time) (Census, error
 		batch = batch[:0]
 		return nil
 	}
-	state := c.s.keys.Glob(keys.ContactStateF)
-	err := keys.Scan(ctx, c.s.rdb, state, func(k string) error {
+	err := keys.Scan(ctx, c.s.rdb, c.s.keys.Glob(keys.ContactStateF), func(k string) error {
 		if c.s.keys.Family(k) != keys.ContactStateF {
 			return nil
 		}
-		batch = append(batch, k)
+		batch = append(batch, c.s.keys.Parts(keys.ContactStateF, k)[0])
 		if len(batch) == 1000 {
 			return count()
 		}
@@ -222,9 +237,9 @@ func (c Contacts) CountPeople(ctx context.Context, now time.Time) (Census, error
 	return out, nil
 }
 
-// Census returns the count CountPeople kept last; its At is zero when
+// LastCensus returns the count CountPeople kept last; its At is zero when
 // there is none (never counted, or more than a day ago).
-func (c Contacts) Census(ctx context.Context) (Census, error) {
+func (c Contacts) LastCensus(ctx context.Context) (Census, error) {
 	h, err := c.s.rdb.HGetAll(ctx, c.s.keys.Census()).Result()
 	if err != nil {
 		return Census{}, fmt.Errorf("store: census: %w", err)

@@ -32,9 +32,9 @@ type Requests struct{ s *Store }
 // Requests returns the requests of the store.
 func (s *Store) Requests() Requests { return Requests{s} }
 
-// Open opens a text sealed in a request: the person's notes, staff's
+// Unseal opens a text sealed in a request: the person's notes, staff's
 // replies.
-func (q Requests) Open(sealed string) (string, error) { return q.s.Open(sealed) }
+func (q Requests) Unseal(sealed string) (string, error) { return q.s.Open(sealed) }
 
 func (s *Store) repliesKey(id string) string  { return s.keys.RequestReplies(id) }
 func (s *Store) assigneeKey(id string) string { return s.keys.RequestAssignee(id) }

@@ -34,9 +34,12 @@ func TestSubscriberCountsCountEachSite(t *testing.T) {
 }
 
 // TestCensusCountsPeopleBySiteAndLanguage: every person kept is counted
-// once, under the site chosen in menu 1, else the first one followed, else
-// none; the count is kept for the dashboard, and a simulated person is not
-// counted.
+// once, under the first site they follow, else the city of the
+// conversation under way, else none; the count is kept for the dashboard,
+// another instance finds it fresh and does not count again, and a
+// simulated person is not counted. The data is as the dialog writes it: the
+// lasting state holds the language and subscriptions, the conversation
+// (which expires) the city chosen in menu 1.
 func TestCensusCountsPeopleBySiteAndLanguage(t *testing.T) {
 	t.Parallel()
 	rdb, prefix := redistest.New(t)
@@ -46,21 +49,28 @@ func TestCensusCountsPeopleBySiteAndLanguage(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := st.Keys()
-	if c, err := st.Contacts().Census(ctx); err != nil || !c.At.IsZero() || c.Total != 0 {
+	if c, err := st.Contacts().LastCensus(ctx); err != nil || !c.At.IsZero() || c.Total != 0 {
 		t.Fatalf("before any count: %+v %v, want none", c, err)
 	}
-	states := map[string]int{ // state → how many people have it (over a batch of 1,000)
-		`{"lang":"ar","vars":{"site":"nador"}}`:                   1500,
-		`{"lang":"fr","sites":["oujda","nador"]}`:                 700,
-		`{"lang":"fr","vars":{"site":"rabat"},"sites":["oujda"]}`: 2,
-		`{"lang":"en"}`: 3,
-		`{}`:            1,
+	people := []struct {
+		state, dialog string
+		n             int
+	}{
+		{`{"lang":"ar"}`, `{"node":"main","vars":{"site":"nador"}}`, 1500}, // over a batch of 1,000
+		{`{"lang":"fr","sites":["oujda","nador"]}`, ``, 700},
+		{`{"lang":"fr","sites":["rabat"]}`, `{"vars":{"site":"oujda"}}`, 2},
+		{`{"lang":"en"}`, ``, 3},
+		{`{}`, ``, 1},
 	}
 	i := 0
 	pipe := rdb.Pipeline()
-	for s, n := range states {
-		for range n {
-			pipe.HSet(ctx, k.ContactState(fmt.Sprintf("c%05d", i)), "s", s, "v", 1)
+	for _, p := range people {
+		for range p.n {
+			contact := fmt.Sprintf("c%05d", i)
+			pipe.HSet(ctx, k.ContactState(contact), "s", p.state, "v", 1)
+			if p.dialog != "" {
+				pipe.Set(ctx, k.Dialog(contact), p.dialog, time.Hour)
+			}
 			i++
 		}
 	}
@@ -69,12 +79,12 @@ func TestCensusCountsPeopleBySiteAndLanguage(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.UnixMilli(time.Now().UnixMilli())
-	counted, err := st.Contacts().CountPeople(ctx, now)
+	counted, err := st.Contacts().CountPeople(ctx, now, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]map[string]int64{"nador": {"ar": 1500}, "oujda": {"fr": 700}, "rabat": {"fr": 2}, "": {"en": 3, "": 1}}
-	kept, err := st.Contacts().Census(ctx)
+	kept, err := st.Contacts().LastCensus(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,5 +95,14 @@ func TestCensusCountsPeopleBySiteAndLanguage(t *testing.T) {
 	}
 	if ttl := rdb.PTTL(ctx, k.Census()).Val(); ttl <= 23*time.Hour || ttl > 24*time.Hour {
 		t.Errorf("the census is kept %v, want a day", ttl)
+	}
+	// Another instance, a minute later: the count is fresh, it is not made
+	// again (a new person is not in it); an hour later it is.
+	rdb.HSet(ctx, k.ContactState("late"), "s", `{"lang":"en"}`)
+	if again, err := st.Contacts().CountPeople(ctx, now.Add(time.Minute), time.Hour); err != nil || again.Total != 2206 || !again.At.Equal(now) {
+		t.Errorf("a minute later: total %d at %v (%v), want the kept count", again.Total, again.At, err)
+	}
+	if later, err := st.Contacts().CountPeople(ctx, now.Add(time.Hour), time.Hour); err != nil || later.Total != 2207 {
+		t.Errorf("an hour later: total %d (%v), want 2207", later.Total, err)
 	}
 }

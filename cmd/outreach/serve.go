@@ -258,13 +258,13 @@ func waitOrTimeout(wg *sync.WaitGroup, ctx context.Context) {
 const censusEvery = time.Hour
 
 // countPeople counts the people by site and language at start and then
-// every interval (store.Contacts.CountPeople); each instance does, and the
-// last count wins.
+// every interval (store.Contacts.CountPeople): one instance an interval,
+// the first to find the last count older than that.
 func countPeople(ctx context.Context, every time.Duration, contacts store.Contacts, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if c, err := contacts.CountPeople(ctx, time.Now()); err != nil && ctx.Err() == nil {
+		if c, err := contacts.CountPeople(ctx, time.Now(), every-5*time.Minute); err != nil && ctx.Err() == nil {
 			log.Warn("counting the people by site and language failed", "err", err)
 		} else if err == nil {
 			log.Debug("people counted by site and language", "people", c.Total)
