@@ -214,16 +214,15 @@ func quoteRune(r rune) string {
 	return "\"" + string(r) + "\""
 }
 
-// checkBudget warns about messages, as sent, that cost more SMS segments
-// than the flow's budget.
-func (c *Content) checkBudget() Problems {
+// checkNodeCosts measures every node as sent once and warns about those
+// that cost more SMS segments than the flow's budget, and about those that
+// go a few characters past an SMS boundary: each person who gets them pays
+// one SMS for those.
+func (c *Content) checkNodeCosts() Problems {
 	budget := c.Flow.Settings.SMSBudget
-	if budget <= 0 {
-		return nil
-	}
 	var ps Problems
 	for _, cost := range c.Costs() {
-		if !cost.Node || cost.Segments <= budget {
+		if !cost.Node || (budget <= 0 || cost.Segments <= budget) && cost.Over == 0 {
 			continue
 		}
 		n := c.Flow.Nodes[cost.Key]
@@ -231,27 +230,14 @@ func (c *Content) checkBudget() Problems {
 		if cost.Site != "" {
 			where += " for " + cost.Site
 		}
-		ps.add(Problem{File: n.File, Line: n.Line, Key: cost.Key, Warning: true,
-			Msg: fmt.Sprintf("in %s it costs %d SMS (%d %s characters), over the budget of %d", where, cost.Segments, cost.Units, cost.Encoding, budget)})
-	}
-	return ps
-}
-
-// checkBoundary warns about nodes that, as sent, go a few characters past
-// an SMS boundary: each person who gets them pays one SMS for those.
-func (c *Content) checkBoundary() Problems {
-	var ps Problems
-	for _, cost := range c.Costs() {
-		if !cost.Node || cost.Over == 0 {
-			continue
+		if budget > 0 && cost.Segments > budget {
+			ps.add(Problem{File: n.File, Line: n.Line, Key: cost.Key, Warning: true,
+				Msg: fmt.Sprintf("in %s it costs %d SMS (%d %s characters), over the budget of %d", where, cost.Segments, cost.Units, cost.Encoding, budget)})
 		}
-		n := c.Flow.Nodes[cost.Key]
-		where := cost.Lang
-		if cost.Site != "" {
-			where += " for " + cost.Site
+		if cost.Over > 0 {
+			ps.add(Problem{File: n.File, Line: n.Line, Key: cost.Key, Warning: true,
+				Msg: fmt.Sprintf("in %s it costs %d SMS, %d character(s) past %d full SMS: shorten it by %d to save one SMS", where, cost.Segments, cost.Over, cost.Segments-1, cost.Over)})
 		}
-		ps.add(Problem{File: n.File, Line: n.Line, Key: cost.Key, Warning: true,
-			Msg: fmt.Sprintf("in %s it costs %d SMS, %d character(s) past %d full SMS: shorten it by %d to save one SMS", where, cost.Segments, cost.Over, cost.Segments-1, cost.Over)})
 	}
 	return ps
 }

@@ -284,8 +284,7 @@ func (c *Content) validate() Problems {
 	ps = append(ps, c.checkStaffHours()...)
 	ps = append(ps, c.checkMessages(used)...)
 	ps = append(ps, c.checkGSM()...)
-	ps = append(ps, c.checkBudget()...)
-	ps = append(ps, c.checkBoundary()...)
+	ps = append(ps, c.checkNodeCosts()...)
 	return ps
 }
 

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/outreach-org/outreach/bot/telegram/telegramtest"
-	"github.com/outreach-org/outreach/bot/twilio/twiliotest"
 	"github.com/outreach-org/outreach/bot/waitfor"
 )
 
@@ -23,25 +22,13 @@ import (
 // where nothing is installed.
 func embeddedProviders(t *testing.T) *providers {
 	t.Helper()
-	p := &providers{twilio: twiliotest.NewServer(t, e2eSID, e2eToken), telegram: telegramtest.NewServer(t, e2eBot)}
-	p.vars = map[string]string{
-		"OUTREACH_PUBLIC_URL":        e2ePublic,
-		"OUTREACH_ADMIN_TOKEN":       adminToken,
-		"TWILIO_ACCOUNT_SID":         e2eSID,
-		"TWILIO_AUTH_TOKEN":          e2eToken,
-		"TWILIO_SMS_FROM":            e2eOurPhone,
-		"TWILIO_WHATSAPP_FROM":       "whatsapp:" + e2eOurPhone,
-		"TWILIO_API_URL":             p.twilio.URL,
-		"TELEGRAM_BOT_TOKEN":         e2eBot,
-		"TELEGRAM_WEBHOOK_SECRET":    e2eSecret,
-		"TELEGRAM_API_URL":           p.telegram.URL,
-		"OUTREACH_OUTBOX_CLAIM_IDLE": "300ms",
-		"OUTREACH_SEND_TIMEOUT":      "2s",
-		"OUTREACH_SHUTDOWN_TIMEOUT":  "500ms",
-		// No quiet hours: the broadcast and the notice leave at once,
-		// whatever the time the test runs.
-		"OUTREACH_QUIET_HOURS": "",
+	p := withProviders(t)
+	for _, k := range []string{"REDIS_URL", "OUTREACH_REDIS_PREFIX", "OUTREACH_DATA_KEY", "OUTREACH_TELEGRAM_SET_WEBHOOK"} {
+		delete(p.vars, k)
 	}
+	// No quiet hours: the broadcast and the notice leave at once, whatever
+	// the time the test runs.
+	p.vars["OUTREACH_QUIET_HOURS"] = ""
 	return p
 }
 
