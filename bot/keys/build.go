@@ -32,20 +32,28 @@ func (s Space) RequestReplies(id string) string { return s.Key(RequestRepliesF, 
 // RequestAssignee is who of staff takes care of a request.
 func (s Space) RequestAssignee(id string) string { return s.Key(RequestAssigneeF, id) }
 
-// OpenRequests is the open requests by time.
-func (s Space) OpenRequests() string { return s.Key(OpenRequestsF) }
+// OpenRequests is shard i's open requests by time.
+func (s Space) OpenRequests(i int) string { return s.KeyIn(OpenRequestsF, i) }
 
-// UrgentRequests is the open requests that are urgent.
-func (s Space) UrgentRequests() string { return s.Key(UrgentRequestsF) }
+// UrgentRequests is shard i's open requests that are urgent.
+func (s Space) UrgentRequests(i int) string { return s.KeyIn(UrgentRequestsF, i) }
 
-// ClosedRequests is the closed requests by time.
-func (s Space) ClosedRequests() string { return s.Key(ClosedRequestsF) }
+// ClosedRequests is shard i's closed requests by time.
+func (s Space) ClosedRequests(i int) string { return s.KeyIn(ClosedRequestsF, i) }
 
-// Subscribers is the set of contacts subscribed to a site.
-func (s Space) Subscribers(site string) string { return s.Key(SubscribersF, site) }
+// Subscribers is the set of the contacts of shard i subscribed to a site.
+func (s Space) Subscribers(site string, i int) string { return s.KeyIn(SubscribersF, i, site) }
+
+// SubscribersOf is the share of a site's subscriber set that holds contact.
+func (s Space) SubscribersOf(site, contact string) string {
+	return s.Subscribers(site, s.ShardOf(contact))
+}
 
 // Sites is the list of sites staff stored.
 func (s Space) Sites() string { return s.Key(SitesF) }
+
+// ShardCount is how many shards the data is spread over.
+func (s Space) ShardCount() string { return s.Key(ShardsF) }
 
 // Distributions is the hash of distributions.
 func (s Space) Distributions() string { return s.Key(DistributionsF) }
@@ -135,14 +143,14 @@ func (s Space) AuditNone() string { return s.Key(AuditNoneF) }
 // LegacyAudit is the audit stream of earlier versions.
 func (s Space) LegacyAudit() string { return s.Key(LegacyAuditF) }
 
-// ReplyStream is the outbox stream of replies.
-func (s Space) ReplyStream() string { return s.Key(ReplyStreamF) }
+// ReplyStream is shard i's outbox stream of replies.
+func (s Space) ReplyStream(i int) string { return s.KeyIn(ReplyStreamF, i) }
 
-// BulkStream is the outbox stream of notices and broadcasts.
-func (s Space) BulkStream() string { return s.Key(BulkStreamF) }
+// BulkStream is shard i's outbox stream of notices and broadcasts.
+func (s Space) BulkStream(i int) string { return s.KeyIn(BulkStreamF, i) }
 
-// Delayed is the outbox entries waiting for a retry.
-func (s Space) Delayed() string { return s.Key(DelayedF) }
+// Delayed is shard i's outbox entries waiting for a retry.
+func (s Space) Delayed(i int) string { return s.KeyIn(DelayedF, i) }
 
 // Dead is the dead letters.
 func (s Space) Dead() string { return s.Key(DeadF) }
@@ -165,8 +173,8 @@ func (s Space) RatePause(name string) string { return s.Key(RatePauseF, name) }
 // Broadcast is a broadcast's definition and status.
 func (s Space) Broadcast(id string) string { return s.Key(BroadcastF, id) }
 
-// BroadcastCounts is a broadcast's counts.
-func (s Space) BroadcastCounts(id string) string { return s.Key(BcCountsF, id) }
+// BroadcastCounts is shard i's share of a broadcast's counts (they add up).
+func (s Space) BroadcastCounts(id string, i int) string { return s.KeyIn(BcCountsF, i, id) }
 
 // BroadcastLock holds a broadcast's fan-out.
 func (s Space) BroadcastLock(id string) string { return s.Key(BcLockF, id) }
@@ -183,11 +191,11 @@ func (s Space) BroadcastsForgotten() string { return s.Key(BcForgottenF) }
 // BroadcastIdempotency remembers a broadcast's idempotency key (hex hash).
 func (s Space) BroadcastIdempotency(hash string) string { return s.Key(BcIdempotentF, hash) }
 
-// BroadcastRecipients is who a broadcast was queued for.
-func (s Space) BroadcastRecipients(id string) string { return s.Key(BcRecipientsF, id) }
+// BroadcastRecipients is who of shard i a broadcast was queued for.
+func (s Space) BroadcastRecipients(id string, i int) string { return s.KeyIn(BcRecipientsF, i, id) }
 
-// BroadcastTold is who a broadcast reached.
-func (s Space) BroadcastTold(id string) string { return s.Key(BcToldF, id) }
+// BroadcastTold is who of shard i a broadcast reached.
+func (s Space) BroadcastTold(id string, i int) string { return s.KeyIn(BcToldF, i, id) }
 
-// BroadcastReach is a broadcast audience's union, counted once.
-func (s Space) BroadcastReach(id string) string { return s.Key(BcReachF, id) }
+// BroadcastReach is shard i's share of a broadcast audience's union.
+func (s Space) BroadcastReach(id string, i int) string { return s.KeyIn(BcReachF, i, id) }

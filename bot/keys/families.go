@@ -8,8 +8,10 @@ type Family struct {
 	// Pattern is the key after the prefix, each "*" one part without ':'.
 	Pattern string
 	// Tag is the hash tag the keys share ("" for none: a single key, or
-	// keys never used together).
+	// keys never used together); "{#}" in a pattern is a shard's tag.
 	Tag string
+	// Sharding says how a key of a sharded family finds its shard.
+	Sharding ShardRule
 	// Type is the Redis type of the keys.
 	Type Type
 	// TTL is how the keys expire.
@@ -118,8 +120,15 @@ const (
 func Families() []*Family { return registry }
 
 func person(name, pattern string, t Type, ttl TTL) *Family {
-	return &Family{Name: name, Pattern: pattern, Tag: "{c:<contact>}", Type: t, TTL: ttl, Holds: Contact, Erase: DeleteWithPerson}
+	return &Family{Name: name, Pattern: pattern, Tag: personTag, Sharding: ByFirstPart, Type: t, TTL: ttl, Holds: Contact, Erase: DeleteWithPerson}
 }
+
+// The descriptions of the shards' tags.
+const (
+	personTag = "{#}: the person's shard"
+	idTag     = "{#}: the shard of its id (a request's is its person's)"
+	shardTag  = "{#}: one key a shard"
+)
 
 func shared(name, pattern, tag string, t Type, ttl TTL, holds Holds) *Family {
 	e := NotPersonal
@@ -128,49 +137,51 @@ func shared(name, pattern, tag string, t Type, ttl TTL, holds Holds) *Family {
 
 var retention = TTL{Rule: Retention}
 
-// The families of a person: their keys share the tag {c:<contact>}.
+// The families of a person: their keys share the tag of their shard.
 var (
-	ContactStateF = person("contact state (language, subscriptions, sealed address)", "{c:*}:state", Hash, retention)
-	DialogF       = person("where the conversation stands", "{c:*}:dialog", String, TTL{Fixed, "the idle period, at most the retention period"})
-	SeenF         = person("provider message ids handled", "{c:*}:seen", ZSet, TTL{Fixed, "48 hours, at most the retention period"})
-	MinuteCountF  = person("messages in a minute (flood limit)", "{c:*}:n:*", String, TTL{Fixed, "2 minutes"})
-	RequestsOfF   = person("the person's requests to talk to someone", "{c:*}:requests", Set, retention)
+	ContactStateF = person("contact state (language, subscriptions, sealed address)", "{#}:c:*:state", Hash, retention)
+	DialogF       = person("where the conversation stands", "{#}:c:*:dialog", String, TTL{Fixed, "the idle period, at most the retention period"})
+	SeenF         = person("provider message ids handled", "{#}:c:*:seen", ZSet, TTL{Fixed, "48 hours, at most the retention period"})
+	MinuteCountF  = person("messages in a minute (flood limit)", "{#}:c:*:n:*", String, TTL{Fixed, "2 minutes"})
+	RequestsOfF   = person("the person's requests to talk to someone", "{#}:c:*:requests", Set, retention)
 )
 
 // The families of simulations (previews, POST /api/v1/simulate): a
 // simulated contact gets the contact key a real one would, so they are
 // erased with the person too.
 var (
-	SimStateF  = person("simulated contact state", SimulationSpace+"{c:*}:state", Hash, TTL{Fixed, "the simulation period"})
-	SimDialogF = person("simulated conversation", SimulationSpace+"{c:*}:dialog", String, TTL{Fixed, "the simulation period"})
-	SimSeenF   = person("simulated message ids", SimulationSpace+"{c:*}:seen", ZSet, TTL{Fixed, "the simulation period"})
-	SimCountF  = person("simulated messages in a minute", SimulationSpace+"{c:*}:n:*", String, TTL{Fixed, "2 minutes"})
+	SimStateF  = person("simulated contact state", SimulationSpace+"{#}:c:*:state", Hash, TTL{Fixed, "the simulation period"})
+	SimDialogF = person("simulated conversation", SimulationSpace+"{#}:c:*:dialog", String, TTL{Fixed, "the simulation period"})
+	SimSeenF   = person("simulated message ids", SimulationSpace+"{#}:c:*:seen", ZSet, TTL{Fixed, "the simulation period"})
+	SimCountF  = person("simulated messages in a minute", SimulationSpace+"{#}:c:*:n:*", String, TTL{Fixed, "2 minutes"})
 )
 
-// Requests to talk to a person: one tag, {r}, for PutRequest's MULTI and
-// erasure.
+// Requests to talk to a person: in the person's shard (a request's id is
+// drawn so), for the turn that records one and for erasure; the indexes
+// are one a shard, and lists merge them.
 var (
-	RequestF = &Family{Name: "request to talk to a person", Pattern: "{r}:request:*", Tag: "{r}", Type: String,
+	RequestF = &Family{Name: "request to talk to a person", Pattern: "{#}:request:*", Tag: idTag, Sharding: ByFirstPart, Type: String,
 		TTL: retention, Holds: Contact, Erase: ThroughIndex, Index: RequestsOfF}
-	RequestNotesF = &Family{Name: "what the person wrote after their request (sealed)", Pattern: "{r}:request:*:notes", Tag: "{r}", Type: List,
+	RequestNotesF = &Family{Name: "what the person wrote after their request (sealed)", Pattern: "{#}:request:*:notes", Tag: idTag, Sharding: ByFirstPart, Type: List,
 		TTL: retention, Holds: Contact, Erase: ThroughIndex, Index: RequestsOfF}
-	RequestRepliesF = &Family{Name: "staff's replies to a request (sealed)", Pattern: "{r}:request:*:replies", Tag: "{r}", Type: List,
+	RequestRepliesF = &Family{Name: "staff's replies to a request (sealed)", Pattern: "{#}:request:*:replies", Tag: idTag, Sharding: ByFirstPart, Type: List,
 		TTL: retention, Holds: Contact, Erase: ThroughIndex, Index: RequestsOfF}
-	RequestAssigneeF = &Family{Name: "who of staff takes care of a request", Pattern: "{r}:request:*:assignee", Tag: "{r}", Type: String,
+	RequestAssigneeF = &Family{Name: "who of staff takes care of a request", Pattern: "{#}:request:*:assignee", Tag: idTag, Sharding: ByFirstPart, Type: String,
 		TTL: retention, Holds: Contact, Erase: ThroughIndex, Index: RequestsOfF}
-	OpenRequestsF = &Family{Name: "open requests by time", Pattern: "{r}:requests:open", Tag: "{r}", Type: ZSet,
+	OpenRequestsF = &Family{Name: "open requests by time (a shard's)", Pattern: "{#}:requests:open", Tag: shardTag, Sharding: Explicit, Type: ZSet,
 		TTL: TTL{Purged, "ids of expired requests removed"}, Holds: Contact, Erase: RemoveIndexed, Index: RequestsOfF, Purge: MembersOutlive, Of: RequestF}
-	ClosedRequestsF = &Family{Name: "closed requests by time", Pattern: "{r}:requests:closed", Tag: "{r}", Type: ZSet,
+	ClosedRequestsF = &Family{Name: "closed requests by time (a shard's)", Pattern: "{#}:requests:closed", Tag: shardTag, Sharding: Explicit, Type: ZSet,
 		TTL: TTL{Purged, "ids of expired requests removed"}, Holds: Contact, Erase: RemoveIndexed, Index: RequestsOfF, Purge: MembersOutlive, Of: RequestF}
-	UrgentRequestsF = &Family{Name: "open requests that are urgent", Pattern: "{r}:requests:urgent", Tag: "{r}", Type: Set,
+	UrgentRequestsF = &Family{Name: "open requests that are urgent (a shard's)", Pattern: "{#}:requests:urgent", Tag: shardTag, Sharding: Explicit, Type: Set,
 		TTL: TTL{Purged, "ids of expired requests removed; closing removes one"}, Holds: Contact, Erase: RemoveIndexed, Index: RequestsOfF, Purge: MembersOutlive, Of: RequestF}
 )
 
 // Sites and their subscribers.
 var (
-	SubscribersF = &Family{Name: "contacts subscribed to a site's notices", Pattern: "site:*:subscribers", Type: Set,
+	SubscribersF = &Family{Name: "contacts subscribed to a site's notices (a shard's)", Pattern: "{#}:site:*:subscribers", Tag: shardTag, Sharding: Explicit, Type: Set,
 		TTL: TTL{Purged, "contacts whose state expired removed"}, Holds: Contact, Erase: RemoveMember, Purge: MembersOutlive, Of: ContactStateF}
 	SitesF            = shared("sites staff stored", "sites", "", String, TTL{Rule: None}, Nothing)
+	ShardsF           = shared("how many shards the keys about people are spread over", "shards", "", String, TTL{Rule: None}, Nothing)
 	DistributionsF    = shared("distributions", "distributions", "", Hash, TTL{Rule: None}, Nothing)
 	DistributionLockF = shared("a distribution's change under way", "distribution:*:lock", "", String, TTL{Fixed, "30 seconds"}, Nothing)
 	DistributionOnceF = shared("a distribution's idempotency key", "distribution:once:*", "", String, TTL{Fixed, "24 hours"}, Nothing)
@@ -200,34 +211,40 @@ var (
 	LegacyAuditF      = shared("the audit stream of earlier versions (imported, then deleted)", "audit", "", Stream, TTL{Rule: None}, Staff)
 )
 
-// The outbox and broadcasts share the tag {o}.
+// The outbox: a reply and a bulk stream and a delayed set a shard, read
+// by every worker; a sent message's state and an entry's progress in the
+// shard of their id. Broadcasts share the tag {o}; who a broadcast was
+// queued for and reached, and its counts, are kept a shard each, next to
+// the recipients.
 var (
-	ReplyStreamF = &Family{Name: "outbox replies", Pattern: "{o}:reply", Tag: "{o}", Type: Stream,
+	ReplyStreamF = &Family{Name: "outbox replies (a shard's)", Pattern: "{#}:reply", Tag: shardTag, Sharding: Explicit, Type: Stream,
 		TTL: TTL{Trimmed, "entries deleted once sent or buried"}, Holds: Contact, Erase: RemoveEntries}
-	BulkStreamF = &Family{Name: "outbox notices and broadcasts", Pattern: "{o}:bulk", Tag: "{o}", Type: Stream,
+	BulkStreamF = &Family{Name: "outbox notices and broadcasts (a shard's)", Pattern: "{#}:bulk", Tag: shardTag, Sharding: Explicit, Type: Stream,
 		TTL: TTL{Trimmed, "entries deleted once sent or buried"}, Holds: Contact, Erase: RemoveEntries}
-	DelayedF = &Family{Name: "outbox entries waiting for a retry", Pattern: "{o}:delayed", Tag: "{o}", Type: ZSet,
+	DelayedF = &Family{Name: "outbox entries waiting for a retry (a shard's)", Pattern: "{#}:delayed", Tag: shardTag, Sharding: Explicit, Type: ZSet,
 		TTL: TTL{Trimmed, "entries moved back when due"}, Holds: Contact, Erase: RemoveEntries}
 	DeadF = &Family{Name: "dead letters", Pattern: "{o}:dead", Tag: "{o}", Type: List,
 		TTL: TTL{Trimmed, "letters older than the retention forgotten"}, Holds: Contact, Erase: RemoveEntries}
-	DeliveryF = &Family{Name: "a sent message's delivery state", Pattern: "{o}:msg:*", Tag: "{o}", Type: Hash,
+	DeliveryF = &Family{Name: "a sent message's delivery state", Pattern: "{#}:msg:*", Tag: idTag, Sharding: ByFirstPart, Type: Hash,
 		TTL: TTL{Fixed, "30 days"}, Holds: Contact, Erase: RemoveEntries}
-	SentPartsF    = shared("how many parts of an entry were sent", "{o}:done:*", "{o}", String, TTL{Fixed, "7 days"}, Nothing)
-	AttemptF      = shared("a part handed to a provider, outcome unknown", "{o}:try:*", "{o}", String, TTL{Fixed, "7 days"}, Nothing)
-	RateF         = shared("a rate shared by instances", "{o}:rate:*", "{o}", String, TTL{Fixed, "just past the time it holds"}, Nothing)
-	RatePauseF    = shared("a provider's Retry-After", "{o}:rate:*:pause-until", "{o}", String, TTL{Fixed, "just past the time it holds"}, Nothing)
+	SentPartsF = &Family{Name: "how many parts of an entry were sent", Pattern: "{#}:done:*", Tag: idTag, Sharding: ByFirstPart, Type: String,
+		TTL: TTL{Fixed, "7 days"}, Holds: Nothing, Erase: NotPersonal}
+	AttemptF = &Family{Name: "a part handed to a provider, outcome unknown", Pattern: "{#}:try:*", Tag: idTag, Sharding: ByFirstPart, Type: String,
+		TTL: TTL{Fixed, "7 days"}, Holds: Nothing, Erase: NotPersonal}
+	RateF         = shared("a rate shared by instances", "rate:{*}", "{<name>}", String, TTL{Fixed, "just past the time it holds"}, Nothing)
+	RatePauseF    = shared("a provider's Retry-After", "rate:{*}:pause-until", "{<name>}", String, TTL{Fixed, "just past the time it holds"}, Nothing)
 	BroadcastF    = shared("a broadcast (definition, status)", "{o}:bc:*", "{o}", Hash, TTL{Rule: None}, Nothing)
-	BcCountsF     = shared("a broadcast's counts", "{o}:bc:*:n", "{o}", Hash, TTL{Rule: None}, Nothing)
+	BcCountsF     = &Family{Name: "a broadcast's counts (a shard's share)", Pattern: "{#}:bc:*:n", Tag: shardTag, Sharding: Explicit, Type: Hash, TTL: TTL{Rule: None}, Holds: Nothing, Erase: NotPersonal}
 	BcLockF       = shared("a broadcast's fan-out under way", "{o}:bc:*:lock", "{o}", String, TTL{Fixed, "the lock period"}, Nothing)
 	BcDueF        = shared("broadcasts to send, by time", "{o}:bc:due", "{o}", ZSet, TTL{Rule: None}, Nothing)
 	BcAllF        = shared("every broadcast, by time", "{o}:bc:all", "{o}", ZSet, TTL{Rule: None}, Nothing)
 	BcForgottenF  = shared("broadcasts whose recipients were forgotten", "{o}:bc:forgotten", "{o}", ZSet, TTL{Rule: None}, Nothing)
 	BcIdempotentF = shared("a broadcast's idempotency key", "{o}:idem:*", "{o}", String, TTL{Fixed, "24 hours"}, Nothing)
-	BcRecipientsF = &Family{Name: "who a broadcast was queued for", Pattern: "{o}:bc:*:rcpt", Tag: "{o}", Type: Set,
+	BcRecipientsF = &Family{Name: "who a broadcast was queued for (a shard's)", Pattern: "{#}:bc:*:rcpt", Tag: shardTag, Sharding: Explicit, Type: Set,
 		TTL: TTL{Trimmed, "deleted when the broadcast is forgotten (retention)"}, Holds: Contact, Erase: RemoveMember}
-	BcToldF = &Family{Name: "who a broadcast reached", Pattern: "{o}:bc:*:told", Tag: "{o}", Type: Set,
+	BcToldF = &Family{Name: "who a broadcast reached (a shard's)", Pattern: "{#}:bc:*:told", Tag: shardTag, Sharding: Explicit, Type: Set,
 		TTL: TTL{Trimmed, "deleted when the broadcast is forgotten (retention)"}, Holds: Contact, Erase: RemoveMember}
-	BcReachF = &Family{Name: "a broadcast's audience counted once", Pattern: "{o}:bc:reach:*", Tag: "{o}", Type: Set,
+	BcReachF = &Family{Name: "a broadcast audience counted once (a shard's)", Pattern: "{#}:bc:reach:*", Tag: shardTag, Sharding: Explicit, Type: Set,
 		TTL: TTL{Fixed, "30 seconds"}, Holds: Contact, Erase: RemoveMember}
 )
 
@@ -237,7 +254,7 @@ var registry = []*Family{
 	ContactStateF, DialogF, SeenF, MinuteCountF, RequestsOfF,
 	SimStateF, SimDialogF, SimSeenF, SimCountF,
 	RequestF, RequestNotesF, RequestRepliesF, RequestAssigneeF, OpenRequestsF, ClosedRequestsF, UrgentRequestsF,
-	SubscribersF, SitesF, DistributionsF, DistributionLockF, DistributionOnceF, KeyringF, DataKeyF,
+	SubscribersF, SitesF, ShardsF, DistributionsF, DistributionLockF, DistributionOnceF, KeyringF, DataKeyF,
 	ContentDraftF, StatsDayF, CensusF,
 	ContentCurrentF, ContentSeqF, ContentVersionsF, ContentVersionF,
 	APITokenF, APITokenNamesF, SessionF, PersonF, PeopleNamesF, InviteF, SignInAccountF, SignInAddressF,

@@ -9,11 +9,14 @@
 // belongs to its family (Family finds it again).
 //
 // Hash tags keep the keys of one multi-key operation in one slot of a
-// Redis Cluster: a person's keys share {c:<contact>}, requests {r}, the
-// outbox and broadcasts {o}, content versions {content}, API tokens
-// {tokens}, console accounts {people}. The turn script and the broadcast
-// fan-out still cross tags (they write site subscriber sets and requests
-// next to the person's keys): they run on one node or Sentinel only.
+// Redis Cluster. The keys about people are spread over shards (shard.go),
+// each under its tag "{s<i>.<j>}": a person's state and conversation,
+// their requests, their share of subscriber sets and request indexes, the
+// outbox streams of the entries to them and a broadcast's record of them
+// sit in their shard, so that a turn or a broadcast's fan-out to a shard
+// is one script on one slot. The rest has tags of its own: broadcasts
+// {o}, content versions {content}, API tokens {tokens}, console accounts
+// {people}, the audit {audit}.
 package keys
 
 import (
@@ -25,10 +28,15 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Space builds the keys under one prefix (OUTREACH_REDIS_PREFIX).
-type Space struct{ prefix string }
+// Space builds the keys under one prefix (OUTREACH_REDIS_PREFIX), its
+// sharded families spread over a number of shards (WithShards).
+type Space struct {
+	prefix string
+	shards int
+}
 
-// New returns the space of keys under prefix, e.g. "outreach:".
+// New returns the space of keys under prefix, e.g. "outreach:", with
+// DefaultShards shards.
 func New(prefix string) Space { return Space{prefix: prefix} }
 
 // Prefix returns what every key of the space starts with.
@@ -40,33 +48,87 @@ const SimulationSpace = "sim:"
 
 // Simulation returns the space of simulations: the keys of a contact under
 // "<prefix>sim:", families of their own (SimulatedState…).
-func (s Space) Simulation() Space { return Space{prefix: s.prefix + SimulationSpace} }
+func (s Space) Simulation() Space { return Space{prefix: s.prefix + SimulationSpace, shards: s.shards} }
 
-// Key builds a key of family f, filling its parts in order. It panics when
-// the number of parts is not the family's: a programming error.
+// Key builds a key of family f, filling its parts in order (and, for a
+// family sharded ByFirstPart, its shard's tag). It panics when the number
+// of parts is not the family's, or when f is sharded Explicit (use KeyIn):
+// programming errors.
 func (s Space) Key(f *Family, parts ...string) string {
-	return s.prefix + f.fill(parts)
+	switch f.Sharding {
+	case Explicit:
+		panic("keys: " + f.Name + " is one key a shard: use KeyIn")
+	case ByFirstPart:
+		if len(parts) == 0 {
+			panic("keys: " + f.Name + " takes its shard from a first part")
+		}
+		return s.prefix + f.fill(tagsOf(s.Shards())[s.ShardOf(parts[0])], parts)
+	}
+	return s.prefix + f.fill("", parts)
+}
+
+// KeyIn builds the key of family f in shard i (a family sharded
+// Explicit), filling its parts in order.
+func (s Space) KeyIn(f *Family, i int, parts ...string) string {
+	if f.Sharding != Explicit {
+		panic("keys: " + f.Name + " is not one key a shard: use Key")
+	}
+	return s.prefix + f.fill(tagsOf(s.Shards())[i], parts)
 }
 
 // Glob is the SCAN pattern of the keys of f whose first parts are given;
-// the other parts match anything (filter the keys found with Family).
+// the other parts match anything (filter the keys found with Family). The
+// shard of a family sharded ByFirstPart is that of the first part given;
+// else any shard's keys match.
 func (s Space) Glob(f *Family, first ...string) string {
+	tag := "*"
+	if f.Sharding == ByFirstPart && len(first) > 0 {
+		tag = tagsOf(s.Shards())[s.ShardOf(first[0])]
+	}
+	return s.glob(f, tag, first)
+}
+
+// GlobIn is Glob within shard i.
+func (s Space) GlobIn(f *Family, i int, first ...string) string {
+	return s.glob(f, tagsOf(s.Shards())[i], first)
+}
+
+func (s Space) glob(f *Family, tag string, first []string) string {
 	var b strings.Builder
 	b.WriteString(s.prefix)
 	i := 0
 	for _, c := range f.Pattern {
-		if c != '*' {
+		switch c {
+		case '#':
+			b.WriteString(tag)
+		case '*':
+			if i < len(first) {
+				b.WriteString(first[i])
+			} else {
+				b.WriteByte('*')
+			}
+			i++
+		default:
 			b.WriteRune(c)
-			continue
 		}
-		if i < len(first) {
-			b.WriteString(first[i])
-		} else {
-			b.WriteByte('*')
-		}
-		i++
 	}
 	return b.String()
+}
+
+// ShardOfKey returns the shard of a key of a sharded family, or -1.
+func (s Space) ShardOfKey(key string) int {
+	f := s.Family(key)
+	if f == nil || f.Sharding == NotSharded {
+		return -1
+	}
+	rest := strings.TrimPrefix(key, s.prefix)
+	tag := capture(f.Pattern, rest)[0]
+	for i, t := range tagsOf(s.Shards()) {
+		if t == tag {
+			return i
+		}
+	}
+	return -1
 }
 
 // Family returns the family a key belongs to, or nil: the most specific
@@ -78,7 +140,7 @@ func (s Space) Family(key string) *Family {
 	}
 	var best *Family
 	for _, f := range registry {
-		if match(f.Pattern, rest) && (best == nil || f.parts() < best.parts()) {
+		if s.matches(f, rest) && (best == nil || f.parts() < best.parts()) {
 			best = f
 		}
 	}
@@ -88,10 +150,37 @@ func (s Space) Family(key string) *Family {
 // Parts returns the parts of key that the "*" of its family stand for.
 func (s Space) Parts(f *Family, key string) []string {
 	rest, ok := strings.CutPrefix(key, s.prefix)
-	if !ok || !match(f.Pattern, rest) {
+	if !ok || !s.matches(f, rest) {
 		return nil
 	}
-	return capture(f.Pattern, rest)
+	got := capture(f.Pattern, rest)
+	if f.Sharding != NotSharded {
+		got = got[1:] // the shard's tag
+	}
+	return got
+}
+
+// matches reports whether name (after the prefix) is a key of f: its
+// pattern fits, and a sharded family's tag is one of this space's shards,
+// the right one for a family sharded ByFirstPart.
+func (s Space) matches(f *Family, name string) bool {
+	got := capture(f.Pattern, name)
+	if got == nil {
+		return false
+	}
+	if f.Sharding == NotSharded {
+		return true
+	}
+	tags := tagsOf(s.Shards())
+	if f.Sharding == ByFirstPart {
+		return len(got) > 1 && got[0] == tags[s.ShardOf(got[1])]
+	}
+	for _, t := range tags {
+		if t == got[0] {
+			return true
+		}
+	}
+	return false
 }
 
 // ErrStop, returned by the function given to Scan, ends the scan early;
@@ -136,19 +225,22 @@ func Scan(ctx context.Context, rdb redis.UniversalClient, glob string, fn func(k
 
 func (f *Family) parts() int { return strings.Count(f.Pattern, "*") }
 
-func (f *Family) fill(parts []string) string {
+func (f *Family) fill(tag string, parts []string) string {
 	if len(parts) != f.parts() {
 		panic("keys: " + f.Name + " takes " + itoa(f.parts()) + " parts, not " + itoa(len(parts)))
 	}
 	var b strings.Builder
 	i := 0
 	for _, c := range f.Pattern {
-		if c == '*' {
+		switch c {
+		case '*':
 			b.WriteString(parts[i])
 			i++
-			continue
+		case '#':
+			b.WriteString(tag)
+		default:
+			b.WriteRune(c)
 		}
-		b.WriteRune(c)
 	}
 	return b.String()
 }
@@ -160,14 +252,13 @@ func itoa(n int) string {
 	return itoa(n/10) + itoa(n%10)
 }
 
-// match reports whether name fits pattern, each "*" one or more characters
-// other than ':'.
-func match(pattern, name string) bool { return capture(pattern, name) != nil }
-
+// capture returns the parts of name that the "*" and "#" of pattern stand
+// for (each one or more characters other than ':'), or nil when name does
+// not fit.
 func capture(pattern, name string) []string {
 	out := []string{}
 	for pattern != "" {
-		star := strings.IndexByte(pattern, '*')
+		star := strings.IndexAny(pattern, "*#")
 		if star < 0 {
 			if pattern != name {
 				return nil
@@ -186,7 +277,7 @@ func capture(pattern, name string) []string {
 		// The part ends where the pattern's next literal starts, within
 		// the run without ':'.
 		next := pattern
-		if i := strings.IndexByte(next, '*'); i >= 0 {
+		if i := strings.IndexAny(next, "*#"); i >= 0 {
 			next = next[:i]
 		}
 		cut := end

@@ -21,12 +21,17 @@ func TestBuiltKeysFindTheirFamily(t *testing.T) {
 		{s.Simulation().MinuteCount("ab12", "7"), SimCountF, []string{"ab12", "7"}},
 		{s.Request("r1"), RequestF, []string{"r1"}},
 		{s.RequestNotes("r1"), RequestNotesF, []string{"r1"}},
-		{s.OpenRequests(), OpenRequestsF, []string{}},
-		{s.Subscribers("rabat"), SubscribersF, []string{"rabat"}},
+		{s.OpenRequests(3), OpenRequestsF, []string{}},
+		{s.Subscribers("rabat", 15), SubscribersF, []string{"rabat"}},
+		{s.SubscribersOf("rabat", "ab12"), SubscribersF, []string{"rabat"}},
+		{s.ReplyStream(0), ReplyStreamF, []string{}},
+		{s.Delivery("SM1"), DeliveryF, []string{"SM1"}},
+		{s.SentParts("e1"), SentPartsF, []string{"e1"}},
+		{s.ShardCount(), ShardsF, []string{}},
 		{s.Broadcast("b1"), BroadcastF, []string{"b1"}},
 		{s.BroadcastsDue(), BcDueF, []string{}},
-		{s.BroadcastCounts("b1"), BcCountsF, []string{"b1"}},
-		{s.BroadcastReach("x"), BcReachF, []string{"x"}},
+		{s.BroadcastCounts("b1", 2), BcCountsF, []string{"b1"}},
+		{s.BroadcastReach("x", 4), BcReachF, []string{"x"}},
 		{s.Rate("sms"), RateF, []string{"sms"}},
 		{s.RatePause("sms"), RatePauseF, []string{"sms"}},
 		{s.AuditMinute("publish", "123"), AuditMinuteF, []string{"publish", "123"}},
@@ -43,7 +48,9 @@ func TestBuiltKeysFindTheirFamily(t *testing.T) {
 			t.Errorf("Parts(%q) = %q, want %q", c.key, got, c.parts)
 		}
 	}
-	for _, k := range []string{"p:other", "q:{c:ab}:state", "p:{c:ab}:state:x", "p:{o}:bc:a:b:c", "p:site::subscribers"} {
+	wrong := "p:" + s.ShardTag((s.ShardOf("ab12")+1)%s.Shards()) + ":c:ab12:state"
+	for _, k := range []string{"p:other", "q:{c:ab}:state", "p:{c:ab}:state", "p:{o}:bc:a:b:c", "p:site:x:subscribers",
+		"p:{o}:reply", "p:{x}:site:a:subscribers", wrong} {
 		if f := s.Family(k); f != nil {
 			t.Errorf("Family(%q) = %s, want none", k, f.Name)
 		}
@@ -79,9 +86,12 @@ func TestRegistry(t *testing.T) {
 				t.Errorf("%s: entries removed from a %s", f.Name, f.Type)
 			}
 		case DeleteWithPerson:
-			if !strings.Contains(f.Pattern, "{c:*}") || f.Tag != "{c:<contact>}" {
-				t.Errorf("%s: deleted with the person, but not under their tag: %s", f.Name, f.Pattern)
+			if !strings.Contains(f.Pattern, "{#}:c:*") || f.Sharding != ByFirstPart {
+				t.Errorf("%s: deleted with the person, but not in their shard: %s", f.Name, f.Pattern)
 			}
+		}
+		if strings.Contains(f.Pattern, "{#}") == (f.Sharding == NotSharded) {
+			t.Errorf("%s: pattern %s, sharding %q", f.Name, f.Pattern, f.Sharding)
 		}
 		if f.TTL.Rule == "" || f.Type == "" {
 			t.Errorf("%s: no TTL rule or type", f.Name)
@@ -90,8 +100,15 @@ func TestRegistry(t *testing.T) {
 		for i := range parts {
 			parts[i] = "x1"
 		}
-		if s := New("x:"); s.Family(s.Key(f, parts...)) != f {
-			t.Errorf("%s: its own key %q is found as %v", f.Name, s.Key(f, parts...), s.Family(s.Key(f, parts...)))
+		s := New("x:")
+		key := func() string {
+			if f.Sharding == Explicit {
+				return s.KeyIn(f, 7, parts...)
+			}
+			return s.Key(f, parts...)
+		}()
+		if s.Family(key) != f {
+			t.Errorf("%s: its own key %q is found as %v", f.Name, key, s.Family(key))
 		}
 	}
 }
@@ -99,10 +116,13 @@ func TestRegistry(t *testing.T) {
 func TestGlob(t *testing.T) {
 	t.Parallel()
 	s := New("p:")
-	if g := s.Glob(MinuteCountF, "ab"); g != "p:{c:ab}:n:*" {
+	if g, want := s.Glob(MinuteCountF, "ab"), "p:"+s.ShardTag(s.ShardOf("ab"))+":c:ab:n:*"; g != want {
+		t.Errorf("Glob = %q, want %q", g, want)
+	}
+	if g := s.Glob(BcToldF); g != "p:{*}:bc:*:told" {
 		t.Errorf("Glob = %q", g)
 	}
-	if g := s.Glob(BcToldF); g != "p:{o}:bc:*:told" {
-		t.Errorf("Glob = %q", g)
+	if g, want := s.GlobIn(BcToldF, 3, "b1"), "p:"+s.ShardTag(3)+":bc:b1:told"; g != want {
+		t.Errorf("GlobIn = %q, want %q", g, want)
 	}
 }
