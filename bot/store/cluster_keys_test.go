@@ -37,14 +37,14 @@ func TestRequestsAndErasureOnCluster(t *testing.T) {
 		if err := st.Commit(ctx, store.Turn{Contact: ck, Data: []byte(`{"lang":"fr"}`), Dialog: []byte(`{}`), DialogTTL: time.Hour}); err != nil {
 			t.Fatal(err)
 		}
-		rdb.SAdd(ctx, k.Subscribers("nador"), ck)
+		rdb.SAdd(ctx, k.SubscribersOf("nador", ck), ck)
 	}
 	r := store.Request{ID: "r1", Contact: contact, Channel: "sms", Lang: "fr", Text: st.Seal("x"), CreatedAt: time.Now(), Open: true}
 	if err := st.Requests().Put(ctx, r); err != nil {
 		t.Fatalf("PutRequest on the cluster: %v", err)
 	}
 	rdb.SAdd(ctx, k.RequestsOf(contact), "r1")
-	rdb.ZAdd(ctx, k.OpenRequests(), zOf("r1"))
+	rdb.ZAdd(ctx, k.OpenRequests(k.ShardOf("r1")), zOf("r1"))
 	if err := st.Requests().AddReply(ctx, "r1", store.Reply{At: time.Now(), By: "amina", Text: st.Seal("y")}); err != nil {
 		t.Fatal(err)
 	}
@@ -64,14 +64,14 @@ func TestRequestsAndErasureOnCluster(t *testing.T) {
 			t.Errorf("after erasure, %s is left", key)
 		}
 	}
-	if rdb.SIsMember(ctx, k.Subscribers("nador"), contact).Val() || !rdb.SIsMember(ctx, k.Subscribers("nador"), other).Val() {
+	if rdb.SIsMember(ctx, k.SubscribersOf("nador", contact), contact).Val() || !rdb.SIsMember(ctx, k.SubscribersOf("nador", other), other).Val() {
 		t.Error("erasure did not take the person, and only them, out of the subscriber set")
 	}
-	if n := rdb.ZCard(ctx, k.ClosedRequests()).Val(); n != 0 {
+	if n := rdb.ZCard(ctx, k.ClosedRequests(k.ShardOf("r1"))).Val(); n != 0 {
 		t.Errorf("%d closed requests left", n)
 	}
-	rdb.SAdd(ctx, k.Subscribers("oujda"), "00000000000000000000000000000000")
-	rdb.ZAdd(ctx, k.OpenRequests(), zOf("gone"))
+	rdb.SAdd(ctx, k.SubscribersOf("oujda", "00000000000000000000000000000000"), "00000000000000000000000000000000")
+	rdb.ZAdd(ctx, k.OpenRequests(k.ShardOf("gone")), zOf("gone"))
 	if n, err := st.Contacts().Purge(ctx); err != nil || n != 2 {
 		t.Errorf("purge on the cluster = %d, %v; want 2", n, err)
 	}

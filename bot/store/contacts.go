@@ -76,20 +76,37 @@ func (c Contacts) MarkNeedsTemplate(ctx context.Context, contact string, at time
 	return setIfKept.Run(ctx, c.s.rdb, []string{c.s.stateKey(contact)}, "tpl", at.UnixMilli()).Err()
 }
 
-// Subscribers returns the contact keys subscribed to a site.
+// Subscribers returns the contact keys subscribed to a site, from every
+// shard's share of the set.
 func (c Contacts) Subscribers(ctx context.Context, site string) ([]string, error) {
-	return c.s.rdb.SMembers(ctx, c.s.subscribersKey(site)).Result()
+	cmds := make([]*redis.StringSliceCmd, c.s.keys.Shards())
+	if _, err := c.s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i := range cmds {
+			cmds[i] = p.SMembers(ctx, c.s.keys.Subscribers(site, i))
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("store: subscribers: %w", err)
+	}
+	var out []string
+	for _, cmd := range cmds {
+		out = append(out, cmd.Val()...)
+	}
+	return out, nil
 }
 
 // SubscriberCounts returns how many people are subscribed to each site's
 // notices (those who said STOP included: they get none until START), in
 // one round trip of SCARD, whatever the number of subscribers.
 func (c Contacts) SubscriberCounts(ctx context.Context, sites []string) (map[string]int64, error) {
-	cmds := make([]*redis.IntCmd, len(sites))
+	n := c.s.keys.Shards()
+	cmds := make([]*redis.IntCmd, len(sites)*n)
 	if len(sites) > 0 {
 		if _, err := c.s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, site := range sites {
-				cmds[i] = p.SCard(ctx, c.s.subscribersKey(site))
+				for j := range n {
+					cmds[i*n+j] = p.SCard(ctx, c.s.keys.Subscribers(site, j))
+				}
 			}
 			return nil
 		}); err != nil {
@@ -98,7 +115,9 @@ func (c Contacts) SubscriberCounts(ctx context.Context, sites []string) (map[str
 	}
 	out := make(map[string]int64, len(sites))
 	for i, site := range sites {
-		out[site] = cmds[i].Val()
+		for j := range n {
+			out[site] += cmds[i*n+j].Val()
+		}
 	}
 	return out, nil
 }
@@ -114,13 +133,10 @@ type Reach struct {
 	Undeliverable bool
 }
 
-// SubscribersKey is the key of the set of contacts subscribed to a site.
-func (s *Store) SubscribersKey(site string) string {
-	return s.subscribersKey(site)
-}
-
-func (s *Store) subscribersKey(site string) string {
-	return s.keys.Subscribers(site)
+// SubscribersKey is the key of shard i's share of the set of contacts
+// subscribed to a site.
+func (s *Store) SubscribersKey(site string, i int) string {
+	return s.keys.Subscribers(site, i)
 }
 
 // Census is how many people the service keeps, by site and language, as

@@ -58,10 +58,14 @@ func (c Contacts) Erase(ctx context.Context, contact string) error {
 		}
 		scan[f] = !direct
 	}
+	mine := c.s.base.ShardOf(contact)
 	err := keys.Scan(ctx, c.s.rdb, c.s.base.Prefix()+"*", func(k string) error {
 		f := c.s.base.Family(k)
 		if f == nil || !scan[f] {
 			return nil
+		}
+		if f.Sharding == keys.Explicit && f.Erase != keys.RemoveIndexed && c.s.base.ShardOfKey(k) != mine {
+			return nil // another shard's share holds none of the person
 		}
 		if err := c.s.eraseKey(ctx, p, f, k, contact, indexed[f.Index]); err != nil {
 			return fmt.Errorf("%s: %w", f.Name, err)
@@ -87,6 +91,23 @@ func (s *Store) eraseDirect(ctx context.Context, p redis.Pipeliner, f *keys.Fami
 	case f.Erase == keys.ThroughIndex && parts(f) == 1:
 		for _, id := range ids {
 			p.Del(ctx, s.base.Key(f, id))
+		}
+	case parts(f) == 0 && f.Sharding == keys.Explicit:
+		// One key a shard: the person's entries and membership are in
+		// their shard's; what their index lists, in the shards of the ids.
+		shards := []int{s.base.ShardOf(contact)}
+		if f.Erase == keys.RemoveIndexed {
+			shards = shards[:0]
+			for _, id := range ids {
+				if i := s.base.ShardOf(id); !slices.Contains(shards, i) {
+					shards = append(shards, i)
+				}
+			}
+		}
+		for _, i := range shards {
+			if err := s.eraseKey(ctx, p, f, s.base.KeyIn(f, i), contact, ids); err != nil {
+				return true, err
+			}
 		}
 	case parts(f) == 0:
 		return true, s.eraseKey(ctx, p, f, s.base.Key(f), contact, ids)
@@ -241,6 +262,14 @@ func (c Contacts) Purge(ctx context.Context) (int, error) {
 	for _, f := range keys.Families() {
 		switch {
 		case f.Purge != keys.MembersOutlive:
+		case parts(f) == 0 && f.Sharding == keys.Explicit:
+			for i := range c.s.base.Shards() {
+				n, err := c.s.purgeKey(ctx, f, c.s.base.KeyIn(f, i))
+				removed += n
+				if err != nil {
+					return removed, fmt.Errorf("store: purge: %s: %w", f.Name, err)
+				}
+			}
 		case parts(f) == 0:
 			n, err := c.s.purgeKey(ctx, f, c.s.base.Key(f))
 			removed += n

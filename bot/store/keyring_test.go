@@ -7,6 +7,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/outreach-org/outreach/bot/keys"
 	"github.com/outreach-org/outreach/bot/redistest"
 	"github.com/outreach-org/outreach/bot/store"
 )
@@ -68,7 +69,7 @@ func TestKeyringKeepsDataWrittenBefore(t *testing.T) {
 
 	// Another deployment, with data from before the keyring.
 	rdb2, prefix2 := redistest.New(t)
-	rdb2.Set(ctx, prefix2+"{c:0123}:state", "x", 0)
+	rdb2.Set(ctx, keys.New(prefix2).ContactState("0123"), "x", 0)
 	b, err := store.New(ctx, rdb2, store.Options{Prefix: prefix2, DataKey: k})
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +93,7 @@ func TestRotatingDataWrittenBefore(t *testing.T) {
 	// What the former version wrote: a contact keyed and sealed straight
 	// from the old data key.
 	ck := store.LegacyContactKey(old, "sms", "+212600000003")
-	rdb.HSet(ctx, prefix+"{c:"+ck+"}:state", "v", 1, "s", "{}", "a", store.LegacySeal(old, "+212600000003"), "ch", "sms")
+	rdb.HSet(ctx, keys.New(prefix).ContactState(ck), "v", 1, "s", "{}", "a", store.LegacySeal(old, "+212600000003"), "ch", "sms")
 
 	if _, err := store.New(ctx, rdb, store.Options{Prefix: prefix, DataKey: fresh}); err == nil {
 		t.Fatal("a new key alone was taken for the key these addresses were sealed with")
@@ -104,7 +105,7 @@ func TestRotatingDataWrittenBefore(t *testing.T) {
 	if st.ContactKey("sms", "+212600000003") != ck {
 		t.Error("the contact key changed")
 	}
-	sealed := rdb.HGet(ctx, prefix+"{c:"+ck+"}:state", "a").Val()
+	sealed := rdb.HGet(ctx, keys.New(prefix).ContactState(ck), "a").Val()
 	if addr, err := st.Open(sealed); err != nil || addr != "+212600000003" {
 		t.Errorf("the sealed address: %q, %v", addr, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -158,21 +159,47 @@ func (q Requests) Put(ctx context.Context, r Request) error {
 	if err != nil {
 		return err
 	}
+	// The request and its shard's indexes share a slot: one MULTI.
+	i := q.s.keys.ShardOf(r.ID)
 	_, err = q.s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, q.s.requestKey(r.ID), data, q.s.retention)
 		if !r.Open {
-			p.ZRem(ctx, q.s.keys.OpenRequests(), r.ID)
-			p.SRem(ctx, q.s.keys.UrgentRequests(), r.ID)
-			p.ZAdd(ctx, q.s.keys.ClosedRequests(), redis.Z{Score: float64(r.CreatedAt.UnixMilli()), Member: r.ID})
+			p.ZRem(ctx, q.s.keys.OpenRequests(i), r.ID)
+			p.SRem(ctx, q.s.keys.UrgentRequests(i), r.ID)
+			p.ZAdd(ctx, q.s.keys.ClosedRequests(i), redis.Z{Score: float64(r.CreatedAt.UnixMilli()), Member: r.ID})
 		}
 		return nil
 	})
 	return err
 }
 
+// openIDs returns the ids of the open requests of every shard, oldest
+// first.
+func (q Requests) openIDs(ctx context.Context) ([]string, error) {
+	cmds := make([]*redis.ZSliceCmd, q.s.keys.Shards())
+	if _, err := q.s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i := range cmds {
+			cmds[i] = p.ZRangeWithScores(ctx, q.s.keys.OpenRequests(i), 0, -1)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	var all []redis.Z
+	for _, cmd := range cmds {
+		all = append(all, cmd.Val()...)
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].Score < all[j].Score })
+	ids := make([]string, len(all))
+	for i, z := range all {
+		ids[i], _ = z.Member.(string)
+	}
+	return ids, nil
+}
+
 // List returns the open requests, oldest first.
 func (q Requests) List(ctx context.Context) ([]Request, error) {
-	ids, err := q.s.rdb.ZRange(ctx, q.s.keys.OpenRequests(), 0, -1).Result()
+	ids, err := q.openIDs(ctx)
 	if err != nil || len(ids) == 0 {
 		return nil, err
 	}
@@ -206,23 +233,30 @@ func (q Requests) List(ctx context.Context) ([]Request, error) {
 // is open, after it was recorded as not urgent. It reports whether the
 // request changed.
 func (q Requests) MarkUrgent(ctx context.Context, id string) (bool, error) {
-	n, err := markUrgentScript.Run(ctx, q.s.rdb, []string{q.s.requestKey(id), q.s.keys.UrgentRequests()}, id).Int()
+	n, err := markUrgentScript.Run(ctx, q.s.rdb, []string{q.s.requestKey(id), q.s.keys.UrgentRequests(q.s.keys.ShardOf(id))}, id).Int()
 	return n == 1, err
 }
 
 // Counts returns how many requests to a person are open, and how
 // many of those are urgent, in one round trip whatever their number.
 func (q Requests) Counts(ctx context.Context) (open, urgent int64, err error) {
-	var o, u *redis.IntCmd
+	n := q.s.keys.Shards()
+	o, u := make([]*redis.IntCmd, n), make([]*redis.IntCmd, n)
 	_, err = q.s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		o = p.ZCard(ctx, q.s.keys.OpenRequests())
-		u = p.SCard(ctx, q.s.keys.UrgentRequests())
+		for i := range n {
+			o[i] = p.ZCard(ctx, q.s.keys.OpenRequests(i))
+			u[i] = p.SCard(ctx, q.s.keys.UrgentRequests(i))
+		}
 		return nil
 	})
 	if err != nil {
 		return 0, 0, err
 	}
-	return o.Val(), u.Val(), nil
+	for i := range n {
+		open += o[i].Val()
+		urgent += u[i].Val()
+	}
+	return open, urgent, nil
 }
 
 // AddReply keeps a staff reply to a request; the list expires with the
@@ -330,12 +364,13 @@ func (s *Store) requestWrites(req Request) ([]write, error) {
 	if err != nil {
 		return nil, err
 	}
+	i := s.keys.ShardOf(req.ID)
 	ws := []write{
 		{"SET", s.requestKey(req.ID), []any{data, "PX", s.retention.Milliseconds()}},
-		{"ZADD", s.keys.OpenRequests(), []any{req.CreatedAt.UnixMilli(), req.ID}},
+		{"ZADD", s.keys.OpenRequests(i), []any{req.CreatedAt.UnixMilli(), req.ID}},
 	}
 	if req.Urgent && req.Open {
-		ws = append(ws, write{"SADD", s.keys.UrgentRequests(), []any{req.ID}})
+		ws = append(ws, write{"SADD", s.keys.UrgentRequests(i), []any{req.ID}})
 	}
 	return ws, nil
 }

@@ -2,10 +2,8 @@ package store
 
 import (
 	"context"
-	"strings"
+	"fmt"
 	"testing"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/outreach-org/outreach/bot/keys"
 	"github.com/outreach-org/outreach/bot/redistest"
@@ -14,31 +12,29 @@ import (
 // The KEYS/ARGV contract of turn.lua: it writes only the keys it is
 // given — the state, the seen ids, the outbox stream, the conversation and
 // one key a write — and answers 1 done, 0 on a stale version, 2 for a
-// message already handled. (turn.lua still crosses hash tags: the outbox
-// stream, site subscriber sets and requests are not the person's; it runs
-// on one node or Sentinel.)
+// message already handled. Every key is in the person's shard (the
+// request's id drawn there): on a Cluster it runs in one slot.
 func TestTurnScriptContract(t *testing.T) {
 	t.Parallel()
 	rdb, prefix := redistest.New(t)
 	ctx := context.Background()
 	k := keys.New(prefix)
-	declared := []string{k.ContactState("c1"), k.Seen("c1"), k.ReplyStream(), k.Dialog("c1"),
-		k.Subscribers("nador"), k.Request("r1"), k.OpenRequests(), k.RequestsOf("c1")}
+	i := k.ShardOf("c1")
+	n := 0
+	r1 := k.DrawInShard(i, func() string { n++; return fmt.Sprintf("r%d", n) })
+	declared := []string{k.ContactState("c1"), k.Seen("c1"), k.ReplyStream(i), k.Dialog("c1"),
+		k.SubscribersOf("nador", "c1"), k.Request(r1), k.OpenRequests(i), k.RequestsOf("c1")}
+	for _, key := range declared {
+		if keys.Slot(key) != keys.Slot(declared[0]) {
+			t.Fatalf("%s is not in the person's slot", key)
+		}
+	}
 	args := []any{0, `{"lang":"fr"}`, 60000, "sealed", "sms", 60000, `{"at":"menu"}`, 60000,
 		"SM1", 1700000000000, 100, 1, `{"e":1}`,
 		"SADD", 1, "c1",
-		"SET", 3, `{"id":"r1"}`, "PX", 60000,
-		"ZADD", 2, 1, "r1",
-		"SADD", 1, "r1"}
-	if _, cluster := rdb.(*redis.ClusterClient); cluster {
-		// Not yet redesigned for Cluster: its keys cross hash tags, and the
-		// Cluster refuses the script whole, writing nothing.
-		if err := turnScript.Run(ctx, rdb, declared, args...).Err(); err == nil || !strings.Contains(err.Error(), "CROSSSLOT") {
-			t.Fatalf("turn on a Cluster: %v, want CROSSSLOT", err)
-		}
-		redistest.OnlyDeclared(t, rdb, prefix)
-		return
-	}
+		"SET", 3, `{"id":"` + r1 + `"}`, "PX", 60000,
+		"ZADD", 2, 1, r1,
+		"SADD", 1, r1}
 	if n, err := turnScript.Run(ctx, rdb, declared, args...).Int(); err != nil || n != 1 {
 		t.Fatalf("turn = %d, %v; want 1", n, err)
 	}
@@ -76,10 +72,10 @@ func TestStoreOneKeyScriptsContract(t *testing.T) {
 	if n, _ := setIfKept.Run(ctx, rdb, []string{k.ContactState("gone")}, "x", "undeliverable").Int(); n != 0 {
 		t.Errorf("setIfKept on a missing state = %d, want 0", n)
 	}
-	if n, err := markUrgentScript.Run(ctx, rdb, []string{k.Request("r1"), k.UrgentRequests()}, "r1").Int(); err != nil || n != 1 {
+	if n, err := markUrgentScript.Run(ctx, rdb, []string{k.Request("r1"), k.UrgentRequests(k.ShardOf("r1"))}, "r1").Int(); err != nil || n != 1 {
 		t.Errorf("markUrgent = %d, %v; want 1", n, err)
 	}
-	if n, _ := markUrgentScript.Run(ctx, rdb, []string{k.Request("gone"), k.UrgentRequests()}, "gone").Int(); n != 0 {
+	if n, _ := markUrgentScript.Run(ctx, rdb, []string{k.Request("gone"), k.UrgentRequests(k.ShardOf("gone"))}, "gone").Int(); n != 0 {
 		t.Errorf("markUrgent on a missing request = %d, want 0", n)
 	}
 	if n, err := rewrap.Run(ctx, rdb, []string{k.Keyring()}, "old", "new").Int(); err != nil || n != 1 {
@@ -88,5 +84,5 @@ func TestStoreOneKeyScriptsContract(t *testing.T) {
 	if n, _ := rewrap.Run(ctx, rdb, []string{k.Keyring()}, "old", "newer").Int(); n != 0 {
 		t.Errorf("rewrap of a keyring changed meanwhile = %d, want 0", n)
 	}
-	redistest.OnlyDeclared(t, rdb, prefix, k.ContactState("c1"), k.Request("r1"), k.UrgentRequests(), k.Keyring())
+	redistest.OnlyDeclared(t, rdb, prefix, k.ContactState("c1"), k.Request("r1"), k.UrgentRequests(k.ShardOf("r1")), k.Keyring())
 }

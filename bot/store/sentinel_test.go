@@ -210,9 +210,17 @@ func TestWaitFollowsTheTurnOnItsConnection(t *testing.T) {
 	defer rec.mu.Unlock()
 	var waits [][]string
 	for _, p := range rec.sent {
-		if slices.Contains(p, "wait") {
-			waits = append(waits, p)
+		if !slices.Contains(p, "wait") {
+			continue
 		}
+		// A server that had not seen the script answers NOSCRIPT (a
+		// Cluster master no earlier test ran it on): the turn is sent
+		// again with the script itself, and WAIT after it again.
+		if n := len(waits); n > 0 && waits[n-1][0] == "evalsha" && p[0] == "eval" {
+			waits[n-1] = p
+			continue
+		}
+		waits = append(waits, p)
 	}
 	if len(waits) != 2 {
 		t.Fatalf("pipelines with WAIT: %v, want the turn's and the confirmation's", waits)

@@ -29,13 +29,13 @@ func TestSimulationStoreRefusesSideEffects(t *testing.T) {
 			t.Errorf("%s: %v, want ErrSimulationWrite", name, err)
 		}
 	}
-	if n := rdb.Exists(context.Background(), st.SubscribersKey("nador"), prefix+"{o}:reply").Val(); n != 0 {
+	if n := rdb.Exists(context.Background(), st.Keys().SubscribersOf("nador", "a"), st.Keys().ReplyStream(st.Shard("a"))).Val(); n != 0 {
 		t.Errorf("%d keys written by refused simulated turns", n)
 	}
 	if err := sim.Commit(context.Background(), store.Turn{Contact: "a", Data: []byte("{}")}); err != nil {
 		t.Fatalf("a simulated state: %v", err)
 	}
-	if ttl := rdb.PTTL(context.Background(), prefix+store.SimulationSpace+"{c:a}:state").Val(); ttl <= 0 || ttl > time.Minute {
+	if ttl := rdb.PTTL(context.Background(), st.Keys().Simulation().ContactState("a")).Val(); ttl <= 0 || ttl > time.Minute {
 		t.Errorf("the simulated state expires in %v, want within a minute", ttl)
 	}
 }

@@ -1,11 +1,12 @@
 // Package store keeps the bot's state in Redis through redis.UniversalClient.
 // Its keys are named by bot/keys. The turn script writes the contact's keys,
-// the outbox stream, subscriber sets and requests at once, across hash tags:
-// it needs one node or Sentinel: Redis Cluster is not supported yet.
+// the outbox stream of their shard, their share of subscriber sets and
+// their requests at once: all of them sit in the person's shard (one hash
+// slot), so that it runs on one node, Sentinel or Redis Cluster alike.
 //
-// Keys of one contact share the hash tag {c:<contact key>}; the contact key is
-// a keyed hash (HMAC-SHA256) of channel and address, so no key, log line or
-// metric shows a phone number or a chat id.
+// A contact's shard comes from the contact key, a keyed hash (HMAC-SHA256)
+// of channel and address, so no key, log line or metric shows a phone
+// number or a chat id.
 //
 // A Store's work is split by job: the conversation's turn (LoadState,
 // Commit, Confirm; turn.go); the people themselves — how to reach them,
@@ -20,6 +21,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
+	mathrand "math/rand/v2"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -78,12 +80,32 @@ type Options struct {
 	Replicas int
 	// ReplicaTimeout bounds that wait; zero means a second.
 	ReplicaTimeout time.Duration
+	// Shards is how many shards the keys about people are spread over
+	// (OUTREACH_REDIS_SHARDS); zero means keys.DefaultShards. It is
+	// recorded in Redis on first use: another count is refused, since the
+	// data sits where the first one put it.
+	Shards int
 }
+
+// ErrShards means the configured shard count is not the one the data was
+// written with.
+var ErrShards = errors.New("store: the shard count differs from the one the data was written with")
 
 // New returns a Store over rdb.
 func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Store, error) {
-	s := &Store{rdb: rdb, keys: keys.New(opts.Prefix), base: keys.New(opts.Prefix), retention: opts.Retention,
+	shards := opts.Shards
+	if shards == 0 {
+		shards = keys.DefaultShards
+	}
+	if shards < 1 || shards > keys.MaxShards {
+		return nil, fmt.Errorf("store: %d shards: want 1 to %d", shards, keys.MaxShards)
+	}
+	space := keys.New(opts.Prefix).WithShards(shards)
+	s := &Store{rdb: rdb, keys: space, base: space, retention: opts.Retention,
 		replicas: opts.Replicas, replicaWait: opts.ReplicaTimeout}
+	if err := s.recordShards(ctx); err != nil {
+		return nil, err
+	}
 	if s.retention <= 0 {
 		s.retention = 180 * 24 * time.Hour
 	}
@@ -112,6 +134,39 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Store, 
 	return s, nil
 }
 
+// recordShards records the shard count on first use, and refuses another.
+func (s *Store) recordShards(ctx context.Context) error {
+	k := s.keys.ShardCount()
+	n := s.keys.Shards()
+	if err := s.rdb.SetNX(ctx, k, n, 0).Err(); err != nil {
+		return fmt.Errorf("store: shard count: %w", err)
+	}
+	got, err := s.rdb.Get(ctx, k).Int()
+	if err != nil {
+		return fmt.Errorf("store: shard count: %w", err)
+	}
+	if got != n {
+		return fmt.Errorf("%w: the data is in %d shards, %d are configured (OUTREACH_REDIS_SHARDS)", ErrShards, got, n)
+	}
+	return nil
+}
+
+// Shard returns a contact's shard (see bot/keys).
+func (s *Store) Shard(contact string) int { return s.keys.ShardOf(contact) }
+
+// NewRequestID returns a fresh id for a request of contact: drawn in the
+// contact's shard, so that the request's keys sit next to the person's and
+// the turn that records it stays in one slot.
+func (s *Store) NewRequestID(contact string) string {
+	return s.keys.DrawInShard(s.Shard(contact), func() string {
+		b := make([]byte, 8)
+		if _, err := rand.Read(b); err != nil {
+			panic(err) // crypto/rand does not fail on supported systems
+		}
+		return hex.EncodeToString(b)
+	})
+}
+
 // storedKey returns the master key kept in Redis, making it on first use.
 func (s *Store) storedKey(ctx context.Context) ([]byte, error) {
 	fresh := make([]byte, 32)
@@ -130,7 +185,7 @@ func (s *Store) storedKey(ctx context.Context) ([]byte, error) {
 }
 
 // SimulationSpace is what the keys of simulations start with, after the
-// prefix: "<prefix>sim:{c:…}:state" (see keys.SimulationSpace).
+// prefix: "<prefix>sim:{s3.12}:c:…:state" (see keys.SimulationSpace).
 const SimulationSpace = keys.SimulationSpace
 
 // Simulation returns the store of simulations (POST /api/v1/simulate,
@@ -264,7 +319,7 @@ var ErrSitesBusy = errors.New("store: the sites kept changing meanwhile; try aga
 // land. An error of change is returned as it is, and nothing is written.
 func (s *Store) UpdateSites(ctx context.Context, defaults func() []engine.Site, change func([]engine.Site) ([]engine.Site, error)) error {
 	key := s.keys.Sites()
-	for range 20 {
+	for try := range 20 {
 		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
 			v, err := tx.Get(ctx, key).Result()
 			var sites []engine.Site
@@ -295,6 +350,9 @@ func (s *Store) UpdateSites(ctx context.Context, defaults func() []engine.Site, 
 		if !errors.Is(err, redis.TxFailedErr) {
 			return err
 		}
+		// Another change landed first: let the writers part before the
+		// next try.
+		time.Sleep(time.Duration(mathrand.IntN(1000*(try+1))) * time.Microsecond)
 	}
 	return ErrSitesBusy
 }

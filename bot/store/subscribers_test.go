@@ -19,8 +19,15 @@ func TestSubscriberCountsCountEachSite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rdb.SAdd(ctx, st.SubscribersKey("nador"), "a", "b", "c")
-	rdb.SAdd(ctx, st.SubscribersKey("oujda"), "a")
+	// Subscribers sit in their shard's share of a site's set.
+	k := st.Keys()
+	for _, ck := range []string{"a", "b", "c"} {
+		rdb.SAdd(ctx, k.SubscribersOf("nador", ck), ck)
+	}
+	rdb.SAdd(ctx, k.SubscribersOf("oujda", "a"), "a")
+	if k.ShardOf("a") == k.ShardOf("b") && k.ShardOf("b") == k.ShardOf("c") {
+		t.Fatal("pick contacts of different shards")
+	}
 	got, err := st.Contacts().SubscriberCounts(ctx, []string{"nador", "oujda", "rabat"})
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/outreach-org/outreach/bot/keys"
 )
 
 // ErrConflict means the state changed since it was read: read it again.
@@ -114,14 +116,16 @@ type Turn struct {
 	Channel string
 	// SeenID is the provider's message id, marked as handled; empty for none.
 	SeenID string
-	// Outbox is the stream the Entries are appended to.
+	// Outbox is the stream the Entries are appended to: one of the
+	// contact's shard (outbox.Keys.StreamFor), in the slot of their keys.
 	Outbox  string
 	Entries []string
 	// Subscribe and Unsubscribe are the sites whose notices the person
 	// starts or stops getting.
 	Subscribe, Unsubscribe []string
-	// Request is a new request to talk to a person (its Text sealed); it
-	// is listed for staff and under the person, for erasure.
+	// Request is a new request to talk to a person (its Text sealed, its
+	// ID from Store.NewRequestID, in the person's shard); it is listed for
+	// staff and under the person, for erasure.
 	Request *Request
 	// Note is what the person wrote into their open request.
 	Note *Note
@@ -150,12 +154,15 @@ type write struct {
 func (s *Store) turnWrites(t Turn) ([]write, error) {
 	var ws []write
 	for _, site := range t.Subscribe {
-		ws = append(ws, write{"SADD", s.subscribersKey(site), []any{t.Contact}})
+		ws = append(ws, write{"SADD", s.keys.SubscribersOf(site, t.Contact), []any{t.Contact}})
 	}
 	for _, site := range t.Unsubscribe {
-		ws = append(ws, write{"SREM", s.subscribersKey(site), []any{t.Contact}})
+		ws = append(ws, write{"SREM", s.keys.SubscribersOf(site, t.Contact), []any{t.Contact}})
 	}
 	if t.Request != nil {
+		if s.keys.ShardOf(t.Request.ID) != s.keys.ShardOf(t.Contact) {
+			return nil, fmt.Errorf("store: request %s is not in its person's shard: make its id with NewRequestID", t.Request.ID)
+		}
 		req, err := s.requestWrites(*t.Request)
 		if err != nil {
 			return nil, err
@@ -163,10 +170,29 @@ func (s *Store) turnWrites(t Turn) ([]write, error) {
 		ws = append(ws, req...)
 		ws = append(ws, s.requestIndexWrites(t.Contact, t.Request.ID)...)
 	}
-	if t.Note != nil {
+	if t.Note != nil && s.keys.ShardOf(t.Note.Request) == s.keys.ShardOf(t.Contact) {
 		ws = append(ws, s.noteWrites(t.Note.Request, t.Note.Sealed)...)
 	}
 	return ws, nil
+}
+
+// noteApart writes, after the turn, a note into a request kept in another
+// shard than its person's (one recorded before the keys were sharded,
+// whose id is kept): on a Cluster the turn's script cannot reach it.
+func (s *Store) noteApart(ctx context.Context, t Turn) error {
+	if t.Note == nil || s.keys.ShardOf(t.Note.Request) == s.keys.ShardOf(t.Contact) {
+		return nil
+	}
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, w := range s.noteWrites(t.Note.Request, t.Note.Sealed) {
+			p.Do(ctx, append([]any{w.cmd, w.key}, w.args...)...)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: commit turn: note: %w", err)
+	}
+	return nil
 }
 
 // seenTTL is how long a provider message id is remembered. Telegram keeps an
@@ -182,9 +208,9 @@ var turnScript = redis.NewScript(turnSrc)
 // t.Version; else it returns ErrConflict and writes nothing. It returns
 // ErrDuplicate when t.SeenID was already handled.
 //
-// The turn touches the contact's keys, the outbox stream and shared indexes
-// in one script: this needs a single Redis node (or Sentinel); on Cluster
-// those keys would sit in different slots.
+// The turn touches the contact's keys, the outbox stream of their shard,
+// their share of subscriber sets and their requests in one script: all of
+// them sit in the person's shard, one hash slot of a Redis Cluster.
 func (s *Store) Commit(ctx context.Context, t Turn) error {
 	if s.simulation && (len(t.Entries) > 0 || len(t.Subscribe) > 0 || len(t.Unsubscribe) > 0 || t.Request != nil || t.Note != nil || t.Address != "") {
 		return ErrSimulationWrite
@@ -197,6 +223,9 @@ func (s *Store) Commit(ctx context.Context, t Turn) error {
 	}
 	if len(t.Entries) > 0 {
 		outbox = t.Outbox
+		if keys.Slot(outbox) != keys.Slot(state) {
+			return fmt.Errorf("store: commit turn: outbox %q is not in the contact's shard", outbox)
+		}
 	}
 	dialogTTL := t.DialogTTL
 	if dialogTTL <= 0 || dialogTTL > s.retention {
@@ -219,14 +248,17 @@ func (s *Store) Commit(ctx context.Context, t Turn) error {
 	}
 	n, err := s.runTurn(ctx, keys, args, t.Durable)
 	switch {
-	case err != nil:
+	case err != nil && !errors.Is(err, ErrNotReplicated):
 		return err
-	case n == 0:
+	case n == 0 && err == nil:
 		return ErrConflict
 	case n == 2:
 		return ErrDuplicate
 	}
-	return nil
+	if noteErr := s.noteApart(ctx, t); noteErr != nil {
+		return noteErr
+	}
+	return err
 }
 
 // ErrNotReplicated means a turn was written but not copied to enough
