@@ -65,7 +65,7 @@ func New(t testing.TB, channels ...string) *Env {
 	logs := &Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	m := metrics.New()
-	ob := outbox.New(rdb, prefix)
+	ob := outbox.New(rdb, st.Keys())
 	if err := ob.Setup(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -92,12 +92,17 @@ func (e *Env) StartWorker(channels map[string]*outbox.Channel, opts outbox.Optio
 	return stop
 }
 
-// Entries returns the entries waiting in a priority's stream.
+// Entries returns the entries waiting in a priority's streams, shard by
+// shard.
 func (e *Env) Entries(p outbox.Priority) []outbox.Entry {
 	e.T.Helper()
-	msgs, err := e.Redis.XRange(context.Background(), e.Outbox.Keys().Stream(p), "-", "+").Result()
-	if err != nil {
-		e.T.Fatal(err)
+	var msgs []redis.XMessage
+	for i := range e.Outbox.Keys().Shards() {
+		some, err := e.Redis.XRange(context.Background(), e.Outbox.Keys().Stream(p, i), "-", "+").Result()
+		if err != nil {
+			e.T.Fatal(err)
+		}
+		msgs = append(msgs, some...)
 	}
 	out := make([]outbox.Entry, 0, len(msgs))
 	for _, m := range msgs {

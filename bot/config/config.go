@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/outreach-org/outreach/bot/keys"
 )
 
 // Config is the service's configuration. See README.md for each variable.
@@ -34,6 +36,10 @@ type Config struct {
 	// its webhook is answered (OUTREACH_REDIS_REPLICAS; Redis WAIT): with
 	// Sentinel, 1 means a failover cannot lose an accepted message.
 	RedisReplicas int
+	// RedisShards is how many shards the keys about people are spread
+	// over (OUTREACH_REDIS_SHARDS, 1 to 1024): on a Redis Cluster, each is
+	// one hash slot. It is recorded with the data and cannot change.
+	RedisShards int
 	// KeyPrefix starts every Redis key (OUTREACH_REDIS_PREFIX).
 	KeyPrefix string
 	// Timezone is where dates and times are shown (OUTREACH_TIMEZONE).
@@ -182,6 +188,12 @@ func Load(lookupEnv func(string) (string, bool)) (Config, error) {
 			return c, fmt.Errorf("OUTREACH_REDIS_REPLICAS: the embedded store (REDIS_URL unset) has no replicas to wait for; unset it or set REDIS_URL to a Sentinel")
 		}
 		c.RedisReplicas = n
+	}
+	if c.RedisShards, err = positive(getenv, "OUTREACH_REDIS_SHARDS", keys.DefaultShards); err != nil {
+		return c, err
+	}
+	if c.RedisShards > keys.MaxShards {
+		return c, fmt.Errorf("OUTREACH_REDIS_SHARDS: %d is more than %d shards", c.RedisShards, keys.MaxShards)
 	}
 	if c.FloodPerMinute, err = positive(getenv, "OUTREACH_FLOOD_PER_MINUTE", 30); err != nil {
 		return c, err

@@ -65,7 +65,7 @@ func newFixture(t testing.TB) *fixture {
 	con, err := New(Options{
 		People: f.people, Sessions: access.NewSessions(rdb, prefix), Audit: f.audit, Tokens: f.tokens,
 		Dialog: d, Broadcasts: broadcast.New(rdb, prefix, st, d.Content, log, broadcast.Options{}),
-		Requests: st.Requests(), Sites: st, Outbox: outbox.New(rdb, prefix), Stats: f.stats, Subscribers: st.Contacts(), Census: st.Contacts(),
+		Requests: st.Requests(), Sites: st, Outbox: outbox.New(rdb, st.Keys()), Stats: f.stats, Subscribers: st.Contacts(), Census: st.Contacts(),
 		PublicURL: "https://console.example.org/",
 	})
 	if err != nil {
@@ -433,7 +433,9 @@ func TestDashboardShowsTheCounts(t *testing.T) {
 	if err := f.stats.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	f.rdb.SAdd(ctx, f.store.SubscribersKey("nador"), "a", "b", "c")
+	for _, ck := range []string{"a", "b", "c"} {
+		f.rdb.SAdd(ctx, f.store.Keys().SubscribersOf("nador", ck), ck)
+	}
 	staff := f.signIn("admin", bootstrap)
 	if _, page, _ := staff.get("/"); !strings.Contains(page, "Not counted yet") {
 		t.Error("before the first count, the dashboard does not say the people are not counted yet")

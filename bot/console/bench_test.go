@@ -20,7 +20,8 @@ func BenchmarkDashboard(b *testing.B) {
 	sites := []string{"nador", "oujda", "rabat", "casablanca", "tanger"}
 	p := f.rdb.Pipeline()
 	for i := range 100_000 {
-		p.SAdd(ctx, f.store.SubscribersKey(sites[i%len(sites)]), fmt.Sprintf("c%06d", i))
+		ck := fmt.Sprintf("c%06d", i)
+		p.SAdd(ctx, f.store.Keys().SubscribersOf(sites[i%len(sites)], ck), ck)
 		if i%5000 == 4999 {
 			if _, err := p.Exec(ctx); err != nil {
 				b.Fatal(err)

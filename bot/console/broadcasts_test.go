@@ -148,8 +148,8 @@ func (e *bcastEnv) subscribers(t *testing.T, channel string, langs ...string) {
 		}
 		ck := e.env.Store.ContactKey(channel, addr)
 		st, _ := json.Marshal(engine.State{Lang: lang, Node: "main", Sites: []string{"nador"}, LastSeen: time.Now()})
-		e.env.Redis.HSet(ctx, e.env.Prefix+"{c:"+ck+"}:state", "v", 1, "s", st, "a", e.env.Store.Seal(addr), "ch", channel)
-		e.env.Redis.SAdd(ctx, e.env.Store.SubscribersKey("nador"), ck)
+		e.env.Redis.HSet(ctx, e.env.Store.Keys().ContactState(ck), "v", 1, "s", st, "a", e.env.Store.Seal(addr), "ch", channel)
+		e.env.Redis.SAdd(ctx, e.env.Store.Keys().SubscribersOf("nador", ck), ck)
 	}
 }
 

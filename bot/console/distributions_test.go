@@ -42,8 +42,8 @@ func newDistEnv(t *testing.T, role access.Role) *distEnv {
 		chat := "80000" + string(rune('1'+i))
 		ck := env.Store.ContactKey(telegram.Channel, chat)
 		st, _ := json.Marshal(engine.State{Lang: lang, Node: "main", Sites: []string{"nador"}, LastSeen: time.Now()})
-		env.Redis.HSet(ctx, env.Prefix+"{c:"+ck+"}:state", "v", 1, "s", st, "a", env.Store.Seal(chat), "ch", telegram.Channel)
-		env.Redis.SAdd(ctx, env.Store.SubscribersKey("nador"), ck)
+		env.Redis.HSet(ctx, env.Store.Keys().ContactState(ck), "v", 1, "s", st, "a", env.Store.Seal(chat), "ch", telegram.Channel)
+		env.Redis.SAdd(ctx, env.Store.Keys().SubscribersOf("nador", ck), ck)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	loc, err := time.LoadLocation("Africa/Casablanca")

@@ -60,7 +60,7 @@ func newReqConsole(t *testing.T) *reqConsole {
 	clock := func() time.Time { return rc.now }
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	rc.dialog = dialog.New(st, ct, metrics.New(), log, dialog.Options{
-		IdleAfter: time.Hour, Outbox: outbox.New(rdb, prefix), Deliver: []string{"sms", "telegram"}, Now: clock,
+		IdleAfter: time.Hour, Outbox: outbox.New(rdb, st.Keys()), Deliver: []string{"sms", "telegram"}, Now: clock,
 	})
 	rc.audit = access.NewAudit(rdb, prefix, access.AuditOptions{})
 	rc.people = access.NewPeople(rdb, prefix, reqToken, nil)

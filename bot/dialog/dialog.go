@@ -464,7 +464,7 @@ func (s *Service) turn(contact string, msg Message, version int64, res *engine.R
 	t.Contact, t.Version, t.Data, t.Dialog, t.DialogTTL, t.SeenID = contact, version, data, dialog, ttl, msg.ProviderID
 	if s.delivers(msg) {
 		t.Address, t.Channel = s.store.Seal(msg.Address), msg.Channel
-		t.Outbox = s.opts.Outbox.Keys().Stream(outbox.Reply)
+		t.Outbox = s.opts.Outbox.Keys().StreamFor(outbox.Reply, t.Contact)
 		ck := contact
 		if erases(*res) {
 			ck = "" // the confirmation must survive the erasure it confirms
@@ -514,7 +514,7 @@ func (s *Service) effects(t *store.Turn, contact, channel string, res *engine.Re
 			if len(e.Sites) > 0 {
 				site = e.Sites[0]
 			}
-			id := outbox.NewID()
+			id := s.store.NewRequestID(contact)
 			t.Request = &store.Request{
 				ID: id, Contact: contact, Channel: channel, Lang: e.Lang, Site: site,
 				Text: s.store.Seal(e.Text), CreatedAt: s.opts.Now().UTC(), Open: true,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/outreach-org/outreach/bot/keys"
 	"io"
 	"log/slog"
 	"os"
@@ -201,7 +202,7 @@ func TestNoAddressInRedis(t *testing.T) {
 		if strings.Contains(k, "611223344") {
 			t.Errorf("key %q holds the phone number", k)
 		}
-		if k == f.prefix+"{c:"+contact+"}:state" {
+		if k == f.store.Keys().ContactState(contact) {
 			sawState = true
 		}
 		dump, err := f.rdb.Dump(ctx, k).Result()
@@ -337,8 +338,8 @@ func TestPurgeRemovesWhatOutlivedContacts(t *testing.T) {
 	f.send(t, "+212600000088", "1")
 	f.send(t, "+212600000088", "1") // subscribed to Nador
 	live := f.store.ContactKey("sms", "+212600000088")
-	f.rdb.SAdd(ctx, f.store.SubscribersKey("nador"), "00000000000000000000000000000000") // state long expired
-	f.rdb.ZAdd(ctx, f.store.Keys().OpenRequests(), redis.Z{Score: 1, Member: "gone"})
+	f.rdb.SAdd(ctx, f.store.Keys().SubscribersOf("nador", "00000000000000000000000000000000"), "00000000000000000000000000000000") // state long expired
+	f.rdb.ZAdd(ctx, f.store.Keys().OpenRequests(f.store.Keys().ShardOf("gone")), redis.Z{Score: 1, Member: "gone"})
 	n, err := f.store.Contacts().Purge(ctx)
 	if err != nil || n != 2 {
 		t.Fatalf("purged %d, %v; want 2", n, err)
@@ -370,7 +371,7 @@ func TestConversationExpiresAfterIdle(t *testing.T) {
 	f.send(t, "+212600000077", "hello")
 	f.send(t, "+212600000077", "2") // the health menu waits for an answer
 	ck := st.ContactKey("sms", "+212600000077")
-	state, dialog := prefix+"{c:"+ck+"}:state", prefix+"{c:"+ck+"}:dialog"
+	state, dialog := keys.New(prefix).ContactState(ck), keys.New(prefix).Dialog(ck)
 	if ttl := rdb.PTTL(ctx, dialog).Val(); ttl <= 0 || ttl > 300*time.Millisecond {
 		t.Fatalf("conversation kept for %v, want at most the idle period", ttl)
 	}

@@ -31,7 +31,7 @@ func TestReplyKeptInThread(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ob := outbox.New(rdb, prefix)
+	ob := outbox.New(rdb, st.Keys())
 	at := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
 	svc := New(st, c, metrics.New(), slog.New(slog.NewTextHandler(io.Discard, nil)), Options{
 		IdleAfter: time.Hour, Outbox: ob, Deliver: []string{"sms"}, Now: func() time.Time { return at },

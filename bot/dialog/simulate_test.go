@@ -64,7 +64,7 @@ func TestSimulationTouchesNoRealData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ob := outbox.New(rdb, prefix)
+	ob := outbox.New(rdb, st.Keys())
 	const simTTL = 10 * time.Minute
 	svc := New(st, c, metrics.New(), slog.New(slog.NewTextHandler(io.Discard, nil)), Options{
 		IdleAfter: time.Hour, Outbox: ob, Deliver: []string{"sms"}, SimulationTTL: simTTL,

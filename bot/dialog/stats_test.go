@@ -20,7 +20,7 @@ func TestMessagesAreCountedForTheDashboard(t *testing.T) {
 	f := newFixture(t)
 	counts := stats.New(f.rdb, f.prefix, stats.Options{})
 	svc := New(f.store, f.content, metrics.New(), slog.New(slog.NewTextHandler(io.Discard, nil)), Options{
-		IdleAfter: time.Hour, Outbox: outbox.New(f.rdb, f.prefix), Deliver: []string{"sms"}, Stats: counts,
+		IdleAfter: time.Hour, Outbox: outbox.New(f.rdb, f.store.Keys()), Deliver: []string{"sms"}, Stats: counts,
 	})
 	ctx := context.Background()
 	send := func(channel, text string) {

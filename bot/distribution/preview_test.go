@@ -167,9 +167,14 @@ func TestPreviewChangeAndCancel(t *testing.T) {
 	// got an earlier broadcast about it (as a reminder would be).
 	subs, _ := env.Store.Contacts().Subscribers(ctx, "nador")
 	slices.Sort(subs)
-	keys := env.Outbox.Keys()
-	env.Redis.SAdd(ctx, keys.BroadcastTold(d.Told[0]), subs[0], subs[1])
-	env.Redis.SAdd(ctx, keys.BroadcastTold(d.Told[1]), subs[1])
+	k := env.Store.Keys()
+	told := func(bc string, cks ...string) {
+		for _, ck := range cks {
+			env.Redis.SAdd(ctx, k.BroadcastTold(bc, k.ShardOf(ck)), ck)
+		}
+	}
+	told(d.Told[0], subs[0], subs[1])
+	told(d.Told[1], subs[1])
 
 	kit, err := svc.PreviewUpdate(ctx, d.ID, distribution.Patch{Items: []string{"rice"}}, 100)
 	if err != nil || kit.Kind != "" || kit.Distribution.Items[0] != "rice" || kit.Base != distribution.Fingerprint(d) {

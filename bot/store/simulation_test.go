@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"github.com/outreach-org/outreach/bot/keys"
 	"testing"
 	"time"
 
@@ -21,7 +22,7 @@ func TestSimulationStoreRefusesSideEffects(t *testing.T) {
 	}
 	sim := st.Simulation(time.Minute)
 	for name, turn := range map[string]store.Turn{
-		"outbox entry": {Contact: "a", Data: []byte("{}"), Outbox: prefix + "{o}:reply", Entries: []string{"{}"}},
+		"outbox entry": {Contact: "a", Data: []byte("{}"), Outbox: keys.New(prefix).ReplyStream(keys.New(prefix).ShardOf("a")), Entries: []string{"{}"}},
 		"subscription": {Contact: "a", Data: []byte("{}"), Subscribe: []string{"nador"}},
 		"address":      {Contact: "a", Data: []byte("{}"), Address: "sealed", Channel: "sms"},
 	} {

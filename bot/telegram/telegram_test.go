@@ -129,8 +129,8 @@ func TestBlockAndUnblock(t *testing.T) {
 		}
 	}
 	subs := func() int {
-		n, _ := env.Redis.SCard(context.Background(), env.Store.SubscribersKey("nador")).Result()
-		return int(n)
+		n, _ := env.Store.Contacts().SubscriberCounts(context.Background(), []string{"nador"})
+		return int(n["nador"])
 	}
 	if subs() != 1 {
 		t.Fatal("not subscribed")
@@ -315,7 +315,7 @@ func TestEraseLeavesNothing(t *testing.T) {
 	if err := env.Outbox.Enqueue(ctx, outbox.Entry{ID: "b1", Channel: Channel, To: env.Store.Seal(chatID), Contact: ck, Priority: outbox.Bulk, Broadcast: "x", Messages: []outbox.Text{{Text: "notice"}}}); err != nil {
 		t.Fatal(err)
 	}
-	env.Redis.SAdd(ctx, env.Outbox.Keys().BroadcastTold("x"), ck)
+	env.Redis.SAdd(ctx, env.Store.Keys().BroadcastTold("x", env.Store.Shard(ck)), ck)
 	serve("EFFACER")
 	serve("1") // confirm
 	keys, _ := env.Redis.Keys(ctx, env.Prefix+"*").Result()

@@ -88,8 +88,7 @@ func TestRateLimitPausesTheChannel(t *testing.T) {
 		outbox.Options{ReplyWorkers: 1, MaxTries: 2, Backoff: func(int) time.Duration { return 10 * time.Millisecond }})
 	fake.WaitAccepted(t, people, 10*time.Second)
 	channeltest.WaitFor(t, func() bool {
-		n, _ := env.Redis.XLen(ctx, env.Outbox.Keys().Stream(outbox.Reply)).Result()
-		return n == 0
+		return len(env.Entries(outbox.Reply)) == 0
 	})
 	if dead, _ := env.Outbox.Dead(ctx, 10); len(dead) != 0 {
 		t.Errorf("%d replies dead-lettered, first %q", len(dead), dead[0].Reason)

@@ -324,7 +324,7 @@ func TestSendErrorsAct(t *testing.T) {
 		check  func(t *testing.T, env *channeltest.Env)
 	}{
 		{"63016 on WhatsApp is recorded as needing a template", "inbound_whatsapp_hello.form", 400, 63016, func(t *testing.T, env *channeltest.Env) {
-			tpl, err := env.Redis.HGet(context.Background(), env.Prefix+"{c:"+env.Store.ContactKey(WhatsApp, person)+"}:state", "tpl").Result()
+			tpl, err := env.Redis.HGet(context.Background(), env.Store.Keys().ContactState(env.Store.ContactKey(WhatsApp, person)), "tpl").Result()
 			if err != nil || tpl == "" {
 				t.Errorf("needs-template mark = %q, %v", tpl, err)
 			}
@@ -496,7 +496,7 @@ func recordSent(env *channeltest.Env, sid, contact string) error {
 	if err != nil {
 		return err
 	}
-	return env.Redis.HSet(context.Background(), env.Prefix+"{o}:msg:"+sid, "ck", contact).Err()
+	return env.Redis.HSet(context.Background(), env.Store.Keys().Delivery(sid), "ck", contact).Err()
 }
 
 func TestClassify(t *testing.T) {

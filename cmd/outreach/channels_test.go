@@ -183,10 +183,9 @@ func TestWorkerKilledMidSend(t *testing.T) {
 	}
 	// Wait until the worker holds the entry: read from the stream, not acknowledged.
 	rdb, _ := redistest.New(t)
-	stream := p.vars["OUTREACH_REDIS_PREFIX"] + "{o}:reply"
 	waitFor(t, func() bool {
-		pending, err := rdb.XPending(context.Background(), stream, "senders").Result()
-		return err == nil && pending.Count == 1
+		n, err := replyPending(rdb, p.vars["OUTREACH_REDIS_PREFIX"])
+		return err == nil && n == 1
 	})
 	if err := s.stop(); err != nil {
 		t.Logf("serve stopped with %v", err)

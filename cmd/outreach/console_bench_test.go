@@ -81,7 +81,8 @@ func seedConsole(b *testing.B, rdb redis.UniversalClient, prefix string, subscri
 		if i%3 == 0 {
 			site = "oujda"
 		}
-		pipe.SAdd(ctx, st.SubscribersKey(site), fmt.Sprintf("c%07d", i))
+		ck := fmt.Sprintf("c%07d", i)
+		pipe.SAdd(ctx, st.Keys().SubscribersOf(site, ck), ck)
 		if pipe.Len() >= 5000 {
 			if _, err := pipe.Exec(ctx); err != nil {
 				b.Fatal(err)

@@ -51,7 +51,7 @@ func TestConsoleDistributions(t *testing.T) {
 	for _, text := range []string{"مرحبا", "4", "1", "1"} {
 		ppl.telegram(arChat, "ar", text)
 	}
-	waitFor(t, func() bool { return rdb.SCard(ctx, prefix+"site:nador:subscribers").Val() == 3 })
+	waitFor(t, func() bool { return subscriberCount(rdb, prefix, "nador") == 3 })
 	// Let the replies leave, then count only what follows.
 	p.twilio.WaitAccepted(t, 5, 10*time.Second)
 	p.telegram.WaitSent(t, 8, 10*time.Second)

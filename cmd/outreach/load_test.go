@@ -142,9 +142,8 @@ func loadRun(b *testing.B, bin string, post poster, extra map[string]string) {
 	}
 	wg.Wait()
 	if extra != nil { // all sent: wait for the outbox to drain
-		stream := p.vars["OUTREACH_REDIS_PREFIX"] + "{o}:reply"
 		for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(5 * time.Millisecond) {
-			if n, _ := rdb.XLen(context.Background(), stream).Result(); n == 0 {
+			if replyLen(rdb, p.vars["OUTREACH_REDIS_PREFIX"]) == 0 {
 				break
 			}
 			if time.Now().After(deadline) {

@@ -119,7 +119,7 @@ func TestSimulationLeavesRealDataAlone(t *testing.T) {
 	}
 	p.twilio.WaitAccepted(t, 7, 10*time.Second)
 	requestOf(t, s.base, "Il me faut un médecin")
-	waitFor(t, func() bool { return rdb.XLen(context.Background(), prefix+"{o}:reply").Val() == 0 })
+	waitFor(t, func() bool { return replyLen(rdb, prefix) == 0 })
 	// The day's counts are flushed every few seconds: wait until they hold
 	// the real conversation's, so that a flush during the simulation is not
 	// taken for one of its writes.
@@ -205,7 +205,7 @@ func TestStaffRepliesSealedAtRest(t *testing.T) {
 	p.telegram.WaitSent(t, 3, 10*time.Second)
 	// Every reply of the conversations has left (an entry leaves the
 	// stream once sent): only staff's replies meet the failures.
-	waitFor(t, func() bool { return rdb.XLen(ctx, prefix+"{o}:reply").Val() == 0 })
+	waitFor(t, func() bool { return replyLen(rdb, prefix) == 0 })
 	p.twilio.FailTo(refused, 400, 21617) // body too long: refused for good
 	p.twilio.FailTo(failing, 503, 20500) // Twilio down for this one: retried
 
@@ -224,7 +224,7 @@ func TestStaffRepliesSealedAtRest(t *testing.T) {
 		t.Helper()
 		scans++
 		for k, v := range contents(t, rdb, prefix) {
-			if k == prefix+"{o}:delayed" && strings.Contains(v, `"tries":1`) {
+			if isDelayed(prefix, k) && strings.Contains(v, `"tries":1`) {
 				sawRetry = true
 			}
 			if strings.Contains(k, "STAFF-MARKER") || strings.Contains(v, "STAFF-MARKER") {
@@ -243,7 +243,7 @@ func TestStaffRepliesSealedAtRest(t *testing.T) {
 	// looked for there at every turn (a full scan takes longer on a busy
 	// machine), and must be sealed there too.
 	retried := func() {
-		for _, v := range rdb.ZRange(ctx, prefix+"{o}:delayed", 0, -1).Val() {
+		for _, v := range delayed(rdb, prefix) {
 			if strings.Contains(v, "STAFF-MARKER") {
 				t.Fatalf("the delayed set holds staff's reply in clear: %.300s", v)
 			}
@@ -344,7 +344,7 @@ func TestPersonalKeysExpireWithinRetention(t *testing.T) {
 		}
 	}
 	// The scan saw each family it must check.
-	for _, want := range []string{"}:state", "}:seen", "}:requests", "request:", ":notes", "{o}:msg:"} {
+	for _, want := range []string{":state", ":seen", ":requests", "request:", ":notes", ":msg:"} {
 		if !slices.ContainsFunc(found, func(k string) bool { return strings.Contains(k, want) }) {
 			t.Errorf("no key %q among the personal keys %v", want, found)
 		}

@@ -116,15 +116,16 @@ func newApp(ctx context.Context, lookupEnv func(string) (string, bool), contentD
 	m := metrics.New()
 	rdb.AddHook(m.RedisHook())
 	m.WatchPool(rdb.PoolStats)
-	// Keys of a former version under their former names (before requests,
-	// API tokens and content versions had hash tags) move to the new ones.
-	if n, err := keys.Migrate(ctx, rdb, keys.New(cfg.KeyPrefix)); err != nil {
+	// Keys of a former version under their former names (before the keys
+	// about people were sharded, or before requests, API tokens and
+	// content versions had hash tags) move to the new ones.
+	if n, err := keys.Migrate(ctx, rdb, keys.New(cfg.KeyPrefix).WithShards(cfg.RedisShards)); err != nil {
 		closeRedis()
 		return nil, err
 	} else if n > 0 {
 		log.Info("keys of a former version renamed", "component", "keys", "count", n)
 	}
-	st, err := store.New(ctx, rdb, store.Options{Prefix: cfg.KeyPrefix, DataKey: cfg.DataKey, PreviousDataKey: cfg.PreviousDataKey, Retention: cfg.Retention, Replicas: cfg.RedisReplicas})
+	st, err := store.New(ctx, rdb, store.Options{Prefix: cfg.KeyPrefix, DataKey: cfg.DataKey, PreviousDataKey: cfg.PreviousDataKey, Retention: cfg.Retention, Replicas: cfg.RedisReplicas, Shards: cfg.RedisShards})
 	if err != nil {
 		closeRedis()
 		return nil, err
@@ -133,7 +134,7 @@ func newApp(ctx context.Context, lookupEnv func(string) (string, bool), contentD
 		log.Warn("the data key was rotated: the keys kept in Redis are now sealed with OUTREACH_DATA_KEY; restart the other instances with it, then remove OUTREACH_DATA_KEY_PREVIOUS", "component", "store")
 	}
 	counts := stats.New(rdb, cfg.KeyPrefix, stats.Options{Location: cfg.Timezone, Log: log})
-	ob := outbox.New(rdb, cfg.KeyPrefix).WithRetention(cfg.Retention).WithStats(counts)
+	ob := outbox.New(rdb, st.Keys()).WithRetention(cfg.Retention).WithStats(counts)
 	var deliver []string
 	if cfg.Twilio.SMS() {
 		deliver = append(deliver, twilio.SMS)
