@@ -123,7 +123,7 @@ func newApp(ctx context.Context, lookupEnv func(string) (string, bool), contentD
 		closeRedis()
 		return nil, err
 	} else if n > 0 {
-		log.Info("keys of a former version renamed", "component", "keys", "count", n)
+		log.Info("keys of a former version moved to the current layout", "component", "keys", "count", n)
 	}
 	st, err := store.New(ctx, rdb, store.Options{Prefix: cfg.KeyPrefix, DataKey: cfg.DataKey, PreviousDataKey: cfg.PreviousDataKey, Retention: cfg.Retention, Replicas: cfg.RedisReplicas, Shards: cfg.RedisShards})
 	if err != nil {

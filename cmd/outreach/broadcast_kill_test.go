@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/outreach-org/outreach/bot/engine"
+	"github.com/outreach-org/outreach/bot/redistest"
+	"github.com/outreach-org/outreach/bot/store"
+)
+
+// TestBroadcastToTenThousandWithAnInstanceKilled: 10,000 people follow
+// Oujda's notices, half on SMS and half on WhatsApp, spread over every
+// shard. Two instances of the real binary share the Redis (one node, or a
+// Cluster under REDISTEST=cluster). A broadcast is created on the first;
+// once a few thousand messages have left, the first is killed with
+// SIGKILL, sends in flight. The second finishes the work: every person
+// gets the broadcast exactly once — none lost, none sent twice (a send the
+// kill cut off is looked up at Twilio before it is tried again) — and the
+// broadcast's counts, summed over the shards, say so.
+func TestBroadcastToTenThousandWithAnInstanceKilled(t *testing.T) {
+	t.Parallel()
+	const people = 10_000
+	bin := buildBinary(t)
+	p := withProviders(t)
+	vars := processVars(p)
+	vars["OUTREACH_OUTBOX_CLAIM_IDLE"] = "1s"
+	vars["OUTREACH_RATE_SMS"] = "5000"
+	vars["OUTREACH_RATE_WHATSAPP"] = "5000"
+
+	// The people, written as the bot writes them (a state with the sealed
+	// address, a place in their shard's share of Oujda's subscribers).
+	ctx := context.Background()
+	rdb, _ := redistest.New(t)
+	key, err := base64.StdEncoding.DecodeString(vars["OUTREACH_DATA_KEY"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.New(ctx, rdb, store.Options{Prefix: vars["OUTREACH_REDIS_PREFIX"], DataKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := st.Keys()
+	addrs := make([]string, people)
+	shards := map[int]bool{}
+	pipe := rdb.Pipeline()
+	for i := range people {
+		channel, addr := "sms", fmt.Sprintf("+2126%08d", 10_000_000+i)
+		if i%2 == 1 {
+			channel, addr = "whatsapp", fmt.Sprintf("whatsapp:+2127%08d", 10_000_000+i)
+		}
+		addrs[i] = addr
+		ck := st.ContactKey(channel, addr)
+		shards[st.Shard(ck)] = true
+		state, _ := json.Marshal(engine.State{Lang: "fr", Node: "main", Sites: []string{"oujda"}, LastSeen: time.Now()})
+		pipe.HSet(ctx, k.ContactState(ck), "v", 1, "s", state, "a", st.Seal(addr), "ch", channel)
+		pipe.Expire(ctx, k.ContactState(ck), time.Hour)
+		pipe.SAdd(ctx, k.SubscribersOf("oujda", ck), ck)
+		if pipe.Len() >= 3000 {
+			if _, err := pipe.Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(shards) != k.Shards() {
+		t.Fatalf("the people fall in %d of the %d shards", len(shards), k.Shards())
+	}
+
+	// Twilio answers after 50 ms, so that the kill finds sends in flight.
+	p.twilio.SetAnswerDelay(50 * time.Millisecond)
+	first := startProcess(t, bin, vars)
+	second := startProcess(t, bin, copyVars(vars))
+	const text = "Distribution de couvertures demain à 10 h."
+	code, out := api(t, "POST", first.base+"/api/v1/broadcasts", adminToken,
+		`{"text":{"fr":"`+text+`","en":"Blankets tomorrow at 10.","ar":"توزيع البطانيات غدا على الساعة 10."},"audience":{"sites":["oujda"]}}`)
+	if code != 202 {
+		t.Fatalf("broadcast: %d %v", code, out)
+	}
+	id := out["id"].(string)
+	waitFor(t, func() bool { return len(p.twilio.Accepted()) >= 3000 })
+	first.kill()
+	killedAt := len(p.twilio.Accepted())
+	if killedAt >= people {
+		t.Fatalf("the broadcast was over before the kill: the test proves nothing")
+	}
+
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		r := broadcastReport(t, second.base, id)
+		if r["status"] == "done" && outboxEmpty(t, second.base) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not all sent within 2 minutes of the kill: %v", r)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	got := map[string]int{}
+	unanswered := 0
+	for _, c := range p.twilio.Accepted() {
+		if strings.Contains(c.Body, text) {
+			got[c.To]++
+		}
+		if c.Unanswered {
+			unanswered++
+		}
+	}
+	lost, twice := 0, 0
+	for _, addr := range addrs {
+		switch n := got[addr]; {
+		case n == 0:
+			lost++
+		case n > 1:
+			twice += n - 1
+		}
+	}
+	t.Logf("killed after %d sends, %d of them taken by Twilio and never answered; lost %d, sent twice %d", killedAt, unanswered, lost, twice)
+	if lost != 0 || twice != 0 {
+		t.Errorf("of %d people, %d never got the broadcast and %d copies were sent twice; want 0 and 0", people, lost, twice)
+	}
+	if unanswered == 0 {
+		t.Errorf("the kill found no send in flight: the test proves nothing of the lookup")
+	}
+	counts := broadcastReport(t, second.base, id)["counts"].(map[string]any)
+	if counts["total"] != float64(people) || counts["sent"] != float64(people) {
+		t.Errorf("counts %v, want total and sent %d", counts, people)
+	}
+}
