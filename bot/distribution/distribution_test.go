@@ -42,12 +42,12 @@ func setup(t *testing.T) (*channeltest.Env, *broadcast.Service, *distribution.Se
 		chat := "70000" + string(rune('1'+i))
 		ck := env.Store.ContactKey(telegram.Channel, chat)
 		st, _ := json.Marshal(engine.State{Lang: lang, Node: "main", Sites: []string{"nador"}, LastSeen: now})
-		env.Redis.HSet(ctx, env.Prefix+"{c:"+ck+"}:state", "v", 1, "s", st, "a", env.Store.Seal(chat), "ch", telegram.Channel)
-		env.Redis.SAdd(ctx, env.Store.SubscribersKey("nador"), ck)
+		env.Redis.HSet(ctx, env.Store.Keys().ContactState(ck), "v", 1, "s", st, "a", env.Store.Seal(chat), "ch", telegram.Channel)
+		env.Redis.SAdd(ctx, env.Store.Keys().SubscribersOf("nador", ck), ck)
 	}
 	clock := func() time.Time { return now }
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	bc := broadcast.New(env.Redis, env.Prefix, env.Store, env.Dialog.Content, log, broadcast.Options{Now: clock})
+	bc := broadcast.New(env.Redis, env.Store, env.Dialog.Content, log, broadcast.Options{Now: clock})
 	runCtx, cancel := context.WithCancel(ctx)
 	t.Cleanup(cancel)
 	go bc.Run(runCtx)

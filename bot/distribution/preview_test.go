@@ -167,9 +167,10 @@ func TestPreviewChangeAndCancel(t *testing.T) {
 	// got an earlier broadcast about it (as a reminder would be).
 	subs, _ := env.Store.Contacts().Subscribers(ctx, "nador")
 	slices.Sort(subs)
-	keys := env.Outbox.Keys()
-	env.Redis.SAdd(ctx, keys.BroadcastTold(d.Told[0]), subs[0], subs[1])
-	env.Redis.SAdd(ctx, keys.BroadcastTold(d.Told[1]), subs[1])
+	ks := env.Store.Keys()
+	for _, told := range []struct{ bc, ck string }{{d.Told[0], subs[0]}, {d.Told[0], subs[1]}, {d.Told[1], subs[1]}} {
+		env.Redis.SAdd(ctx, ks.BroadcastTold(told.bc, ks.ShardOf(told.ck)), told.ck)
+	}
 
 	kit, err := svc.PreviewUpdate(ctx, d.ID, distribution.Patch{Items: []string{"rice"}}, 100)
 	if err != nil || kit.Kind != "" || kit.Distribution.Items[0] != "rice" || kit.Base != distribution.Fingerprint(d) {
