@@ -39,8 +39,8 @@ func subscribe(tb testing.TB, env *channeltest.Env, n int, lang func(i int) stri
 				ck := env.Store.ContactKey(telegram.Channel, chat)
 				keys[i] = ck
 				st, _ := json.Marshal(engine.State{Lang: lang(i), Node: "main", Sites: []string{"nador"}, LastSeen: time.Now()})
-				p.HSet(ctx, env.Prefix+"{c:"+ck+"}:state", "v", 1, "s", st, "a", env.Store.Seal(chat), "ch", telegram.Channel)
-				p.SAdd(ctx, env.Store.SubscribersKey("nador"), ck)
+				p.HSet(ctx, env.Store.Keys().ContactState(ck), "v", 1, "s", st, "a", env.Store.Seal(chat), "ch", telegram.Channel)
+				p.SAdd(ctx, env.Store.Keys().SubscribersOf("nador", ck), ck)
 			}
 			return nil
 		})
@@ -52,7 +52,7 @@ func subscribe(tb testing.TB, env *channeltest.Env, n int, lang func(i int) stri
 }
 
 func newService(env *channeltest.Env) *broadcast.Service {
-	return broadcast.New(env.Redis, env.Prefix, env.Store, env.Dialog.Content, slog.New(slog.NewTextHandler(io.Discard, nil)), broadcast.Options{})
+	return broadcast.New(env.Redis, env.Store, env.Dialog.Content, slog.New(slog.NewTextHandler(io.Discard, nil)), broadcast.Options{})
 }
 
 // BenchmarkFanOut fans a broadcast out to 100,000 Telegram subscribers and

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -100,7 +101,6 @@ type Options struct {
 // Service keeps and sends broadcasts.
 type Service struct {
 	rdb     redis.UniversalClient
-	keys    outbox.Keys
 	space   keys.Space
 	counts  tally.Counter
 	store   *store.Store
@@ -109,15 +109,17 @@ type Service struct {
 	log     *slog.Logger
 }
 
-// New returns the service. content returns the content in use.
-func New(rdb redis.UniversalClient, prefix string, st *store.Store, content func() *content.Content, log *slog.Logger, opts Options) *Service {
+// New returns the service, in the key space of st (its prefix and shards).
+// content returns the content in use.
+func New(rdb redis.UniversalClient, st *store.Store, content func() *content.Content, log *slog.Logger, opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	if opts.Location == nil {
 		opts.Location = time.UTC
 	}
-	return &Service{rdb: rdb, keys: outbox.NewKeys(prefix), space: keys.New(prefix), counts: tally.New(keys.New(prefix)), store: st, content: content, opts: opts, log: log.With("component", "broadcast")}
+	space := st.Keys()
+	return &Service{rdb: rdb, space: space, counts: tally.New(space), store: st, content: content, opts: opts, log: log.With("component", "broadcast")}
 }
 
 func (s *Service) due() string { return s.space.BroadcastsDue() }
@@ -126,7 +128,7 @@ func (s *Service) all() string { return s.space.Broadcasts() }
 // forgotten lists the broadcasts whose recipients were forgotten, by
 // creation time.
 func (s *Service) forgotten() string        { return s.space.BroadcastsForgotten() }
-func (s *Service) rcpt(id string) string    { return s.space.BroadcastRecipients(id) }
+func (s *Service) hash(id string) string    { return s.space.Broadcast(id) }
 func (s *Service) lockKey(id string) string { return s.space.BroadcastLock(id) }
 func (s *Service) idem(key string) string {
 	sum := sha256.Sum256([]byte(key))
@@ -413,7 +415,7 @@ func (s *Service) checkAudience(ctx context.Context, c *content.Content, a Audie
 		var exists []*redis.IntCmd
 		if _, err := s.rdb.Pipelined(ctx, func(pl redis.Pipeliner) error {
 			for _, id := range a.RecipientsOf {
-				exists = append(exists, pl.Exists(ctx, s.keys.Broadcast(id)))
+				exists = append(exists, pl.Exists(ctx, s.hash(id)))
 			}
 			return nil
 		}); err != nil {
@@ -505,14 +507,14 @@ func (s *Service) Create(ctx context.Context, b Broadcast, idempotencyKey string
 			// and a retry with the key must then find it, not make a second.
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
-			if n, existsErr := s.rdb.Exists(ctx, s.keys.Broadcast(b.ID)).Result(); existsErr == nil && n == 0 {
+			if n, existsErr := s.rdb.Exists(ctx, s.hash(b.ID)).Result(); existsErr == nil && n == 0 {
 				s.rdb.Del(ctx, key)
 			}
 		}()
 	}
 	def, _ := json.Marshal(b)
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, s.keys.Broadcast(b.ID), "def", def, "status", Scheduled)
+		p.HSet(ctx, s.hash(b.ID), "def", def, "status", Scheduled)
 		p.ZAdd(ctx, s.due(), redis.Z{Score: float64(b.SendAt.UnixMilli()), Member: b.ID})
 		p.ZAdd(ctx, s.all(), redis.Z{Score: float64(b.CreatedAt.UnixMilli()), Member: b.ID})
 		return nil
@@ -543,30 +545,71 @@ func (s *Service) repeat(ctx context.Context, key, print string) (id string, fou
 
 // Get returns a broadcast with its status and counts.
 func (s *Service) Get(ctx context.Context, id string) (Report, error) {
-	var h *redis.MapStringStringCmd
-	var n *redis.MapStringStringCmd
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		h = p.HGetAll(ctx, s.keys.Broadcast(id))
-		n = p.HGetAll(ctx, s.counts.Key(id))
-		return nil
-	})
+	got, err := s.load(ctx, id)
 	if err != nil {
 		return Report{}, err
 	}
-	fields := h.Val()
+	if got[0].err != nil {
+		return Report{}, got[0].err
+	}
+	return got[0].report, nil
+}
+
+// loaded is a broadcast as read: its report, its hash's fields, or why it
+// could not be read (ErrNotFound…).
+type loaded struct {
+	report Report
+	fields map[string]string
+	err    error
+}
+
+// load reads broadcasts with their counts (the shares of every shard,
+// summed), all in one pipeline.
+func (s *Service) load(ctx context.Context, ids ...string) ([]loaded, error) {
+	hashes := make([]*redis.MapStringStringCmd, len(ids))
+	counts := make([]func() (Counts, error), len(ids))
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			hashes[i] = p.HGetAll(ctx, s.hash(id))
+			counts[i] = s.counts.Queue(ctx, p, id)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	out := make([]loaded, len(ids))
+	for i := range ids {
+		out[i] = s.parse(hashes[i].Val(), counts[i])
+	}
+	return out, nil
+}
+
+// parse reads a broadcast from its hash and its counts. The counts of a
+// broadcast forgotten (Forget) are those it folded into its hash.
+func (s *Service) parse(fields map[string]string, counts func() (Counts, error)) loaded {
 	if fields["def"] == "" {
-		return Report{}, ErrNotFound
+		return loaded{err: ErrNotFound}
 	}
 	var r Report
 	if err := json.Unmarshal([]byte(fields["def"]), &r.Broadcast); err != nil {
-		return Report{}, err
+		return loaded{err: err}
 	}
-	r.Counts = tally.Parse(n.Val())
+	if folded := fields[foldedCounts]; folded != "" {
+		if err := json.Unmarshal([]byte(folded), &r.Counts); err != nil {
+			return loaded{err: err}
+		}
+	} else {
+		c, err := counts()
+		if err != nil {
+			return loaded{err: err}
+		}
+		r.Counts = c
+	}
 	r.Status = fields["status"]
 	if r.Status == Sending && fields["fanned"] == "1" && r.Counts.Finished() >= r.Counts.Total {
 		r.Status = Done
 	}
-	return r, nil
+	return loaded{report: r, fields: fields}
 }
 
 // List returns the newest broadcasts first, at most n.
@@ -584,15 +627,21 @@ func (s *Service) ListFrom(ctx context.Context, offset, n int64) ([]Report, erro
 	if err != nil {
 		return nil, err
 	}
+	if len(ids) == 0 {
+		return []Report{}, nil
+	}
+	got, err := s.load(ctx, ids...)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]Report, 0, len(ids))
-	for _, id := range ids {
-		r, err := s.Get(ctx, id)
-		if errors.Is(err, ErrNotFound) {
+	for _, g := range got {
+		if errors.Is(g.err, ErrNotFound) {
 			continue
-		} else if err != nil {
-			return nil, err
+		} else if g.err != nil {
+			return nil, g.err
 		}
-		out = append(out, r)
+		out = append(out, g.report)
 	}
 	return out, nil
 }
@@ -607,7 +656,7 @@ func (s *Service) Cancel(ctx context.Context, id string) error {
 		return nil
 	}
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, s.keys.Broadcast(id), "status", Cancelled)
+		p.HSet(ctx, s.hash(id), "status", Cancelled)
 		p.ZRem(ctx, s.due(), id)
 		return nil
 	})
@@ -625,7 +674,7 @@ func (s *Service) CancelUnsent(ctx context.Context, id string) error {
 		return err
 	}
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, s.keys.Broadcast(id), "status", Cancelled)
+		p.HSet(ctx, s.hash(id), "status", Cancelled)
 		p.ZRem(ctx, s.due(), id)
 		return nil
 	})
@@ -664,6 +713,11 @@ const lockTTL = 30 * time.Second
 // batch is how many people one step of a fan-out reads.
 const batch = 500
 
+// parallel is how many shards a fan-out (or an estimate) walks at once:
+// on a Cluster they are on several masters, and on one node the round
+// trips of one shard overlap with the work of another.
+const parallel = 8
+
 // setStatus moves a broadcast to a status unless it is cancelled: a cancel
 // is never overwritten.
 var setStatus = redis.NewScript(`
@@ -674,21 +728,51 @@ return 1`)
 // unlock releases a lock only if this holder still has it.
 var unlock = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`)
 
-// extend renews a lock only if this holder still has it.
-var extend = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`)
-
 //go:embed enqueue.lua
 var enqueueSrc string
 
 var enqueueScript = redis.NewScript(enqueueSrc)
+
+//go:embed progress.lua
+var progressSrc string
+
+// progressScript records how far a fan-out read a set, if it still holds
+// the broadcast and the broadcast is not cancelled, and renews its lock.
+var progressScript = redis.NewScript(progressSrc)
+
+// What progressScript answers.
+const (
+	progressCancelled = -1
+	progressLost      = 0
+	progressKept      = 1
+)
 
 // reached is what a person queued adds to the counts, as enqueue.lua
 // takes it: the script counts a recipient in the same step as it records
 // them, so that a fan-out resumed after a crash counts each person once.
 var reached = tally.ScriptArgs(tally.Reached)
 
+// errCancelled stops a fan-out whose broadcast was cancelled.
+var errCancelled = errors.New("broadcast: cancelled")
+
+// errLost stops a fan-out that lost its lock: another may hold it.
+var errLost = errors.New("broadcast: lost the fan-out lock")
+
+// markField is the field of a broadcast's hash that says how far its
+// fan-out read one set (a share of a shard's): the SSCAN cursor to resume
+// at, or "done". The set's key names its shard: each shard's share has
+// its own mark.
+func markField(set string) string { return "cur:" + set }
+
+// markDone marks a set read to its end.
+const markDone = "done"
+
 // fanOut puts a broadcast's entries in the outbox, resuming where a crashed
-// fan-out stopped.
+// fan-out stopped. Each shard's share of the audience is read, decided and
+// queued in that shard (one script on its slot: its recipients, counts,
+// bulk stream and the set read), several shards at once; each person is
+// queued once, whatever crashes, since the recipients set of their shard
+// says who was queued.
 func (s *Service) fanOut(ctx context.Context, id string) error {
 	holder := outbox.NewID()
 	ok, err := s.rdb.SetNX(ctx, s.lockKey(id), holder, lockTTL).Result()
@@ -697,7 +781,7 @@ func (s *Service) fanOut(ctx context.Context, id string) error {
 	}
 	defer unlock.Run(context.WithoutCancel(ctx), s.rdb, []string{s.lockKey(id)}, holder)
 
-	fields, err := s.rdb.HGetAll(ctx, s.keys.Broadcast(id)).Result()
+	fields, err := s.rdb.HGetAll(ctx, s.hash(id)).Result()
 	if err != nil {
 		return err
 	}
@@ -708,7 +792,7 @@ func (s *Service) fanOut(ctx context.Context, id string) error {
 	if err := json.Unmarshal([]byte(fields["def"]), &b); err != nil {
 		return err
 	}
-	moved, err := setStatus.Run(ctx, s.rdb, []string{s.keys.Broadcast(id)}, Sending).Int()
+	moved, err := setStatus.Run(ctx, s.rdb, []string{s.hash(id)}, Sending).Int()
 	if err != nil {
 		return err
 	}
@@ -719,84 +803,155 @@ func (s *Service) fanOut(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	sources, err := s.sources(ctx, b)
+	aud, err := s.sources(ctx, b)
 	if err != nil {
 		return err
 	}
-	for _, src := range sources {
-		field := "cur:" + src
-		cursor := fields[field]
-		if cursor == "done" {
-			continue
+	f := fan{s: s, b: b, holder: holder, render: render, expires: expires}
+	err = s.eachShard(ctx, func(ctx context.Context, i int) error {
+		for _, set := range aud.shard(s.space, i) {
+			if err := f.read(ctx, i, set, fields[markField(set)]); err != nil {
+				return err
+			}
 		}
-		cur, _ := strconv.ParseUint(cursor, 10, 64)
-		for {
-			members, next, err := s.rdb.SScan(ctx, src, cur, "", batch).Result()
-			if err != nil {
-				return err
-			}
-			if err := s.enqueue(ctx, b, src, members, render, expires); err != nil {
-				return err
-			}
-			mark := strconv.FormatUint(next, 10)
-			if next == 0 {
-				mark = "done"
-			}
-			status, err := s.rdb.HGet(ctx, s.keys.Broadcast(id), "status").Result()
-			if err != nil {
-				return err
-			}
-			if status == Cancelled {
-				return s.rdb.ZRem(ctx, s.due(), id).Err()
-			}
-			held, err := extend.Run(ctx, s.rdb, []string{s.lockKey(id)}, holder, lockTTL.Milliseconds()).Int()
-			if err != nil {
-				return err
-			}
-			if held == 0 {
-				return fmt.Errorf("lost the fan-out lock of broadcast %s", id)
-			}
-			if err := s.rdb.HSet(ctx, s.keys.Broadcast(id), field, mark).Err(); err != nil {
-				return err
-			}
-			if next == 0 {
-				break
-			}
-			cur = next
-		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errCancelled):
+		return s.rdb.ZRem(ctx, s.due(), id).Err()
+	case errors.Is(err, errLost):
+		return fmt.Errorf("lost the fan-out lock of broadcast %s", id)
+	case err != nil:
+		return err
 	}
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, s.keys.Broadcast(id), "fanned", "1")
+		p.HSet(ctx, s.hash(id), "fanned", "1")
 		p.ZRem(ctx, s.due(), id)
 		return nil
 	})
 	return err
 }
 
-// sources returns the sets of contact keys a broadcast reaches.
-func (s *Service) sources(ctx context.Context, b Broadcast) ([]string, error) {
-	if len(b.Audience.RecipientsOf) > 0 {
-		var out []string
-		for _, id := range b.Audience.RecipientsOf {
-			out = append(out, s.keys.BroadcastTold(id))
+// eachShard calls fn for every shard, up to parallel at once, and returns
+// the first error; the calls under way then see their ctx cancelled, and
+// no more start.
+func (s *Service) eachShard(ctx context.Context, fn func(ctx context.Context, shard int) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(parallel, s.space.Shards()) {
+		wg.Go(func() {
+			for i := range next {
+				if err := fn(ctx, i); err != nil {
+					cancel(err)
+				}
+			}
+		})
+	}
+feed:
+	for i := range s.space.Shards() {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
 		}
-		return out, nil
+	}
+	close(next)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && ctx.Err() != nil {
+		return err
+	}
+	return nil
+}
+
+// fan is one fan-out of a broadcast by a holder of its lock.
+type fan struct {
+	s       *Service
+	b       Broadcast
+	holder  string
+	render  render
+	expires int64
+}
+
+// read walks one set of shard i from its mark (an SSCAN cursor, or done),
+// queueing a batch at a time, each followed by its mark. A batch whose
+// mark was lost to a crash is queued again when the fan-out resumes: its
+// people are then found among the recipients, and left.
+func (f fan) read(ctx context.Context, shard int, set, mark string) error {
+	if mark == markDone {
+		return nil
+	}
+	s := f.s
+	cur, _ := strconv.ParseUint(mark, 10, 64)
+	for {
+		members, next, err := s.rdb.SScan(ctx, set, cur, "", batch).Result()
+		if err != nil {
+			return err
+		}
+		if err := s.enqueue(ctx, f.b, shard, set, members, f.render, f.expires); err != nil {
+			return err
+		}
+		mark := strconv.FormatUint(next, 10)
+		if next == 0 {
+			mark = markDone
+		}
+		kept, err := progressScript.Run(ctx, s.rdb, []string{s.hash(f.b.ID), s.lockKey(f.b.ID)},
+			f.holder, lockTTL.Milliseconds(), markField(set), mark).Int()
+		switch {
+		case err != nil:
+			return err
+		case kept == progressCancelled:
+			return errCancelled
+		case kept == progressLost:
+			return errLost
+		}
+		if next == 0 {
+			return nil
+		}
+		cur = next
+	}
+}
+
+// sets names the sets of contact keys a broadcast reaches, each split in
+// one share a shard.
+type sets struct {
+	// told: the sets of the people earlier broadcasts reached; else the
+	// subscribers of sites.
+	told bool
+	// names are those broadcasts' ids, or the sites.
+	names []string
+}
+
+// shard returns the shares of shard i of the sets, one a name.
+func (a sets) shard(space keys.Space, i int) []string {
+	out := make([]string, len(a.names))
+	for j, name := range a.names {
+		if a.told {
+			out[j] = space.BroadcastTold(name, i)
+		} else {
+			out[j] = space.Subscribers(name, i)
+		}
+	}
+	return out
+}
+
+// sources returns the sets of contact keys a broadcast reaches.
+func (s *Service) sources(ctx context.Context, b Broadcast) (sets, error) {
+	if len(b.Audience.RecipientsOf) > 0 {
+		return sets{told: true, names: b.Audience.RecipientsOf}, nil
 	}
 	sites := b.Audience.Sites
 	if len(sites) == 0 {
 		all, err := s.Sites(ctx)
 		if err != nil {
-			return nil, err
+			return sets{}, err
 		}
 		for _, site := range all {
 			sites = append(sites, site.ID)
 		}
 	}
-	out := make([]string, len(sites))
-	for i, site := range sites {
-		out[i] = s.store.SubscribersKey(site)
-	}
-	return out, nil
+	return sets{names: sites}, nil
 }
 
 // Sites returns the sites: those staff stored, else the content's defaults.
@@ -950,8 +1105,9 @@ func (s *Service) decide(b Broadcast, r store.Reach, now time.Time) decision {
 	return d
 }
 
-// enqueue decides, for one batch of contacts, who gets what, and enqueues it.
-func (s *Service) enqueue(ctx context.Context, b Broadcast, source string, contacts []string, render render, expires int64) error {
+// enqueue decides, for one batch of contacts of a shard read from one of
+// its sets (source), who gets what, and enqueues it in that shard.
+func (s *Service) enqueue(ctx context.Context, b Broadcast, shard int, source string, contacts []string, render render, expires int64) error {
 	if len(contacts) == 0 {
 		return nil
 	}
@@ -985,7 +1141,14 @@ func (s *Service) enqueue(ctx context.Context, b Broadcast, source string, conta
 	if len(args) == 0 {
 		return nil
 	}
-	return enqueueScript.Run(ctx, s.rdb, []string{s.rcpt(b.ID), s.counts.Key(b.ID), s.keys.Stream(outbox.Bulk), source}, args...).Err()
+	return enqueueScript.Run(ctx, s.rdb, s.enqueueKeys(b.ID, shard, source), args...).Err()
+}
+
+// enqueueKeys are the keys of enqueue.lua for shard i of broadcast id, all
+// in the shard's slot: its recipients, its share of the counts, its bulk
+// stream, and the share of a set its contacts were read from.
+func (s *Service) enqueueKeys(id string, i int, source string) []string {
+	return []string{s.space.BroadcastRecipients(id, i), s.counts.Key(id, i), s.space.BulkStream(i), source}
 }
 
 // Estimate is who a broadcast would reach if it left now.
@@ -1022,12 +1185,54 @@ func (e Estimate) People() int64 {
 // reads every contact of the audience: a few hundred milliseconds for
 // 100,000.
 func (s *Service) Estimate(ctx context.Context, b Broadcast) (Estimate, error) {
-	est := Estimate{Send: map[string]map[string]int64{}, Templates: map[string]int64{}, Skipped: map[string]int64{}}
-	sources, err := s.sources(ctx, b)
+	est := newEstimate()
+	aud, err := s.sources(ctx, b)
 	if err != nil {
 		return est, err
 	}
 	now := s.opts.Now()
+	var mu sync.Mutex
+	err = s.eachShard(ctx, func(ctx context.Context, i int) error {
+		part, err := s.estimateShard(ctx, b, aud.shard(s.space, i), now)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		est.add(part)
+		mu.Unlock()
+		return nil
+	})
+	return est, err
+}
+
+func newEstimate() Estimate {
+	return Estimate{Send: map[string]map[string]int64{}, Templates: map[string]int64{}, Skipped: map[string]int64{}}
+}
+
+// add adds the counts of o to e.
+func (e *Estimate) add(o Estimate) {
+	e.Total += o.Total
+	for ch, byLang := range o.Send {
+		if e.Send[ch] == nil {
+			e.Send[ch] = map[string]int64{}
+		}
+		for lang, n := range byLang {
+			e.Send[ch][lang] += n
+		}
+	}
+	for lang, n := range o.Templates {
+		e.Templates[lang] += n
+	}
+	for reason, n := range o.Skipped {
+		e.Skipped[reason] += n
+	}
+}
+
+// estimateShard is Estimate within one shard, whose shares of the sets
+// are given: a person is in one shard, so counting each once needs only
+// the shard's.
+func (s *Service) estimateShard(ctx context.Context, b Broadcast, sources []string, now time.Time) (Estimate, error) {
+	est := newEstimate()
 	seen := map[string]bool{}
 	for _, src := range sources {
 		var cur uint64
@@ -1078,10 +1283,15 @@ func (s *Service) Estimate(ctx context.Context, b Broadcast) (Estimate, error) {
 	return est, nil
 }
 
-// Forget removes who a broadcast reached (its recipients and who was told)
-// once it is over and was created before a time: those sets name contacts.
-// Its text, status and counts stay, for the record. It returns how many
-// broadcasts it forgot.
+// foldedCounts is the field of a forgotten broadcast's hash that holds its
+// counts (JSON), summed from its shards' shares when they were deleted.
+const foldedCounts = "counts"
+
+// Forget removes who a broadcast reached (each shard's recipients and who
+// was told) once it is over and was created before a time: those sets
+// name contacts. Its text, status and counts stay, for the record: the
+// counts, summed from the shards, move into its hash, and the shards'
+// shares go. It returns how many broadcasts it forgot.
 func (s *Service) Forget(ctx context.Context, before time.Time) (int, error) {
 	ids, err := s.rdb.ZRangeByScore(ctx, s.all(), &redis.ZRangeBy{Min: "-inf", Max: "(" + strconv.FormatInt(before.UnixMilli(), 10)}).Result()
 	if err != nil {
@@ -1099,26 +1309,49 @@ func (s *Service) Forget(ctx context.Context, before time.Time) (int, error) {
 		if done[i] != 0 {
 			continue // forgotten before
 		}
-		r, err := s.Get(ctx, id)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
+		got, err := s.load(ctx, id)
 		if err != nil {
 			return n, err
+		}
+		r := got[0].report
+		if errors.Is(got[0].err, ErrNotFound) {
+			continue
+		}
+		if got[0].err != nil {
+			return n, got[0].err
 		}
 		if r.Status != Done && r.Status != Cancelled {
 			continue
 		}
-		if _, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.Del(ctx, s.rcpt(id), s.keys.BroadcastTold(id))
-			p.ZAdd(ctx, s.forgotten(), redis.Z{Score: float64(r.CreatedAt.UnixMilli()), Member: id})
-			return nil
-		}); err != nil {
+		if err := s.forget(ctx, id, r, got[0].fields[foldedCounts] != ""); err != nil {
 			return n, err
 		}
 		n++
 	}
 	return n, nil
+}
+
+// forget forgets one broadcast, in steps that a crash between them leaves
+// to be finished by the next Forget: the counts folded into the hash
+// first (unless folded already: the shares may be partly gone), then
+// every shard's keys deleted (one DEL a shard, its three keys on its
+// slot), then the broadcast listed as forgotten.
+func (s *Service) forget(ctx context.Context, id string, r Report, folded bool) error {
+	if !folded {
+		c, _ := json.Marshal(r.Counts)
+		if err := s.rdb.HSetNX(ctx, s.hash(id), foldedCounts, c).Err(); err != nil {
+			return err
+		}
+	}
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i := range s.space.Shards() {
+			p.Del(ctx, s.space.BroadcastRecipients(id, i), s.space.BroadcastTold(id, i), s.counts.Key(id, i))
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return s.rdb.ZAdd(ctx, s.forgotten(), redis.Z{Score: float64(r.CreatedAt.UnixMilli()), Member: id}).Err()
 }
 
 // Fields returns the fields an error of Validate or CheckSite names, in

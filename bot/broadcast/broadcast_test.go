@@ -55,11 +55,19 @@ func TestWorkerKilledMidBroadcast(t *testing.T) {
 	}
 	waitCounts(t, svc, id, func(c broadcast.Counts) bool { return c.Total == n })
 
-	// A worker that dies with 20 entries in hand.
-	bulk := env.Outbox.Keys().Stream(outbox.Bulk)
-	taken, err := env.Redis.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "senders", Consumer: "killed", Streams: []string{bulk, ">"}, Count: 20}).Result()
-	if err != nil || len(taken[0].Messages) != 20 {
-		t.Fatalf("taking entries: %v", err)
+	// A worker that dies with 20 entries in hand, from the shards' streams.
+	taken := 0
+	for _, bulk := range env.Outbox.Keys().Streams(outbox.Bulk) {
+		got, err := env.Redis.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "senders", Consumer: "killed", Streams: []string{bulk, ">"}, Count: int64(20 - taken)}).Result()
+		if err != nil {
+			t.Fatalf("taking entries: %v", err)
+		}
+		if taken += len(got[0].Messages); taken == 20 {
+			break
+		}
+	}
+	if taken != 20 {
+		t.Fatalf("took %d entries, want 20", taken)
 	}
 	bot := telegram.NewBot(token, fake.URL, 5*time.Second)
 	chans := func() map[string]*outbox.Channel {
@@ -201,32 +209,36 @@ func TestWhatsAppOutsideTheWindow(t *testing.T) {
 		phone := "+21261200000" + string(rune('1'+i))
 		ck := env.Store.ContactKey("whatsapp", phone)
 		st, _ := json.Marshal(engine.State{Lang: "fr", Node: "main", Sites: []string{"nador"}, LastSeen: time.Now().Add(-seen)})
-		env.Redis.HSet(ctx, env.Prefix+"{c:"+ck+"}:state", "v", 1, "s", st, "a", env.Store.Seal(phone), "ch", "whatsapp")
-		env.Redis.SAdd(ctx, env.Store.SubscribersKey("nador"), ck)
+		env.Redis.HSet(ctx, env.Store.Keys().ContactState(ck), "v", 1, "s", st, "a", env.Store.Seal(phone), "ch", "whatsapp")
+		env.Redis.SAdd(ctx, env.Store.Keys().SubscribersOf("nador", ck), ck)
 	}
 	for _, tt := range []struct {
 		templates map[string]string
 		entries   int
 		skipped   int64
 	}{{nil, 1, 1}, {map[string]string{"message": "HX0123"}, 2, 0}} {
-		svc := broadcast.New(env.Redis, env.Prefix, env.Store, env.Dialog.Content, slog.New(slog.NewTextHandler(io.Discard, nil)), broadcast.Options{Templates: tt.templates})
+		svc := broadcast.New(env.Redis, env.Store, env.Dialog.Content, slog.New(slog.NewTextHandler(io.Discard, nil)), broadcast.Options{Templates: tt.templates})
 		cctx, cancel := context.WithCancel(ctx)
 		go svc.Run(cctx)
-		before := len(env.Entries(outbox.Bulk))
 		id, _, err := svc.Create(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"fr": "Avis"}, Fallback: "fr"}, "")
 		if err != nil {
 			t.Fatal(err)
 		}
 		r := waitCounts(t, svc, id, func(c broadcast.Counts) bool { return c.Total == 2 })
 		cancel()
-		entries := env.Entries(outbox.Bulk)[before:]
+		var entries []outbox.Entry // this broadcast's (the shards' streams hold the earlier one's too)
+		for _, e := range env.Entries(outbox.Bulk) {
+			if e.Broadcast == id {
+				entries = append(entries, e)
+			}
+		}
 		if len(entries) != tt.entries || r.Counts.Skipped != tt.skipped {
 			t.Errorf("templates %v: %d entries, %d skipped (%v); want %d, %d", tt.templates, len(entries), r.Counts.Skipped, r.Counts.SkippedBy, tt.entries, tt.skipped)
 		}
 		if tt.skipped == 1 && r.Counts.SkippedBy["needs_template"] != 1 {
 			t.Errorf("skipped by %v, want needs_template", r.Counts.SkippedBy)
 		}
-		if tt.templates != nil && entries[1].Template != "HX0123" && entries[0].Template != "HX0123" {
+		if tt.templates != nil && len(entries) == 2 && entries[1].Template != "HX0123" && entries[0].Template != "HX0123" {
 			t.Errorf("no entry uses the template: %+v", entries)
 		}
 	}
@@ -253,9 +265,8 @@ func TestForgetWhoWasReached(t *testing.T) {
 	}
 	env.StartWorker(map[string]*outbox.Channel{telegram.Channel: {Sender: telegram.NewSender(telegram.NewBot(token, fake.URL, 5*time.Second)), MaxLen: telegram.MaxText, Gate: outbox.NewGate(100, 10)}}, outbox.Options{})
 	waitCounts(t, svc, id, func(c broadcast.Counts) bool { return c.Sent == 5 })
-	told := env.Outbox.Keys().BroadcastTold(id)
-	if n := env.Redis.SCard(ctx, told).Val(); n != 5 {
-		t.Fatalf("told set holds %d, want 5", n)
+	if n := cardOfShares(t, env, func(i int) string { return env.Store.Keys().BroadcastTold(id, i) }); n != 5 {
+		t.Fatalf("told sets hold %d, want 5", n)
 	}
 
 	if n, err := svc.Forget(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
@@ -265,8 +276,8 @@ func TestForgetWhoWasReached(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("Forget: %d, %v; want the one broadcast that is over", n, err)
 	}
-	if env.Redis.Exists(ctx, told, env.Prefix+"{o}:bc:"+id+":rcpt").Val() != 0 {
-		t.Error("who the broadcast reached is still kept")
+	if left := shardKeys(t, env, id); len(left) > 0 {
+		t.Errorf("keys of the shards are still kept: %v", left)
 	}
 	if r, err := svc.Get(ctx, id); err != nil || r.Counts.Sent != 5 || r.Text["fr"] != "Avis" {
 		t.Errorf("the record went too: %+v, %v", r, err)
@@ -280,4 +291,38 @@ func TestForgetWhoWasReached(t *testing.T) {
 	if r, err := svc.Get(ctx, pending); err != nil || r.Status != broadcast.Scheduled {
 		t.Errorf("the scheduled broadcast: %+v, %v", r, err)
 	}
+}
+
+// cardOfShares sums the sizes of a set's shares, share(i) that of shard i.
+func cardOfShares(t testing.TB, env *channeltest.Env, share func(i int) string) int64 {
+	t.Helper()
+	var n int64
+	for i := range env.Store.Keys().Shards() {
+		c, err := env.Redis.SCard(context.Background(), share(i)).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += c
+	}
+	return n
+}
+
+// shardKeys returns the keys of the shards that broadcast id keeps: who
+// it was queued for and reached, and its shares of the counts.
+func shardKeys(t testing.TB, env *channeltest.Env, id string) []string {
+	t.Helper()
+	ks := env.Store.Keys()
+	var out []string
+	for i := range ks.Shards() {
+		for _, k := range []string{ks.BroadcastRecipients(id, i), ks.BroadcastTold(id, i), ks.BroadcastCounts(id, i)} {
+			n, err := env.Redis.Exists(context.Background(), k).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n > 0 {
+				out = append(out, k)
+			}
+		}
+	}
+	return out
 }

@@ -1,7 +1,9 @@
 -- Enqueues one batch of a broadcast: each person at most once, whatever
 -- crashes or retries happen, and counts them.
--- KEYS[1] recipients set, KEYS[2] counts hash, KEYS[3] bulk stream (all share {o}),
--- KEYS[4] the set the contacts were read from
+-- The batch is of one shard's people, and every key is that shard's (one
+-- slot): KEYS[1] its recipients set, KEYS[2] its share of the counts,
+-- KEYS[3] its bulk stream, KEYS[4] its share of the set the contacts were
+-- read from.
 -- ARGV: for each contact, its key; 'e' (entry), 's' (skipped) or 'n' (skipped,
 -- and gone: removed from KEYS[4]); the entry ('' when skipped); then what a
 -- contact new to the broadcast adds to the counts: how many fields, then the

@@ -33,7 +33,7 @@ func storePeople(t *testing.T, env *channeltest.Env, people []person) {
 	for _, p := range people {
 		ck := env.Store.ContactKey(p.channel, p.address)
 		for _, site := range p.sites {
-			env.Redis.SAdd(ctx, env.Store.SubscribersKey(site), ck)
+			env.Redis.SAdd(ctx, env.Store.Keys().SubscribersOf(site, ck), ck)
 		}
 		if p.purged {
 			continue
@@ -46,7 +46,7 @@ func storePeople(t *testing.T, env *channeltest.Env, people []person) {
 		if p.undeliverable {
 			fields = append(fields, "x", "undeliverable")
 		}
-		if err := env.Redis.HSet(ctx, env.Prefix+"{c:"+ck+"}:state", fields...).Err(); err != nil {
+		if err := env.Redis.HSet(ctx, env.Store.Keys().ContactState(ck), fields...).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -89,8 +89,8 @@ func TestEstimateIsWhatTheFanOutDoes(t *testing.T) {
 	if n := len(env.Entries(outbox.Bulk)); n != 0 {
 		t.Fatalf("estimating enqueued %d entries", n)
 	}
-	if n := env.Redis.SCard(ctx, env.Store.SubscribersKey("nador")).Val(); n != 10 {
-		t.Errorf("estimating changed the subscribers of nador: %d, want 10", n)
+	if n, err := env.Store.Contacts().SubscriberCounts(ctx, []string{"nador"}); err != nil || n["nador"] != 10 {
+		t.Errorf("estimating changed the subscribers of nador: %v, %v; want 10", n, err)
 	}
 
 	// Narrowed to Arabic readers on SMS: whose state is gone cannot be

@@ -1,7 +1,9 @@
 package broadcast
 
 import (
+	"cmp"
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"slices"
@@ -43,9 +45,8 @@ func (s *Service) NoticeTexts(ctx context.Context, kind string, d engine.Distrib
 // Reach is how many people a broadcast would reach, and how they split.
 type Reach struct {
 	// People is how many the audience names: the subscribers of its sites,
-	// or the people its earlier broadcasts reached. It is the broadcast's
-	// Total once fanned out; with several sites, someone subscribed to two
-	// counts twice here, once there.
+	// or the people its earlier broadcasts reached, each once. It is the
+	// broadcast's Total once fanned out.
 	People int64 `json:"people"`
 	// Read is how many of them were read to split them: all when they are
 	// at most the sample asked for, else a random sample of that size, and
@@ -69,57 +70,47 @@ type Reach struct {
 // everyone, so that it stays cheap with 100,000 subscribers.
 func (s *Service) Reach(ctx context.Context, b Broadcast, sample int) (Reach, error) {
 	out := Reach{Sent: map[string]map[string]int64{}}
-	sources, err := s.sources(ctx, b)
+	aud, err := s.sources(ctx, b)
 	if err != nil {
 		return out, err
 	}
-	if len(sources) > 1 && len(b.Audience.RecipientsOf) > 0 {
-		// Those told by several broadcasts are mostly the same people:
-		// count them once, in a union kept for a moment (the sets share
-		// the {o} slot).
-		union := s.space.BroadcastReach(outbox.NewID())
-		_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.SUnionStore(ctx, union, sources...)
-			p.PExpire(ctx, union, 30*time.Second)
-			return nil
-		})
-		if err != nil {
-			return out, err
-		}
-		defer s.rdb.Del(context.WithoutCancel(ctx), union)
-		sources = []string{union}
-	}
-	cards := make([]*redis.IntCmd, len(sources))
-	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, src := range sources {
-			cards[i] = p.SCard(ctx, src)
-		}
-		return nil
-	}); err != nil {
+	sets, cards, err := s.shares(ctx, aud)
+	if err != nil {
 		return out, err
 	}
-	for _, c := range cards {
-		out.People += c.Val()
+	for _, n := range cards {
+		out.People += n
+	}
+	if len(sets) > 0 && len(aud.names) > 1 {
+		defer s.rdb.Pipelined(context.WithoutCancel(ctx), func(p redis.Pipeliner) error {
+			for _, k := range sets {
+				p.Del(ctx, k)
+			}
+			return nil
+		})
 	}
 	if out.People == 0 || sample <= 0 {
 		return out, nil
 	}
-	// Each source gives its share of the sample.
+	// Each shard gives its share of the sample, in proportion to its
+	// people.
+	takes := apportion(cards, int64(sample), out.People)
+	rands := make([]*redis.StringSliceCmd, len(sets))
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, set := range sets {
+			if takes[i] > 0 {
+				rands[i] = p.SRandMemberN(ctx, set, takes[i])
+			}
+		}
+		return nil
+	}); err != nil && !errors.Is(err, redis.Nil) {
+		return out, err
+	}
 	var contacts []string
-	for i, src := range sources {
-		n := cards[i].Val()
-		if n == 0 {
-			continue
+	for _, r := range rands {
+		if r != nil {
+			contacts = append(contacts, r.Val()...)
 		}
-		take := n
-		if out.People > int64(sample) {
-			take = max(1, n*int64(sample)/out.People)
-		}
-		members, err := s.rdb.SRandMemberN(ctx, src, take).Result()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return out, err
-		}
-		contacts = append(contacts, members...)
 	}
 	now := s.opts.Now()
 	c := s.content()
@@ -162,4 +153,79 @@ func (r Reach) Estimate(n int64) int64 {
 		return n
 	}
 	return (n*r.People + int64(r.Read)/2) / int64(r.Read)
+}
+
+// unionTTL is how long the union of an audience's sets is kept while
+// Reach reads it.
+const unionTTL = 30 * time.Second
+
+//go:embed union.lua
+var unionSrc string
+
+var unionScript = redis.NewScript(unionSrc)
+
+// shares returns, for each shard, the set that holds its share of the
+// audience, and how many it holds: the one share of the audience's one
+// set, or the union of the shard's shares of its sets (each person once),
+// kept for unionTTL — the caller deletes them. All in one pipeline.
+func (s *Service) shares(ctx context.Context, aud sets) ([]string, []int64, error) {
+	if len(aud.names) == 0 {
+		return nil, nil, nil
+	}
+	n := s.space.Shards()
+	out := make([]string, n)
+	cmds := make([]redis.Cmder, n)
+	union := outbox.NewID()
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i := range n {
+			shares := aud.shard(s.space, i)
+			if len(shares) == 1 {
+				out[i] = shares[0]
+				cmds[i] = p.SCard(ctx, out[i])
+				continue
+			}
+			// EVAL, not EVALSHA: a pipeline does not load a script missing
+			// on a master, and this one is short.
+			out[i] = s.space.BroadcastReach(union, i)
+			cmds[i] = unionScript.Eval(ctx, p, append([]string{out[i]}, shares...), unionTTL.Milliseconds())
+		}
+		return nil
+	}); err != nil {
+		return nil, nil, err
+	}
+	cards := make([]int64, n)
+	for i, c := range cmds {
+		switch c := c.(type) {
+		case *redis.IntCmd:
+			cards[i] = c.Val()
+		case *redis.Cmd:
+			cards[i], _ = c.Int64()
+		}
+	}
+	return out, cards, nil
+}
+
+// apportion splits take among parts in proportion to their sizes (of
+// total), each at most its size, the parts adding up to take when it is
+// less than total (largest remainders get the rest); all of each when not.
+func apportion(sizes []int64, take, total int64) []int64 {
+	out := slices.Clone(sizes)
+	if take >= total {
+		return out
+	}
+	rest := make([]int, 0, len(sizes))
+	given := int64(0)
+	for i, n := range sizes {
+		out[i] = n * take / total
+		given += out[i]
+		rest = append(rest, i)
+	}
+	// The remainders, largest first (ties by shard, for a stable split).
+	slices.SortStableFunc(rest, func(a, b int) int {
+		return cmp.Compare(sizes[b]*take%total, sizes[a]*take%total)
+	})
+	for _, i := range rest[:take-given] {
+		out[i]++
+	}
+	return out
 }

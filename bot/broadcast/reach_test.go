@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/outreach-org/outreach/bot/broadcast"
 	"github.com/outreach-org/outreach/bot/channeltest"
 	"github.com/outreach-org/outreach/bot/engine"
+	"github.com/outreach-org/outreach/bot/redistest"
 	"github.com/outreach-org/outreach/bot/telegram"
 )
 
@@ -27,7 +29,7 @@ func TestReachSaysWhatTheFanOutDoes(t *testing.T) {
 		st := engine.State{Lang: []string{"fr", "en", "ar"}[i%3], Node: "main", Sites: []string{"nador"}, LastSeen: time.Now()}
 		change(&st)
 		b, _ := json.Marshal(st)
-		env.Redis.HSet(ctx, env.Prefix+"{c:"+keys[i]+"}:state", "s", b)
+		env.Redis.HSet(ctx, env.Store.Keys().ContactState(keys[i]), "s", b)
 	}
 	svc := running(t, env)
 	b := broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"fr": "Avis"}, Fallback: "fr", Audience: broadcast.Audience{Sites: []string{"nador"}}}
@@ -77,11 +79,10 @@ func TestReachCountsThoseToldOnce(t *testing.T) {
 	env := channeltest.New(t, telegram.Channel)
 	keys := subscribe(t, env, 5, func(int) string { return "fr" })
 	ctx := context.Background()
-	told := env.Outbox.Keys()
-	env.Redis.SAdd(ctx, told.BroadcastTold("a"), keys[0], keys[1], keys[2])
-	env.Redis.SAdd(ctx, told.BroadcastTold("b"), keys[1], keys[2], keys[3])
+	tell(t, env, "a", keys[0], keys[1], keys[2])
+	tell(t, env, "b", keys[1], keys[2], keys[3])
 	svc := newService(env)
-	before := env.Redis.Keys(ctx, env.Prefix+"*").Val()
+	before := redistest.KeysUnder(t, env.Redis, env.Prefix)
 	r, err := svc.Reach(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Audience: broadcast.Audience{RecipientsOf: []string{"a", "b", "c"}}}, 100)
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +90,20 @@ func TestReachCountsThoseToldOnce(t *testing.T) {
 	if r.People != 4 || r.Read != 4 || r.Sent["fr"][telegram.Channel] != 4 {
 		t.Errorf("reach %+v; want the 4 people told", r)
 	}
-	if after := env.Redis.Keys(ctx, env.Prefix+"*").Val(); len(after) != len(before) {
-		t.Errorf("Reach left keys behind: %d before, %d after", len(before), len(after))
+	if after := redistest.KeysUnder(t, env.Redis, env.Prefix); !slices.Equal(after, before) {
+		t.Errorf("Reach left keys behind: %v before, %v after", before, after)
+	}
+}
+
+// tell records, as the outbox does when a provider takes a broadcast's
+// message, that broadcast id reached contacts: each in their shard's share
+// of its told set.
+func tell(t testing.TB, env *channeltest.Env, id string, contacts ...string) {
+	t.Helper()
+	ks := env.Store.Keys()
+	for _, ck := range contacts {
+		if err := env.Redis.SAdd(context.Background(), ks.BroadcastTold(id, ks.ShardOf(ck)), ck).Err(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -28,7 +28,7 @@ func (c *clock) Now() time.Time { return c.now }
 // atTime returns a broadcast service on env whose clock is c (not run:
 // these tests look at what Create accepts and stores).
 func atTime(env *channeltest.Env, c *clock) *broadcast.Service {
-	return broadcast.New(env.Redis, env.Prefix, env.Store, env.Dialog.Content, slog.New(slog.NewTextHandler(io.Discard, nil)), broadcast.Options{Now: c.Now})
+	return broadcast.New(env.Redis, env.Store, env.Dialog.Content, slog.New(slog.NewTextHandler(io.Discard, nil)), broadcast.Options{Now: c.Now})
 }
 
 // refused checks that err is ErrInvalid naming each of fields.
@@ -242,14 +242,14 @@ func TestNoticeTemplatePlace(t *testing.T) {
 	phone := "+212612000009"
 	ck := env.Store.ContactKey("whatsapp", phone)
 	st, _ := json.Marshal(engine.State{Lang: "fr", Node: "main", Sites: []string{"nador"}, LastSeen: time.Now().Add(-72 * time.Hour)})
-	env.Redis.HSet(ctx, env.Prefix+"{c:"+ck+"}:state", "v", 1, "s", st, "a", env.Store.Seal(phone), "ch", "whatsapp")
-	env.Redis.SAdd(ctx, env.Store.SubscribersKey("nador"), ck)
+	env.Redis.HSet(ctx, env.Store.Keys().ContactState(ck), "v", 1, "s", st, "a", env.Store.Seal(phone), "ch", "whatsapp")
+	env.Redis.SAdd(ctx, env.Store.Keys().SubscribersOf("nador", ck), ck)
 	start := time.Now().Add(72 * time.Hour).Truncate(time.Hour)
 	d := engine.Distribution{ID: "d1", Site: "nador", StartsAt: start, EndsAt: start.Add(2 * time.Hour), Place: engine.Localized{"en": "Sports ground"}, Items: []string{"rice"}}
 	if err := env.Store.PutDistribution(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	svc := broadcast.New(env.Redis, env.Prefix, env.Store, env.Dialog.Content, slog.New(slog.NewTextHandler(io.Discard, nil)),
+	svc := broadcast.New(env.Redis, env.Store, env.Dialog.Content, slog.New(slog.NewTextHandler(io.Discard, nil)),
 		broadcast.Options{Templates: map[string]string{content.NoticeNew: "HX0123"}})
 	cctx, cancel := context.WithCancel(ctx)
 	t.Cleanup(cancel)

@@ -64,7 +64,7 @@ func newFixture(t testing.TB) *fixture {
 	}
 	con, err := New(Options{
 		People: f.people, Sessions: access.NewSessions(rdb, prefix), Audit: f.audit, Tokens: f.tokens,
-		Dialog: d, Broadcasts: broadcast.New(rdb, prefix, st, d.Content, log, broadcast.Options{}),
+		Dialog: d, Broadcasts: broadcast.New(rdb, st, d.Content, log, broadcast.Options{}),
 		Requests: st.Requests(), Sites: st, Outbox: outbox.New(rdb, st.Keys()), Stats: f.stats, Subscribers: st.Contacts(), Census: st.Contacts(),
 		PublicURL: "https://console.example.org/",
 	})

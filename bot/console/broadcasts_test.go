@@ -74,7 +74,7 @@ func newBcastEnv(t *testing.T, prices map[string]float64) *bcastEnv {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := broadcast.New(env.Redis, env.Prefix, env.Store, env.Dialog.Content, log, broadcast.Options{Location: loc})
+	svc := broadcast.New(env.Redis, env.Store, env.Dialog.Content, log, broadcast.Options{Location: loc})
 	e := &bcastEnv{env: env, svc: svc, audit: access.NewAudit(env.Redis, env.Prefix, access.AuditOptions{}),
 		people: access.NewPeople(env.Redis, env.Prefix, "", nil)}
 	c, err := New(Options{

@@ -50,7 +50,7 @@ func newDistEnv(t *testing.T, role access.Role) *distEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bc := broadcast.New(env.Redis, env.Prefix, env.Store, env.Dialog.Content, log, broadcast.Options{Location: loc})
+	bc := broadcast.New(env.Redis, env.Store, env.Dialog.Content, log, broadcast.Options{Location: loc})
 	dists := distribution.New(env.Store, bc, env.Dialog.Content, 24*time.Hour, nil, nil, log)
 	people := access.NewPeople(env.Redis, env.Prefix, "bootstrap-admin-token-0123456789", nil)
 	audit := access.NewAudit(env.Redis, env.Prefix, access.AuditOptions{})

@@ -47,7 +47,7 @@ func setup(t *testing.T) (*channeltest.Env, *broadcast.Service, *distribution.Se
 	}
 	clock := func() time.Time { return now }
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	bc := broadcast.New(env.Redis, env.Prefix, env.Store, env.Dialog.Content, log, broadcast.Options{Now: clock})
+	bc := broadcast.New(env.Redis, env.Store, env.Dialog.Content, log, broadcast.Options{Now: clock})
 	runCtx, cancel := context.WithCancel(ctx)
 	t.Cleanup(cancel)
 	go bc.Run(runCtx)

@@ -167,14 +167,10 @@ func TestPreviewChangeAndCancel(t *testing.T) {
 	// got an earlier broadcast about it (as a reminder would be).
 	subs, _ := env.Store.Contacts().Subscribers(ctx, "nador")
 	slices.Sort(subs)
-	k := env.Store.Keys()
-	told := func(bc string, cks ...string) {
-		for _, ck := range cks {
-			env.Redis.SAdd(ctx, k.BroadcastTold(bc, k.ShardOf(ck)), ck)
-		}
+	ks := env.Store.Keys()
+	for _, told := range []struct{ bc, ck string }{{d.Told[0], subs[0]}, {d.Told[0], subs[1]}, {d.Told[1], subs[1]}} {
+		env.Redis.SAdd(ctx, ks.BroadcastTold(told.bc, ks.ShardOf(told.ck)), told.ck)
 	}
-	told(d.Told[0], subs[0], subs[1])
-	told(d.Told[1], subs[1])
 
 	kit, err := svc.PreviewUpdate(ctx, d.ID, distribution.Patch{Items: []string{"rice"}}, 100)
 	if err != nil || kit.Kind != "" || kit.Distribution.Items[0] != "rice" || kit.Base != distribution.Fingerprint(d) {

@@ -53,8 +53,7 @@ func TestEveryKeyHasAFamily(t *testing.T) {
 		ppl.telegram(tgChat, "en", text)
 	}
 	drained := func() bool {
-		return rdb.XLen(ctx, space.ReplyStream()).Val() == 0 && rdb.XLen(ctx, space.BulkStream()).Val() == 0 &&
-			rdb.ZCard(ctx, space.Delayed()).Val() == 0
+		return replyLen(rdb, prefix) == 0 && bulkLen(rdb, prefix) == 0 && len(delayed(rdb, prefix)) == 0
 	}
 	p.twilio.WaitAccepted(t, 15, 15*time.Second)
 	p.telegram.WaitSent(t, 4, 15*time.Second)
@@ -122,7 +121,11 @@ func TestEveryKeyHasAFamily(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The daily counts are written every few seconds.
-	waitFor(t, func() bool { return len(rdb.Keys(ctx, space.Glob(keyspace.StatsDayF)).Val()) > 0 })
+	waitFor(t, func() bool {
+		found := false
+		err := keyspace.Scan(ctx, rdb, space.Glob(keyspace.StatsDayF), func(string) error { found = true; return keyspace.ErrStop })
+		return err == nil && found
+	})
 
 	seen := map[*keyspace.Family]bool{}
 	for k := range contents(t, rdb, prefix) {

@@ -22,6 +22,16 @@ func replyLen(rdb redis.UniversalClient, prefix string) int64 {
 	return n
 }
 
+// bulkLen is how many notices and broadcast messages wait in the outbox.
+func bulkLen(rdb redis.UniversalClient, prefix string) int64 {
+	k := keys.New(prefix)
+	var n int64
+	for i := range k.Shards() {
+		n += rdb.XLen(context.Background(), k.BulkStream(i)).Val()
+	}
+	return n
+}
+
 // replyPending is how many replies workers hold (read, not acknowledged).
 func replyPending(rdb redis.UniversalClient, prefix string) (int64, error) {
 	k := keys.New(prefix)

@@ -46,7 +46,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	defer a.close()
 	cfg := a.cfg
 
-	broadcasts := broadcast.New(a.store.Client(), cfg.KeyPrefix, a.store, a.dialog.Content, log, broadcast.Options{
+	broadcasts := broadcast.New(a.store.Client(), a.store, a.dialog.Content, log, broadcast.Options{
 		Location: cfg.Timezone, Templates: cfg.Templates,
 	})
 	distributions := distribution.New(a.store, broadcasts, a.dialog.Content, cfg.RemindBefore, nil, a.dialog.Refresh, log.With("component", "distribution"))
