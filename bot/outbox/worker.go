@@ -228,7 +228,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			goFn(func() { w.read(ctx, reads, r.p, streams, work[r.p]) })
 		}
 	}
-	goFn(func() { w.every(ctx, 250*time.Millisecond, w.moveDue) })
+	goFn(func() { w.every(ctx, moveEvery, w.moveDue) })
 	for _, p := range priorities {
 		goFn(func() { w.every(ctx, w.opts.ClaimIdle/2, func(ctx context.Context) { w.claim(ctx, p, work[p]) }) })
 	}
@@ -859,6 +859,11 @@ func reasonLabel(reason string) string {
 var moveSrc string
 
 var moveScript = redis.NewScript(moveSrc)
+
+// moveEvery is how often due retries are moved back: a script a shard
+// each time, so not more often than a retry's least backoff (Backoff's
+// first is 1 to 2 seconds) needs.
+const moveEvery = time.Second
 
 // moveDue puts entries whose retry time has come back in their stream:
 // each shard's delayed set into that shard's streams (one script a slot,
