@@ -147,8 +147,8 @@ func (p *people) mark(what, contact string) error {
 	return nil
 }
 
-func (p *people) MarkOptedOut(ctx context.Context, c string) error  { return p.mark("opted_out", c) }
-func (p *people) MarkBlocked(ctx context.Context, c string) error   { return p.mark("blocked", c) }
+func (p *people) MarkOptedOut(ctx context.Context, c string) error { return p.mark("opted_out", c) }
+func (p *people) MarkBlocked(ctx context.Context, c string) error  { return p.mark("blocked", c) }
 func (p *people) MarkUndeliverable(ctx context.Context, c string) error {
 	return p.mark("undeliverable", c)
 }
@@ -172,7 +172,9 @@ type chat struct {
 	delay     time.Duration
 	fail      map[string]*outbox.SendError
 	failCalls int // callback answers refused
-	ids       bool
+	// failOnce fails the first send to an address as it says.
+	failOnce map[string]*outbox.SendError
+	ids      bool
 }
 
 func (c *chat) Send(ctx context.Context, m outbox.Message) (string, error) {
@@ -190,6 +192,10 @@ func (c *chat) Send(ctx context.Context, m outbox.Message) (string, error) {
 		return "", nil
 	}
 	if se := c.fail[m.To]; se != nil {
+		return "", se
+	}
+	if se := c.failOnce[m.To]; se != nil {
+		delete(c.failOnce, m.To)
 		return "", se
 	}
 	if m.Text == "" && m.Template == "" {

@@ -196,12 +196,16 @@ func (o *Outbox) NewWorker(channels map[string]*Channel, contacts Contacts, open
 // behind bulk traffic, and every shard is read. On one node a single
 // reader names all the shards' streams in one blocking XREADGROUP; on a
 // Cluster, where a command names keys of one slot, each shard's stream
-// has a blocking reader of its own (2×Shards connections held by reads).
+// has a blocking reader of its own: 2×Shards connections held by reads,
+// from a client of their own so that they never keep a connection from
+// the rest of the service (readClient).
 func (w *Worker) Run(ctx context.Context) error {
 	ctx = metrics.WithPath(ctx, "outbox")
 	if err := w.o.Setup(ctx); err != nil {
 		return err
 	}
+	reads, closeReads := w.readClient()
+	defer closeReads()
 	work := map[Priority]chan item{Reply: make(chan item), Bulk: make(chan item)}
 	var wg sync.WaitGroup
 	goFn := func(f func()) {
@@ -218,13 +222,13 @@ func (w *Worker) Run(ctx context.Context) error {
 		streams := w.o.keys.Streams(r.p)
 		if w.o.cluster {
 			for _, stream := range streams {
-				goFn(func() { w.read(ctx, r.p, []string{stream}, work[r.p]) })
+				goFn(func() { w.read(ctx, reads, r.p, []string{stream}, work[r.p]) })
 			}
 		} else {
-			goFn(func() { w.read(ctx, r.p, streams, work[r.p]) })
+			goFn(func() { w.read(ctx, reads, r.p, streams, work[r.p]) })
 		}
 	}
-	goFn(func() { w.every(ctx, 250*time.Millisecond, w.moveDue) })
+	goFn(func() { w.every(ctx, moveEvery, w.moveDue) })
 	for _, p := range priorities {
 		goFn(func() { w.every(ctx, w.opts.ClaimIdle/2, func(ctx context.Context) { w.claim(ctx, p, work[p]) }) })
 	}
@@ -346,17 +350,35 @@ func (w *Worker) every(ctx context.Context, d time.Duration, f func(context.Cont
 	}
 }
 
+// readClient returns the client of the blocking reads, and what closes it.
+// On one node it is the outbox's: two reads block at a time. On a Cluster
+// it is a client of its own, like the outbox's, with room in each node's
+// pool for every shard's readers: held by blocked reads, the connections of
+// a pool sized for the service would leave its commands waiting for one.
+func (w *Worker) readClient() (redis.UniversalClient, func()) {
+	cc, ok := w.o.rdb.(*redis.ClusterClient)
+	if !ok {
+		return w.o.rdb, func() {}
+	}
+	opt := *cc.Options()
+	opt.PoolSize = len(priorities)*w.o.keys.Shards() + 1 // every reader on one node, at most
+	opt.MinIdleConns = 0
+	c := redis.NewClusterClient(&opt)
+	return c, func() { c.Close() }
+}
+
 // read takes new entries of one priority from streams (all in one slot on
-// a Cluster: one stream), at most one a stream at a time, and gives them
-// to the priority's senders: it reads again once a sender took them.
-func (w *Worker) read(ctx context.Context, p Priority, streams []string, out chan<- item) {
+// a Cluster: one stream), at most one a stream at a time, through rdb,
+// and gives them to the priority's senders: it reads again once a sender
+// took them.
+func (w *Worker) read(ctx context.Context, rdb redis.UniversalClient, p Priority, streams []string, out chan<- item) {
 	args := append(slices.Clone(streams), slices.Repeat([]string{">"}, len(streams))...)
 	for ctx.Err() == nil {
 		if p == Bulk && w.opts.Quiet != nil && w.opts.Quiet(time.Now()) {
 			sleep(ctx, min(w.opts.Block, time.Second))
 			continue
 		}
-		res, err := w.o.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+		res, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 			Group: group, Consumer: w.opts.Consumer, Streams: args, Count: 1, Block: w.opts.Block,
 		}).Result()
 		if errors.Is(err, redis.Nil) || ctx.Err() != nil {
@@ -837,6 +859,11 @@ func reasonLabel(reason string) string {
 var moveSrc string
 
 var moveScript = redis.NewScript(moveSrc)
+
+// moveEvery is how often due retries are moved back: a script a shard
+// each time, so not more often than a retry's least backoff (Backoff's
+// first is 1 to 2 seconds) needs.
+const moveEvery = time.Second
 
 // moveDue puts entries whose retry time has come back in their stream:
 // each shard's delayed set into that shard's streams (one script a slot,
