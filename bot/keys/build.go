@@ -52,6 +52,9 @@ func (s Space) SubscribersOf(site, contact string) string {
 // Sites is the list of sites staff stored.
 func (s Space) Sites() string { return s.Key(SitesF) }
 
+// Layout is the layout the keys were last migrated to (see Migrate).
+func (s Space) Layout() string { return s.Key(LayoutF) }
+
 // ShardCount is how many shards the data is spread over.
 func (s Space) ShardCount() string { return s.Key(ShardsF) }
 

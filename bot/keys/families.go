@@ -181,6 +181,7 @@ var (
 	SubscribersF = &Family{Name: "contacts subscribed to a site's notices (a shard's)", Pattern: "{#}:site:*:subscribers", Tag: shardTag, Sharding: Explicit, Type: Set,
 		TTL: TTL{Purged, "contacts whose state expired removed"}, Holds: Contact, Erase: RemoveMember, Purge: MembersOutlive, Of: ContactStateF}
 	SitesF            = shared("sites staff stored", "sites", "", String, TTL{Rule: None}, Nothing)
+	LayoutF           = shared("the layout the keys were migrated to", "layout", "", String, TTL{Rule: None}, Nothing)
 	ShardsF           = shared("how many shards the keys about people are spread over", "shards", "", String, TTL{Rule: None}, Nothing)
 	DistributionsF    = shared("distributions", "distributions", "", Hash, TTL{Rule: None}, Nothing)
 	DistributionLockF = shared("a distribution's change under way", "distribution:*:lock", "", String, TTL{Fixed, "30 seconds"}, Nothing)
@@ -254,7 +255,7 @@ var registry = []*Family{
 	ContactStateF, DialogF, SeenF, MinuteCountF, RequestsOfF,
 	SimStateF, SimDialogF, SimSeenF, SimCountF,
 	RequestF, RequestNotesF, RequestRepliesF, RequestAssigneeF, OpenRequestsF, ClosedRequestsF, UrgentRequestsF,
-	SubscribersF, SitesF, ShardsF, DistributionsF, DistributionLockF, DistributionOnceF, KeyringF, DataKeyF,
+	SubscribersF, SitesF, ShardsF, LayoutF, DistributionsF, DistributionLockF, DistributionOnceF, KeyringF, DataKeyF,
 	ContentDraftF, StatsDayF, CensusF,
 	ContentCurrentF, ContentSeqF, ContentVersionsF, ContentVersionF,
 	APITokenF, APITokenNamesF, SessionF, PersonF, PeopleNamesF, InviteF, SignInAccountF, SignInAddressF,

@@ -155,7 +155,15 @@ var formers = []former{
 // instances of the former version first, or what they write after is
 // lost. A key whose name fits a former family but whose type does not is
 // left alone, as are the keys of this layout and any other.
+//
+// A complete run records the layout (Layout): the next starts find it and
+// return at once, without scanning the keyspace again.
 func Migrate(ctx context.Context, rdb redis.UniversalClient, s Space) (int, error) {
+	if v, err := rdb.Get(ctx, s.Layout()).Result(); err == nil && v == CurrentLayout {
+		return 0, nil
+	} else if err != nil && !errors.Is(err, redis.Nil) {
+		return 0, fmt.Errorf("keys: migrate: %w", err)
+	}
 	m := &migration{rdb: rdb, s: s}
 	err := Scan(ctx, rdb, globEscape(s.prefix)+"*", func(key string) error {
 		rest := strings.TrimPrefix(key, s.prefix)
@@ -169,8 +177,15 @@ func Migrate(ctx context.Context, rdb redis.UniversalClient, s Space) (int, erro
 	if err != nil {
 		return m.moved, fmt.Errorf("keys: migrate: %w", err)
 	}
+	if err := rdb.Set(ctx, s.Layout(), CurrentLayout, 0).Err(); err != nil {
+		return m.moved, fmt.Errorf("keys: migrate: %w", err)
+	}
 	return m.moved, nil
 }
+
+// CurrentLayout names the layout of this version's keys, recorded under
+// Layout once Migrate has moved every key of a former one.
+const CurrentLayout = "sharded"
 
 type migration struct {
 	rdb      redis.UniversalClient

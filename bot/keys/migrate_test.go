@@ -40,7 +40,7 @@ func TestMigrateRenamesFormerKeys(t *testing.T) {
 		t.Fatalf("migrate = %d, %v; want 7", n, err)
 	}
 	want := []string{s.Request("r1"), s.RequestNotes("r1"), s.OpenRequests(s.ShardOf("r1")), s.APITokenNames(), s.APIToken("h1"),
-		s.ContentCurrent(), s.ContentVersion("3"), s.ContentSeq(), s.ContactState("c1"), s.ShardCount()}
+		s.ContentCurrent(), s.ContentVersion("3"), s.ContentSeq(), s.ContactState("c1"), s.ShardCount(), s.Layout()}
 	redistest.OnlyDeclared(t, rdb, prefix, want...)
 	if len(redistest.KeysUnder(t, rdb, prefix)) != len(want) {
 		t.Errorf("keys after the migration: %v, want %v", redistest.KeysUnder(t, rdb, prefix), want)
@@ -188,6 +188,7 @@ func TestMigrateSpreadsV2OverShards(t *testing.T) {
 	for _, ck := range d.bulk {
 		want[s.BulkStream(s.ShardOf(ck))] = true
 	}
+	want[s.Layout()] = true
 	var declared []string
 	for k := range want {
 		declared = append(declared, k)
@@ -389,8 +390,34 @@ func TestMigrateLeavesOtherKeysAlone(t *testing.T) {
 	if n, err := keys.Migrate(ctx, rdb, s); err != nil || n != 0 {
 		t.Fatalf("migrate = %d, %v; want 0", n, err)
 	}
-	if after := redistest.KeysUnder(t, rdb, prefix); !slices.Equal(before, after) {
+	// Only the layout is recorded.
+	after := redistest.KeysUnder(t, rdb, prefix)
+	if !slices.Equal(slices.DeleteFunc(slices.Clone(after), func(k string) bool { return k == s.Layout() }), before) || len(after) != len(before)+1 {
 		t.Errorf("keys %v became %v", before, after)
+	}
+}
+
+// Once a run has moved everything, the next ones return at once: a key
+// of a former layout written afterwards (by an instance of the former
+// version left running, which the doc says to stop) is not looked for.
+func TestMigrateRecordsTheLayout(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := redistest.New(t)
+	ctx := context.Background()
+	s := keys.New(prefix)
+	rdb.HSet(ctx, prefix+"{c:ck1}:state", "v", 1)
+	if n, err := keys.Migrate(ctx, rdb, s); err != nil || n != 1 {
+		t.Fatalf("migrate = %d, %v; want 1", n, err)
+	}
+	if v := rdb.Get(ctx, s.Layout()).Val(); v != keys.CurrentLayout {
+		t.Fatalf("layout %q, want %q", v, keys.CurrentLayout)
+	}
+	rdb.HSet(ctx, prefix+"{c:ck2}:state", "v", 1)
+	if n, err := keys.Migrate(ctx, rdb, s); err != nil || n != 0 {
+		t.Fatalf("second migrate = %d, %v; want 0", n, err)
+	}
+	if rdb.Exists(ctx, prefix+"{c:ck2}:state").Val() != 1 {
+		t.Error("a run after the layout was recorded scanned the keyspace")
 	}
 }
 
