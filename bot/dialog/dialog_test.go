@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/outreach-org/outreach/bot/keys"
 	"io"
 	"log/slog"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/outreach-org/outreach/bot/keys"
 
 	"github.com/redis/go-redis/v9"
 
@@ -189,10 +190,7 @@ func TestNoAddressInRedis(t *testing.T) {
 		f.send(t, phone, text)
 	}
 	ctx := context.Background()
-	keys, err := f.rdb.Keys(ctx, f.prefix+"*").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := redistest.KeysUnder(t, f.rdb, f.prefix) // on every master of a Cluster
 	if len(keys) == 0 {
 		t.Fatal("nothing stored")
 	}
@@ -280,8 +278,10 @@ func TestRedisDownIsAnError(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	// A client that worked when the store started, then lost Redis.
-	opts := f.rdb.(*redis.Client).Options()
-	down := redis.NewClient(&redis.Options{Addr: opts.Addr, DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
+	down, err := redistest.Client(redistest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
 	broken, err := store.New(context.Background(), down, store.Options{Prefix: f.prefix, DataKey: []byte("a key of exactly thirty-two byte")})
 	if err != nil {
 		t.Fatal(err)

@@ -227,7 +227,7 @@ func TestConsoleSessionIdleExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	sessions := rdb.Keys(ctx, vars["OUTREACH_REDIS_PREFIX"]+"{session}:*").Val()
+	sessions := redistest.KeysUnder(t, rdb, vars["OUTREACH_REDIS_PREFIX"]+"{session}:")
 	if len(sessions) != 1 {
 		t.Fatalf("sessions in Redis after sign-in: %d, want 1", len(sessions))
 	}

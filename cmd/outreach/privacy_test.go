@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	keyspace "github.com/outreach-org/outreach/bot/keys"
+	"github.com/outreach-org/outreach/bot/redistest"
 	"github.com/outreach-org/outreach/bot/telegram/telegramtest"
 	"github.com/outreach-org/outreach/bot/twilio/twiliotest"
 )
@@ -22,13 +23,11 @@ import (
 // text: strings, hash fields and values, list, set and sorted set members,
 // and every stream entry (XRANGE). Values are read, not DUMPed: a DUMP may
 // compress a text, and a stream's DUMP changes with its readers.
-func contents(t *testing.T, rdb *redis.Client, prefix string) map[string]string {
+func contents(t *testing.T, rdb redis.UniversalClient, prefix string) map[string]string {
 	t.Helper()
 	ctx := context.Background()
 	out := map[string]string{}
-	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		k := iter.Val()
+	for _, k := range redistest.KeysUnder(t, rdb, prefix) { // every master of a Cluster
 		var v string
 		var err error
 		switch typ := rdb.Type(ctx, k).Val(); typ {
@@ -65,19 +64,15 @@ func contents(t *testing.T, rdb *redis.Client, prefix string) map[string]string 
 		}
 		out[k] = v
 	}
-	if err := iter.Err(); err != nil {
-		t.Fatal(err)
-	}
 	return out
 }
 
-func redisOf(t *testing.T, vars map[string]string) *redis.Client {
+func redisOf(t *testing.T, vars map[string]string) redis.UniversalClient {
 	t.Helper()
-	opts, err := redis.ParseURL(vars["REDIS_URL"])
+	rdb, err := redistest.Client(vars["REDIS_URL"]) // one node, Cluster or Sentinel
 	if err != nil {
 		t.Fatal(err)
 	}
-	rdb := redis.NewClient(opts)
 	t.Cleanup(func() { rdb.Close() })
 	return rdb
 }
@@ -326,10 +321,7 @@ func TestPersonalKeysExpireWithinRetention(t *testing.T) {
 	p.twilio.WaitAccepted(t, 9, 15*time.Second)
 	p.telegram.WaitSent(t, 5, 15*time.Second)
 
-	keys, err := rdb.Keys(ctx, prefix+"*").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := redistest.KeysUnder(t, rdb, prefix) // on every master of a Cluster
 	var found []string
 	for _, k := range keys {
 		mine, shared := personal(prefix, k)
@@ -356,7 +348,7 @@ func dayCounts(t *testing.T, rdb redis.UniversalClient, prefix, name string) int
 	t.Helper()
 	ctx := context.Background()
 	var n int64
-	for _, k := range rdb.Keys(ctx, prefix+"{stats}:day:*").Val() {
+	for _, k := range redistest.KeysUnder(t, rdb, prefix+"{stats}:day:") {
 		v, _ := rdb.HGet(ctx, k, name).Int64()
 		n += v
 	}
