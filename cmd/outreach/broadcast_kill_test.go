@@ -133,3 +133,40 @@ func TestBroadcastToTenThousandWithAnInstanceKilled(t *testing.T) {
 		t.Errorf("counts %v, want total and sent %d", counts, people)
 	}
 }
+
+// TestConversationAcrossTwoInstances: two instances share the Redis (one
+// node, or a Cluster under REDISTEST=cluster); a person's messages go to
+// one and the other in turn, as a load balancer would send them, and the
+// conversation goes on as on one instance: the same replies, once each, as
+// a person who wrote to one instance only; the subscription made on the
+// second is in the person's shard, seen by the first.
+func TestConversationAcrossTwoInstances(t *testing.T) {
+	t.Parallel()
+	p := withProviders(t)
+	p.vars["OUTREACH_QUIET_HOURS"] = ""
+	a := startServe(t, p.vars)
+	b := startServe(t, copyVars(p.vars))
+	const alternating, control = "+212611000091", "+212611000092"
+	onA, onB := &people{t: t, base: a.base}, &people{t: t, base: b.base, seq: 1000}
+	for i, text := range []string{"Bonjour", "4", "1", "1", "MENU", "2"} {
+		who := onA
+		if i%2 == 1 {
+			who = onB
+		}
+		who.sms(alternating, text)
+		onA.sms(control, text)
+		// The next message waits for the replies to this one, as a person
+		// would: otherwise either instance may take the two out of order.
+		waitFor(t, func() bool {
+			return len(sentTo(p)[alternating]) == len(sentTo(p)[control]) && len(sentTo(p)[control]) > i
+		})
+	}
+	got, want := sentTo(p)[alternating], sentTo(p)[control]
+	if strings.Join(got, "\n--\n") != strings.Join(want, "\n--\n") {
+		t.Errorf("across two instances the person got\n%q\nwant, as on one,\n%q", got, want)
+	}
+	rdb := redisOf(t, p.vars)
+	if n := subscriberCount(rdb, p.vars["OUTREACH_REDIS_PREFIX"], "nador"); n != 2 {
+		t.Errorf("%d subscribers to Nador, want the two people", n)
+	}
+}

@@ -19,8 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/outreach-org/outreach/bot/redistest"
 	"github.com/outreach-org/outreach/bot/twilio/twiliotest"
 )
 
@@ -92,8 +91,10 @@ func loadRun(b *testing.B, bin string, post poster, extra map[string]string) {
 	base := "http://" + addr
 	waitHealthy(b, base)
 
-	opts, _ := redis.ParseURL(p.vars["REDIS_URL"])
-	rdb := redis.NewClient(opts)
+	rdb, err := redistest.Client(p.vars["REDIS_URL"]) // one node, Cluster or Sentinel
+	if err != nil {
+		b.Fatal(err)
+	}
 	defer rdb.Close()
 	calls := func() int64 {
 		info, _ := rdb.Info(context.Background(), "commandstats").Result()

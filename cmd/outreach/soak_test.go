@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/outreach-org/outreach/bot/redistest"
 )
 
 var soakFor = flag.Duration("soak", 3*time.Minute, "how long BenchmarkSoak sends traffic")
@@ -35,8 +35,10 @@ func BenchmarkSoak(b *testing.B) {
 	vars["OUTREACH_FLOOD_PER_MINUTE"] = "10000"
 	proc := startProcess(b, bin, vars)
 	prefix := vars["OUTREACH_REDIS_PREFIX"]
-	opts, _ := redis.ParseURL(vars["REDIS_URL"])
-	rdb := redis.NewClient(opts)
+	rdb, err := redistest.Client(vars["REDIS_URL"]) // one node, Cluster or Sentinel
+	if err != nil {
+		b.Fatal(err)
+	}
 	defer rdb.Close()
 	ctx := context.Background()
 

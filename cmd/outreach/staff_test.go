@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/outreach-org/outreach/bot/redistest"
 	"github.com/outreach-org/outreach/bot/twilio/twiliotest"
 )
@@ -505,9 +503,7 @@ func TestOneChangeOfADistributionAtATime(t *testing.T) {
 		t.Fatalf("create: %d %v", code, d)
 	}
 	id := d["id"].(string)
-	opts, _ := redis.ParseURL(p.vars["REDIS_URL"])
-	rdb := redis.NewClient(opts)
-	defer rdb.Close()
+	rdb := redisOf(t, p.vars)
 	lock := p.vars["OUTREACH_REDIS_PREFIX"] + "distribution:" + id + ":lock"
 	rdb.Set(context.Background(), lock, "another-instance", time.Minute)
 	if code, out := api(t, "PATCH", s.base+"/api/v1/distributions/"+id, adminToken, `{"place":"Stade"}`); code != 409 {
