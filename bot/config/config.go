@@ -37,7 +37,7 @@ type Config struct {
 	// Sentinel, 1 means a failover cannot lose an accepted message.
 	RedisReplicas int
 	// RedisShards is how many shards the keys about people are spread
-	// over (OUTREACH_REDIS_SHARDS, 1 to 1024): on a Redis Cluster, each is
+	// over (OUTREACH_REDIS_SHARDS, 1 to 256): on a Redis Cluster, each is
 	// one hash slot. It is recorded with the data and cannot change.
 	RedisShards int
 	// KeyPrefix starts every Redis key (OUTREACH_REDIS_PREFIX).

@@ -51,7 +51,7 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		"OUTREACH_TRUSTED_PROXIES":   "10.0.0.1, proxy.local",
 		"OUTREACH_REQUEST_TIMEOUT":   "0s",
 		"OUTREACH_REDIS_REPLICAS":    "1", // with the embedded store: no replica to wait for
-		"OUTREACH_REDIS_SHARDS":      "2000",
+		"OUTREACH_REDIS_SHARDS":      "300",
 	} {
 		_, err := Load(env(map[string]string{name: value}))
 		if err == nil || !strings.Contains(err.Error(), name) {

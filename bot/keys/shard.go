@@ -11,9 +11,10 @@ import (
 // unless configured (OUTREACH_REDIS_SHARDS).
 const DefaultShards = 16
 
-// MaxShards bounds the shard count: a shard is one hash slot, and each
-// one is read by the outbox workers.
-const MaxShards = 1024
+// MaxShards bounds the shard count: a shard is one hash slot, and on a
+// Cluster the outbox workers of each instance hold two blocking reads on
+// each (replies and bulk), each on a connection of its own.
+const MaxShards = 256
 
 // slots is the number of hash slots of a Redis Cluster.
 const slots = 16384
