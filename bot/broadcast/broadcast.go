@@ -107,6 +107,9 @@ type Service struct {
 	content func() *content.Content
 	opts    Options
 	log     *slog.Logger
+	// queued, when set (by a test), is called after each batch a fan-out
+	// queued, before its mark is recorded.
+	queued func(shard int)
 }
 
 // New returns the service, in the key space of st (its prefix and shards).
@@ -891,6 +894,9 @@ func (f fan) read(ctx context.Context, shard int, set, mark string) error {
 		}
 		if err := s.enqueue(ctx, f.b, shard, set, members, f.render, f.expires); err != nil {
 			return err
+		}
+		if s.queued != nil {
+			s.queued(shard)
 		}
 		mark := strconv.FormatUint(next, 10)
 		if next == 0 {
