@@ -6,28 +6,27 @@ import (
 	"testing"
 	"time"
 
-	"github.com/outreach-org/outreach/bot/channeltest"
-	"github.com/outreach-org/outreach/bot/keys"
 	"github.com/outreach-org/outreach/bot/outbox"
 	"github.com/outreach-org/outreach/bot/tally"
-	"github.com/outreach-org/outreach/bot/telegram"
-	"github.com/outreach-org/outreach/bot/telegram/telegramtest"
-	"github.com/outreach-org/outreach/bot/waitfor"
 )
 
 // TestWorkerCountsEachEvent sends a broadcast's entries through the worker,
 // one for each outcome the worker counts, and reads the broadcast's counts
-// as the API does: sent (Telegram: delivered too), skipped for a reason
+// summed over the shards as the API does: sent (a channel without
+// delivery callbacks: delivered too), skipped for a reason
 // (suppressed, expired, cancelled), and failed before a provider took it
 // (blocked, refused, no channel).
 func TestWorkerCountsEachEvent(t *testing.T) {
 	t.Parallel()
-	env := channeltest.New(t, telegram.Channel)
-	fake := telegramtest.NewServer(t, token)
+	countEachEvent(t, newEnv(t))
+}
+
+func countEachEvent(t *testing.T, env *env) {
+	fake := &chat{fail: map[string]*outbox.SendError{"3": {Failure: outbox.Blocked, Reason: "chat_403"}}}
 	ctx := context.Background()
-	fake.FailChat(3, 403, "Forbidden: bot was blocked by the user")
+	env.Contacts.suppressed["unknown-contact"] = "no_contact"
 	bulk := func(chat, text, bc string) outbox.Entry {
-		e := entry(env, chat, text, outbox.Bulk)
+		e := entry(chat, text, outbox.Bulk)
 		e.Broadcast = bc
 		return e
 	}
@@ -45,14 +44,14 @@ func TestWorkerCountsEachEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	env.StartWorker(channels(fake, 100), outbox.Options{})
-	stream := env.Outbox.Keys().Stream(outbox.Bulk)
-	waitfor.Cond(t, waitfor.Default, "every entry handled", func() bool {
-		n, _ := env.Redis.XLen(ctx, stream).Result()
-		return n == 0
-	})
-	counter := tally.New(keys.New(env.Prefix))
+	env.waitDrained(t)
+	counter := tally.New(env.Space)
 	counts := func(bc string) tally.Counts {
-		return tally.Parse(env.Redis.HGetAll(ctx, counter.Key(bc)).Val())
+		c, err := counter.Read(ctx, env.Redis, bc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
 	}
 	want := tally.Counts{Sent: 1, Delivered: 1, Failed: 3, Unsent: 3, Skipped: 2,
 		SkippedBy: map[string]int64{"expired": 1, "no_contact": 1}}
@@ -62,5 +61,20 @@ func TestWorkerCountsEachEvent(t *testing.T) {
 	want = tally.Counts{Skipped: 1, SkippedBy: map[string]int64{"cancelled": 1}}
 	if got := counts("b2"); !reflect.DeepEqual(got, want) {
 		t.Errorf("b2 counts %+v, want %+v", got, want)
+	}
+	// Who b1 reached: the one sent, in their shard's share.
+	k := env.Outbox.Keys()
+	for i := range k.Shards() {
+		told := env.Redis.SMembers(ctx, k.BroadcastTold("b1", i)).Val()
+		want := []string{}
+		if i == k.ShardOf(sent.Contact) {
+			want = []string{sent.Contact}
+		}
+		if !reflect.DeepEqual(append([]string{}, told...), want) {
+			t.Errorf("shard %d: b1 told %v, want %v", i, told, want)
+		}
+	}
+	if got := env.Contacts.marks(); !reflect.DeepEqual(got, []string{"blocked " + blocked.Contact}) {
+		t.Errorf("marked %v", got)
 	}
 }

@@ -121,35 +121,72 @@ func decodeEntry(s string) (Entry, error) {
 	return e, err
 }
 
-// Keys names the outbox's Redis keys (from bot/keys). They share the hash
-// tag {o}.
+// Keys names the outbox's Redis keys (from bot/keys). The streams and
+// delayed sets are one a shard: an entry waits in the shard of its
+// contact, in the slot of their state, so that a turn appends its replies
+// in its own script. A sent message's state and an entry's progress are in
+// the shard of their id; dead letters and broadcasts under {o}.
 type Keys struct{ s keys.Space }
 
-// NewKeys returns the key names under prefix.
-func NewKeys(prefix string) Keys { return Keys{s: keys.New(prefix)} }
+// NewKeys returns the key names of space ks (its prefix and shard count).
+func NewKeys(ks keys.Space) Keys { return Keys{s: ks} }
 
-// Stream returns the stream of one priority.
-func (k Keys) Stream(p Priority) string {
+// Space returns the key space the names are built in.
+func (k Keys) Space() keys.Space { return k.s }
+
+// Shards returns the number of shards, each with its streams and delayed set.
+func (k Keys) Shards() int { return k.s.Shards() }
+
+// ShardOf returns the shard of a contact key (where the entries to them
+// wait) or of an id.
+func (k Keys) ShardOf(contactOrID string) int { return k.s.ShardOf(contactOrID) }
+
+// Stream returns shard's stream of one priority.
+func (k Keys) Stream(p Priority, shard int) string {
 	if p == Reply {
-		return k.s.ReplyStream()
+		return k.s.ReplyStream(shard)
 	}
-	return k.s.BulkStream()
+	return k.s.BulkStream(shard)
+}
+
+// StreamFor returns the stream of one priority that the entries to contact
+// go to: that of the contact's shard, in the slot of their state.
+func (k Keys) StreamFor(p Priority, contact string) string {
+	return k.Stream(p, k.s.ShardOf(contact))
+}
+
+// Streams returns the streams of one priority, in shard order.
+func (k Keys) Streams(p Priority) []string {
+	out := make([]string, k.Shards())
+	for i := range out {
+		out[i] = k.Stream(p, i)
+	}
+	return out
 }
 
 // Broadcast returns the hash of a broadcast (its definition and status).
 func (k Keys) Broadcast(id string) string { return k.s.Broadcast(id) }
 
-// BroadcastCounts returns the hash of a broadcast's counts.
-func (k Keys) BroadcastCounts(id string) string { return k.s.BroadcastCounts(id) }
+// BroadcastCounts returns shard's share of a broadcast's counts (see
+// package tally, which reads them summed).
+func (k Keys) BroadcastCounts(id string, shard int) string { return k.s.BroadcastCounts(id, shard) }
 
-// BroadcastTold returns the set of the contacts a broadcast reached (the
-// provider accepted their message): corrections go to them.
-func (k Keys) BroadcastTold(id string) string { return k.s.BroadcastTold(id) }
+// BroadcastTold returns the set of the contacts of shard that a broadcast
+// reached (the provider accepted their message): corrections go to them.
+func (k Keys) BroadcastTold(id string, shard int) string { return k.s.BroadcastTold(id, shard) }
 
-func (k Keys) delayed() string          { return k.s.Delayed() }
+// BroadcastToldOf returns the share of BroadcastTold that holds contact.
+func (k Keys) BroadcastToldOf(id, contact string) string {
+	return k.s.BroadcastTold(id, k.s.ShardOf(contact))
+}
+
+func (k Keys) delayed(shard int) string { return k.s.Delayed(shard) }
 func (k Keys) dead() string             { return k.s.Dead() }
 func (k Keys) done(id string) string    { return k.s.SentParts(id) }
 func (k Keys) status(sid string) string { return k.s.Delivery(sid) }
+
+// shard returns the shard an entry waits in: its contact's.
+func (k Keys) shard(e Entry) int { return k.s.ShardOf(e.Contact) }
 
 // attempt holds which part of an entry was last handed to a provider that
 // can be asked about it, and when (see Reconciler).

@@ -33,11 +33,16 @@ type Outbox struct {
 	stats *stats.Stats
 	// counts writes the counts of broadcasts.
 	counts tally.Counter
+	// cluster is set when rdb is a Cluster client: a command or a
+	// transaction then names keys of one slot only.
+	cluster bool
 }
 
-// New returns the outbox under prefix.
-func New(rdb redis.UniversalClient, prefix string) *Outbox {
-	return &Outbox{rdb: rdb, keys: NewKeys(prefix), statusTTL: statusTTL, doneTTL: doneTTL, counts: tally.New(keys.New(prefix))}
+// New returns the outbox in the key space ks: its prefix, and the shards
+// its streams are spread over.
+func New(rdb redis.UniversalClient, ks keys.Space) *Outbox {
+	_, cluster := rdb.(*redis.ClusterClient)
+	return &Outbox{rdb: rdb, keys: NewKeys(ks), statusTTL: statusTTL, doneTTL: doneTTL, counts: tally.New(ks), cluster: cluster}
 }
 
 // WithRetention bounds what the outbox keeps about a person to the
@@ -61,26 +66,92 @@ func (o *Outbox) WithStats(s *stats.Stats) *Outbox {
 // Keys returns the names of the outbox's keys.
 func (o *Outbox) Keys() Keys { return o.keys }
 
-// Setup creates the streams and their consumer group if they do not exist.
+// priorities are the two priorities, replies first.
+var priorities = []Priority{Reply, Bulk}
+
+// Setup creates the streams of every shard and their consumer group if
+// they do not exist, in one pipeline.
 func (o *Outbox) Setup(ctx context.Context) error {
-	for _, p := range []Priority{Reply, Bulk} {
-		err := o.rdb.XGroupCreateMkStream(ctx, o.keys.Stream(p), group, "0").Err()
-		if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+	var cmds []*redis.StatusCmd
+	o.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, pr := range priorities {
+			for _, stream := range o.keys.Streams(pr) {
+				cmds = append(cmds, p.XGroupCreateMkStream(ctx, stream, group, "0"))
+			}
+		}
+		return nil
+	})
+	for _, c := range cmds {
+		if err := c.Err(); err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
 			return fmt.Errorf("outbox: create group: %w", err)
 		}
 	}
 	return nil
 }
 
-// Enqueue appends entries to their priority's stream.
+// Enqueue appends entries to their priority's stream in their contact's
+// shard, in one pipeline.
 func (o *Outbox) Enqueue(ctx context.Context, entries ...Entry) error {
 	_, err := o.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, e := range entries {
-			p.XAdd(ctx, &redis.XAddArgs{Stream: o.keys.Stream(e.Priority), Values: []any{"e", e.Encode()}})
+			p.XAdd(ctx, &redis.XAddArgs{Stream: o.keys.StreamFor(e.Priority, e.Contact), Values: []any{"e", e.Encode()}})
 		}
 		return nil
 	})
 	return err
+}
+
+// inOrder runs steps, each a transaction whose keys share one slot. On one
+// node they make one transaction; on a Cluster, where a transaction cannot
+// span slots, they run one after the other, and the first that fails stops
+// the rest. Callers order them so that a crash between two leaves what a
+// later try recovers from: what records a send before what acknowledges
+// it, what acknowledges an entry before what forgets its progress.
+func (o *Outbox) inOrder(ctx context.Context, steps ...func(p redis.Pipeliner)) error {
+	if !o.cluster {
+		_, err := o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			for _, step := range steps {
+				step(p)
+			}
+			return nil
+		})
+		return err
+	}
+	for _, step := range steps {
+		if _, err := o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			step(p)
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// evalEach runs script s once for each set of keys (each within a slot),
+// in one pipeline, and returns the first error.
+func (o *Outbox) evalEach(ctx context.Context, s *redis.Script, keys [][]string, args ...any) error {
+	cmds := make([]*redis.Cmd, len(keys))
+	_, err := o.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			cmds[i] = s.EvalSha(ctx, p, k, args...)
+		}
+		return nil
+	})
+	if err == nil {
+		return nil
+	}
+	var first error
+	for i, c := range cmds {
+		err := c.Err()
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			err = s.Run(ctx, o.rdb, keys[i], args...).Err() // loads it
+		}
+		if err != nil && !errors.Is(err, redis.Nil) && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // DeadLetter is a message given up on, for staff to inspect.
@@ -109,21 +180,31 @@ func (o *Outbox) Dead(ctx context.Context, n int64) ([]DeadLetter, error) {
 	return out, nil
 }
 
-// Depth returns how many entries wait: per stream (not yet acknowledged
-// included), delayed for a retry, and dead.
+// Depth returns how many entries wait: per priority (not yet acknowledged
+// included) and delayed for a retry, summed over the shards, and dead.
 func (o *Outbox) Depth(ctx context.Context) (map[string]int64, error) {
-	var reply, bulk, delayed, dead *redis.IntCmd
+	var reply, bulk, delayed []*redis.IntCmd
+	var dead *redis.IntCmd
 	_, err := o.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		reply = p.XLen(ctx, o.keys.Stream(Reply))
-		bulk = p.XLen(ctx, o.keys.Stream(Bulk))
-		delayed = p.ZCard(ctx, o.keys.delayed())
+		for i := range o.keys.Shards() {
+			reply = append(reply, p.XLen(ctx, o.keys.Stream(Reply, i)))
+			bulk = append(bulk, p.XLen(ctx, o.keys.Stream(Bulk, i)))
+			delayed = append(delayed, p.ZCard(ctx, o.keys.delayed(i)))
+		}
 		dead = p.LLen(ctx, o.keys.dead())
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return map[string]int64{"reply": reply.Val(), "bulk": bulk.Val(), "delayed": delayed.Val(), "dead": dead.Val()}, nil
+	sum := func(cmds []*redis.IntCmd) int64 {
+		var n int64
+		for _, c := range cmds {
+			n += c.Val()
+		}
+		return n
+	}
+	return map[string]int64{"reply": sum(reply), "bulk": sum(bulk), "delayed": sum(delayed), "dead": dead.Val()}, nil
 }
 
 // Collector returns a Prometheus collector of the outbox depth, read from
@@ -229,20 +310,22 @@ type Delivery struct {
 	Error     string
 }
 
-// recordSent notes a message the provider accepted, under its provider id.
+// recordSent notes a message the provider accepted, under its provider
+// id: one script on the slot of the provider id's shard.
 func (o *Outbox) recordSent(ctx context.Context, p redis.Pipeliner, providerID, status string, e Entry) {
 	k := o.keys.status(providerID)
-	statusScript.Eval(ctx, p, []string{k, o.countsKey(k, e.Broadcast)},
+	statusScript.Eval(ctx, p, []string{k, o.countsKey(providerID, k, e.Broadcast)},
 		o.statusArgs(status, statusRanks[status], "", e.Broadcast, e.ID, e.Contact, e.Channel, e.Broadcast)...)
 }
 
-// countsKey is the counts hash of broadcast bc for status.lua, or the
-// message's own key k when none.
-func (o *Outbox) countsKey(k, bc string) string {
+// countsKey is, for status.lua, the share of broadcast bc's counts in the
+// shard of the message's provider id (the slot of its hash k), or k when
+// there is no broadcast.
+func (o *Outbox) countsKey(providerID, k, bc string) string {
 	if bc == "" {
 		return k
 	}
-	return o.counts.Key(bc)
+	return o.counts.Key(bc, o.keys.ShardOf(providerID))
 }
 
 // ErrUnknownStatus means a status the outbox does not track.
@@ -266,7 +349,7 @@ func (o *Outbox) UpdateStatus(ctx context.Context, providerID, status, errorCode
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return Delivery{}, false, err
 		}
-		prev, err = statusScript.Run(ctx, o.rdb, []string{k, o.countsKey(k, bc)}, o.statusArgs(status, rank, errorCode, bc)...).Int()
+		prev, err = statusScript.Run(ctx, o.rdb, []string{k, o.countsKey(providerID, k, bc)}, o.statusArgs(status, rank, errorCode, bc)...).Int()
 		if err != nil {
 			return Delivery{}, false, err
 		}

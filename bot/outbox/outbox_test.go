@@ -11,51 +11,36 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/outreach-org/outreach/bot/channeltest"
 	"github.com/outreach-org/outreach/bot/outbox"
 	"github.com/outreach-org/outreach/bot/redistest"
-	"github.com/outreach-org/outreach/bot/telegram"
-	"github.com/outreach-org/outreach/bot/telegram/telegramtest"
+	"github.com/outreach-org/outreach/bot/tally"
+	"github.com/outreach-org/outreach/bot/waitfor"
 )
 
 func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
-
-const token = "7000000001:AAtesttokentesttokentesttoken"
-
-func channels(fake *telegramtest.Server, rate float64) map[string]*outbox.Channel {
-	bot := telegram.NewBot(token, fake.URL, 5*time.Second)
-	return map[string]*outbox.Channel{
-		telegram.Channel: {Sender: telegram.NewSender(bot), MaxLen: telegram.MaxText, Gate: outbox.NewGate(rate, 1)},
-	}
-}
-
-func entry(env *channeltest.Env, chat, text string, p outbox.Priority) outbox.Entry {
-	e := outbox.NewEntry(telegram.Channel, env.Store.Seal(chat), "", p)
-	e.Messages = []outbox.Text{{Text: text}}
-	return e
-}
 
 // TestWorkerKilledBeforeAck takes an entry as a worker that then dies, before
 // sending and acknowledging. Another worker takes it over and sends it once.
 func TestWorkerKilledBeforeAck(t *testing.T) {
 	t.Parallel()
-	env := channeltest.New(t, telegram.Channel)
-	fake := telegramtest.NewServer(t, token)
+	env := newEnv(t)
+	fake := &chat{}
 	ctx := context.Background()
-	if err := env.Outbox.Enqueue(ctx, entry(env, "42", "hello once", outbox.Reply)); err != nil {
+	e := entry("42", "hello once", outbox.Reply)
+	if err := env.Outbox.Enqueue(ctx, e); err != nil {
 		t.Fatal(err)
 	}
-	stream := env.Outbox.Keys().Stream(outbox.Reply)
+	stream := env.Outbox.Keys().StreamFor(outbox.Reply, e.Contact)
 	taken, err := env.Redis.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "senders", Consumer: "worker-that-died", Streams: []string{stream, ">"}, Count: 1}).Result()
 	if err != nil || len(taken[0].Messages) != 1 {
 		t.Fatalf("taking the entry: %v", err)
 	}
 	env.StartWorker(channels(fake, 100), outbox.Options{ClaimIdle: 200 * time.Millisecond})
-	sent := fake.WaitSent(t, 1, 10*time.Second)
-	if sent[0].Params.Get("text") != "hello once" {
-		t.Errorf("sent %q", sent[0].Params.Get("text"))
+	sent := fake.WaitSent(t, 1)
+	if sent[0].Text != "hello once" {
+		t.Errorf("sent %q", sent[0].Text)
 	}
-	channeltest.WaitFor(t, func() bool {
+	waitfor.Cond(t, waitfor.Default, "the condition", func() bool {
 		n, _ := env.Redis.XLen(ctx, stream).Result()
 		return n == 0
 	})
@@ -69,24 +54,24 @@ func TestWorkerKilledBeforeAck(t *testing.T) {
 // its worker died sends only the rest when taken over.
 func TestSentPartsAreNotSentAgain(t *testing.T) {
 	t.Parallel()
-	env := channeltest.New(t, telegram.Channel)
-	fake := telegramtest.NewServer(t, token)
+	env := newEnv(t)
+	fake := &chat{}
 	ctx := context.Background()
-	e := entry(env, "42", strings.Repeat("a", telegram.MaxText)+" "+"the end", outbox.Reply)
+	e := entry("42", strings.Repeat("a", 4096)+" "+"the end", outbox.Reply)
 	if err := env.Outbox.Enqueue(ctx, e); err != nil {
 		t.Fatal(err)
 	}
 	// A worker took the entry, sent its first part, then died.
-	stream := env.Outbox.Keys().Stream(outbox.Reply)
+	stream := env.Outbox.Keys().StreamFor(outbox.Reply, e.Contact)
 	if _, err := env.Redis.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "senders", Consumer: "worker-that-died", Streams: []string{stream, ">"}, Count: 1}).Result(); err != nil {
 		t.Fatal(err)
 	}
-	env.Redis.Set(ctx, env.Prefix+"{o}:done:"+e.ID, 1, time.Hour)
+	env.Redis.Set(ctx, env.Space.SentParts(e.ID), 1, time.Hour)
 	env.StartWorker(channels(fake, 100), outbox.Options{ClaimIdle: 200 * time.Millisecond})
-	sent := fake.WaitSent(t, 1, 10*time.Second)
+	sent := fake.WaitSent(t, 1)
 	time.Sleep(200 * time.Millisecond)
-	if len(fake.Sent()) != 1 || sent[0].Params.Get("text") != "the end" {
-		t.Errorf("sent %d messages, first %q; want only the second part", len(fake.Sent()), sent[0].Params.Get("text"))
+	if len(fake.Sent()) != 1 || sent[0].Text != "the end" {
+		t.Errorf("sent %d messages, first %q; want only the second part", len(fake.Sent()), sent[0].Text)
 	}
 }
 
@@ -94,27 +79,27 @@ func TestSentPartsAreNotSentAgain(t *testing.T) {
 // within the next few sends, not after the broadcast.
 func TestRepliesOvertakeBulk(t *testing.T) {
 	t.Parallel()
-	env := channeltest.New(t, telegram.Channel)
-	fake := telegramtest.NewServer(t, token)
+	env := newEnv(t)
+	fake := &chat{}
 	ctx := context.Background()
 	const bulk = 40
 	var entries []outbox.Entry
 	for i := range bulk {
-		entries = append(entries, entry(env, strconv.Itoa(1000+i), "notice", outbox.Bulk))
+		entries = append(entries, entry(strconv.Itoa(1000+i), "notice", outbox.Bulk))
 	}
 	if err := env.Outbox.Enqueue(ctx, entries...); err != nil {
 		t.Fatal(err)
 	}
 	env.StartWorker(channels(fake, 40), outbox.Options{ReplyWorkers: 1, BulkWorkers: 2})
-	fake.WaitSent(t, 3, 10*time.Second)
-	if err := env.Outbox.Enqueue(ctx, entry(env, "42", "reply", outbox.Reply)); err != nil {
+	fake.WaitSent(t, 3)
+	if err := env.Outbox.Enqueue(ctx, entry("42", "reply", outbox.Reply)); err != nil {
 		t.Fatal(err)
 	}
 	before := len(fake.Sent())
-	all := fake.WaitSent(t, bulk+1, 20*time.Second)
+	all := fake.WaitSent(t, bulk+1)
 	pos := -1
 	for i, c := range all {
-		if c.Params.Get("text") == "reply" {
+		if c.Text == "reply" {
 			pos = i
 		}
 	}
@@ -125,11 +110,11 @@ func TestRepliesOvertakeBulk(t *testing.T) {
 
 func TestPermanentErrorGoesToDeadLetters(t *testing.T) {
 	t.Parallel()
-	env := channeltest.New(t, telegram.Channel)
-	fake := telegramtest.NewServer(t, token)
+	env := newEnv(t)
+	fake := &chat{}
 	ctx := context.Background()
 	// An empty text is refused by Telegram with 400: never retried.
-	if err := env.Outbox.Enqueue(ctx, entry(env, "42", "", outbox.Reply)); err != nil {
+	if err := env.Outbox.Enqueue(ctx, entry("42", "", outbox.Reply)); err != nil {
 		t.Fatal(err)
 	}
 	if err := env.Outbox.Enqueue(ctx, outbox.Entry{ID: "x", Channel: "pigeon", Priority: outbox.Reply}); err != nil {
@@ -137,12 +122,12 @@ func TestPermanentErrorGoesToDeadLetters(t *testing.T) {
 	}
 	env.StartWorker(channels(fake, 100), outbox.Options{})
 	var dead []outbox.DeadLetter
-	channeltest.WaitFor(t, func() bool { dead, _ = env.Outbox.Dead(ctx, 10); return len(dead) == 2 })
+	waitfor.Cond(t, waitfor.Default, "the condition", func() bool { dead, _ = env.Outbox.Dead(ctx, 10); return len(dead) == 2 })
 	reasons := dead[0].Reason + " " + dead[1].Reason
-	if !strings.Contains(reasons, "telegram_400") || !strings.Contains(reasons, "channel_off") {
+	if !strings.Contains(reasons, "chat_400") || !strings.Contains(reasons, "channel_off") {
 		t.Errorf("reasons %q", reasons)
 	}
-	if n := len(fake.Calls("sendMessage")); n != 1 {
+	if n := fake.callCount(); n != 1 {
 		t.Errorf("%d sends of a refused message, want 1", n)
 	}
 	depth, err := env.Outbox.Depth(ctx)
@@ -198,10 +183,10 @@ func TestSplit(t *testing.T) {
 // claim idle time stays with its worker (the heartbeat) and leaves once.
 func TestSlowEntryIsNotTakenOver(t *testing.T) {
 	t.Parallel()
-	env := channeltest.New(t, telegram.Channel)
-	fake := telegramtest.NewServer(t, token)
-	fake.SetDelay(150 * time.Millisecond)
-	e := outbox.NewEntry(telegram.Channel, env.Store.Seal("42"), "", outbox.Reply)
+	env := newEnv(t)
+	fake := &chat{}
+	fake.delay = 150 * time.Millisecond
+	e := outbox.NewEntry("chat", seal("42"), "c:42", outbox.Reply)
 	for _, text := range []string{"a", "b", "c", "d"} {
 		e.Messages = append(e.Messages, outbox.Text{Text: text})
 	}
@@ -209,17 +194,13 @@ func TestSlowEntryIsNotTakenOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	env.StartWorker(channels(fake, 100), outbox.Options{ClaimIdle: 200 * time.Millisecond, ReplyWorkers: 2})
-	fake.WaitSent(t, 4, 10*time.Second)
-	channeltest.WaitFor(t, func() bool {
-		n, _ := env.Redis.XLen(context.Background(), env.Outbox.Keys().Stream(outbox.Reply)).Result()
+	fake.WaitSent(t, 4)
+	waitfor.Cond(t, waitfor.Default, "the condition", func() bool {
+		n, _ := env.Redis.XLen(context.Background(), env.Outbox.Keys().StreamFor(outbox.Reply, e.Contact)).Result()
 		return n == 0
 	})
-	var texts []string
-	for _, c := range fake.Sent() {
-		texts = append(texts, c.Params.Get("text"))
-	}
-	if strings.Join(texts, "") != "abcd" {
-		t.Errorf("sent %q, want a b c d once each, in order", texts)
+	if got := texts(fake.Sent()); strings.Join(got, "") != "abcd" {
+		t.Errorf("sent %q, want a b c d once each, in order", got)
 	}
 }
 
@@ -227,18 +208,18 @@ func TestSlowEntryIsNotTakenOver(t *testing.T) {
 // press that is too old; the replies still leave.
 func TestStaleButtonPressKeepsReplies(t *testing.T) {
 	t.Parallel()
-	env := channeltest.New(t, telegram.Channel)
-	fake := telegramtest.NewServer(t, token)
-	fake.FailNext("answerCallbackQuery", 1, 400, "Bad Request: query is too old and response timeout expired or query ID is invalid", 0)
-	e := entry(env, "42", "the menu", outbox.Reply)
+	env := newEnv(t)
+	fake := &chat{}
+	fake.failCalls = 1 // the query is too old to answer
+	e := entry("42", "the menu", outbox.Reply)
 	e.Callback = "12345"
 	if err := env.Outbox.Enqueue(context.Background(), e); err != nil {
 		t.Fatal(err)
 	}
 	env.StartWorker(channels(fake, 100), outbox.Options{})
-	sent := fake.WaitSent(t, 1, 10*time.Second)
-	if sent[0].Params.Get("text") != "the menu" {
-		t.Errorf("sent %q", sent[0].Params.Get("text"))
+	sent := fake.WaitSent(t, 1)
+	if sent[0].Text != "the menu" {
+		t.Errorf("sent %q", sent[0].Text)
 	}
 	if dead, _ := env.Outbox.Dead(context.Background(), 10); len(dead) != 0 {
 		t.Errorf("dead letters: %+v", dead)
@@ -248,36 +229,36 @@ func TestStaleButtonPressKeepsReplies(t *testing.T) {
 // TestQuietHoursHoldBulkOnly: during quiet hours a reply leaves, a notice waits.
 func TestQuietHoursHoldBulkOnly(t *testing.T) {
 	t.Parallel()
-	env := channeltest.New(t, telegram.Channel)
-	fake := telegramtest.NewServer(t, token)
+	env := newEnv(t)
+	fake := &chat{}
 	ctx := context.Background()
-	if err := env.Outbox.Enqueue(ctx, entry(env, "1", "notice", outbox.Bulk), entry(env, "2", "reply", outbox.Reply)); err != nil {
+	if err := env.Outbox.Enqueue(ctx, entry("1", "notice", outbox.Bulk), entry("2", "reply", outbox.Reply)); err != nil {
 		t.Fatal(err)
 	}
 	env.StartWorker(channels(fake, 100), outbox.Options{Quiet: func(time.Time) bool { return true }})
-	sent := fake.WaitSent(t, 1, 10*time.Second)
+	sent := fake.WaitSent(t, 1)
 	time.Sleep(300 * time.Millisecond)
-	if len(fake.Sent()) != 1 || sent[0].Params.Get("text") != "reply" {
-		t.Errorf("during quiet hours sent %d messages, first %q; want only the reply", len(fake.Sent()), sent[0].Params.Get("text"))
+	if len(fake.Sent()) != 1 || sent[0].Text != "reply" {
+		t.Errorf("during quiet hours sent %d messages, first %q; want only the reply", len(fake.Sent()), sent[0].Text)
 	}
-	if n, _ := env.Redis.XLen(ctx, env.Outbox.Keys().Stream(outbox.Bulk)).Result(); n != 1 {
+	if n, _ := env.Redis.XLen(ctx, env.Outbox.Keys().StreamFor(outbox.Bulk, "c:1")).Result(); n != 1 {
 		t.Errorf("bulk stream holds %d, want the notice waiting", n)
 	}
 }
 
 func TestDeliveryCountedOncePerMessage(t *testing.T) {
 	t.Parallel()
-	env := channeltest.New(t, telegram.Channel)
+	env := newEnv(t)
 	ctx := context.Background()
 	const sid = "SM0000000000000000000000000000000a"
-	env.Redis.HSet(ctx, env.Prefix+"{o}:msg:"+sid, "bc", "b1")
+	env.Redis.HSet(ctx, env.Space.Delivery(sid), "bc", "b1")
 	for _, st := range []string{"queued", "sent", "delivered", "read", "delivered", "failed"} {
 		if _, _, err := env.Outbox.UpdateStatus(ctx, sid, st, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
-	counts, _ := env.Redis.HGetAll(ctx, env.Outbox.Keys().BroadcastCounts("b1")).Result()
-	if counts["delivered"] != "1" || counts["failed"] != "" {
+	counts, err := tally.New(env.Space).Read(ctx, env.Redis, "b1")
+	if err != nil || counts.Delivered != 1 || counts.Failed != 0 {
 		t.Errorf("counts %v: want delivered once, no failure after delivery", counts)
 	}
 	if d, _, _ := env.Outbox.UpdateStatus(ctx, sid, "sent", ""); d.Status != "read" {
@@ -287,22 +268,19 @@ func TestDeliveryCountedOncePerMessage(t *testing.T) {
 
 func TestExpiredNoticeIsNotSent(t *testing.T) {
 	t.Parallel()
-	env := channeltest.New(t, telegram.Channel)
-	fake := telegramtest.NewServer(t, token)
+	env := newEnv(t)
+	fake := &chat{}
 	ctx := context.Background()
-	old := entry(env, "1", "about yesterday", outbox.Bulk)
+	old := entry("1", "about yesterday", outbox.Bulk)
 	old.Expires = time.Now().Add(-time.Hour).UnixMilli()
-	if err := env.Outbox.Enqueue(ctx, old, entry(env, "2", "still true", outbox.Bulk)); err != nil {
+	if err := env.Outbox.Enqueue(ctx, old, entry("2", "still true", outbox.Bulk)); err != nil {
 		t.Fatal(err)
 	}
 	env.StartWorker(channels(fake, 100), outbox.Options{})
-	sent := fake.WaitSent(t, 1, 10*time.Second)
-	channeltest.WaitFor(t, func() bool {
-		n, _ := env.Redis.XLen(ctx, env.Outbox.Keys().Stream(outbox.Bulk)).Result()
-		return n == 0
-	})
-	if len(fake.Sent()) != 1 || sent[0].Params.Get("text") != "still true" {
-		t.Errorf("sent %d, first %q; want only the notice still true", len(fake.Sent()), sent[0].Params.Get("text"))
+	sent := fake.WaitSent(t, 1)
+	env.waitDrained(t)
+	if len(fake.Sent()) != 1 || sent[0].Text != "still true" {
+		t.Errorf("sent %d, first %q; want only the notice still true", len(fake.Sent()), sent[0].Text)
 	}
 }
 
@@ -310,12 +288,12 @@ func TestExpiredNoticeIsNotSent(t *testing.T) {
 // newer ones stay, in order.
 func TestForgetDeadLetters(t *testing.T) {
 	t.Parallel()
-	env := channeltest.New(t, telegram.Channel)
+	env := newEnv(t)
 	ctx := context.Background()
 	now := time.Now()
 	for _, age := range []time.Duration{72 * time.Hour, 48 * time.Hour, time.Hour, time.Minute} { // oldest pushed first
 		d, _ := json.Marshal(outbox.DeadLetter{Entry: outbox.Entry{ID: age.String()}, Reason: "test", At: now.Add(-age)})
-		env.Redis.LPush(ctx, env.Prefix+"{o}:dead", d)
+		env.Redis.LPush(ctx, env.Space.Dead(), d)
 	}
 	n, err := env.Outbox.ForgetDead(ctx, now.Add(-24*time.Hour))
 	if err != nil || n != 2 {
@@ -328,7 +306,7 @@ func TestForgetDeadLetters(t *testing.T) {
 	if n, err := env.Outbox.ForgetDead(ctx, now.Add(-24*time.Hour)); err != nil || n != 0 {
 		t.Errorf("again: %d, %v", n, err)
 	}
-	if n, _ := env.Outbox.ForgetDead(ctx, now); n != 2 || env.Redis.Exists(ctx, env.Prefix+"{o}:dead").Val() != 0 {
+	if n, _ := env.Outbox.ForgetDead(ctx, now); n != 2 || env.Redis.Exists(ctx, env.Space.Dead()).Val() != 0 {
 		t.Errorf("all: %d", n)
 	}
 }
@@ -338,9 +316,9 @@ func TestForgetDeadLetters(t *testing.T) {
 // may first spend the fiftieth of a second it already reserved.)
 func TestProviderPauseIsShared(t *testing.T) {
 	t.Parallel()
-	env := channeltest.New(t, telegram.Channel)
-	a := outbox.NewSharedGate(env.Redis, env.Prefix, telegram.Channel, 30, 10, env.Log)
-	b := outbox.NewSharedGate(env.Redis, env.Prefix, telegram.Channel, 30, 10, env.Log)
+	env := newEnv(t)
+	a := outbox.NewSharedGate(env.Redis, env.Prefix, "chat", 30, 10, env.Log)
+	b := outbox.NewSharedGate(env.Redis, env.Prefix, "chat", 30, 10, env.Log)
 	if err := b.Wait(context.Background(), 1, true); err != nil {
 		t.Fatalf("before the pause: %v", err)
 	}

@@ -9,8 +9,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/outreach-org/outreach/bot/channeltest"
 	"github.com/outreach-org/outreach/bot/outbox"
+	"github.com/outreach-org/outreach/bot/waitfor"
 )
 
 // provider is a Sender and Reconciler in memory, for the outbox's side of
@@ -90,14 +90,14 @@ func (p *provider) lookupCount() int {
 
 var lost = &outbox.SendError{Failure: outbox.Retry, Reason: "network", MaybeSent: true}
 
-func startProvider(env *channeltest.Env, p *provider) {
+func startProvider(env *env, p *provider) {
 	env.StartWorker(map[string]*outbox.Channel{"sms": {Sender: p, MaxLen: 1600, Gate: outbox.NewGate(1000, 1000)}},
 		outbox.Options{ClaimIdle: 200 * time.Millisecond, SendTimeout: 50 * time.Millisecond, MaxTries: 5,
 			Backoff: func(int) time.Duration { return 10 * time.Millisecond }})
 }
 
-func smsEntry(env *channeltest.Env, texts ...string) outbox.Entry {
-	e := outbox.NewEntry("sms", env.Store.Seal("+212612345678"), "", outbox.Reply)
+func smsEntry(env *env, texts ...string) outbox.Entry {
+	e := outbox.NewEntry("sms", seal("+212612345678"), "s:+212612345678", outbox.Reply)
 	for _, t := range texts {
 		e.Messages = append(e.Messages, outbox.Text{Text: t})
 	}
@@ -105,12 +105,9 @@ func smsEntry(env *channeltest.Env, texts ...string) outbox.Entry {
 }
 
 // settled waits until nothing is left to send and returns the dead letters.
-func settled(t *testing.T, env *channeltest.Env) []outbox.DeadLetter {
+func settled(t *testing.T, env *env) []outbox.DeadLetter {
 	t.Helper()
-	channeltest.WaitFor(t, func() bool {
-		d, err := env.Outbox.Depth(context.Background())
-		return err == nil && d["reply"]+d["delayed"] == 0
-	})
+	env.waitDrained(t)
 	dead, _ := env.Outbox.Dead(context.Background(), 10)
 	return dead
 }
@@ -160,7 +157,7 @@ func TestUnansweredSendIsAskedAboutBeforeItGoesAgain(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			env := channeltest.New(t, "sms")
+			env := newEnv(t)
 			e := smsEntry(env, "one", "two")
 			if err := env.Outbox.Enqueue(context.Background(), e); err != nil {
 				t.Fatal(err)
@@ -182,7 +179,7 @@ func TestUnansweredSendIsAskedAboutBeforeItGoesAgain(t *testing.T) {
 					t.Errorf("%s recorded as %+v, %v; want entry %s", id, d, err, e.ID)
 				}
 			}
-			if n, _ := env.Redis.Exists(context.Background(), env.Prefix+"{o}:try:"+e.ID).Result(); n != 0 {
+			if n, _ := env.Redis.Exists(context.Background(), env.Space.Attempt(e.ID)).Result(); n != 0 {
 				t.Error("the attempt mark outlived the entry")
 			}
 		})
@@ -194,13 +191,13 @@ func TestUnansweredSendIsAskedAboutBeforeItGoesAgain(t *testing.T) {
 // over asks the provider, finds the part, records it and sends nothing.
 func TestKilledBetweenAnswerAndRecord(t *testing.T) {
 	t.Parallel()
-	env := channeltest.New(t, "sms")
+	env := newEnv(t)
 	ctx := context.Background()
 	e := smsEntry(env, "one", "two")
 	if err := env.Outbox.Enqueue(ctx, e); err != nil {
 		t.Fatal(err)
 	}
-	stream := env.Outbox.Keys().Stream(outbox.Reply)
+	stream := env.Outbox.Keys().StreamFor(outbox.Reply, e.Contact)
 	if _, err := env.Redis.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "senders", Consumer: "worker-that-died", Streams: []string{stream, ">"}, Count: 1}).Result(); err != nil {
 		t.Fatal(err)
 	}
@@ -208,8 +205,8 @@ func TestKilledBetweenAnswerAndRecord(t *testing.T) {
 	p.Send(ctx, outbox.Message{To: "+212612345678", Text: "one"})
 	p.Send(ctx, outbox.Message{To: "+212612345678", Text: "two"})
 	// What the dead worker wrote: part one sent, part two handed over.
-	env.Redis.Set(ctx, env.Prefix+"{o}:done:"+e.ID, 1, time.Hour)
-	env.Redis.Set(ctx, env.Prefix+"{o}:try:"+e.ID, fmt.Sprintf("1:%d", time.Now().UnixMilli()), time.Hour)
+	env.Redis.Set(ctx, env.Space.SentParts(e.ID), 1, time.Hour)
+	env.Redis.Set(ctx, env.Space.Attempt(e.ID), fmt.Sprintf("1:%d", time.Now().UnixMilli()), time.Hour)
 	startProvider(env, p)
 	if dead := settled(t, env); len(dead) != 0 {
 		t.Fatalf("dead letters %+v", dead)
@@ -227,7 +224,7 @@ func TestKilledBetweenAnswerAndRecord(t *testing.T) {
 // same person): it is not this entry's, which is sent.
 func TestFoundMessageOfAnotherEntryIsNotTaken(t *testing.T) {
 	t.Parallel()
-	env := channeltest.New(t, "sms")
+	env := newEnv(t)
 	ctx := context.Background()
 	first := smsEntry(env, "menu")
 	if err := env.Outbox.Enqueue(ctx, first); err != nil {
@@ -250,7 +247,7 @@ func TestFoundMessageOfAnotherEntryIsNotTaken(t *testing.T) {
 	if err := env.Outbox.Enqueue(ctx, smsEntry(env, "menu")); err != nil {
 		t.Fatal(err)
 	}
-	channeltest.WaitFor(t, func() bool { return len(p.texts()) == 2 })
+	waitfor.Cond(t, waitfor.Default, "two messages taken", func() bool { return len(p.texts()) == 2 })
 	if dead := settled(t, env); len(dead) != 0 {
 		t.Fatalf("dead letters %+v", dead)
 	}

@@ -2,6 +2,8 @@ package outbox
 
 import (
 	"testing"
+
+	"github.com/outreach-org/outreach/bot/keys"
 	"time"
 )
 
@@ -13,7 +15,7 @@ func TestWithRetentionBoundsWhatIsKept(t *testing.T) {
 		{48 * time.Hour, 48 * time.Hour, 48 * time.Hour},
 		{0, statusTTL, doneTTL},
 	} {
-		o := New(nil, "p:").WithRetention(tt.retention)
+		o := New(nil, keys.New("p:")).WithRetention(tt.retention)
 		if o.statusTTL != tt.status || o.doneTTL != tt.done {
 			t.Errorf("retention %v: delivery states kept %v, sent parts %v; want %v and %v", tt.retention, o.statusTTL, o.doneTTL, tt.status, tt.done)
 		}

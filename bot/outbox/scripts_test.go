@@ -14,21 +14,55 @@ import (
 	"github.com/outreach-org/outreach/bot/tally"
 )
 
-// The KEYS/ARGV contract of move.lua: due entries go from the delayed set
-// to their priority's stream; nothing else is touched.
+// The KEYS/ARGV contract of move.lua: due entries go from a shard's
+// delayed set to its stream of their priority; nothing else is touched.
 func TestMoveScriptContract(t *testing.T) {
 	t.Parallel()
 	rdb, prefix := redistest.New(t)
 	ctx := context.Background()
-	k := NewKeys(prefix)
-	rdb.ZAdd(ctx, k.delayed(), zmember(1, `{"prio":"reply","id":"a"}`), zmember(2, `{"prio":"bulk","id":"b"}`), zmember(5000, `{"prio":"bulk","id":"c"}`))
-	declared := []string{k.delayed(), k.Stream(Reply), k.Stream(Bulk)}
+	k := NewKeys(keys.New(prefix))
+	const shard = 3
+	rdb.ZAdd(ctx, k.delayed(shard), zmember(1, `{"prio":"reply","id":"a"}`), zmember(2, `{"prio":"bulk","id":"b"}`), zmember(5000, `{"prio":"bulk","id":"c"}`))
+	declared := []string{k.delayed(shard), k.Stream(Reply, shard), k.Stream(Bulk, shard)}
 	if n, err := moveScript.Run(ctx, rdb, declared, 100, 10).Int(); err != nil || n != 2 {
 		t.Fatalf("move = %d, %v; want 2", n, err)
 	}
 	redistest.OnlyDeclared(t, rdb, prefix, declared...)
-	if rdb.XLen(ctx, k.Stream(Reply)).Val() != 1 || rdb.XLen(ctx, k.Stream(Bulk)).Val() != 1 || rdb.ZCard(ctx, k.delayed()).Val() != 1 {
+	if rdb.XLen(ctx, k.Stream(Reply, shard)).Val() != 1 || rdb.XLen(ctx, k.Stream(Bulk, shard)).Val() != 1 || rdb.ZCard(ctx, k.delayed(shard)).Val() != 1 {
 		t.Error("the due entries did not move to their streams")
+	}
+}
+
+// The keys each script and transaction of the outbox is given share one
+// slot, in every shard: a Cluster refuses them otherwise (CROSSSLOT).
+func TestScriptKeysShareASlot(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{1, 16, 1024} {
+		k := NewKeys(keys.New("p:").WithShards(n))
+		for i := range n {
+			same(t, "move.lua", k.delayed(i), k.Stream(Reply, i), k.Stream(Bulk, i))
+			// finish: a broadcast's share of counts and of who it reached,
+			// with the stream acknowledged.
+			same(t, "finish", k.Stream(Bulk, i), k.Stream(Reply, i), k.BroadcastCounts("b1", i), k.BroadcastTold("b1", i))
+		}
+		for _, id := range []string{"SM1", "SMffffffffffffffffffffffffffffffff", "P0", "5551234"} {
+			same(t, "status.lua", k.status(id), k.BroadcastCounts("b1", k.ShardOf(id)))
+		}
+		for _, ck := range []string{"t:42", "s:+212612345678", ""} {
+			e := Entry{Contact: ck}
+			same(t, "a retry", k.delayed(k.shard(e)), k.StreamFor(Bulk, ck), k.StreamFor(Reply, ck), k.BroadcastToldOf("b1", ck))
+		}
+		id := NewID()
+		same(t, "progress", k.done(id), k.attempt(id))
+	}
+}
+
+func same(t *testing.T, what string, ks ...string) {
+	t.Helper()
+	for _, k := range ks[1:] {
+		if keys.Slot(k) != keys.Slot(ks[0]) {
+			t.Errorf("%s: %s (slot %d) and %s (slot %d) are in different slots", what, ks[0], keys.Slot(ks[0]), k, keys.Slot(k))
+		}
 	}
 }
 
@@ -40,8 +74,10 @@ func TestStatusScriptContract(t *testing.T) {
 	t.Parallel()
 	rdb, prefix := redistest.New(t)
 	ctx := context.Background()
-	k := NewKeys(prefix)
-	msg, counts := k.status("SM1"), k.BroadcastCounts("b1")
+	k := NewKeys(keys.New(prefix))
+	// The counts in the message's shard: the script's keys share a slot.
+	countsOf := func(sid string) string { return k.BroadcastCounts("b1", k.ShardOf(sid)) }
+	msg, counts := k.status("SM1"), countsOf("SM1")
 	declared := []string{msg, counts}
 	// What each final state adds to the counts: "delivered" two fields,
 	// "failed" one, "read" none (ARGV[10..]).
@@ -68,14 +104,18 @@ func TestStatusScriptContract(t *testing.T) {
 	}
 	// A final state counted with the fields given for it, from the state
 	// stored when the send is recorded after the callback.
-	early := k.status("SM3")
+	early, earlyCounts := k.status("SM3"), countsOf("SM3")
 	if _, err := run([]string{early, early}, "failed", 4, "", 60000, "", "", "", "", ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := run([]string{early, counts}, "queued", 1, "", 60000, "b1", "e3", "c3", "sms", "b1"); err != nil {
+	if _, err := run([]string{early, earlyCounts}, "queued", 1, "", 60000, "b1", "e3", "c3", "sms", "b1"); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := rdb.HGetAll(ctx, counts).Val(), map[string]string{"d1": "1", "d2": "1", "f": "1"}; !maps.Equal(got, want) {
+	want := map[string]string{"f": "1"}
+	if earlyCounts == counts {
+		want = map[string]string{"d1": "1", "d2": "1", "f": "1"}
+	}
+	if got := rdb.HGetAll(ctx, earlyCounts).Val(); !maps.Equal(got, want) {
 		t.Errorf("counts %v, want %v", got, want)
 	}
 	// A message of no broadcast: KEYS[2] is the message itself.
@@ -83,8 +123,12 @@ func TestStatusScriptContract(t *testing.T) {
 	if n, err := run([]string{other, other}, "delivered", 4, "", 60000, "", "e2", "c2", "sms", ""); err != nil || n != -1 {
 		t.Errorf("record without a broadcast = %d, %v; want -1", n, err)
 	}
-	redistest.OnlyDeclared(t, rdb, prefix, msg, counts, other, early)
-	if n := rdb.HLen(ctx, counts).Val(); n != 3 {
+	redistest.OnlyDeclared(t, rdb, prefix, msg, counts, other, early, earlyCounts)
+	n := rdb.HLen(ctx, counts).Val()
+	if counts != earlyCounts {
+		n += rdb.HLen(ctx, earlyCounts).Val()
+	}
+	if n != 3 {
 		t.Errorf("the counts hold %d fields, want 3: a message of no broadcast adds none", n)
 	}
 }

@@ -5,10 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/outreach-org/outreach/bot/channeltest"
 	"github.com/outreach-org/outreach/bot/outbox"
-	"github.com/outreach-org/outreach/bot/telegram"
-	"github.com/outreach-org/outreach/bot/telegram/telegramtest"
+	"github.com/outreach-org/outreach/bot/waitfor"
 )
 
 // TestSealedTextIsOpenedOnlyToSend: a sealed message arrives opened; one
@@ -16,19 +14,18 @@ import (
 // is given up unsent, as an address that does not open is.
 func TestSealedTextIsOpenedOnlyToSend(t *testing.T) {
 	t.Parallel()
-	env := channeltest.New(t, telegram.Channel)
-	fake := telegramtest.NewServer(t, token)
-	fake.FailChat(43, 400, "Bad Request: message text is wrong")
+	env := newEnv(t)
+	fake := &chat{fail: map[string]*outbox.SendError{"43": {Failure: outbox.Permanent, Reason: "chat_400"}}}
 	ctx := context.Background()
 	const words = "Votre rendez-vous est jeudi"
 	sealed := func(chat string, text outbox.Text) outbox.Entry {
-		e := outbox.NewEntry(telegram.Channel, env.Store.Seal(chat), "", outbox.Reply)
+		e := outbox.NewEntry("chat", seal(chat), "c:"+chat, outbox.Reply)
 		e.Messages = []outbox.Text{text}
 		return e
 	}
 	if err := env.Outbox.Enqueue(ctx,
-		sealed("42", outbox.SealedText(env.Store.Seal(words))),
-		sealed("43", outbox.SealedText(env.Store.Seal(words))),
+		sealed("42", outbox.SealedText(seal(words))),
+		sealed("43", outbox.SealedText(seal(words))),
 		sealed("44", outbox.SealedText("not sealed at all")),
 	); err != nil {
 		t.Fatal(err)
@@ -36,17 +33,17 @@ func TestSealedTextIsOpenedOnlyToSend(t *testing.T) {
 	env.StartWorker(channels(fake, 100), outbox.Options{})
 	var dead []outbox.DeadLetter
 	// Two given up, and the outbox empty: the third is sent, not only taken.
-	channeltest.WaitFor(t, func() bool {
+	waitfor.Cond(t, waitfor.Default, "two dead letters, nothing waiting", func() bool {
 		dead, _ = env.Outbox.Dead(ctx, 10)
 		depth, err := env.Outbox.Depth(ctx)
 		return len(dead) == 2 && err == nil && depth["reply"] == 0 && depth["delayed"] == 0
 	})
 	sent := fake.Sent()
-	if len(sent) != 1 || sent[0].Params.Get("chat_id") != "42" || sent[0].Params.Get("text") != words {
+	if len(sent) != 1 || sent[0].To != "42" || sent[0].Text != words {
 		t.Errorf("sent %+v, want the opened words to chat 42 only", sent)
 	}
 	reasons := dead[0].Reason + " " + dead[1].Reason
-	if !strings.Contains(reasons, "telegram_400") || !strings.Contains(reasons, "text_unreadable") {
+	if !strings.Contains(reasons, "chat_400") || !strings.Contains(reasons, "text_unreadable") {
 		t.Errorf("dead letters for %q, want a refusal and an unreadable text", reasons)
 	}
 	for _, d := range dead {
@@ -54,7 +51,7 @@ func TestSealedTextIsOpenedOnlyToSend(t *testing.T) {
 			t.Errorf("dead letter %s keeps %+v, want the text sealed", d.Reason, m)
 		}
 	}
-	if n := len(fake.Calls("sendMessage")); n != 2 {
-		t.Errorf("%d sendMessage calls, want 2 (nothing for the unreadable text)", n)
+	if n := fake.callCount(); n != 2 {
+		t.Errorf("%d sends, want 2 (nothing for the unreadable text)", n)
 	}
 }

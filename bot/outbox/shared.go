@@ -15,7 +15,7 @@ import (
 
 // NewSharedGate returns a gate whose rate is shared by every instance on
 // the same Redis: each send takes its place in one bucket kept under
-// <prefix>{o}:rate:<name>, and a provider's Retry-After pauses them all.
+// <prefix>rate:{<name>}, and a provider's Retry-After pauses them all.
 // Priority (replies before bulk) holds within each instance. When Redis
 // cannot be asked, each instance keeps to the rate on its own. The times
 // shared are the gate's clock's (WithClock), passed to Redis with each

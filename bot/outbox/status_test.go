@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/outreach-org/outreach/bot/keys"
 	"github.com/outreach-org/outreach/bot/redistest"
 	"github.com/outreach-org/outreach/bot/stats"
 )
@@ -18,7 +19,7 @@ import (
 func TestBroadcastCountedOnceWhateverTheOrder(t *testing.T) {
 	t.Parallel()
 	rdb, prefix := redistest.New(t)
-	o := New(rdb, prefix)
+	o := New(rdb, keys.New(prefix))
 	ctx := context.Background()
 	record := func(sid string, e Entry) {
 		t.Helper()
@@ -46,8 +47,8 @@ func TestBroadcastCountedOnceWhateverTheOrder(t *testing.T) {
 	update("SM4", "failed") // before the record: counted as failed
 	record("SM4", Entry{ID: "e4", Contact: "ck4", Channel: "sms", Broadcast: "b1"})
 	update("SM3", "failed") // a message of no broadcast of ours
-	counts := rdb.HGetAll(ctx, o.keys.BroadcastCounts("b1")).Val()
-	if counts["delivered"] != "1" || counts["failed"] != "2" {
+	counts, err := o.counts.Read(ctx, rdb, "b1")
+	if err != nil || counts.Delivered != 1 || counts.Failed != 2 {
 		t.Errorf("counts %v, want one delivered and two failed", counts)
 	}
 	d, _, err := o.UpdateStatus(ctx, "SM1", "delivered", "")
@@ -62,7 +63,7 @@ func TestDeliveriesAreCountedOnceADay(t *testing.T) {
 	t.Parallel()
 	rdb, prefix := redistest.New(t)
 	counts := stats.New(rdb, prefix, stats.Options{})
-	o := New(rdb, prefix).WithStats(counts)
+	o := New(rdb, keys.New(prefix)).WithStats(counts)
 	ctx := context.Background()
 	record := func(sid string, e Entry) {
 		t.Helper()

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -84,7 +85,8 @@ type Opener interface {
 type Options struct {
 	// Consumer names this worker in the consumer group; unique per process.
 	Consumer string
-	// ReplyWorkers and BulkWorkers are the goroutines reading each stream.
+	// ReplyWorkers and BulkWorkers are the goroutines sending each
+	// priority's entries, whichever shard they come from.
 	ReplyWorkers, BulkWorkers int
 	// ClaimIdle is how long an entry may stay unacknowledged before another
 	// worker takes it over (its worker is taken for dead).
@@ -92,7 +94,8 @@ type Options struct {
 	// MaxTries bounds the attempts at one message before it goes to the
 	// dead-letter list.
 	MaxTries int
-	// Block is how long one read waits for new entries.
+	// Block is how long one read waits for new entries (and so how long a
+	// reader may take to see the worker stop).
 	Block time.Duration
 	// SendTimeout bounds one call to a provider.
 	SendTimeout time.Duration
@@ -153,10 +156,22 @@ type Worker struct {
 	opts     Options
 	stripes  [256]sync.Mutex
 
-	// inHand holds the entries this worker is handling, by stream entry id:
-	// their idle time is refreshed, so that no worker takes them over.
+	// inHand holds the entries this worker read or claimed and has not
+	// finished with (handling them, or waiting for a free sender): their
+	// idle time is refreshed, so that no worker takes them over.
 	mu     sync.Mutex
-	inHand map[string]string
+	inHand map[held]struct{}
+}
+
+// held names a stream entry: its ids are unique within its stream only.
+type held struct{ stream, id string }
+
+// item is an entry in hand, for a sender to handle; fresh when read new
+// rather than taken over from another worker.
+type item struct {
+	stream string
+	xm     redis.XMessage
+	fresh  bool
 }
 
 // NewWorker returns a worker sending on channels (by channel name: "sms",
@@ -171,31 +186,52 @@ func (o *Outbox) NewWorker(channels map[string]*Channel, contacts Contacts, open
 		}
 		channels[name] = &c
 	}
-	return &Worker{o: o, channels: channels, contacts: contacts, opener: opener, metrics: m, log: log.With("component", "outbox"), opts: opts, inHand: map[string]string{}}
+	return &Worker{o: o, channels: channels, contacts: contacts, opener: opener, metrics: m, log: log.With("component", "outbox"), opts: opts, inHand: map[held]struct{}{}}
 }
 
 // Run sends until ctx ends, then finishes the sends in hand and returns.
+//
+// Each priority has its senders (ReplyWorkers, BulkWorkers), fed by
+// readers of that priority's streams, one a shard: replies never wait
+// behind bulk traffic, and every shard is read. On one node a single
+// reader names all the shards' streams in one blocking XREADGROUP; on a
+// Cluster, where a command names keys of one slot, each shard's stream
+// has a blocking reader of its own: 2×Shards connections held by reads,
+// from a client of their own so that they never keep a connection from
+// the rest of the service (readClient).
 func (w *Worker) Run(ctx context.Context) error {
 	ctx = metrics.WithPath(ctx, "outbox")
 	if err := w.o.Setup(ctx); err != nil {
 		return err
 	}
+	reads, closeReads := w.readClient()
+	defer closeReads()
+	work := map[Priority]chan item{Reply: make(chan item), Bulk: make(chan item)}
 	var wg sync.WaitGroup
+	goFn := func(f func()) {
+		wg.Add(1)
+		go func() { defer wg.Done(); f() }()
+	}
 	for _, r := range []struct {
 		p Priority
 		n int
 	}{{Reply, w.opts.ReplyWorkers}, {Bulk, w.opts.BulkWorkers}} {
 		for range r.n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				w.read(ctx, r.p)
-			}()
+			goFn(func() { w.send(ctx, work[r.p]) })
+		}
+		streams := w.o.keys.Streams(r.p)
+		if w.o.cluster {
+			for _, stream := range streams {
+				goFn(func() { w.read(ctx, reads, r.p, []string{stream}, work[r.p]) })
+			}
+		} else {
+			goFn(func() { w.read(ctx, reads, r.p, streams, work[r.p]) })
 		}
 	}
-	wg.Add(2)
-	go func() { defer wg.Done(); w.every(ctx, 250*time.Millisecond, w.moveDue) }()
-	go func() { defer wg.Done(); w.every(ctx, w.opts.ClaimIdle/2, w.claim) }()
+	goFn(func() { w.every(ctx, 250*time.Millisecond, w.moveDue) })
+	for _, p := range priorities {
+		goFn(func() { w.every(ctx, w.opts.ClaimIdle/2, func(ctx context.Context) { w.claim(ctx, p, work[p]) }) })
+	}
 	// The heartbeat outlives ctx: entries in hand are finished after it ends.
 	beat, stopBeat := context.WithCancel(context.WithoutCancel(ctx))
 	beatDone := make(chan struct{})
@@ -207,21 +243,52 @@ func (w *Worker) Run(ctx context.Context) error {
 	return nil
 }
 
+// send handles the entries given to it until ctx ends.
+func (w *Worker) send(ctx context.Context, in <-chan item) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case it := <-in:
+			w.handle(ctx, it.stream, it.xm, it.fresh)
+		}
+	}
+}
+
+// dispatch gives an entry in hand to a sender, and reports whether one
+// took it; when ctx ends first, the entry is let go of, unacknowledged,
+// for another worker to take over.
+func (w *Worker) dispatch(ctx context.Context, out chan<- item, it item) bool {
+	select {
+	case out <- it:
+		return true
+	case <-ctx.Done():
+		w.release(it.stream, it.xm.ID)
+		return false
+	}
+}
+
 // heartbeat resets the idle time of the entries in hand, so that a slow
 // send (a rate limit, a provider's Retry-After) is not taken for a dead
-// worker's.
+// worker's: one XCLAIM a stream, in one pipeline.
 func (w *Worker) heartbeat(ctx context.Context) {
 	w.mu.Lock()
 	byStream := map[string][]string{}
-	for id, stream := range w.inHand {
-		byStream[stream] = append(byStream[stream], id)
+	for h := range w.inHand {
+		byStream[h.stream] = append(byStream[h.stream], h.id)
 	}
 	w.mu.Unlock()
-	for stream, ids := range byStream {
-		err := w.o.rdb.XClaimJustID(ctx, &redis.XClaimArgs{Stream: stream, Group: group, Consumer: w.opts.Consumer, MinIdle: 0, Messages: ids}).Err()
-		if err != nil && ctx.Err() == nil {
-			w.log.Warn("refreshing entries in hand failed", "err", err)
+	if len(byStream) == 0 {
+		return
+	}
+	_, err := w.o.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for stream, ids := range byStream {
+			p.XClaimJustID(ctx, &redis.XClaimArgs{Stream: stream, Group: group, Consumer: w.opts.Consumer, MinIdle: 0, Messages: ids})
 		}
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		w.log.Warn("refreshing entries in hand failed", "err", err)
 	}
 }
 
@@ -229,31 +296,45 @@ func (w *Worker) heartbeat(ctx context.Context) {
 func (w *Worker) take(stream, id string) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if _, ok := w.inHand[id]; ok {
+	h := held{stream, id}
+	if _, ok := w.inHand[h]; ok {
 		return false
 	}
-	w.inHand[id] = stream
+	w.inHand[h] = struct{}{}
 	return true
 }
 
-func (w *Worker) release(id string) {
+func (w *Worker) release(stream, id string) {
 	w.mu.Lock()
-	delete(w.inHand, id)
+	delete(w.inHand, held{stream, id})
 	w.mu.Unlock()
 }
 
-// leave removes this worker from the consumer group when it holds nothing,
-// so that the group's consumer list does not grow with every restart.
+// leave removes this worker from the consumer group of each stream where
+// it holds nothing, so that the group's consumer lists do not grow with
+// every restart.
 func (w *Worker) leave() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	for _, p := range []Priority{Reply, Bulk} {
-		stream := w.o.keys.Stream(p)
-		pending, err := w.o.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: stream, Group: group, Consumer: w.opts.Consumer, Start: "-", End: "+", Count: 1}).Result()
-		if err == nil && len(pending) == 0 {
-			w.o.rdb.XGroupDelConsumer(ctx, stream, group, w.opts.Consumer)
-		}
+	var streams []string
+	for _, p := range priorities {
+		streams = append(streams, w.o.keys.Streams(p)...)
 	}
+	pending := make([]*redis.XPendingExtCmd, len(streams))
+	w.o.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, stream := range streams {
+			pending[i] = p.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: stream, Group: group, Consumer: w.opts.Consumer, Start: "-", End: "+", Count: 1})
+		}
+		return nil
+	})
+	w.o.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, stream := range streams {
+			if held, err := pending[i].Result(); err == nil && len(held) == 0 {
+				p.XGroupDelConsumer(ctx, stream, group, w.opts.Consumer)
+			}
+		}
+		return nil
+	})
 }
 
 func (w *Worker) every(ctx context.Context, d time.Duration, f func(context.Context)) {
@@ -269,16 +350,36 @@ func (w *Worker) every(ctx context.Context, d time.Duration, f func(context.Cont
 	}
 }
 
-// read takes new entries of one priority and sends them.
-func (w *Worker) read(ctx context.Context, p Priority) {
-	stream := w.o.keys.Stream(p)
+// readClient returns the client of the blocking reads, and what closes it.
+// On one node it is the outbox's: two reads block at a time. On a Cluster
+// it is a client of its own, like the outbox's, with room in each node's
+// pool for every shard's readers: held by blocked reads, the connections of
+// a pool sized for the service would leave its commands waiting for one.
+func (w *Worker) readClient() (redis.UniversalClient, func()) {
+	cc, ok := w.o.rdb.(*redis.ClusterClient)
+	if !ok {
+		return w.o.rdb, func() {}
+	}
+	opt := *cc.Options()
+	opt.PoolSize = len(priorities)*w.o.keys.Shards() + 1 // every reader on one node, at most
+	opt.MinIdleConns = 0
+	c := redis.NewClusterClient(&opt)
+	return c, func() { c.Close() }
+}
+
+// read takes new entries of one priority from streams (all in one slot on
+// a Cluster: one stream), at most one a stream at a time, through rdb,
+// and gives them to the priority's senders: it reads again once a sender
+// took them.
+func (w *Worker) read(ctx context.Context, rdb redis.UniversalClient, p Priority, streams []string, out chan<- item) {
+	args := append(slices.Clone(streams), slices.Repeat([]string{">"}, len(streams))...)
 	for ctx.Err() == nil {
 		if p == Bulk && w.opts.Quiet != nil && w.opts.Quiet(time.Now()) {
 			sleep(ctx, min(w.opts.Block, time.Second))
 			continue
 		}
-		res, err := w.o.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-			Group: group, Consumer: w.opts.Consumer, Streams: []string{stream, ">"}, Count: 1, Block: w.opts.Block,
+		res, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+			Group: group, Consumer: w.opts.Consumer, Streams: args, Count: 1, Block: w.opts.Block,
 		}).Result()
 		if errors.Is(err, redis.Nil) || ctx.Err() != nil {
 			continue
@@ -293,9 +394,20 @@ func (w *Worker) read(ctx context.Context, p Priority) {
 			sleep(ctx, time.Second)
 			continue
 		}
+		var batch []item
 		for _, s := range res {
 			for _, xm := range s.Messages {
-				w.handle(ctx, stream, xm, true)
+				if w.take(s.Stream, xm.ID) {
+					batch = append(batch, item{stream: s.Stream, xm: xm, fresh: true})
+				}
+			}
+		}
+		for i, it := range batch {
+			if !w.dispatch(ctx, out, it) {
+				for _, rest := range batch[i+1:] {
+					w.release(rest.stream, rest.xm.ID)
+				}
+				return
 			}
 		}
 	}
@@ -305,11 +417,11 @@ func (w *Worker) read(ctx context.Context, p Priority) {
 // gives it up to the dead-letter list. When stop ends while it waits for
 // the rate, it leaves the entry unacknowledged for another worker; a send
 // under way is finished, and recorded, whatever stop says.
+//
+// The entry is in hand (take) when handle is called; it is let go of when
+// handle returns.
 func (w *Worker) handle(stop context.Context, stream string, xm redis.XMessage, fresh bool) {
-	if !w.take(stream, xm.ID) {
-		return // already in hand here
-	}
-	defer w.release(xm.ID)
+	defer w.release(stream, xm.ID)
 	ctx := context.WithoutCancel(stop)
 	raw, _ := xm.Values["e"].(string)
 	e, err := decodeEntry(raw)
@@ -444,20 +556,21 @@ func (w *Worker) handle(stop context.Context, stream string, xm redis.XMessage, 
 
 // recordPart records part i of n as sent under the provider's id, and
 // reports whether it was the last: then its record, the broadcast's counts
-// and the acknowledgement go in one transaction, so that a crash leaves
-// either all of them or none. None: the part's outcome is unknown when the
-// entry is claimed; it is sent again, unless its provider, asked, has it.
+// and the acknowledgement go together (finish). A part's record goes
+// before the count of parts sent: a crash between leaves the part's
+// outcome unknown when the entry is claimed; it is sent again, unless its
+// provider, asked, has it (and its record names this entry).
 func (w *Worker) recordPart(ctx context.Context, stream, xid string, e Entry, i, n int, id string) (last bool) {
 	if i == n-1 {
 		w.finish(ctx, stream, xid, e, id)
 		return true
 	}
-	_, err := w.o.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, w.o.keys.done(e.ID), i+1, w.o.doneTTL)
+	err := w.o.inOrder(ctx, func(p redis.Pipeliner) {
 		if id != "" {
-			w.o.recordSent(ctx, p, id, "queued", e)
+			w.o.recordSent(ctx, p, id, "queued", e) // the provider id's slot
 		}
-		return nil
+	}, func(p redis.Pipeliner) {
+		p.Set(ctx, w.o.keys.done(e.ID), i+1, w.o.doneTTL) // the entry id's
 	})
 	if err != nil {
 		w.log.Warn("recording a sent part failed", "err", err)
@@ -484,25 +597,34 @@ func reasonOf(err error) string {
 	return "error"
 }
 
-// finish records an entry's last send and acknowledges the entry, in one
-// transaction: the provider's message id (when the channel has delivery
-// callbacks), the broadcast's counts and who it reached.
+// finish records an entry's last send and acknowledges the entry: the
+// provider's message id (when the channel has delivery callbacks), then,
+// in one transaction on the slot of the entry's stream, the broadcast's
+// counts, who it reached and the acknowledgement, then the end of its
+// progress markers. On one node the three are one transaction; on a
+// Cluster they are three, in that order: a crash after the record leaves
+// the entry to be claimed, and its last part, asked about (the attempt
+// mark), found recorded for it and not sent again; a crash after the
+// acknowledgement leaves markers that expire.
 func (w *Worker) finish(ctx context.Context, stream, xid string, e Entry, providerID string) {
-	_, err := w.o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	err := w.o.inOrder(ctx, func(p redis.Pipeliner) {
 		if providerID != "" {
 			w.o.recordSent(ctx, p, providerID, "queued", e)
 		}
+	}, func(p redis.Pipeliner) {
 		if e.Broadcast != "" {
-			w.o.counts.Add(ctx, p, e.Broadcast, tally.Sent)
+			shard := w.o.keys.shard(e)
+			w.o.counts.Add(ctx, p, e.Broadcast, shard, tally.Sent)
 			if providerID == "" { // no delivery callbacks (Telegram): accepted is delivered
-				w.o.counts.Add(ctx, p, e.Broadcast, tally.Delivered)
+				w.o.counts.Add(ctx, p, e.Broadcast, shard, tally.Delivered)
 			}
 			if e.Contact != "" {
-				p.SAdd(ctx, w.o.keys.BroadcastTold(e.Broadcast), e.Contact)
+				p.SAdd(ctx, w.o.keys.BroadcastTold(e.Broadcast, shard), e.Contact)
 			}
 		}
-		w.ackIn(ctx, p, stream, xid, e.ID)
-		return nil
+		w.ackIn(ctx, p, stream, xid)
+	}, func(p redis.Pipeliner) {
+		w.forgetIn(ctx, p, e.ID)
 	})
 	if err != nil {
 		// Redis runs the rest of a transaction when one command fails: the
@@ -605,14 +727,15 @@ func (w *Worker) failed(ctx context.Context, stream, xid string, e Entry, err er
 			// before asking whether it did.
 			delay = max(delay, w.opts.SendTimeout)
 		}
-		_, err := w.o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.ZAdd(ctx, w.o.keys.delayed(), redis.Z{Score: float64(time.Now().Add(delay).UnixMilli()), Member: e.Encode()})
-			p.XAck(ctx, stream, group, xid)
-			p.XDel(ctx, stream, xid)
+		// The delayed set is the stream's shard's: moved with the
+		// acknowledgement in one transaction.
+		err := w.o.inOrder(ctx, func(p redis.Pipeliner) {
+			p.ZAdd(ctx, w.o.keys.delayed(w.o.keys.shard(e)), redis.Z{Score: float64(time.Now().Add(delay).UnixMilli()), Member: e.Encode()})
+			w.ackIn(ctx, p, stream, xid)
+		}, func(p redis.Pipeliner) {
 			if canAsk && !unsure {
 				p.Del(ctx, w.o.keys.attempt(e.ID)) // refused: nothing to ask
 			}
-			return nil
 		})
 		if err != nil {
 			w.log.Warn("scheduling a retry failed; the entry stays for another try", "err", err)
@@ -662,13 +785,14 @@ func (w *Worker) skip(ctx context.Context, stream, xid string, e Entry, reason s
 	w.ack(ctx, stream, xid, e.ID)
 }
 
-// count adds events to the counts of an entry's broadcast, if it has one.
+// count adds events to the counts of an entry's broadcast, if it has one,
+// in the share of the entry's shard.
 func (w *Worker) count(ctx context.Context, e Entry, events ...tally.Event) {
 	if e.Broadcast == "" {
 		return
 	}
 	_, err := w.o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		w.o.counts.Add(ctx, p, e.Broadcast, events...)
+		w.o.counts.Add(ctx, p, e.Broadcast, w.o.keys.shard(e), events...)
 		return nil
 	})
 	if err != nil {
@@ -676,23 +800,30 @@ func (w *Worker) count(ctx context.Context, e Entry, events ...tally.Event) {
 	}
 }
 
-// ack acknowledges an entry and forgets its progress.
+// ack acknowledges an entry, then forgets its progress.
 func (w *Worker) ack(ctx context.Context, stream, xid string, entryID string) {
-	_, err := w.o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		w.ackIn(ctx, p, stream, xid, entryID)
-		return nil
+	err := w.o.inOrder(ctx, func(p redis.Pipeliner) {
+		w.ackIn(ctx, p, stream, xid)
+	}, func(p redis.Pipeliner) {
+		w.forgetIn(ctx, p, entryID)
 	})
 	if err != nil {
 		w.log.Warn("acknowledging failed; the entry may be claimed again", "err", err)
 	}
 }
 
-// ackIn queues on p the acknowledgement of an entry and the end of its
-// progress marker.
-func (w *Worker) ackIn(ctx context.Context, p redis.Pipeliner, stream, xid, entryID string) {
+// ackIn queues on p the acknowledgement of a stream entry (the stream's slot).
+func (w *Worker) ackIn(ctx context.Context, p redis.Pipeliner, stream, xid string) {
 	p.XAck(ctx, stream, group, xid)
 	p.XDel(ctx, stream, xid)
-	p.Del(ctx, w.o.keys.done(entryID), w.o.keys.attempt(entryID))
+}
+
+// forgetIn queues on p the end of an entry's progress markers (the slot of
+// the entry id's shard). It goes after the acknowledgement: markers
+// forgotten first would let an entry claimed again send its parts again.
+func (w *Worker) forgetIn(ctx context.Context, p redis.Pipeliner, entryID string) {
+	p.Del(ctx, w.o.keys.done(entryID))
+	p.Del(ctx, w.o.keys.attempt(entryID))
 }
 
 // bury moves an entry to the dead-letter list and acknowledges it.
@@ -701,13 +832,15 @@ func (w *Worker) bury(ctx context.Context, stream, xid string, e Entry, reason s
 	w.unsent(ctx, e)
 	w.log.Warn("message given up, moved to the dead-letter list", "channel", e.Channel, "entry", e.ID, "reason", reason)
 	d, _ := json.Marshal(DeadLetter{Entry: e, Reason: reason, At: time.Now().UTC()})
-	_, err := w.o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	// The letter before the acknowledgement: a crash between buries the
+	// entry twice, never loses it.
+	err := w.o.inOrder(ctx, func(p redis.Pipeliner) {
 		p.LPush(ctx, w.o.keys.dead(), d)
 		p.LTrim(ctx, w.o.keys.dead(), 0, maxDead-1)
-		p.XAck(ctx, stream, group, xid)
-		p.XDel(ctx, stream, xid)
+	}, func(p redis.Pipeliner) {
+		w.ackIn(ctx, p, stream, xid)
+	}, func(p redis.Pipeliner) {
 		p.Del(ctx, w.o.keys.attempt(e.ID))
-		return nil
 	})
 	if err != nil {
 		w.log.Warn("moving to the dead-letter list failed", "err", err)
@@ -727,26 +860,41 @@ var moveSrc string
 
 var moveScript = redis.NewScript(moveSrc)
 
-// moveDue puts entries whose retry time has come back in their stream.
+// moveDue puts entries whose retry time has come back in their stream:
+// each shard's delayed set into that shard's streams (one script a slot,
+// all in one pipeline).
 func (w *Worker) moveDue(ctx context.Context) {
 	k := w.o.keys
-	err := moveScript.Run(ctx, w.o.rdb, []string{k.delayed(), k.Stream(Reply), k.Stream(Bulk)}, time.Now().UnixMilli(), 100).Err()
+	sets := make([][]string, k.Shards())
+	for i := range sets {
+		sets[i] = []string{k.delayed(i), k.Stream(Reply, i), k.Stream(Bulk, i)}
+	}
+	err := w.o.evalEach(ctx, moveScript, sets, time.Now().UnixMilli(), 100)
 	if err != nil && ctx.Err() == nil {
 		w.log.Warn("moving due retries failed", "err", err)
 	}
 }
 
-// claim takes over the entries another worker took and never acknowledged
-// (it died, or lost Redis mid-send), and sends them.
-func (w *Worker) claim(ctx context.Context) {
-	for _, p := range []Priority{Reply, Bulk} {
-		if p == Bulk && w.opts.Quiet != nil && w.opts.Quiet(time.Now()) {
-			continue // bulk traffic waits out the quiet hours, taken over or not
+// claim takes over the entries of priority p that another worker took and
+// never acknowledged (it died, or lost Redis mid-send), and gives them to
+// the senders of p: one XAUTOCLAIM a shard's stream, in one pipeline.
+func (w *Worker) claim(ctx context.Context, p Priority, out chan<- item) {
+	if p == Bulk && w.opts.Quiet != nil && w.opts.Quiet(time.Now()) {
+		return // bulk traffic waits out the quiet hours, taken over or not
+	}
+	streams := w.o.keys.Streams(p)
+	cmds := make([]*redis.XAutoClaimCmd, len(streams))
+	w.o.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for i, stream := range streams {
+			cmds[i] = pipe.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+				Stream: stream, Group: group, Consumer: w.opts.Consumer, MinIdle: w.opts.ClaimIdle, Start: "0-0", Count: 50,
+			})
 		}
-		stream := w.o.keys.Stream(p)
-		msgs, _, err := w.o.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
-			Stream: stream, Group: group, Consumer: w.opts.Consumer, MinIdle: w.opts.ClaimIdle, Start: "0-0", Count: 50,
-		}).Result()
+		return nil
+	})
+	var claimed []item
+	for i, cmd := range cmds {
+		msgs, _, err := cmd.Result()
 		if err != nil {
 			if ctx.Err() == nil && !strings.HasPrefix(err.Error(), "NOGROUP") {
 				w.log.Warn("claiming stale entries failed", "err", err)
@@ -754,18 +902,30 @@ func (w *Worker) claim(ctx context.Context) {
 			continue
 		}
 		for _, xm := range msgs {
-			if ctx.Err() != nil {
-				return
+			// In hand at once: heartbeats keep them ours while they wait.
+			if w.take(streams[i], xm.ID) {
+				claimed = append(claimed, item{stream: streams[i], xm: xm})
 			}
-			pending, err := w.o.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: stream, Group: group, Start: xm.ID, End: xm.ID, Count: 1}).Result()
+		}
+	}
+	for i, it := range claimed {
+		if ctx.Err() == nil {
+			pending, err := w.o.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: it.stream, Group: group, Start: it.xm.ID, End: it.xm.ID, Count: 1}).Result()
 			if err == nil && len(pending) == 1 && pending[0].RetryCount > maxDeliveries {
-				e, _ := decodeEntry(fmt.Sprint(xm.Values["e"]))
-				w.bury(context.WithoutCancel(ctx), stream, xm.ID, e, "claimed_too_often")
+				e, _ := decodeEntry(fmt.Sprint(it.xm.Values["e"]))
+				w.bury(context.WithoutCancel(ctx), it.stream, it.xm.ID, e, "claimed_too_often")
+				w.release(it.stream, it.xm.ID)
 				continue
 			}
 			w.metrics.Claimed.Inc()
-			w.handle(ctx, stream, xm, false)
+			if w.dispatch(ctx, out, it) {
+				continue
+			}
 		}
+		for _, rest := range claimed[i:] {
+			w.release(rest.stream, rest.xm.ID)
+		}
+		return
 	}
 }
 

@@ -1,5 +1,9 @@
-// Package tally keeps a broadcast's counts, in its counts hash
-// (keys.Space.BroadcastCounts). It is the one place that says which fields
+// Package tally keeps a broadcast's counts, in its counts hashes
+// (keys.Space.BroadcastCounts), one a shard: a count is written in the
+// shard of the slot its writer already writes (the recipient's, or the
+// provider message id's), so that it goes in the same transaction or
+// script, and the shares add up when read (Counter.Read). It is the one
+// place that says which fields
 // of the hash each delivery event adds one to, and how the hash reads back
 // as Counts: the fan-out, the outbox worker and the delivery status
 // callbacks all count through it.
@@ -20,7 +24,8 @@
 // both the failures after a provider took the message and, among them
 // (Counts.Unsent), those before.
 //
-// Counter.Add writes events in a pipeline or transaction of the caller's.
+// Counter.Add writes events in a pipeline or transaction of the caller's,
+// in the shard it is given.
 // A Lua script that must count in the same step as its own writes (the
 // fan-out records a recipient and counts them at once; a status callback
 // counts a message once, under a mark on the message) calls HINCRBY
@@ -94,20 +99,69 @@ type Counter struct{ keys keys.Space }
 // New returns the counter of the broadcasts of s.
 func New(s keys.Space) Counter { return Counter{keys: s} }
 
-// Key returns the counts hash of broadcast bc: for reading it (Parse), or
-// for a script that counts itself (ScriptArgs).
-func (c Counter) Key(bc string) string { return c.keys.BroadcastCounts(bc) }
+// Shards returns how many shares a broadcast's counts are kept in.
+func (c Counter) Shards() int { return c.keys.Shards() }
 
-// Add queues on p one more of each of events for broadcast bc; nothing
-// when bc is empty (a message of no broadcast).
-func (c Counter) Add(ctx context.Context, p redis.Pipeliner, bc string, events ...Event) {
+// Key returns shard's share of the counts of broadcast bc: for a script
+// that counts itself (ScriptArgs) in that shard's slot.
+func (c Counter) Key(bc string, shard int) string { return c.keys.BroadcastCounts(bc, shard) }
+
+// Keys returns every shard's share of the counts of broadcast bc, in shard
+// order: to read them (Read does) or delete them (one key a slot).
+func (c Counter) Keys(bc string) []string {
+	out := make([]string, c.keys.Shards())
+	for i := range out {
+		out[i] = c.Key(bc, i)
+	}
+	return out
+}
+
+// Add queues on p one more of each of events for broadcast bc, in shard's
+// share of its counts; nothing when bc is empty (a message of no
+// broadcast). The shard is the caller's choice: that of the other keys p
+// writes, so that a transaction stays in one slot.
+func (c Counter) Add(ctx context.Context, p redis.Pipeliner, bc string, shard int, events ...Event) {
 	if bc == "" {
 		return
 	}
-	k := c.Key(bc)
+	k := c.Key(bc, shard)
 	for _, f := range Fields(events...) {
 		p.HIncrBy(ctx, k, f, 1)
 	}
+}
+
+// Queue queues on p the reading of every share of broadcast bc's counts,
+// for a caller that reads other keys in the same pipeline; the function
+// returned, called after p ran, sums them (as Read does).
+func (c Counter) Queue(ctx context.Context, p redis.Pipeliner, bc string) func() (Counts, error) {
+	cmds := make([]*redis.MapStringStringCmd, c.keys.Shards())
+	for i := range cmds {
+		cmds[i] = p.HGetAll(ctx, c.Key(bc, i))
+	}
+	return func() (Counts, error) {
+		var sum Counts
+		for _, cmd := range cmds {
+			h, err := cmd.Result()
+			if err != nil {
+				return Counts{}, err
+			}
+			sum = sum.Plus(Parse(h))
+		}
+		return sum, nil
+	}
+}
+
+// Read returns the counts of broadcast bc: every shard's share, read in
+// one pipeline (a Cluster client sends it to each master at once), summed.
+func (c Counter) Read(ctx context.Context, rdb redis.UniversalClient, bc string) (Counts, error) {
+	var sum func() (Counts, error)
+	if _, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		sum = c.Queue(ctx, p, bc)
+		return nil
+	}); err != nil {
+		return Counts{}, err
+	}
+	return sum()
 }
 
 // Counts are a broadcast's numbers. Total counts the people reached by the
@@ -133,7 +187,24 @@ func (c Counts) Finished() int64 { return c.Sent + c.Skipped + c.Unsent }
 // neither sent, skipped nor failed before sending.
 func (c Counts) Waiting() int64 { return max(0, c.Total-c.Finished()) }
 
-// Parse reads a counts hash, as HGETALL gives it. Fields it does not know,
+// Plus returns the sum of c and d, field by field (the shares of a
+// broadcast's counts add up).
+func (c Counts) Plus(d Counts) Counts {
+	out := Counts{Total: c.Total + d.Total, Sent: c.Sent + d.Sent, Delivered: c.Delivered + d.Delivered,
+		Failed: c.Failed + d.Failed, Skipped: c.Skipped + d.Skipped, Unsent: c.Unsent + d.Unsent}
+	for _, m := range []map[string]int64{c.SkippedBy, d.SkippedBy} {
+		for reason, n := range m {
+			if out.SkippedBy == nil {
+				out.SkippedBy = map[string]int64{}
+			}
+			out.SkippedBy[reason] += n
+		}
+	}
+	return out
+}
+
+// Parse reads one share of a counts hash, as HGETALL gives it (Read sums
+// the shares). Fields it does not know,
 // or whose value is not a number, are left out.
 func Parse(h map[string]string) Counts {
 	var c Counts
