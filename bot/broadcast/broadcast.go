@@ -718,8 +718,9 @@ const batch = 500
 
 // parallel is how many shards a fan-out (or an estimate) walks at once:
 // on a Cluster they are on several masters, and on one node the round
-// trips of one shard overlap with the work of another.
-const parallel = 8
+// trips of one shard overlap with the work of another. It stays small so
+// that a fan-out leaves room on the server for the replies of turns.
+const parallel = 4
 
 // setStatus moves a broadcast to a status unless it is cancelled: a cancel
 // is never overwritten.
