@@ -107,6 +107,9 @@ type Service struct {
 	content func() *content.Content
 	opts    Options
 	log     *slog.Logger
+	// queued, when set (by a test), is called after each batch a fan-out
+	// queued, before its mark is recorded.
+	queued func(shard int)
 }
 
 // New returns the service, in the key space of st (its prefix and shards).
@@ -715,8 +718,9 @@ const batch = 500
 
 // parallel is how many shards a fan-out (or an estimate) walks at once:
 // on a Cluster they are on several masters, and on one node the round
-// trips of one shard overlap with the work of another.
-const parallel = 8
+// trips of one shard overlap with the work of another. It stays small so
+// that a fan-out leaves room on the server for the replies of turns.
+const parallel = 4
 
 // setStatus moves a broadcast to a status unless it is cancelled: a cancel
 // is never overwritten.
@@ -891,6 +895,9 @@ func (f fan) read(ctx context.Context, shard int, set, mark string) error {
 		}
 		if err := s.enqueue(ctx, f.b, shard, set, members, f.render, f.expires); err != nil {
 			return err
+		}
+		if s.queued != nil {
+			s.queued(shard)
 		}
 		mark := strconv.FormatUint(next, 10)
 		if next == 0 {

@@ -81,13 +81,16 @@ func (s *Service) Reach(ctx context.Context, b Broadcast, sample int) (Reach, er
 	for _, n := range cards {
 		out.People += n
 	}
-	if len(sets) > 0 && len(aud.names) > 1 {
-		defer s.rdb.Pipelined(context.WithoutCancel(ctx), func(p redis.Pipeliner) error {
-			for _, k := range sets {
-				p.Del(ctx, k)
-			}
-			return nil
-		})
+	if len(aud.names) > 1 { // the unions, made for this call
+		defer func() {
+			ctx := context.WithoutCancel(ctx)
+			s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for _, k := range sets {
+					p.Del(ctx, k)
+				}
+				return nil
+			})
+		}()
 	}
 	if out.People == 0 || sample <= 0 {
 		return out, nil
