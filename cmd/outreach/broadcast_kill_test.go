@@ -12,6 +12,7 @@ import (
 	"github.com/outreach-org/outreach/bot/engine"
 	"github.com/outreach-org/outreach/bot/redistest"
 	"github.com/outreach-org/outreach/bot/store"
+	"github.com/outreach-org/outreach/bot/waitfor"
 )
 
 // TestBroadcastToTenThousandWithAnInstanceKilled: 10,000 people follow
@@ -19,7 +20,7 @@ import (
 // same guarantee is in TestKill9DuringBroadcastAndInbound: there, a notice
 // outside the 24-hour window needs a template). Two instances of the real binary share the Redis (one node, or a
 // Cluster under REDISTEST=cluster). A broadcast is created on the first;
-// once a few thousand messages have left, the first is killed with
+// once 2,000 messages have left, the first is killed with
 // SIGKILL, sends in flight. The second finishes the work: every person
 // gets the broadcast exactly once — none lost, none sent twice (a send the
 // kill cut off is looked up at Twilio before it is tried again) — and the
@@ -83,21 +84,23 @@ func TestBroadcastToTenThousandWithAnInstanceKilled(t *testing.T) {
 		t.Fatalf("broadcast: %d %v", code, out)
 	}
 	id := out["id"].(string)
-	waitFor(t, func() bool { return len(p.twilio.Accepted()) >= 3000 })
+	// A busy machine sends slowly: the kill waits for a fifth of them,
+	// however long they take.
+	waitfor.Cond(t, 3*time.Minute, "2,000 sends before the kill", func() bool { return len(p.twilio.Accepted()) >= 2000 })
 	first.kill()
 	killedAt := len(p.twilio.Accepted())
 	if killedAt >= people {
 		t.Fatalf("the broadcast was over before the kill: the test proves nothing")
 	}
 
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(4 * time.Minute)
 	for {
 		r := broadcastReport(t, second.base, id)
 		if r["status"] == "done" && outboxEmpty(t, second.base) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("not all sent within 2 minutes of the kill: %v", r)
+			t.Fatalf("not all sent within 4 minutes of the kill: %v", r)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
