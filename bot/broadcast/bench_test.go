@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -59,9 +61,12 @@ func newService(env *channeltest.Env) *broadcast.Service {
 // BenchmarkFanOut fans a broadcast out to 100,000 Telegram subscribers and
 // sends it through the real outbox and tgbotapi to a local fake Bot API,
 // rate limits off. It reports recipients enqueued per second and messages
-// sent per second.
+// sent per second. On a Cluster (REDISTEST=cluster) it also reports how
+// the keys and the commands of the run spread over the masters: the
+// largest share of either held or served by one master.
 //
 //	go test -run XXX -bench FanOut -benchtime 1x ./bot/broadcast
+//	REDISTEST=cluster go test -run XXX -bench FanOut -benchtime 1x ./bot/broadcast
 func BenchmarkFanOut(b *testing.B) {
 	const n = 100000
 	for range b.N {
@@ -70,6 +75,7 @@ func BenchmarkFanOut(b *testing.B) {
 		subscribe(b, env, n, func(i int) string { return []string{"fr", "en", "ar"}[i%3] })
 		svc := newService(env)
 		ctx, cancel := context.WithCancel(context.Background())
+		callsBefore := masterCalls(b, env.Redis)
 		b.ResetTimer()
 		began := time.Now()
 		id, _, err := svc.Create(ctx, broadcast.Broadcast{Kind: broadcast.KindMessage, Text: map[string]string{"fr": "Bonjour", "en": "Hello", "ar": "مرحبا"}}, "")
@@ -102,6 +108,9 @@ func BenchmarkFanOut(b *testing.B) {
 		sent := time.Since(sendBegan)
 		b.StopTimer()
 		cancel()
+		if callsBefore != nil {
+			spread(b, env, callsBefore)
+		}
 		unlinkAll(b, env)
 		b.ReportMetric(float64(n)/enqueued.Seconds(), "recipients_enqueued/s")
 		b.ReportMetric(float64(n)/sent.Seconds(), "messages_sent/s")
@@ -138,4 +147,73 @@ func unlinkAll(tb testing.TB, env *channeltest.Env) {
 	if err != nil {
 		tb.Error(err)
 	}
+}
+
+// masterCalls returns the commands each master of a Cluster has served so
+// far (INFO commandstats, summed), by address; nil on one node.
+func masterCalls(tb testing.TB, rdb redis.UniversalClient) map[string]int64 {
+	tb.Helper()
+	cc, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		return nil
+	}
+	var mu sync.Mutex
+	out := map[string]int64{}
+	err := cc.ForEachMaster(context.Background(), func(ctx context.Context, node *redis.Client) error {
+		info, err := node.Info(ctx, "commandstats").Result()
+		if err != nil {
+			return err
+		}
+		var n int64
+		for _, line := range strings.Split(info, "\n") {
+			if _, rest, ok := strings.Cut(line, ":calls="); ok {
+				calls, _, _ := strings.Cut(rest, ",")
+				c, _ := strconv.ParseInt(calls, 10, 64)
+				n += c
+			}
+		}
+		mu.Lock()
+		out[node.Options().Addr] = n
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+// spread reports the largest share of the run's keys one master holds and
+// of its commands one master served, and prints each master's.
+func spread(b *testing.B, env *channeltest.Env, before map[string]int64) {
+	b.Helper()
+	after := masterCalls(b, env.Redis)
+	var mu sync.Mutex
+	held := map[string]int64{}
+	err := env.Redis.(*redis.ClusterClient).ForEachMaster(context.Background(), func(ctx context.Context, node *redis.Client) error {
+		var n int64
+		iter := node.Scan(ctx, 0, env.Prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			n++
+		}
+		mu.Lock()
+		held[node.Options().Addr] = n
+		mu.Unlock()
+		return iter.Err()
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var keys, calls, maxKeys, maxCalls int64
+	for addr, n := range held {
+		c := after[addr] - before[addr]
+		keys, calls = keys+n, calls+c
+		maxKeys, maxCalls = max(maxKeys, n), max(maxCalls, c)
+	}
+	for addr, n := range held {
+		fmt.Fprintf(os.Stderr, "master %s: %d keys (%.1f %%), %d commands (%.1f %%)\n", addr, n, 100*float64(n)/float64(keys),
+			after[addr]-before[addr], 100*float64(after[addr]-before[addr])/float64(calls))
+	}
+	b.ReportMetric(100*float64(maxKeys)/float64(keys), "max_master_keys_%")
+	b.ReportMetric(100*float64(maxCalls)/float64(calls), "max_master_commands_%")
 }
