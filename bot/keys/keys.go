@@ -43,7 +43,7 @@ func New(prefix string) Space { return Space{prefix: prefix} }
 func (s Space) Prefix() string { return s.prefix }
 
 // SimulationSpace is what the keys of simulations start with, after the
-// prefix: "<prefix>sim:{c:…}:state".
+// prefix: "<prefix>sim:{s3.12}:c:…:state".
 const SimulationSpace = "sim:"
 
 // Simulation returns the space of simulations: the keys of a contact under

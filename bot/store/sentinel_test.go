@@ -183,15 +183,16 @@ func (p *pipelines) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 // counts the replicas holding that very write (asked on another
 // connection, it would vouch for writes it never saw); a handled message's
 // retry refreshes its ids and waits in one pipeline too; a turn that is not
-// a message's (Durable unset) does not wait. The test's Redis has no
-// replica: the wait gives up, and says so.
+// a message's (Durable unset) does not wait. The test asks for more
+// replicas than its Redis has (none on one node or the test Cluster, one
+// under Sentinel): the wait gives up, and says so.
 func TestWaitFollowsTheTurnOnItsConnection(t *testing.T) {
 	t.Parallel()
 	rdb, prefix := redistest.New(t)
 	rec := &pipelines{}
 	rdb.AddHook(rec)
 	ctx := context.Background()
-	st, err := store.New(ctx, rdb, store.Options{Prefix: prefix, Replicas: 1, ReplicaTimeout: 20 * time.Millisecond})
+	st, err := store.New(ctx, rdb, store.Options{Prefix: prefix, Replicas: 3, ReplicaTimeout: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
