@@ -34,7 +34,7 @@ type attempt struct {
 // as sent or refused; one still there on a retry means the outcome is
 // unknown, and the provider is asked first.
 func (w *Worker) markAttempt(ctx context.Context, entryID string, part int) error {
-	v := fmt.Sprintf("%d:%d", part, time.Now().UnixMilli())
+	v := fmt.Sprintf("%d:%d", part, w.opts.Clock.Now().UnixMilli())
 	return w.o.rdb.Set(ctx, w.o.keys.attempt(entryID), v, w.o.doneTTL).Err()
 }
 

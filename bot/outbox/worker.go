@@ -103,6 +103,10 @@ type Options struct {
 	Backoff func(tries int) time.Duration
 	// Quiet reports the hours when bulk traffic waits; nil: never.
 	Quiet func(time.Time) bool
+	// Clock is the time the worker keeps: when a retry is due, when a
+	// notice has expired, the quiet hours, the time of an attempt and of a
+	// dead letter. Nil is the system clock; a test gives its own.
+	Clock Clock
 }
 
 func (o *Options) defaults() {
@@ -127,6 +131,9 @@ func (o *Options) defaults() {
 	}
 	if o.SendTimeout <= 0 {
 		o.SendTimeout = 15 * time.Second
+	}
+	if o.Clock == nil {
+		o.Clock = systemClock{}
 	}
 	if o.Backoff == nil {
 		o.Backoff = Backoff
@@ -374,7 +381,7 @@ func (w *Worker) readClient() (redis.UniversalClient, func()) {
 func (w *Worker) read(ctx context.Context, rdb redis.UniversalClient, p Priority, streams []string, out chan<- item) {
 	args := append(slices.Clone(streams), slices.Repeat([]string{">"}, len(streams))...)
 	for ctx.Err() == nil {
-		if p == Bulk && w.opts.Quiet != nil && w.opts.Quiet(time.Now()) {
+		if p == Bulk && w.opts.Quiet != nil && w.opts.Quiet(w.opts.Clock.Now()) {
 			sleep(ctx, min(w.opts.Block, time.Second))
 			continue
 		}
@@ -445,7 +452,7 @@ func (w *Worker) handle(stop context.Context, stream string, xm redis.XMessage, 
 			return
 		}
 	}
-	if e.Expires > 0 && time.Now().UnixMilli() > e.Expires {
+	if e.Expires > 0 && w.opts.Clock.Now().UnixMilli() > e.Expires {
 		w.skip(ctx, stream, xm.ID, e, "expired")
 		return
 	}
@@ -730,7 +737,7 @@ func (w *Worker) failed(ctx context.Context, stream, xid string, e Entry, err er
 		// The delayed set is the stream's shard's: moved with the
 		// acknowledgement in one transaction.
 		err := w.o.inOrder(ctx, func(p redis.Pipeliner) {
-			p.ZAdd(ctx, w.o.keys.delayed(w.o.keys.shard(e)), redis.Z{Score: float64(time.Now().Add(delay).UnixMilli()), Member: e.Encode()})
+			p.ZAdd(ctx, w.o.keys.delayed(w.o.keys.shard(e)), redis.Z{Score: float64(w.opts.Clock.Now().Add(delay).UnixMilli()), Member: e.Encode()})
 			w.ackIn(ctx, p, stream, xid)
 		}, func(p redis.Pipeliner) {
 			if canAsk && !unsure {
@@ -831,7 +838,7 @@ func (w *Worker) bury(ctx context.Context, stream, xid string, e Entry, reason s
 	w.metrics.DeadLetters.WithLabelValues(e.Channel, reasonLabel(reason)).Inc()
 	w.unsent(ctx, e)
 	w.log.Warn("message given up, moved to the dead-letter list", "channel", e.Channel, "entry", e.ID, "reason", reason)
-	d, _ := json.Marshal(DeadLetter{Entry: e, Reason: reason, At: time.Now().UTC()})
+	d, _ := json.Marshal(DeadLetter{Entry: e, Reason: reason, At: w.opts.Clock.Now().UTC()})
 	// The letter before the acknowledgement: a crash between buries the
 	// entry twice, never loses it.
 	err := w.o.inOrder(ctx, func(p redis.Pipeliner) {
@@ -874,7 +881,7 @@ func (w *Worker) moveDue(ctx context.Context) {
 	for i := range sets {
 		sets[i] = []string{k.delayed(i), k.Stream(Reply, i), k.Stream(Bulk, i)}
 	}
-	err := w.o.evalEach(ctx, moveScript, sets, time.Now().UnixMilli(), 100)
+	err := w.o.evalEach(ctx, moveScript, sets, w.opts.Clock.Now().UnixMilli(), 100)
 	if err != nil && ctx.Err() == nil {
 		w.log.Warn("moving due retries failed", "err", err)
 	}
@@ -884,7 +891,7 @@ func (w *Worker) moveDue(ctx context.Context) {
 // never acknowledged (it died, or lost Redis mid-send), and gives them to
 // the senders of p: one XAUTOCLAIM a shard's stream, in one pipeline.
 func (w *Worker) claim(ctx context.Context, p Priority, out chan<- item) {
-	if p == Bulk && w.opts.Quiet != nil && w.opts.Quiet(time.Now()) {
+	if p == Bulk && w.opts.Quiet != nil && w.opts.Quiet(w.opts.Clock.Now()) {
 		return // bulk traffic waits out the quiet hours, taken over or not
 	}
 	streams := w.o.keys.Streams(p)
