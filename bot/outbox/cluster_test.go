@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -331,4 +332,40 @@ func TestCrashBetweenRecordAndAckOnTheCluster(t *testing.T) {
 	if n := env.Redis.Exists(ctx, env.Space.Attempt(e.ID)).Val(); n != 0 {
 		t.Error("the attempt mark outlived the entry")
 	}
+}
+
+// TestErasureConfirmationIsRetried: the confirmation of an erasure is an
+// entry naming no contact, appended by the turn to the reply stream of the
+// erased person's shard. A send that fails for now is retried from that
+// shard's delayed set, in the stream's slot (on a Cluster, the contact's
+// shard would be another slot, and the retry refused), with no warning.
+func TestErasureConfirmationIsRetried(t *testing.T) {
+	onEach(t, func(t *testing.T, env *env) {
+		ctx := context.Background()
+		k := env.Outbox.Keys()
+		empty := k.ShardOf("")
+		// a person in another shard than ShardOf("")
+		var ck, addr string
+		for i := 0; ; i++ {
+			addr = strconv.Itoa(500000 + i)
+			if k.ShardOf("c:"+addr) != empty {
+				ck = "c:" + addr
+				break
+			}
+		}
+		e := outbox.NewEntry("chat", seal(addr), "", outbox.Reply) // ck = "" as dialog does
+		e.Messages = []outbox.Text{{Text: "all erased"}}
+		// the turn appends it to StreamFor(Reply, contact)
+		if err := env.Redis.XAdd(ctx, &redis.XAddArgs{Stream: k.StreamFor(outbox.Reply, ck), Values: []any{"e", e.Encode()}}).Err(); err != nil {
+			t.Fatal(err)
+		}
+		fake := &chat{failOnce: map[string]*outbox.SendError{addr: {Failure: outbox.Retry, Reason: "http_503"}}}
+		// No takeover within the test: only the retry can send it again.
+		env.StartWorker(channels(fake, 1000), outbox.Options{ClaimIdle: time.Hour, Backoff: func(int) time.Duration { return 10 * time.Millisecond }})
+		fake.WaitSent(t, 1)
+		env.waitDrained(t)
+		if logs := env.Logs.String(); strings.Contains(logs, "retry failed") || strings.Contains(logs, "CROSSSLOT") || strings.Contains(logs, addr) {
+			t.Errorf("the retry was not scheduled as it should: %s", logs)
+		}
+	})
 }

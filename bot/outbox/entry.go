@@ -185,8 +185,20 @@ func (k Keys) dead() string             { return k.s.Dead() }
 func (k Keys) done(id string) string    { return k.s.SentParts(id) }
 func (k Keys) status(sid string) string { return k.s.Delivery(sid) }
 
-// shard returns the shard an entry waits in: its contact's.
+// shard returns the shard an entry is queued in: its contact's.
 func (k Keys) shard(e Entry) int { return k.s.ShardOf(e.Contact) }
+
+// streamShard returns the shard of a stream an entry was read from: the
+// one whose keys share its slot. An entry may name no contact (the
+// confirmation of an erasure, queued in the erased person's stream), so
+// what is written with its acknowledgement goes by the stream, not by the
+// entry.
+func (k Keys) streamShard(stream string, e Entry) int {
+	if i := k.s.ShardOfKey(stream); i >= 0 {
+		return i
+	}
+	return k.shard(e)
+}
 
 // attempt holds which part of an entry was last handed to a provider that
 // can be asked about it, and when (see Reconciler).

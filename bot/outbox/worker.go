@@ -620,7 +620,7 @@ func (w *Worker) finish(ctx context.Context, stream, xid string, e Entry, provid
 		}
 	}, func(p redis.Pipeliner) {
 		if e.Broadcast != "" {
-			shard := w.o.keys.shard(e)
+			shard := w.o.keys.streamShard(stream, e)
 			w.o.counts.Add(ctx, p, e.Broadcast, shard, tally.Sent)
 			if providerID == "" { // no delivery callbacks (Telegram): accepted is delivered
 				w.o.counts.Add(ctx, p, e.Broadcast, shard, tally.Delivered)
@@ -737,7 +737,7 @@ func (w *Worker) failed(ctx context.Context, stream, xid string, e Entry, err er
 		// The delayed set is the stream's shard's: moved with the
 		// acknowledgement in one transaction.
 		err := w.o.inOrder(ctx, func(p redis.Pipeliner) {
-			p.ZAdd(ctx, w.o.keys.delayed(w.o.keys.shard(e)), redis.Z{Score: float64(w.opts.Clock.Now().Add(delay).UnixMilli()), Member: e.Encode()})
+			p.ZAdd(ctx, w.o.keys.delayed(w.o.keys.streamShard(stream, e)), redis.Z{Score: float64(w.opts.Clock.Now().Add(delay).UnixMilli()), Member: e.Encode()})
 			w.ackIn(ctx, p, stream, xid)
 		}, func(p redis.Pipeliner) {
 			if canAsk && !unsure {
