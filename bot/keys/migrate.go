@@ -157,12 +157,22 @@ var formers = []former{
 // left alone, as are the keys of this layout and any other.
 //
 // A complete run records the layout (Layout): the next starts find it and
-// return at once, without scanning the keyspace again.
+// return at once, without scanning the keyspace again — unless one of the
+// fixed-name keys every instance of the former version writes (its outbox
+// streams, its open requests) is there again: an instance of that version
+// ran meanwhile, and everything is looked for again. Serve also runs it
+// with the hourly retention purge, so that what such an instance wrote
+// after the start is moved too.
 func Migrate(ctx context.Context, rdb redis.UniversalClient, s Space) (int, error) {
-	if v, err := rdb.Get(ctx, s.Layout()).Result(); err == nil && v == CurrentLayout {
-		return 0, nil
-	} else if err != nil && !errors.Is(err, redis.Nil) {
+	if v, err := rdb.Get(ctx, s.Layout()).Result(); err != nil && !errors.Is(err, redis.Nil) {
 		return 0, fmt.Errorf("keys: migrate: %w", err)
+	} else if v == CurrentLayout {
+		// Unless an instance of the former version wrote since (a rolling
+		// upgrade): its streams and indexes have fixed names.
+		left, err := formerLeft(ctx, rdb, s)
+		if err != nil || !left {
+			return 0, err
+		}
 	}
 	m := &migration{rdb: rdb, s: s}
 	err := Scan(ctx, rdb, globEscape(s.prefix)+"*", func(key string) error {
@@ -181,6 +191,30 @@ func Migrate(ctx context.Context, rdb redis.UniversalClient, s Space) (int, erro
 		return m.moved, fmt.Errorf("keys: migrate: %w", err)
 	}
 	return m.moved, nil
+}
+
+// formerFixed are the keys of the former layout with fixed names that any
+// instance of it writes: the outbox streams and the open requests.
+var formerFixed = []string{"{o}:reply", "{o}:bulk", "{o}:delayed", "{r}:requests:open", "requests:open"}
+
+// formerLeft reports whether a key of formerFixed exists: one EXISTS a key,
+// each in its own slot.
+func formerLeft(ctx context.Context, rdb redis.UniversalClient, s Space) (bool, error) {
+	cmds := make([]*redis.IntCmd, len(formerFixed))
+	if _, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range formerFixed {
+			cmds[i] = p.Exists(ctx, s.prefix+k)
+		}
+		return nil
+	}); err != nil {
+		return false, fmt.Errorf("keys: migrate: %w", err)
+	}
+	for _, c := range cmds {
+		if c.Val() > 0 {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // CurrentLayout names the layout of this version's keys, recorded under

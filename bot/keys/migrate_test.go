@@ -439,3 +439,22 @@ func TestMigrateRefusesAnotherShardCount(t *testing.T) {
 		t.Errorf("keys %v, want the old state and the count only", got)
 	}
 }
+
+// A key an instance of the former version writes after the layout was
+// recorded (a rolling upgrade) is moved by the next run: the fixed-name
+// keys that version writes bring the whole migration back.
+func TestMigrateAgainAfterAFormerInstanceWrote(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := redistest.New(t)
+	ctx := context.Background()
+	s := keys.New(prefix)
+	if n, err := keys.Migrate(ctx, rdb, s); err != nil || n != 0 {
+		t.Fatalf("first migrate = %d, %v", n, err)
+	}
+	rdb.HSet(ctx, prefix+"{c:ck9}:state", "v", 1)
+	rdb.XAdd(ctx, &redis.XAddArgs{Stream: prefix + "{o}:reply", Values: []any{"e", entry("r9", "ck9")}})
+	if n, err := keys.Migrate(ctx, rdb, s); err != nil || n != 2 {
+		t.Fatalf("migrate after a former instance wrote = %d, %v; want 2", n, err)
+	}
+	redistest.OnlyDeclared(t, rdb, prefix, s.ContactState("ck9"), s.ReplyStream(s.ShardOf("ck9")), s.Layout(), s.ShardCount())
+}

@@ -58,6 +58,11 @@ func (c Contacts) Erase(ctx context.Context, contact string) error {
 		}
 		scan[f] = !direct
 	}
+	// What is named directly goes first, on its own: the person's own keys
+	// and requests are gone even should the scan below not finish.
+	if _, err := p.Exec(ctx); err != nil && err != redis.Nil {
+		return fmt.Errorf("store: erase: %w", err)
+	}
 	mine := c.s.base.ShardOf(contact)
 	err := keys.Scan(ctx, c.s.rdb, c.s.base.Prefix()+"*", func(k string) error {
 		f := c.s.base.Family(k)

@@ -19,6 +19,7 @@ import (
 	"github.com/outreach-org/outreach/bot/console"
 	"github.com/outreach-org/outreach/bot/content"
 	"github.com/outreach-org/outreach/bot/distribution"
+	"github.com/outreach-org/outreach/bot/keys"
 	"github.com/outreach-org/outreach/bot/outbox"
 	"github.com/outreach-org/outreach/bot/server"
 	"github.com/outreach-org/outreach/bot/store"
@@ -280,7 +281,9 @@ func countPeople(ctx context.Context, every time.Duration, contacts store.Contac
 // keepRetention removes, at start and then every interval, what is older
 // than the retention period: what outlived silent contacts (their keys
 // expire by themselves), who old broadcasts reached, old dead letters, and
-// audit entries older than their own retention.
+// audit entries older than their own retention. It first moves any key an
+// instance of a former version wrote since (keys.Migrate), so that
+// erasure and the purge find it.
 func keepRetention(ctx context.Context, every, retention time.Duration, a *app, broadcasts *broadcast.Service, audit *access.Audit, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -290,6 +293,9 @@ func keepRetention(ctx context.Context, every, retention time.Duration, a *app, 
 			what string
 			run  func() (int, error)
 		}{
+			// Keys an instance of a former version wrote since the start
+			// (a rolling upgrade) move to the current layout.
+			{"keys of a former layout (moved)", func() (int, error) { return keys.Migrate(ctx, a.store.Client(), a.store.Keys()) }},
 			{"entries of silent contacts", func() (int, error) { return a.dialog.People().Purge(ctx) }},
 			{"recipient lists of old broadcasts", func() (int, error) { return broadcasts.Forget(ctx, before) }},
 			{"old dead letters", func() (int, error) { return a.outbox.ForgetDead(ctx, before) }},
