@@ -40,6 +40,7 @@ func TestBroadcastToTenThousandWithAnInstanceKilled(t *testing.T) {
 	vars["OUTREACH_OUTBOX_CLAIM_IDLE"] = "1s"
 	vars["OUTREACH_RATE_SMS"] = "5000"
 	vars["OUTREACH_RATE_WHATSAPP"] = "5000"
+	vars["OUTREACH_OUTBOX_WORKERS"] = "8"
 
 	// The people, written as the bot writes them (a state with the sealed
 	// address, a place in their shard's share of Oujda's subscribers).
@@ -80,8 +81,9 @@ func TestBroadcastToTenThousandWithAnInstanceKilled(t *testing.T) {
 		t.Fatalf("the people fall in %d of the %d shards", len(shards), k.Shards())
 	}
 
-	// Twilio answers after 50 ms, so that the kill finds sends in flight.
-	p.twilio.SetAnswerDelay(50 * time.Millisecond)
+	// Twilio answers after 20 ms, so that the kill is likely to find
+	// sends in flight; 16 bulk senders an instance keep it busy.
+	p.twilio.SetAnswerDelay(20 * time.Millisecond)
 	first := startProcess(t, bin, vars)
 	second := startProcess(t, bin, copyVars(vars))
 	const text = "Distribution de couvertures demain à 10 h."
