@@ -38,6 +38,7 @@ func TestMain(m *testing.M) {
 	}
 	code := redistest.Main(m)
 	removeBinary()
+	stopChromium()
 	os.Exit(code)
 }
 
