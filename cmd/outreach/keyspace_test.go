@@ -27,6 +27,7 @@ import (
 // /api/v1/contacts/{id}) and checks that no key of a family about people
 // names them, holds them or their requests, nor lists them as a member.
 func TestEveryKeyHasAFamily(t *testing.T) {
+	t.Parallel()
 	p := withProviders(t)
 	p.vars["OUTREACH_QUIET_HOURS"] = ""
 	p.vars["OUTREACH_SEND_MAX_TRIES"] = "1"

@@ -212,7 +212,10 @@ func startServe(t testing.TB, vars map[string]string) *service {
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, env(vars), nil, io.Discard, logs) }()
 	addr := regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`)
-	deadline := time.Now().Add(10 * time.Second)
+	// A bound on a start that hangs, not a speed figure: a start reads
+	// Redis (a new prefix's keyring scans the keyspace), which is slow
+	// when the shared Redis holds many keys of other tests.
+	deadline := time.Now().Add(waitfor.Default)
 	for {
 		if m := addr.FindStringSubmatch(logs.String()); m != nil {
 			s := &service{base: "http://" + m[1], logs: logs}
