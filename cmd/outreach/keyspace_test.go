@@ -122,7 +122,7 @@ func TestEveryKeyHasAFamily(t *testing.T) {
 	if _, err := access.NewPeople(rdb, prefix, "", nil).Invite(ctx, "nadia", access.Staff, "fr"); err != nil {
 		t.Fatal(err)
 	}
-	// The daily counts are written every few seconds.
+	// The daily counts are written every statsInterval.
 	waitFor(t, func() bool { return len(rdb.Keys(ctx, space.Glob(keyspace.StatsDayF)).Val()) > 0 })
 
 	seen := map[*keyspace.Family]bool{}

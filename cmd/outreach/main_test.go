@@ -36,6 +36,9 @@ func TestMain(m *testing.M) {
 	if !set {
 		flag.Set("test.parallel", strconv.Itoa(parallel))
 	}
+	// The services the tests start in this process write their daily
+	// counts often: a test that reads them waits for the write.
+	statsInterval = 100 * time.Millisecond
 	code := redistest.Main(m)
 	removeBinary()
 	stopChromium()
