@@ -39,6 +39,9 @@ func TestMain(m *testing.M) {
 	// The services the tests start in this process write their daily
 	// counts often: a test that reads them waits for the write.
 	statsInterval = 100 * time.Millisecond
+	// The console's live parts reload often: a browser test that waits for
+	// a job to show as done waits for the job.
+	consoleRefresh = 200 * time.Millisecond
 	code := redistest.Main(m)
 	removeBinary()
 	stopChromium()
