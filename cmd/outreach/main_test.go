@@ -30,6 +30,7 @@ import (
 const parallel = 16
 
 func TestMain(m *testing.M) {
+	runAsService()
 	flag.Parse()
 	set := false
 	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
