@@ -15,7 +15,7 @@ import (
 	"github.com/outreach-org/outreach/bot/redistest"
 )
 
-func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(redistest.MainParallel(m, 8)) }
 
 var admin = access.Principal{Name: access.BootstrapName, Role: access.Admin}
 

@@ -95,6 +95,10 @@ type Options struct {
 	ClientAddress func(*http.Request) string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Refresh is how often a page that follows a job under way (a
+	// broadcast's progress, whom a distribution's notices reached)
+	// reloads its live part; zero means DefaultRefresh.
+	Refresh time.Duration
 
 	// broadcasts
 
@@ -116,6 +120,10 @@ type Options struct {
 	Census Census
 }
 
+// DefaultRefresh is how often, by default, a page that follows a job under
+// way reloads its live part (Options.Refresh).
+const DefaultRefresh = 3 * time.Second
+
 // Console serves the console's pages.
 type Console struct {
 	opts     Options
@@ -135,6 +143,9 @@ func New(opts Options) (*Console, error) {
 	}
 	if opts.Location == nil {
 		opts.Location = time.UTC
+	}
+	if opts.Refresh <= 0 {
+		opts.Refresh = DefaultRefresh
 	}
 	if opts.ClientAddress == nil {
 		opts.ClientAddress = func(r *http.Request) string { return r.RemoteAddr }

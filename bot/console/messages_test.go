@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -129,5 +130,24 @@ func TestNoInlineScriptOrStyle(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRefreshInSeconds: a page's live part says its reload interval in
+// seconds, a fraction when it is one (console.js reads it with parseFloat).
+func TestRefreshInSeconds(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		c    *Console
+		want string
+	}{
+		{nil, "3"},
+		{&Console{opts: Options{Refresh: DefaultRefresh}}, "3"},
+		{&Console{opts: Options{Refresh: 200 * time.Millisecond}}, "0.2"},
+		{&Console{opts: Options{Refresh: 90 * time.Second}}, "90"},
+	} {
+		if got := (&Page{c: tt.c}).Refresh(); got != tt.want {
+			t.Errorf("Refresh() = %q, want %q", got, tt.want)
+		}
 	}
 }

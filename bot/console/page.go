@@ -222,6 +222,16 @@ func (p *Page) Input(t time.Time) string {
 	return t.In(p.zone()).Format("2006-01-02T15:04")
 }
 
+// Refresh is the seconds between two reloads of a page's live part
+// (Options.Refresh), as its data-refresh attribute says them: "3", "0.2".
+func (p *Page) Refresh() string {
+	every := DefaultRefresh
+	if p.c != nil {
+		every = p.c.opts.Refresh
+	}
+	return strconv.FormatFloat(every.Seconds(), 'f', -1, 64)
+}
+
 func (p *Page) zone() *time.Location {
 	if p.c != nil {
 		return p.c.opts.Location

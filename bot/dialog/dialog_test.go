@@ -24,7 +24,7 @@ import (
 	"github.com/outreach-org/outreach/bot/waitfor"
 )
 
-func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(redistest.MainParallel(m, 8)) }
 
 type fixture struct {
 	rdb     redis.UniversalClient

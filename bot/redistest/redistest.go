@@ -20,6 +20,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	neturl "net/url"
@@ -59,6 +60,21 @@ func Main(m *testing.M) int {
 		os.RemoveAll(tmpDir)
 	}
 	return code
+}
+
+// MainParallel is Main for a package whose tests mostly wait (on Redis, a
+// timer, a fake provider or a process) rather than compute: unless the
+// command line says otherwise (-parallel), up to parallel of its tests run
+// at once, not GOMAXPROCS of them (two on a two-core machine, whose cores
+// would then be mostly idle).
+func MainParallel(m *testing.M, parallel int) int {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		flag.Set("test.parallel", strconv.Itoa(parallel))
+	}
+	return Main(m)
 }
 
 // URL returns the redis:// URL of the server the tests use, failing the test

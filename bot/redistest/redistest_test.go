@@ -13,7 +13,7 @@ import (
 	"github.com/outreach-org/outreach/bot/redistest"
 )
 
-func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(redistest.MainParallel(m, 8)) }
 
 // TestSharedCluster: the shared Cluster has three masters that share the
 // 16384 slots, is ok on every node, is started once per package run, and

@@ -19,7 +19,7 @@ import (
 	"github.com/outreach-org/outreach/bot/redistest"
 )
 
-func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(redistest.MainParallel(m, 8)) }
 
 // redisPinger adapts a Redis client to Pinger.
 type redisPinger struct{ rdb *redis.Client }

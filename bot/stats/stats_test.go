@@ -14,7 +14,7 @@ import (
 	"github.com/outreach-org/outreach/bot/redistest"
 )
 
-func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(redistest.MainParallel(m, 8)) }
 
 // clock is a clock the test moves.
 type clock struct{ t atomic.Pointer[time.Time] }

@@ -20,7 +20,7 @@ import (
 	"github.com/outreach-org/outreach/bot/telegram/telegramtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(redistest.MainParallel(m, 8)) }
 
 const (
 	secret = "s3cret_token-for-tests"

@@ -20,7 +20,7 @@ import (
 	"github.com/outreach-org/outreach/bot/twilio/twiliotest"
 )
 
-func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(redistest.MainParallel(m, 8)) }
 
 const (
 	accountSID = "AC00000000000000000000000000000001"

@@ -99,29 +99,84 @@ func holdBrowserSlot(t testing.TB) (release func()) {
 	}
 }
 
-// newBrowser starts a headless Chromium for the service at base, with a
-// window of width × 900 pixels (390 for a phone). It stops at the end of
-// the test.
+// chromiumProcess is the one headless Chromium of a run of the package's
+// tests, started by the first test that needs a browser and stopped by
+// TestMain (stopChromium). Each test's browser is a BrowserContext of its
+// own in it (newBrowser): cookies, storage and cache apart, as in a browser
+// of its own, without the second or so of CPU that starting one costs.
+var chromiumProcess struct {
+	once   sync.Once
+	ctx    context.Context // the browser's first context: the parent of the tests' contexts
+	cancel func()
+	dir    string // the user data folder
+	err    error
+}
+
+// sharedChromium returns the context of the package's Chromium, starting it
+// at the first call.
+func sharedChromium(t testing.TB) context.Context {
+	t.Helper()
+	path := chromium(t)
+	c := &chromiumProcess
+	c.once.Do(func() {
+		if c.dir, c.err = os.MkdirTemp("", "outreach-chromium-"); c.err != nil {
+			return
+		}
+		opts := []chromedp.ExecAllocatorOption{
+			chromedp.ExecPath(path),
+			chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+			// The machine's network is closed: no background connections.
+			chromedp.Flag("disable-background-networking", true),
+			chromedp.Flag("disable-component-update", true),
+			chromedp.Flag("disable-sync", true),
+			chromedp.Flag("disable-quic", true),
+			chromedp.Flag("disable-default-apps", true),
+			chromedp.Flag("disable-extensions", true),
+			chromedp.Flag("disable-dev-shm-usage", true),
+			chromedp.UserDataDir(c.dir),
+			// Each test's tab sets its own viewport (EmulateViewport).
+			chromedp.WindowSize(1280, 900),
+		}
+		actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancelCtx := chromedp.NewContext(actx)
+		c.ctx = ctx
+		c.cancel = func() {
+			cancelCtx()
+			cancelAlloc()
+		}
+		// The first run starts the browser; its context must have no timeout.
+		if c.err = chromedp.Do(ctx); c.err != nil {
+			c.err = fmt.Errorf("starting Chromium: %w", c.err)
+		}
+	})
+	if c.err != nil {
+		t.Fatal(c.err)
+	}
+	return c.ctx
+}
+
+// stopChromium stops the package's Chromium, if a test started it, and
+// removes its user data folder.
+func stopChromium() {
+	c := &chromiumProcess
+	if c.cancel != nil {
+		c.cancel()
+	}
+	if c.dir != "" {
+		os.RemoveAll(c.dir)
+	}
+}
+
+// newBrowser opens a browser for the service at base, with a window of
+// width × 900 pixels (390 for a phone): a new BrowserContext (nothing
+// shared with another test's or another of this test's browsers) and a tab
+// in the package's Chromium. It closes at the end of the test.
 func newBrowser(t testing.TB, base string, width int) *browser {
 	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium(t)),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		// The machine's network is closed: no background connections.
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-default-apps", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(width, 900),
-	}
+	parent := sharedChromium(t)
 	t.Cleanup(holdBrowserSlot(t)) // runs after the browser's own cleanup: cleanups run last first
 	b := &browser{t: t, base: base, shots: shotsDir()}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
+	ctx, cancelCtx := chromedp.NewContext(parent, chromedp.WithNewBrowserContext(), chromedp.WithListener(func(ev any) {
 		if e, ok := ev.(*network.EventRequestWillBeSent); ok && e.Request != nil {
 			b.mu.Lock()
 			b.requests = append(b.requests, e.Request.URL)
@@ -129,13 +184,11 @@ func newBrowser(t testing.TB, base string, width int) *browser {
 		}
 	}))
 	b.ctx = ctx
-	t.Cleanup(func() {
-		cancelCtx()
-		cancelAlloc()
-	})
-	// The first run starts the browser; its context must have no timeout.
+	t.Cleanup(cancelCtx) // closes the tab and disposes of its BrowserContext
+	// The first run opens the tab, which lives as long as the context that
+	// run gets: that context must have no timeout.
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"), chromedp.EmulateViewport(int64(width), 900)); err != nil {
-		t.Fatalf("starting Chromium: %v", err)
+		t.Fatalf("opening a tab in Chromium: %v", err)
 	}
 	return b
 }

@@ -30,6 +30,14 @@ type providers struct {
 	vars     map[string]string
 }
 
+// withProviders starts fake Twilio and Telegram servers and returns the
+// configuration of a service that uses them. The send rates are far above
+// the defaults (10 SMS, 20 WhatsApp messages, 30 Telegram messages a
+// second, one a second to a Telegram chat): the fakes take any rate, these
+// tests check what is sent and not how fast, and at the real rates a test
+// waits seconds for a handful of replies to one chat. The gates that hold
+// the rates have tests of their own (bot/outbox); a test that needs a slow
+// rate sets its own.
 func withProviders(t testing.TB) *providers {
 	p := &providers{twilio: twiliotest.NewServer(t, e2eSID, e2eToken), telegram: telegramtest.NewServer(t, e2eBot)}
 	p.vars = map[string]string{
@@ -50,6 +58,10 @@ func withProviders(t testing.TB) *providers {
 		"OUTREACH_OUTBOX_CLAIM_IDLE":    "2s",
 		"OUTREACH_SEND_TIMEOUT":         "5s",
 		"OUTREACH_SHUTDOWN_TIMEOUT":     "500ms",
+		"OUTREACH_RATE_SMS":             "1000",
+		"OUTREACH_RATE_WHATSAPP":        "1000",
+		"OUTREACH_RATE_TELEGRAM":        "1000",
+		"OUTREACH_RATE_TELEGRAM_CHAT":   "1000",
 	}
 	return p
 }

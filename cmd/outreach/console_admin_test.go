@@ -264,7 +264,7 @@ func TestConsoleAdminTokensAndSites(t *testing.T) {
 
 // TestConsoleDashboardCountsTraffic: after messages through the fake
 // providers, the dashboard shows messages in and out for the channel
-// once the counts are written (every few seconds), and a delivery.
+// once the counts are written (statsInterval), and a delivery.
 func TestConsoleDashboardCountsTraffic(t *testing.T) {
 	t.Parallel()
 	p := withProviders(t)
@@ -290,7 +290,7 @@ func TestConsoleDashboardCountsTraffic(t *testing.T) {
 	for _, width := range []int{390, 1280} {
 		b := newBrowser(t, s.base, width)
 		b.signIn("admin", adminToken)
-		// The counts are written every few seconds: reload until they are.
+		// The counts are written every statsInterval: reload until they are.
 		var row map[string]int
 		deadline := time.Now().Add(30 * time.Second)
 		for {

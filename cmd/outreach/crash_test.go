@@ -20,8 +20,25 @@ import (
 
 type telegramCall = telegramtest.Call
 
-// built is the outreach binary, built once per run of the package's tests
-// (in a folder that TestMain removes at the end).
+// asService is the variable that makes this package's test binary run as
+// the outreach binary: its TestMain then runs main, with the command line
+// after the program's name, and no test.
+const asService = "OUTREACH_TEST_BINARY_AS_SERVICE"
+
+// runAsService runs main and exits, when the environment says that this
+// process is the service (binaryEnv), and returns otherwise.
+func runAsService() {
+	if os.Getenv(asService) != "1" {
+		return
+	}
+	os.Unsetenv(asService)
+	main() // exits with 1 on an error
+	os.Exit(0)
+}
+
+// built is the outreach binary when this test binary cannot stand in for
+// it: built once per run of the package's tests (in a folder that TestMain
+// removes at the end).
 var built struct {
 	once sync.Once
 	dir  string
@@ -30,11 +47,23 @@ var built struct {
 	out  []byte
 }
 
-// buildBinary returns the real outreach binary for tests that run it as a
-// process of its own. The first call builds it; the others wait for that
-// build and share it.
+// buildBinary returns the outreach binary for tests that run it as a
+// process of its own (with binaryEnv). Without the race detector, it is
+// this test binary, which holds the same main and runs it as the service
+// (runAsService): nothing to build. With the race detector, whose shadow
+// memory a memory cap (TestHungRedis) cannot hold and which slows a
+// process that handles thousands of messages (TestKill9…) many times, it
+// is the binary built as a release is, once: the first call builds it,
+// the others wait for that build and share it.
 func buildBinary(t testing.TB) string {
 	t.Helper()
+	if !raceEnabled {
+		bin, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bin
+	}
 	built.once.Do(func() {
 		if built.dir, built.err = os.MkdirTemp("", "outreach-bin-"); built.err != nil {
 			return
@@ -46,6 +75,13 @@ func buildBinary(t testing.TB) string {
 		t.Fatalf("build: %v\n%s", built.err, built.out)
 	}
 	return built.bin
+}
+
+// binaryEnv is the environment of a process of the binary buildBinary
+// returns: this process's, the mark that makes the test binary the
+// service, and vars ("NAME=value").
+func binaryEnv(vars ...string) []string {
+	return append(append(os.Environ(), asService+"=1"), vars...)
 }
 
 // removeBinary deletes the folder of the binary built for the tests, if any.
@@ -67,7 +103,7 @@ func startProcess(t testing.TB, bin string, vars map[string]string) *process {
 	addr := ln.Addr().String()
 	ln.Close()
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "OUTREACH_ADDR="+addr)
+	cmd.Env = binaryEnv("OUTREACH_ADDR=" + addr)
 	for k, v := range vars {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}

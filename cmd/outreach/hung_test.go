@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -103,7 +102,7 @@ func cappedProcess(t *testing.T, bin string, vars map[string]string) (base strin
 	addr := ln.Addr().String()
 	ln.Close()
 	cmd = exec.Command(prlimit, "--data=400000000", bin, "serve")
-	cmd.Env = append(os.Environ(), "OUTREACH_ADDR="+addr)
+	cmd.Env = binaryEnv("OUTREACH_ADDR=" + addr)
 	for k, v := range vars {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}

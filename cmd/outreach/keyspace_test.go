@@ -27,6 +27,7 @@ import (
 // /api/v1/contacts/{id}) and checks that no key of a family about people
 // names them, holds them or their requests, nor lists them as a member.
 func TestEveryKeyHasAFamily(t *testing.T) {
+	t.Parallel()
 	p := withProviders(t)
 	p.vars["OUTREACH_QUIET_HOURS"] = ""
 	p.vars["OUTREACH_SEND_MAX_TRIES"] = "1"
@@ -120,7 +121,7 @@ func TestEveryKeyHasAFamily(t *testing.T) {
 	if _, err := access.NewPeople(rdb, prefix, "", nil).Invite(ctx, "nadia", access.Staff, "fr"); err != nil {
 		t.Fatal(err)
 	}
-	// The daily counts are written every few seconds.
+	// The daily counts are written every statsInterval.
 	waitFor(t, func() bool {
 		found := false
 		err := keyspace.Scan(ctx, rdb, space.Glob(keyspace.StatsDayF), func(string) error { found = true; return keyspace.ErrStop })

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -75,7 +74,7 @@ func loadRun(b *testing.B, bin string, post poster, extra map[string]string) {
 	addr := ln.Addr().String()
 	ln.Close()
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "OUTREACH_ADDR="+addr, "OUTREACH_FLOOD_PER_MINUTE=10000", "OUTREACH_TELEGRAM_SET_WEBHOOK=false")
+	cmd.Env = binaryEnv("OUTREACH_ADDR="+addr, "OUTREACH_FLOOD_PER_MINUTE=10000", "OUTREACH_TELEGRAM_SET_WEBHOOK=false")
 	for k, v := range p.vars {
 		if k != "OUTREACH_TELEGRAM_SET_WEBHOOK" {
 			cmd.Env = append(cmd.Env, k+"="+v)

@@ -30,14 +30,22 @@ import (
 const parallel = 16
 
 func TestMain(m *testing.M) {
+	runAsService()
 	flag.Parse()
 	set := false
 	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
 	if !set {
 		flag.Set("test.parallel", strconv.Itoa(parallel))
 	}
+	// The services the tests start in this process write their daily
+	// counts often: a test that reads them waits for the write.
+	statsInterval = 100 * time.Millisecond
+	// The console's live parts reload often: a browser test that waits for
+	// a job to show as done waits for the job.
+	consoleRefresh = 200 * time.Millisecond
 	code := redistest.Main(m)
 	removeBinary()
+	stopChromium()
 	os.Exit(code)
 }
 
@@ -211,7 +219,10 @@ func startServe(t testing.TB, vars map[string]string) *service {
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, env(vars), nil, io.Discard, logs) }()
 	addr := regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`)
-	deadline := time.Now().Add(10 * time.Second)
+	// A bound on a start that hangs, not a speed figure: a start reads
+	// Redis (a new prefix's keyring scans the keyspace), which is slow
+	// when the shared Redis holds many keys of other tests.
+	deadline := time.Now().Add(waitfor.Default)
 	for {
 		if m := addr.FindStringSubmatch(logs.String()); m != nil {
 			s := &service{base: "http://" + m[1], logs: logs}

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -143,7 +142,7 @@ func smsBody(t *testing.T, base, sid, body string) int {
 	})
 }
 
-// TestSIGTERMStopsGracefully builds the real binary, starts it, and sends it
+// TestSIGTERMStopsGracefully starts the binary (buildBinary) and sends it
 // SIGTERM: it stops accepting and exits by itself, within its shutdown time.
 func TestSIGTERMStopsGracefully(t *testing.T) {
 	t.Parallel()
@@ -152,7 +151,7 @@ func TestSIGTERMStopsGracefully(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "OUTREACH_ADDR="+addr, "OUTREACH_SHUTDOWN_TIMEOUT=5s", "REDIS_URL=")
+	cmd.Env = binaryEnv("OUTREACH_ADDR="+addr, "OUTREACH_SHUTDOWN_TIMEOUT=5s", "REDIS_URL=")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

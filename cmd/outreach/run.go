@@ -80,6 +80,12 @@ func command(ctx context.Context, args []string, lookupEnv func(string) (string,
 	return fmt.Errorf("unknown command %q: %w", args[0], errUsage)
 }
 
+// statsInterval is how often serve writes the daily counts: the default of
+// package stats. It is a variable so that this package's tests, which wait
+// for the counts to reach Redis and the dashboard, can have them written
+// more often than every few seconds.
+var statsInterval = stats.DefaultInterval
+
 // app is what serve and chat share: configuration, store, content, dialog.
 type app struct {
 	cfg     config.Config
@@ -133,7 +139,7 @@ func newApp(ctx context.Context, lookupEnv func(string) (string, bool), contentD
 	if st.Rotated() {
 		log.Warn("the data key was rotated: the keys kept in Redis are now sealed with OUTREACH_DATA_KEY; restart the other instances with it, then remove OUTREACH_DATA_KEY_PREVIOUS", "component", "store")
 	}
-	counts := stats.New(rdb, cfg.KeyPrefix, stats.Options{Location: cfg.Timezone, Log: log})
+	counts := stats.New(rdb, cfg.KeyPrefix, stats.Options{Location: cfg.Timezone, Interval: statsInterval, Log: log})
 	ob := outbox.New(rdb, st.Keys()).WithRetention(cfg.Retention).WithStats(counts)
 	var deliver []string
 	if cfg.Twilio.SMS() {

@@ -82,6 +82,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		Log: log, PublicURL: cfg.PublicURL, Location: cfg.Timezone,
 		Prices: cfg.Prices, Currency: cfg.Currency,
 		Quiet:         cfg.QuietHours,
+		Refresh:       consoleRefresh,
 		ClientAddress: func(r *http.Request) string { return server.ClientAddress(r, cfg.TrustedProxies) },
 		// content
 		Drafts:      console.NewContentDrafts(a.store.Client(), cfg.KeyPrefix),
@@ -253,6 +254,12 @@ func waitOrTimeout(wg *sync.WaitGroup, ctx context.Context) {
 	case <-ctx.Done():
 	}
 }
+
+// consoleRefresh is how often the console's pages that follow a job under
+// way reload their live part: console.DefaultRefresh. It is a variable so
+// that this package's browser tests, which wait for a broadcast or a
+// notice to show as done, can have the pages reload more often.
+var consoleRefresh = console.DefaultRefresh
 
 // censusEvery is how often the people are counted by site and language
 // for the dashboard.

@@ -37,10 +37,10 @@
       timer = setTimeout(refresh, 100);
     });
   });
-  // Pages that follow a job in progress (data-refresh="seconds") reload
-  // their live part until it says it is done.
+  // Pages that follow a job in progress (data-refresh="seconds", maybe a
+  // fraction) reload their live part until it says it is done.
   document.querySelectorAll("[data-refresh][data-src]").forEach(function (el) {
-    var every = parseInt(el.getAttribute("data-refresh"), 10) * 1000;
+    var every = parseFloat(el.getAttribute("data-refresh")) * 1000;
     function tick() {
       if (el.getAttribute("data-done") === "true") return;
       fetch(el.getAttribute("data-src"), { credentials: "same-origin", headers: { "X-Fragment": "1" } })
