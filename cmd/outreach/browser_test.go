@@ -215,6 +215,12 @@ func (b *browser) navigate(what string, steps ...chromedp.Action[chromedp.Void])
 	ctx, cancel := context.WithTimeout(b.ctx, step)
 	defer cancel()
 	resp, err := chromedp.RunResponse(ctx, steps...)
+	// A live part of the page (refreshed every consoleRefresh) may replace
+	// the node between its lookup and the click: look it up again. The
+	// click was not dispatched, so nothing is submitted twice.
+	for try := 0; err != nil && strings.Contains(err.Error(), "Could not find node with given id") && try < 5; try++ {
+		resp, err = chromedp.RunResponse(ctx, steps...)
+	}
 	if err != nil {
 		b.screenshot("failed-" + what)
 		b.t.Fatalf("%s: %v", what, err)
@@ -309,6 +315,9 @@ func (b *browser) text(sel string) string {
 	ctx, cancel := context.WithTimeout(b.ctx, step)
 	defer cancel()
 	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible))
+	for try := 0; err != nil && strings.Contains(err.Error(), "Could not find node with given id") && try < 5; try++ {
+		s, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible)) // replaced by a live refresh
+	}
 	if err != nil {
 		b.screenshot("failed-read")
 		b.t.Fatalf("read %s: %v", sel, err)
