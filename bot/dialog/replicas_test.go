@@ -18,7 +18,8 @@ import (
 // TestTurnNotOnAReplicaIsNotAccepted: with store.Options.Replicas, a turn that no
 // replica holds in time is an error (the webhook answers 503 and the
 // provider retries), and the retry is not handled twice but waits again.
-// The test's Redis has no replica, so WAIT never reaches one.
+// It asks for more replicas than any test setup has (none on one node or
+// the test Cluster, one under Sentinel), so WAIT never reaches enough.
 func TestTurnNotOnAReplicaIsNotAccepted(t *testing.T) {
 	t.Parallel()
 	rdb, prefix := redistest.New(t)
@@ -26,7 +27,7 @@ func TestTurnNotOnAReplicaIsNotAccepted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.New(context.Background(), rdb, store.Options{Prefix: prefix, Replicas: 1, ReplicaTimeout: 50 * time.Millisecond})
+	st, err := store.New(context.Background(), rdb, store.Options{Prefix: prefix, Replicas: 3, ReplicaTimeout: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +56,7 @@ func TestErasureIsNotLeftForARetry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.New(ctx, rdb, store.Options{Prefix: prefix, Replicas: 1, ReplicaTimeout: 20 * time.Millisecond})
+	st, err := store.New(ctx, rdb, store.Options{Prefix: prefix, Replicas: 3, ReplicaTimeout: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
