@@ -15,7 +15,7 @@ func (r *step) siteByID(id string) (string, bool) {
 		return "", false
 	}
 	for _, s := range r.data.activeSites() {
-		if s.ID == id || content.Fold(s.ID) == content.Fold(id) {
+		if content.Fold(s.ID) == content.Fold(id) {
 			return s.ID, true
 		}
 	}
