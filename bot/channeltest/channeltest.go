@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -253,4 +254,45 @@ func ReadAll(r io.Reader) string {
 func WaitFor(t testing.TB, cond func() bool) {
 	t.Helper()
 	waitfor.Cond(t, waitfor.Default, "the condition", cond)
+}
+
+// Stored returns every key and value under the Env's prefix, as one text,
+// to check that something was not kept anywhere (a sealed value reads as
+// its ciphertext). Streams and hashes show their fields.
+func (e *Env) Stored() string {
+	e.T.Helper()
+	ctx := context.Background()
+	var b strings.Builder
+	iter := e.Redis.Scan(ctx, 0, e.Prefix+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		key := iter.Val()
+		b.WriteString(key + "\n")
+		typ, err := e.Redis.Type(ctx, key).Result()
+		if err != nil {
+			e.T.Fatal(err)
+		}
+		var v any
+		switch typ {
+		case "string":
+			v, err = e.Redis.Get(ctx, key).Result()
+		case "hash":
+			v, err = e.Redis.HGetAll(ctx, key).Result()
+		case "set":
+			v, err = e.Redis.SMembers(ctx, key).Result()
+		case "zset":
+			v, err = e.Redis.ZRangeWithScores(ctx, key, 0, -1).Result()
+		case "list":
+			v, err = e.Redis.LRange(ctx, key, 0, -1).Result()
+		case "stream":
+			v, err = e.Redis.XRange(ctx, key, "-", "+").Result()
+		}
+		if err != nil && err != redis.Nil {
+			e.T.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%v\n", v)
+	}
+	if err := iter.Err(); err != nil {
+		e.T.Fatal(err)
+	}
+	return b.String()
 }

@@ -12,7 +12,10 @@ const (
 	// MsgRequestClosed tells a person that staff closed their request and
 	// that the bot answers them again.
 	MsgRequestClosed = "request_closed"
+	// MsgMediaOnly answers a message with no text but a photo, a voice
+	// note, a sticker, a file or a place: the bot reads text only.
+	MsgMediaOnly = "media_only"
 )
 
 // conversationMessages are the ids above, which every language must have.
-var conversationMessages = []string{MsgWelcomeBackShort, MsgOfferPerson, MsgRequestClosed}
+var conversationMessages = []string{MsgWelcomeBackShort, MsgOfferPerson, MsgRequestClosed, MsgMediaOnly}

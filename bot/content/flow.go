@@ -72,6 +72,11 @@ type Settings struct {
 	BackLabel      string   `yaml:"back_label"`
 	Languages      []string `yaml:"languages"`
 	MaxTries       int      `yaml:"max_tries"`
+	// SiteStart is where a person who came for a site goes, that site
+	// chosen: a Telegram link t.me/<bot>?start=<site> (a poster's QR code),
+	// or a first message that is only a site's name ("NADOR"). Empty: such a
+	// link or message is read as any other.
+	SiteStart string `yaml:"site_start"`
 	// SMSBudget is the most SMS segments one message should cost; a message
 	// over it is a warning. Zero: no budget.
 	SMSBudget int `yaml:"sms_budget"`

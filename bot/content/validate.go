@@ -88,6 +88,9 @@ func (c *Content) validate() Problems {
 	node(s.Welcome, sf, 0, "settings.welcome", "welcome")
 	node(s.ChooseLanguage, sf, 0, "settings.choose_language", "choose_language")
 	node(s.WelcomeBack, sf, 0, "settings.welcome_back", "welcome_back")
+	if s.SiteStart != "" {
+		node(s.SiteStart, sf, 0, "settings.site_start", "site_start")
+	}
 	if m := f.Nodes[s.Main]; m != nil && m.Kind != KindMenu {
 		ps.add(Problem{File: sf, Key: "settings.main", Msg: fmt.Sprintf("%q is a %s, not a menu", s.Main, m.Kind)})
 	}

@@ -66,6 +66,13 @@ type Message struct {
 	ProviderID string
 	// LangHint is the language the channel reports for the person, if any.
 	LangHint string
+	// Site is the site the person came for, as the channel tells it (the
+	// payload of a Telegram link t.me/<bot>?start=<site>); see engine.Input.
+	Site string
+	// Media is set when the message carried a photo, a voice note, a
+	// sticker, a file or a place. Only that it did is passed on: nothing
+	// of the media is read, kept or logged.
+	Media bool
 	// Callback is a Telegram callback query to answer with the replies.
 	Callback string
 	// Content, when set, is used instead of the content in use: a preview
@@ -295,7 +302,7 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 			c = s.Content()
 		}
 		eng := engine.Engine{Content: c, Location: s.opts.Location, IdleAfter: s.opts.IdleAfter, MaxReplies: s.opts.MaxReplies}
-		res := eng.Step(state, engine.Input{Text: msg.Text, Now: s.opts.Now(), Lang: msg.LangHint}, data)
+		res := eng.Step(state, engine.Input{Text: msg.Text, Now: s.opts.Now(), Lang: msg.LangHint, Site: msg.Site, Media: msg.Media}, data)
 		if res.Guarded {
 			s.metrics.Guarded.Inc()
 			s.log.Warn("loop guard stopped a step", "contact", contact, "node", state.Node)

@@ -65,6 +65,14 @@ type Input struct {
 	// Lang is the language the channel says the person uses (Telegram's
 	// language_code), tried when the first message does not tell.
 	Lang string
+	// Site is the site the person came for, as the channel tells it: the
+	// payload of a Telegram link t.me/<bot>?start=<site>. A site's id
+	// presets that site (Settings.SiteStart); anything else is ignored.
+	Site string
+	// Media is set when the message carried what the bot cannot read: a
+	// photo, a voice note, a sticker, a file, a place. With no Text, the
+	// person is told that only text is read.
+	Media bool
 }
 
 // Data is the stored data the conversation shows, as a snapshot, and what
@@ -242,6 +250,7 @@ func (e *Engine) Step(st State, in Input, data Data) Result {
 	r := &step{e: e, c: e.Content, s: e.Content.Flow.Settings, st: st.clone(), data: data, now: in.Now, raw: strings.TrimSpace(in.Text)}
 	text := content.Digits(r.raw)
 	idle := !st.LastSeen.IsZero() && e.IdleAfter > 0 && in.Now.Sub(st.LastSeen) > e.IdleAfter
+	r.firstMessage = st.LastSeen.IsZero()
 	r.st.LastSeen = in.Now
 	// Only a misunderstood answer counts on; anything else resets.
 	r.misses = st.Misses
@@ -258,6 +267,21 @@ func (e *Engine) Step(st State, in Input, data Data) Result {
 	// The next page of a list holds only for the answer right after it.
 	r.listMore = r.st.Vars[varListMore]
 	delete(r.st.Vars, varListMore)
+	// A site link answered with the language question: the welcome after
+	// the language goes on to the site.
+	if r.st.Vars[varSiteStart] != "" && st.Node == r.s.ChooseLanguage {
+		r.afterWelcome = r.s.SiteStart
+	}
+	delete(r.st.Vars, varSiteStart)
+
+	if r.raw == "" && in.Media {
+		r.media(in.Lang, idle)
+		return r.result()
+	}
+	if site, ok := r.siteByID(in.Site); ok {
+		r.startAt(site, text, in.Lang, idle)
+		return r.result()
+	}
 
 	if kw, ok := r.c.Keyword(text); ok {
 		if r.st.Lang == "" {
@@ -271,6 +295,7 @@ func (e *Engine) Step(st State, in Input, data Data) Result {
 			}
 		}
 		r.st.Tries = 0
+		r.afterWelcome = ""
 		// A keyword leaves the conversation with staff: menu numbers work
 		// again (what else the person writes still goes to staff).
 		r.st.StaffReplied = false
@@ -288,6 +313,13 @@ func (e *Engine) Step(st State, in Input, data Data) Result {
 		// keyword.
 		if cat, lang, ok := r.c.UrgentMatch(r.raw); ok {
 			r.urgent(cat, lang)
+			return r.result()
+		}
+	}
+	// A first message that is only a site's name: as a site link.
+	if (st.LastSeen.IsZero() || idle && !r.awaitsText()) && r.st.Request == "" {
+		if site, ok := r.siteNamed(text); ok {
+			r.startAt(site, text, in.Lang, idle)
 			return r.result()
 		}
 	}
@@ -468,6 +500,11 @@ type step struct {
 	// (varListMore), and listOffset where the list about to be shown starts.
 	listMore   string
 	listOffset int
+	// afterWelcome, when set, is where the welcome goes on to instead of
+	// its own goto: the site start of a site link.
+	afterWelcome string
+	// firstMessage is set for a new contact's first message.
+	firstMessage bool
 }
 
 func (r *step) result() Result {
@@ -477,6 +514,13 @@ func (r *step) result() Result {
 			r.st.Vars = map[string]string{}
 		}
 		r.st.Vars[varUrgent] = r.pendingUrgent + " " + r.pendingCategory
+	}
+	if r.afterWelcome != "" && r.st.Node == r.s.ChooseLanguage {
+		// The language is still asked: the site waits for the answer.
+		if r.st.Vars == nil {
+			r.st.Vars = map[string]string{}
+		}
+		r.st.Vars[varSiteStart] = r.st.Vars[content.VarSite]
 	}
 	return Result{Replies: r.replies, State: r.st, Effects: r.effects, Guarded: r.guarded}
 }
@@ -686,7 +730,11 @@ func (r *step) run(id string) {
 			text := r.c.SentText(r.st.Lang, n, r.vars())
 			if n.Rest == "" {
 				r.say(text, nil)
-				id = n.Goto
+				next := n.Goto
+				if id == r.s.Welcome && r.afterWelcome != "" {
+					next, r.afterWelcome = r.afterWelcome, ""
+				}
+				id = next
 				continue
 			}
 			var choices []Choice

@@ -76,7 +76,7 @@ func TestWebhook(t *testing.T) {
 		{Label: "a digit first uses the app's language", Request: post("message_digit.json", secret),
 			Status: 200, Replies: 2, Channel: Channel, Address: chat, Lang: "fr"},
 		{Label: "a photo gets an answer", Request: post("message_photo.json", secret),
-			Status: 200, Replies: 2, Channel: Channel, Address: chat},
+			Status: 200, Replies: 3, Channel: Channel, Address: chat, Lang: "fr", ReplyHas: "Je lis seulement le texte"},
 		{Label: "button press is handled and answered", Request: post("callback_query.json", secret),
 			Status: 200, Replies: 2, Channel: Channel, Address: chat,
 			Check: func(t testing.TB, env *channeltest.Env) {

@@ -40,6 +40,12 @@ type Event struct {
 	Text   string
 	// Lang is the language of the person's Telegram app.
 	Lang string
+	// Start is the payload of a link t.me/<bot>?start=<payload>, which
+	// arrives as "/start <payload>": a site's id on a poster.
+	Start string
+	// Media is set for a message with no text but a photo, a voice note,
+	// a sticker, a file, a place…: nothing of it is kept.
+	Media bool
 	// Callback is the id of the button press to answer.
 	Callback string
 }
@@ -66,6 +72,29 @@ func command(cmd string) (string, bool) {
 	return "", false
 }
 
+// maxPayload is the longest payload Telegram allows in a start link.
+const maxPayload = 64
+
+// validPayload reports whether s is a start link's payload as Telegram
+// allows it: 1 to 64 of A-Z, a-z, 0-9, _ and -.
+func validPayload(s string) bool {
+	if s == "" || len(s) > maxPayload {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// hasMedia reports whether a message carries what the bot cannot read.
+func hasMedia(m *tgbotapi.Message) bool {
+	return len(m.Photo) > 0 || m.Voice != nil || m.Audio != nil || m.Sticker != nil || m.Document != nil ||
+		m.Video != nil || m.VideoNote != nil || m.Animation != nil || m.Location != nil || m.Venue != nil || m.Contact != nil
+}
+
 // Parse reads one update.
 func Parse(body []byte) (Event, error) {
 	var u tgbotapi.Update
@@ -79,14 +108,22 @@ func Parse(body []byte) (Event, error) {
 		if m.Chat == nil || m.Chat.Type != "private" {
 			return ev, nil
 		}
-		ev.Kind, ev.ChatID, ev.Text = KindMessage, strconv.FormatInt(m.Chat.ID, 10), dialog.Clean(m.Text)
+		text := m.Text
+		if text == "" {
+			text = m.Caption // a photo's caption is what the person wrote
+		}
+		ev.Kind, ev.ChatID, ev.Text = KindMessage, strconv.FormatInt(m.Chat.ID, 10), dialog.Clean(text)
+		ev.Media = ev.Text == "" && hasMedia(m)
 		if m.From != nil {
 			ev.Lang = m.From.LanguageCode
 		}
-		if cmd, _, _ := strings.Cut(ev.Text, " "); strings.HasPrefix(cmd, "/") {
+		if cmd, arg, _ := strings.Cut(ev.Text, " "); strings.HasPrefix(cmd, "/") {
 			cmd, _, _ = strings.Cut(cmd, "@") // "/start@outreach_bot"
 			if word, ok := command(cmd); ok {
 				ev.Text = word
+				if strings.EqualFold(cmd, "/start") && validPayload(arg) {
+					ev.Start = arg
+				}
 			}
 		}
 	case u.CallbackQuery != nil:
@@ -171,7 +208,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch ev.Kind {
 	case KindMessage:
 		_, err = h.dialog.Handle(r.Context(), dialog.Message{
-			Channel: Channel, Address: ev.ChatID, Text: ev.Text, LangHint: ev.Lang,
+			Channel: Channel, Address: ev.ChatID, Text: ev.Text, LangHint: ev.Lang, Site: ev.Start, Media: ev.Media,
 			ProviderID: "u" + strconv.Itoa(ev.UpdateID), Callback: ev.Callback,
 		})
 	case KindBlocked, KindUnblocked:

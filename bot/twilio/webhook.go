@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,6 +46,9 @@ type Inbound struct {
 	Channel string
 	Address string
 	Body    string
+	// Media is set when the message carried media (NumMedia > 0) or a
+	// WhatsApp place (Latitude): nothing of them is kept.
+	Media bool
 }
 
 // ErrMalformed means a webhook's fields are missing or wrong.
@@ -63,6 +67,9 @@ func ParseInbound(form url.Values) (Inbound, error) {
 		body = bt
 	}
 	in := Inbound{MessageSID: form.Get("MessageSid"), Channel: SMS, Address: form.Get("From"), Body: dialog.Clean(body)}
+	if n, err := strconv.Atoi(form.Get("NumMedia")); err == nil && n > 0 || form.Get("Latitude") != "" {
+		in.Media = true
+	}
 	if !validSID(in.MessageSID) || in.Address == "" || len(in.Address) > 64 {
 		return Inbound{}, ErrMalformed
 	}
@@ -241,7 +248,7 @@ func (h *Handler) Inbound(w http.ResponseWriter, r *http.Request) {
 		twiml(w)
 		return
 	}
-	_, err = h.dialog.Handle(r.Context(), dialog.Message{Channel: in.Channel, Address: in.Address, Text: in.Body, ProviderID: in.MessageSID})
+	_, err = h.dialog.Handle(r.Context(), dialog.Message{Channel: in.Channel, Address: in.Address, Text: in.Body, ProviderID: in.MessageSID, Media: in.Media})
 	if err != nil {
 		h.log.Error("handling an inbound message failed; Twilio will retry", "channel", in.Channel, "err", err)
 		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)

@@ -448,6 +448,26 @@ func TestTestdata(t *testing.T) {
 				t.Errorf("message = %+v", m)
 			}
 		},
+		"message_start_site.json": func(t *testing.T, u tgbotapi.Update) {
+			if m := u.Message; m == nil || m.Text != "/start nador" || m.Command() != "start" || m.CommandArguments() != "nador" {
+				t.Errorf("message = %+v", m)
+			}
+		},
+		"message_start_bad_payload.json": func(t *testing.T, u tgbotapi.Update) {
+			if m := u.Message; m == nil || m.Command() != "start" || m.CommandArguments() == "" {
+				t.Errorf("message = %+v", m)
+			}
+		},
+		"message_voice.json": func(t *testing.T, u tgbotapi.Update) {
+			if m := u.Message; m == nil || m.Voice == nil || m.Voice.FileID == "" || m.Text != "" || m.Caption != "" {
+				t.Errorf("message = %+v", m)
+			}
+		},
+		"message_location.json": func(t *testing.T, u tgbotapi.Update) {
+			if m := u.Message; m == nil || m.Location == nil || m.Location.Latitude == 0 || m.Text != "" {
+				t.Errorf("message = %+v", m)
+			}
+		},
 		"group_message.json": func(t *testing.T, u tgbotapi.Update) {
 			if m := u.Message; m == nil || m.Chat.Type != "group" || m.Chat.ID >= 0 || m.Text == "" {
 				t.Errorf("message = %+v", m)
