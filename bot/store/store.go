@@ -21,12 +21,12 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
-	mathrand "math/rand/v2"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	mathrand "math/rand/v2"
 	"time"
 
 	"github.com/outreach-org/outreach/bot/engine"
