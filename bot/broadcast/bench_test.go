@@ -18,7 +18,6 @@ import (
 	"github.com/outreach-org/outreach/bot/broadcast"
 	"github.com/outreach-org/outreach/bot/channeltest"
 	"github.com/outreach-org/outreach/bot/engine"
-	"github.com/outreach-org/outreach/bot/keys"
 	"github.com/outreach-org/outreach/bot/outbox"
 	"github.com/outreach-org/outreach/bot/redistest"
 	"github.com/outreach-org/outreach/bot/telegram"
@@ -111,41 +110,12 @@ func BenchmarkFanOut(b *testing.B) {
 		if callsBefore != nil {
 			spread(b, env, callsBefore)
 		}
-		unlinkAll(b, env)
+		if err := redistest.Clean(env.Redis, env.Prefix); err != nil {
+			b.Error(err)
+		}
 		b.ReportMetric(float64(n)/enqueued.Seconds(), "recipients_enqueued/s")
 		b.ReportMetric(float64(n)/sent.Seconds(), "messages_sent/s")
 		fmt.Fprintf(os.Stderr, "fan-out of %d: enqueued in %v, sent in %v\n", n, enqueued.Round(time.Millisecond), sent.Round(time.Millisecond))
-	}
-}
-
-// unlinkAll deletes the keys of env, without the time limit of
-// redistest's cleanup, which a fan-out's hundreds of thousands of keys
-// exceed on a busy server (left behind, they slow every test's SCAN).
-func unlinkAll(tb testing.TB, env *channeltest.Env) {
-	tb.Helper()
-	ctx := context.Background()
-	var found []string
-	unlink := func() error {
-		_, err := env.Redis.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, k := range found {
-				p.Unlink(ctx, k)
-			}
-			return nil
-		})
-		found = found[:0]
-		return err
-	}
-	err := keys.Scan(ctx, env.Redis, env.Prefix+"*", func(k string) error {
-		if found = append(found, k); len(found) == 1000 {
-			return unlink()
-		}
-		return nil
-	})
-	if err == nil {
-		err = unlink()
-	}
-	if err != nil {
-		tb.Error(err)
 	}
 }
 

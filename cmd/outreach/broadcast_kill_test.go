@@ -10,11 +10,9 @@ import (
 	"time"
 
 	"github.com/outreach-org/outreach/bot/engine"
-	"github.com/outreach-org/outreach/bot/keys"
 	"github.com/outreach-org/outreach/bot/redistest"
 	"github.com/outreach-org/outreach/bot/store"
 	"github.com/outreach-org/outreach/bot/waitfor"
-	"github.com/redis/go-redis/v9"
 )
 
 // TestBroadcastToTenThousandWithAnInstanceKilled: 10,000 people follow
@@ -30,8 +28,8 @@ import (
 //
 // It is not run in parallel with the package's other tests: its 10,000
 // people and their messages would slow every other test's Redis on a
-// small machine. It deletes its keys itself at the end (redistest's
-// cleanup is bounded in time).
+// small machine. It deletes the service's keys at the end (they are
+// under the service's prefix, not the test client's).
 func TestBroadcastToTenThousandWithAnInstanceKilled(t *testing.T) {
 	const people = 10_000
 	bin := buildBinary(t)
@@ -46,7 +44,11 @@ func TestBroadcastToTenThousandWithAnInstanceKilled(t *testing.T) {
 	// address, a place in their shard's share of Oujda's subscribers).
 	ctx := context.Background()
 	rdb, _ := redistest.New(t)
-	t.Cleanup(func() { unlinkUnder(t, rdb, vars["OUTREACH_REDIS_PREFIX"]) })
+	t.Cleanup(func() {
+		if err := redistest.Clean(rdb, vars["OUTREACH_REDIS_PREFIX"]); err != nil {
+			t.Error(err)
+		}
+	})
 	key, err := base64.StdEncoding.DecodeString(vars["OUTREACH_DATA_KEY"])
 	if err != nil {
 		t.Fatal(err)
@@ -180,34 +182,5 @@ func TestConversationAcrossTwoInstances(t *testing.T) {
 	rdb := redisOf(t, p.vars)
 	if n := subscriberCount(rdb, p.vars["OUTREACH_REDIS_PREFIX"], "nador"); n != 2 {
 		t.Errorf("%d subscribers to Nador, want the two people", n)
-	}
-}
-
-// unlinkUnder deletes every key under prefix, on every master, in
-// pipelines of UNLINK, without a time limit.
-func unlinkUnder(t testing.TB, rdb redis.UniversalClient, prefix string) {
-	ctx := context.Background()
-	var found []string
-	unlink := func() error {
-		_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, k := range found {
-				p.Unlink(ctx, k)
-			}
-			return nil
-		})
-		found = found[:0]
-		return err
-	}
-	err := keys.Scan(ctx, rdb, prefix+"*", func(k string) error {
-		if found = append(found, k); len(found) == 1000 {
-			return unlink()
-		}
-		return nil
-	})
-	if err == nil {
-		err = unlink()
-	}
-	if err != nil {
-		t.Errorf("deleting the keys under %s: %v", prefix, err)
 	}
 }
