@@ -38,6 +38,11 @@ type Content struct {
 	// plain holds, by language and id, the messages that have no template
 	// field and no plural forms, rendered once: most of what is sent.
 	plain map[string]map[string]string
+	// voice is set in the spoken view (Spoken), spoken the view itself.
+	voice  bool
+	spoken *Content
+	// audio holds the recordings (audio/<lang>/<id>.mp3 or .wav).
+	audio recordings
 }
 
 // Load reads and checks the content rooted at fsys (holding flows/ and
@@ -136,6 +141,10 @@ func Check(fsys fs.FS) (*Content, Problems) {
 		c.localizers[lang] = i18n.NewLocalizer(c.bundle, lang)
 	}
 
+	audio, aps := readAudio(fsys)
+	problems = append(problems, aps...)
+	c.audio.byPath = audio
+
 	c.Languages = flow.Settings.Languages
 	if len(c.Languages) == 0 {
 		for lang := range c.locales {
@@ -149,6 +158,8 @@ func Check(fsys fs.FS) (*Content, Problems) {
 	}
 	c.folded = foldWords(flow, c.Languages)
 	c.plain = c.renderPlain()
+	c.audio.index(c)
+	c.spoken = c.spokenView()
 	return c, problems
 }
 
@@ -206,6 +217,7 @@ func (c *Content) Has(lang, id string) bool {
 // lang falls back to the default language, then to the id itself, so the bot
 // always says something; validation keeps that from happening.
 func (c *Content) Text(lang, id string, data map[string]any) string {
+	id = c.voiceID(lang, id)
 	if s, ok := c.plain[lang][id]; ok {
 		return s
 	}
@@ -241,7 +253,7 @@ func (c *Content) Plural(lang, id string, count int, data map[string]any) string
 	for k, v := range data {
 		d[k] = v
 	}
-	return c.localize(lang, &i18n.LocalizeConfig{MessageID: id, TemplateData: c.withHours(lang, d), PluralCount: count})
+	return c.localize(lang, &i18n.LocalizeConfig{MessageID: c.voiceID(lang, id), TemplateData: c.withHours(lang, d), PluralCount: count})
 }
 
 // renderPlain renders the messages whose text is the same whatever the data:

@@ -54,7 +54,9 @@ func (c *Content) Costs() []Cost {
 	var ids []string
 	for _, loc := range c.locales {
 		for id := range loc.Messages {
-			ids = append(ids, id)
+			if !SpokenOnly(id) {
+				ids = append(ids, id)
+			}
 		}
 	}
 	slices.Sort(ids)
@@ -172,6 +174,9 @@ func (c *Content) checkGSM() Problems {
 			continue
 		}
 		for id, m := range loc.Messages {
+			if SpokenOnly(id) {
+				continue // never an SMS
+			}
 			for _, text := range m.Forms {
 				named := false
 				for r, fix := range gsmBreakers {

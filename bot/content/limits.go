@@ -49,12 +49,14 @@ func ContentPath(name string) bool {
 }
 
 // CheckFiles checks a content set given as files by path, as a publish
-// brings it: every path must be a content path (ContentPath), and the set
-// within the bounds, before anything is parsed. Then it is checked as Check
-// does.
+// brings it: every path must be a content path (ContentPath) or a
+// recording's (AudioPath), and the set within the bounds, before anything
+// is parsed. Then it is checked as Check does. Recordings have bounds of
+// their own (MaxAudioFiles …).
 func CheckFiles(files map[string][]byte) (*Content, Problems) {
 	var ps Problems
 	names := slices.Sorted(maps.Keys(files))
+	names = slices.DeleteFunc(names, AudioPath)
 	if len(names) > MaxFiles {
 		ps.add(Problem{File: "content", Msg: fmt.Sprintf("%d files: a content set holds at most %d", len(names), MaxFiles)})
 		return nil, ps
@@ -62,7 +64,7 @@ func CheckFiles(files map[string][]byte) (*Content, Problems) {
 	total := 0
 	for _, name := range names {
 		if !ContentPath(name) {
-			ps.add(Problem{File: name, Msg: "not a content file: a content set holds flows/<name>.yaml, locales/<lang>.yaml and locales/<name>.md only"})
+			ps.add(Problem{File: name, Msg: "not a content file: a content set holds flows/<name>.yaml, locales/<lang>.yaml, locales/<name>.md and recordings, audio/<lang>/<message-id>.mp3 or .wav"})
 		}
 		total += len(files[name])
 	}

@@ -1,6 +1,7 @@
 package content
 
 import (
+	"strconv"
 	"fmt"
 	"slices"
 	"strings"
@@ -187,10 +188,14 @@ func (c *Content) KeywordLanguage(text string) (string, bool) {
 }
 
 // MenuText renders a menu in lang: its header, then one line an option,
-// "1 Label", with 0 last.
+// "1 Label", with 0 last; in the spoken view, "Label: press 1".
 func (c *Content) MenuText(lang string, n *Node, data map[string]any) string {
 	lines := []string{c.Text(lang, n.Text, data)}
 	for _, o := range SortedOptions(n.Options) {
+		if c.voice {
+			lines = append(lines, c.VoiceOption(lang, strconv.Itoa(o.Key), c.Text(lang, o.Label, data)))
+			continue
+		}
 		lines = append(lines, fmt.Sprintf("%d %s", o.Key, c.Text(lang, o.Label, data)))
 	}
 	return strings.Join(lines, "\n")

@@ -45,7 +45,7 @@ func NoticeKinds() []string {
 // messages of the conversation's nodes, such as the welcome and the
 // privacy notice; {{.Count}} in plural messages; the others in the messages
 // that show a distribution.
-var TemplateFields = []string{"Bring", "Count", "Date", "Day", "End", "Hours", "Items", "Month", "Months", "Org", "Place", "Site", "Start", "Time", "Weekday", "Who"}
+var TemplateFields = []string{"Bring", "Count", "Date", "Day", "End", "Hours", "Items", "Key", "Label", "Month", "Months", "Org", "Place", "Site", "Start", "Time", "Weekday", "Who"}
 
 // Prefixes of message ids that name data: kit items ("item_rice"), sites
 // ("site_nador"), weekdays ("weekday_0" = Sunday) and months ("month_1").
@@ -282,6 +282,18 @@ func (c *Content) validate() Problems {
 	for _, id := range distributionMessages {
 		use(id, sf, 0, "distributions")
 	}
+	for _, id := range voiceMessages {
+		if c.anyHas(id) { // a content set from before calls may lack them
+			use(id, sf, 0, "calls")
+		}
+	}
+	for id := range used {
+		if c.anyHas(id + VoiceSuffix) {
+			use(id+VoiceSuffix, sf, 0, "calls: the spoken variant of "+id)
+		}
+	}
+	ps = append(ps, c.checkVoice(used)...)
+	ps = append(ps, c.checkAudio()...)
 	use(MsgOrgDefault, sf, 0, "privacy notice")
 	use(MsgStaffHours, sf, 0, "requests to a person")
 	ps = append(ps, c.checkStaffHours()...)
@@ -454,6 +466,11 @@ func (c *Content) checkMessages(used map[string][]usage) Problems {
 				if u, ok := used[id]; ok {
 					where = fmt.Sprintf(" (used at %s:%d)", u[0].file, u[0].line)
 				}
+				if strings.HasSuffix(id, VoiceSuffix) {
+					// A call in lang reads the written text instead.
+					ps.add(Problem{File: loc.File, Key: id, Warning: true, Msg: fmt.Sprintf("spoken variant missing in %s: a call in %s says the written text", lang, lang)})
+					continue
+				}
 				ps.add(Problem{File: loc.File, Key: id, Msg: fmt.Sprintf("missing in %s%s", lang, where)})
 				continue
 			}
@@ -540,7 +557,7 @@ func sortProblems(ps Problems) {
 // as long as the bot's usual ones.
 var sampleFields = map[string]any{
 	"Bring": "une pièce d'identité", "Count": 2, "Date": "samedi 14 juin", "Day": "14",
-	"End": "12:00", "Hours": "du lundi au vendredi, de 9 h à 17 h", "Items": "riz, huile, savon", "Month": "juin", "Months": 6, "Org": "Association d'aide aux migrants",
+	"End": "12:00", "Hours": "du lundi au vendredi, de 9 h à 17 h", "Items": "riz, huile, savon", "Key": "2", "Label": "Santé", "Month": "juin", "Months": 6, "Org": "Association d'aide aux migrants",
 	"Place": "Salle municipale, rue 12", "Site": "Casablanca", "Start": "09:00",
 	"Time": "09:00 - 12:00", "Weekday": "samedi", "Who": "familles avec enfants",
 }
