@@ -74,6 +74,8 @@ type Config struct {
 
 	Twilio   Twilio
 	Telegram Telegram
+	// Voice is how calls to the Twilio number are answered.
+	Voice Voice
 	Outbox   Outbox
 
 	// QuietHours hold bulk traffic (OUTREACH_QUIET_HOURS, default 21:00-08:00).
@@ -164,6 +166,9 @@ func Load(lookupEnv func(string) (string, bool)) (Config, error) {
 		return c, fmt.Errorf("OUTREACH_REQUEST_TIMEOUT: want less than %s (Twilio gives up on a webhook after 15 s and counts it failed), got %s", MaxRequestTimeout, c.RequestTimeout)
 	}
 	if err := loadChannels(&c, getenv); err != nil {
+		return c, err
+	}
+	if err := loadVoice(&c, getenv); err != nil {
 		return c, err
 	}
 	quiet, ok := lookupEnv("OUTREACH_QUIET_HOURS")

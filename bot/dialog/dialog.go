@@ -42,6 +42,21 @@ const (
 	ChannelChat = "chat"
 )
 
+// ChannelVoice is a phone call (Twilio Voice). The caller is the person
+// who sends SMS from that number: one language, site and subscriptions.
+// The replies are said on the call (Outcome.Replies), never sent; what
+// reaches the person later (notices, staff's replies) goes by SMS.
+const ChannelVoice = "voice"
+
+// identity returns the channel a message's person is known on: a call's
+// caller is the SMS sender with that number.
+func identity(channel string) string {
+	if channel == ChannelVoice {
+		return "sms"
+	}
+	return channel
+}
+
 // Simulated reports whether a message is a simulation: it came on a
 // simulation channel, or it previews content of its own.
 func Simulated(msg Message) bool {
@@ -75,6 +90,10 @@ type Message struct {
 	Media bool
 	// Callback is a Telegram callback query to answer with the replies.
 	Callback string
+	// Call, Repeat: a call begins, or asks to hear the last answer again
+	// (see engine.Input). A missed call answered by SMS is a Call on the
+	// SMS channel.
+	Call, Repeat bool
 	// Content, when set, is used instead of the content in use: a preview
 	// of a version or a draft. Such a message is a simulation.
 	Content *content.Content
@@ -243,6 +262,12 @@ func (s *Service) lock(contact string) func() {
 	return m.Unlock
 }
 
+// reachesCaller reports whether a call's person can be reached by SMS
+// afterwards: the number is known (not withheld) and SMS is on.
+func (s *Service) reachesCaller(msg Message) bool {
+	return msg.Channel == ChannelVoice && !Simulated(msg) && strings.HasPrefix(msg.Address, "+") && slices.Contains(s.opts.Deliver, identity(msg.Channel))
+}
+
 func (s *Service) delivers(msg Message) bool {
 	return s.opts.Outbox != nil && !Simulated(msg) && slices.Contains(s.opts.Deliver, msg.Channel)
 }
@@ -265,7 +290,7 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 
 	simulated := Simulated(msg)
 	st := s.storeFor(msg)
-	contact := st.ContactKey(msg.Channel, msg.Address)
+	contact := st.ContactKey(identity(msg.Channel), msg.Address)
 	defer s.lock(contact)()
 	data, err := s.snapshot(ctx)
 	if err != nil {
@@ -302,7 +327,8 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 			c = s.Content()
 		}
 		eng := engine.Engine{Content: c, Location: s.opts.Location, IdleAfter: s.opts.IdleAfter, MaxReplies: s.opts.MaxReplies}
-		res := eng.Step(state, engine.Input{Text: msg.Text, Now: s.opts.Now(), Lang: msg.LangHint, Site: msg.Site, Media: msg.Media}, data)
+		res := eng.Step(state, engine.Input{Text: msg.Text, Now: s.opts.Now(), Lang: msg.LangHint, Site: msg.Site, Media: msg.Media,
+			Voice: msg.Channel == ChannelVoice, Call: msg.Call, Repeat: msg.Repeat}, data)
 		if res.Guarded {
 			s.metrics.Guarded.Inc()
 			s.log.Warn("loop guard stopped a step", "contact", contact, "node", state.Node)
@@ -368,7 +394,7 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 			}
 		}
 		s.metrics.Inbound.WithLabelValues(msg.Channel).Inc()
-		if s.delivers(msg) {
+		if s.delivers(msg) || msg.Channel == ChannelVoice && !simulated {
 			s.count(msg.Channel, state, res.State)
 		}
 		s.metrics.Replies.WithLabelValues(msg.Channel).Add(float64(len(res.Replies)))
@@ -488,6 +514,9 @@ func (s *Service) turn(contact string, msg Message, version int64, res *engine.R
 		if e.Callback != "" || len(e.Messages) > 0 {
 			t.Entries = []string{e.Encode()}
 		}
+	} else if s.reachesCaller(msg) {
+		// A caller is reached later by SMS: notices, staff's replies.
+		t.Address, t.Channel = s.store.Seal(msg.Address), identity(msg.Channel)
 	}
 	return t, nil
 }

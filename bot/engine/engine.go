@@ -73,6 +73,19 @@ type Input struct {
 	// photo, a voice note, a sticker, a file, a place. With no Text, the
 	// person is told that only text is read.
 	Media bool
+	// Voice is set on a phone call: the content's spoken view says the
+	// replies (content.Spoken: spoken variants, options read as keys to
+	// press), each reply comes in parts to say (Reply.Parts), * says
+	// again what was said (KeyRepeat), # goes to the main menu (KeyMenu),
+	// and a question for the person's own words asks staff to call back.
+	Voice bool
+	// Call is set when a call begins, and when a missed call asks for the
+	// menu by SMS: the language choice for a person whose language is not
+	// known, the main menu for the others.
+	Call bool
+	// Repeat says again what was said last, changing nothing: a call's
+	// silence.
+	Repeat bool
 }
 
 // Data is the stored data the conversation shows, as a snapshot, and what
@@ -175,6 +188,10 @@ type Reply struct {
 	Text string
 	// Choices are the answers the reply offers, for channels that show buttons.
 	Choices []Choice
+	// Parts are the reply as a call says it, each in its language (on a
+	// call only, Input.Voice): the language choice offers each language
+	// in itself.
+	Parts []Part
 }
 
 // Choice is one answer a reply offers: what to send, and its label.
@@ -248,6 +265,9 @@ const missesBeforeOffer = 3
 // way forward, never silence.
 func (e *Engine) Step(st State, in Input, data Data) Result {
 	r := &step{e: e, c: e.Content, s: e.Content.Flow.Settings, st: st.clone(), data: data, now: in.Now, raw: strings.TrimSpace(in.Text)}
+	if in.Voice {
+		r.c, r.voice = e.Content.Spoken(), true
+	}
 	text := content.Digits(r.raw)
 	idle := !st.LastSeen.IsZero() && e.IdleAfter > 0 && in.Now.Sub(st.LastSeen) > e.IdleAfter
 	r.firstMessage = st.LastSeen.IsZero()
@@ -273,6 +293,20 @@ func (e *Engine) Step(st State, in Input, data Data) Result {
 		r.afterWelcome = r.s.SiteStart
 	}
 	delete(r.st.Vars, varSiteStart)
+	delete(r.st.Vars, varSaid)
+
+	switch {
+	case in.Call:
+		r.call()
+		return r.result()
+	case in.Repeat || r.voice && r.raw == KeyRepeat:
+		r.repeat(st)
+		return r.result()
+	case r.voice && r.raw == KeyMenu && r.c.HasLanguage(r.st.Lang):
+		r.st.Tries = 0
+		r.run(r.s.Main)
+		return r.result()
+	}
 
 	if r.raw == "" && in.Media {
 		r.media(in.Lang, idle)
@@ -324,7 +358,7 @@ func (e *Engine) Step(st State, in Input, data Data) Result {
 		}
 	}
 	switch {
-	case r.st.Request != "" && r.c.HasLanguage(r.st.Lang) && (r.st.StaffReplied || !r.navigates(text)):
+	case r.st.Request != "" && !r.voice && r.c.HasLanguage(r.st.Lang) && (r.st.StaffReplied || !r.navigates(text)):
 		// A person from the staff answers: the bot stays quiet, and what
 		// the person writes goes to them — once staff have replied, numbers
 		// too, as answers to staff.
@@ -505,6 +539,11 @@ type step struct {
 	afterWelcome string
 	// firstMessage is set for a new contact's first message.
 	firstMessage bool
+	// voice is set on a call (Input.Voice); said is the node the answer
+	// began at, once saidSet (see varSaid).
+	voice   bool
+	said    string
+	saidSet bool
 }
 
 func (r *step) result() Result {
@@ -522,6 +561,7 @@ func (r *step) result() Result {
 		}
 		r.st.Vars[varSiteStart] = r.st.Vars[content.VarSite]
 	}
+	r.spoken()
 	return Result{Replies: r.replies, State: r.st, Effects: r.effects, Guarded: r.guarded}
 }
 
@@ -620,12 +660,11 @@ func (r *step) answer(text string) {
 			r.run(back)
 			return
 		}
-		q, choices := r.question(n)
+		retry := ""
 		if n.Retry != "" && r.st.Lang != "" {
-			q = r.text(n.Retry) + "\n" + q
+			retry = r.text(n.Retry)
 		}
-		r.say(q, choices)
-		r.st.Node = n.ID
+		r.ask(n, retry)
 	}
 }
 
@@ -703,6 +742,7 @@ func (r *step) run(id string) {
 			r.guard(maxReplies)
 			return
 		}
+		r.entered(id, n)
 		switch n.Kind {
 		case content.KindMenu:
 			text, choices := r.menu(n)
@@ -710,9 +750,11 @@ func (r *step) run(id string) {
 			r.st.Node = id
 			return
 		case content.KindQuestion:
-			text, choices := r.question(n)
-			r.say(text, choices)
-			r.st.Node = id
+			if r.voice && n.Expect == content.ExpectText {
+				id = r.callback(n)
+				continue
+			}
+			r.ask(n, "")
 			return
 		case content.KindMessage:
 			if n.PerSite {
@@ -817,10 +859,39 @@ func (r *step) question(n *content.Node) (string, []Choice) {
 	if n.Back != "" && r.st.Lang != "" && n.Expect != content.ExpectText {
 		choices = append(choices, Choice{Key: "0", Label: r.text(r.s.BackLabel)})
 	}
-	for _, ch := range choices {
-		lines = append(lines, ch.Key+" "+ch.Label)
+	if r.voice {
+		lines = append(lines, r.voiceOptions(choices)...)
+	} else {
+		for _, ch := range choices {
+			lines = append(lines, ch.Key+" "+ch.Label)
+		}
 	}
 	return strings.Join(lines, "\n"), choices
+}
+
+// ask says question n, after retry when the last answer was wrong, and
+// waits at it. On a call the language choice offers each language in
+// itself, after the question in the person's language when it is known.
+func (r *step) ask(n *content.Node, retry string) {
+	q, choices := r.question(n)
+	if retry != "" {
+		q = retry + "\n" + q
+	}
+	if r.voice && n.Expect == content.ExpectLanguage {
+		var parts []Part
+		if r.st.Lang != "" {
+			head := r.text(n.Text)
+			if retry != "" {
+				head = retry + "\n" + head
+			}
+			parts = append(parts, Part{Text: head, Lang: r.st.Lang})
+		}
+		parts = append(parts, r.languageParts(n)...)
+		r.replies = append(r.replies, Reply{Text: joinParts(parts), Choices: choices, Parts: parts})
+	} else {
+		r.say(q, choices)
+	}
+	r.st.Node = n.ID
 }
 
 // act carries out an action node.

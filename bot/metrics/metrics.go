@@ -45,6 +45,9 @@ type Metrics struct {
 	Claimed prometheus.Counter
 	// Statuses counts delivery status callbacks, by status.
 	Statuses *prometheus.CounterVec
+	// Calls counts calls to the voice number, by what was done: answered
+	// (ivr), sms_back, rejected (off), silent (hung up after silences).
+	Calls *prometheus.CounterVec
 	// Urgent counts messages in which words of danger were heard, by
 	// category (the content's category names; never the text).
 	Urgent *prometheus.CounterVec
@@ -108,6 +111,9 @@ func New() *Metrics {
 	m.Statuses = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "outreach_delivery_status_total", Help: "Delivery status callbacks, by status.",
 	}, []string{"status"})
+	m.Calls = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "outreach_calls_total", Help: "Calls to the voice number, by outcome: answered, sms_back, rejected, silent.",
+	}, []string{"outcome"})
 	m.RoundTrips = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "outreach_redis_round_trips_total", Help: "Round trips to Redis (a pipeline counts one), by path: inbound, outbox, other.",
 	}, []string{"path"})
@@ -115,7 +121,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.Inbound, m.Replies, m.Step, m.Conflicts, m.Guarded, m.Errors,
-		m.Webhooks, m.Duplicates, m.Sent, m.SendFailures, m.SendSeconds, m.Skipped, m.DeadLetters, m.Claimed, m.Statuses, m.RoundTrips, m.Urgent,
+		m.Webhooks, m.Duplicates, m.Sent, m.SendFailures, m.SendSeconds, m.Skipped, m.DeadLetters, m.Claimed, m.Statuses, m.RoundTrips, m.Urgent, m.Calls,
 	)
 	return m
 }

@@ -62,8 +62,9 @@ type Options struct {
 	// Broadcasts and Distributions serve staff.
 	Broadcasts    *broadcast.Service
 	Distributions *distribution.Service
-	// TwilioInbound and TwilioStatus serve Twilio's webhooks.
-	TwilioInbound, TwilioStatus http.Handler
+	// TwilioInbound and TwilioStatus serve Twilio's webhooks, TwilioVoice
+	// its calls, and Audio the recordings its <Play> fetches.
+	TwilioInbound, TwilioStatus, TwilioVoice, Audio http.Handler
 	// Telegram serves Telegram's webhook.
 	Telegram http.Handler
 	// MetricsToken, when set, is the bearer token /metrics asks for
@@ -95,6 +96,10 @@ func (s *Server) Handler() http.Handler {
 	if s.opts.TwilioInbound != nil {
 		mux.Handle("POST /webhooks/twilio", s.counted("twilio", s.opts.TwilioInbound))
 		mux.Handle("POST /webhooks/twilio/status", s.counted("twilio_status", s.opts.TwilioStatus))
+	}
+	if s.opts.TwilioVoice != nil {
+		mux.Handle("POST /webhooks/twilio/voice", s.counted("twilio_voice", s.opts.TwilioVoice))
+		mux.Handle("GET /audio/", s.opts.Audio)
 	}
 	if s.opts.Telegram != nil {
 		mux.Handle("POST /webhooks/telegram", s.counted("telegram", s.opts.Telegram))

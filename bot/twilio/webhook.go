@@ -224,7 +224,7 @@ func (h *Handler) signatureValid(u string, form url.Values, sig string) bool {
 // the REST API, where they get an id, retries and status callbacks.
 const emptyResponse = `<?xml version="1.0" encoding="UTF-8"?><Response/>`
 
-func twiml(w http.ResponseWriter) {
+func emptyTwiML(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	io.WriteString(w, emptyResponse)
 }
@@ -245,7 +245,7 @@ func (h *Handler) Inbound(w http.ResponseWriter, r *http.Request) {
 	}
 	if !h.channels[in.Channel] {
 		h.log.Info("message on a channel that is off, ignored", "channel", in.Channel)
-		twiml(w)
+		emptyTwiML(w)
 		return
 	}
 	_, err = h.dialog.Handle(r.Context(), dialog.Message{Channel: in.Channel, Address: in.Address, Text: in.Body, ProviderID: in.MessageSID, Media: in.Media})
@@ -254,7 +254,7 @@ func (h *Handler) Inbound(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	twiml(w)
+	emptyTwiML(w)
 }
 
 // Status serves POST /webhooks/twilio/status: the delivery state moves
@@ -276,7 +276,7 @@ func (h *Handler) Status(w http.ResponseWriter, r *http.Request) {
 		h.statuses.WithLabelValues(st.Status).Inc()
 	}
 	if errors.Is(err, outbox.ErrUnknownStatus) {
-		twiml(w)
+		emptyTwiML(w)
 		return
 	}
 	if err != nil {
@@ -300,7 +300,7 @@ func (h *Handler) Status(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	twiml(w)
+	emptyTwiML(w)
 }
 
 // classifyCode says what an error code of a status callback means.

@@ -119,6 +119,8 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		}
 		h := twilio.NewHandler(tw.AuthToken, cfg.PublicURL, a.dialog, a.outbox, a.dialog.People(), on, a.metrics, log)
 		opts.TwilioInbound, opts.TwilioStatus = http.HandlerFunc(h.Inbound), http.HandlerFunc(h.Status)
+		opts.TwilioVoice = h.NewVoice(twilio.VoiceOptions{Mode: cfg.Voice.Mode, Voices: cfg.Voice.Voices, Content: a.dialog.Content, SMS: tw.SMS()}, a.metrics.Calls)
+		opts.Audio = twilio.Audio(a.dialog.Content)
 	}
 	var bot *tgbotapi.BotAPI
 	if tg := cfg.Telegram; tg.On() {
