@@ -94,6 +94,13 @@ func (s Space) ContentVersions() string { return s.Key(ContentVersionsF) }
 // ContentVersion is one content version.
 func (s Space) ContentVersion(n string) string { return s.Key(ContentVersionF, n) }
 
+// ContentAudio is one recording, by the SHA-256 of its bytes.
+func (s Space) ContentAudio(sum string) string { return s.Key(ContentAudioF, sum) }
+
+// ContentAudios is the sorted set of the recordings kept, scored by when
+// each was first stored.
+func (s Space) ContentAudios() string { return s.Key(ContentAudiosF) }
+
 // ContentChanged is the pub/sub channel told of a new current version.
 // It is a channel, not a key: on a Cluster PUBLISH reaches every node.
 func (s Space) ContentChanged() string { return s.prefix + "{content}:changed" }

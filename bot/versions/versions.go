@@ -38,6 +38,10 @@ type Meta struct {
 type Version struct {
 	Meta
 	Files map[string]string `json:"files"`
+	// Audio names the recordings (audio/<lang>/<id>.mp3 or .wav) by the
+	// SHA-256 of their bytes, which are kept once however many versions
+	// name them.
+	Audio map[string]string `json:"audio,omitempty"`
 }
 
 // DefaultKeep is how many published versions a Store keeps unless told.
@@ -101,8 +105,43 @@ func (s *Store) Publish(ctx context.Context, files map[string]string, by string)
 
 // PublishNote is Publish with a note kept in the version's Meta: what
 // changed and why, in the publisher's words.
+// The current version's recordings are kept (see PublishSet).
 func (s *Store) PublishNote(ctx context.Context, files map[string]string, by, note string) (Meta, *content.Content, content.Problems, error) {
-	c, problems := Check(files)
+	return s.PublishSet(ctx, files, nil, by, note)
+}
+
+// PublishSet is PublishNote with the recordings: audio by path
+// (audio/<lang>/<message-id>.mp3 or .wav), which replace the current
+// version's. With audio nil the current version's are kept — but for those
+// whose message the new files no longer have, which are left out with a
+// warning.
+func (s *Store) PublishSet(ctx context.Context, files map[string]string, audio map[string][]byte, by, note string) (Meta, *content.Content, content.Problems, error) {
+	carried := audio == nil
+	if carried {
+		cur, err := s.Current(ctx)
+		if err != nil {
+			return Meta{}, nil, nil, err
+		}
+		if audio, err = s.recordings(ctx, cur.Audio); err != nil {
+			return Meta{}, nil, nil, err
+		}
+	}
+	c, problems := checkSet(files, audio)
+	if carried && c != nil && problems.HasErrors() {
+		// A recording kept from the current version whose message is gone:
+		// left out, said as a warning, rather than refusing the texts.
+		var dropped content.Problems
+		for _, p := range problems.Errors() {
+			if _, ok := audio[p.File]; ok {
+				delete(audio, p.File)
+				dropped = append(dropped, content.Problem{File: p.File, Warning: true, Msg: "recording left out: " + p.Msg})
+			}
+		}
+		if len(dropped) > 0 {
+			c, problems = checkSet(files, audio)
+			problems = append(problems, dropped...)
+		}
+	}
 	if c == nil || problems.HasErrors() {
 		return Meta{}, nil, problems, &ErrInvalid{Problems: problems.Errors()}
 	}
@@ -115,7 +154,13 @@ func (s *Store) PublishNote(ctx context.Context, files map[string]string, by, no
 			return Meta{}, nil, problems, err
 		}
 	}
-	v := Version{Meta: Meta{Version: int(n), PublishedBy: by, PublishedAt: time.Now().UTC(), Note: note}, Files: files}
+	v := Version{Meta: Meta{Version: int(n), PublishedBy: by, PublishedAt: time.Now().UTC(), Note: note}, Files: files, Audio: map[string]string{}}
+	for _, rec := range c.Recordings() {
+		v.Audio[rec.Path] = rec.Sum
+	}
+	if err := s.storeAudio(ctx, c.Recordings()); err != nil {
+		return Meta{}, nil, problems, err
+	}
 	return v.Meta, c, problems, s.store(ctx, v)
 }
 
@@ -169,7 +214,14 @@ func (s *Store) store(ctx context.Context, v Version) error {
 		ks = append(ks, s.version(num))
 		args = append(args, n)
 	}
-	return storeScript.Run(ctx, s.rdb, ks, args...).Err()
+	if err := storeScript.Run(ctx, s.rdb, ks, args...).Err(); err != nil {
+		return err
+	}
+	// The version is kept; recordings no version names any more are
+	// deleted as a publish comes, as old versions are. A failure here
+	// leaves them to the next publish.
+	s.forgetAudio(ctx)
+	return nil
 }
 
 // Load returns the current version's number and content, for a start.
@@ -178,7 +230,10 @@ func (s *Store) Load(ctx context.Context) (int, *content.Content, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	c, problems := Check(v.Files)
+	c, problems, err := s.Content(ctx, v)
+	if err != nil {
+		return v.Version, nil, err
+	}
 	if c == nil || problems.HasErrors() {
 		return v.Version, nil, &ErrInvalid{Problems: problems.Errors()}
 	}
@@ -192,7 +247,10 @@ func (s *Store) Rollback(ctx context.Context, to int, by string) (Meta, *content
 	if err != nil {
 		return Meta{}, nil, err
 	}
-	c, problems := Check(old.Files)
+	c, problems, err := s.Content(ctx, old)
+	if err != nil {
+		return Meta{}, nil, err
+	}
 	if c == nil || problems.HasErrors() {
 		return Meta{}, nil, &ErrInvalid{Problems: problems.Errors()}
 	}
@@ -205,9 +263,135 @@ func (s *Store) Rollback(ctx context.Context, to int, by string) (Meta, *content
 			return Meta{}, nil, err
 		}
 	}
-	v := Version{Meta: Meta{Version: int(n), PublishedBy: by, PublishedAt: time.Now().UTC(), Note: fmt.Sprintf("rollback to version %d", to)}, Files: old.Files}
+	v := Version{Meta: Meta{Version: int(n), PublishedBy: by, PublishedAt: time.Now().UTC(), Note: fmt.Sprintf("rollback to version %d", to)}, Files: old.Files, Audio: old.Audio}
 	return v.Meta, c, s.store(ctx, v)
 }
+
+// checkSet checks text files and recordings together.
+func checkSet(files map[string]string, audio map[string][]byte) (*content.Content, content.Problems) {
+	raw := make(map[string][]byte, len(files)+len(audio))
+	for name, text := range files {
+		raw[name] = []byte(text)
+	}
+	for name, data := range audio {
+		if !content.AudioPath(name) {
+			return nil, content.Problems{{File: name, Msg: "not a recording: audio/<lang>/<message-id>.mp3 or .wav"}}
+		}
+		raw[name] = data
+	}
+	return content.CheckFiles(raw)
+}
+
+// Content checks and loads a version, with its recordings.
+func (s *Store) Content(ctx context.Context, v Version) (*content.Content, content.Problems, error) {
+	audio, err := s.recordings(ctx, v.Audio)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, problems := checkSet(v.Files, audio)
+	return c, problems, nil
+}
+
+// recordings reads the recordings a version names, by path.
+func (s *Store) recordings(ctx context.Context, named map[string]string) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	if len(named) == 0 {
+		return out, nil
+	}
+	paths := make([]string, 0, len(named))
+	ks := make([]string, 0, len(named))
+	for path, sum := range named {
+		paths = append(paths, path)
+		ks = append(ks, s.keys.ContentAudio(sum))
+	}
+	vals, err := s.rdb.MGet(ctx, ks...).Result()
+	if err != nil {
+		return nil, err
+	}
+	for i, v := range vals {
+		data, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("versions: the recording %s (%s) is not in Redis", paths[i], named[paths[i]])
+		}
+		out[paths[i]] = []byte(data)
+	}
+	return out, nil
+}
+
+// audioGrace is how long a recording no kept version names is kept still:
+// a publish under way may have stored it and not yet its version.
+const audioGrace = time.Hour
+
+// storeAudio keeps recordings, each once, by its SHA-256.
+func (s *Store) storeAudio(ctx context.Context, recs []*content.Recording) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	now := float64(time.Now().UnixMilli())
+	pipe := s.rdb.Pipeline()
+	for _, rec := range recs {
+		// Its time first, then its bytes: a forgetting that runs between
+		// the two finds it recent and leaves it (forgetScript).
+		pipe.ZAdd(ctx, s.keys.ContentAudios(), redis.Z{Score: now, Member: rec.Sum})
+		pipe.Set(ctx, s.keys.ContentAudio(rec.Sum), rec.Data, 0)
+	}
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// forgetAudio deletes the recordings that no version kept names, once
+// they are older than audioGrace.
+func (s *Store) forgetAudio(ctx context.Context) error {
+	old, err := s.rdb.ZRangeByScore(ctx, s.keys.ContentAudios(), &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(time.Now().Add(-audioGrace).UnixMilli(), 10)}).Result()
+	if err != nil || len(old) == 0 {
+		return err
+	}
+	nums, err := s.rdb.ZRange(ctx, s.list(), 0, -1).Result()
+	if err != nil {
+		return err
+	}
+	named := map[string]bool{}
+	for _, x := range nums {
+		data, err := s.rdb.Get(ctx, s.keys.ContentVersion(x)).Bytes()
+		if errors.Is(err, redis.Nil) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		var v struct {
+			Audio map[string]string `json:"audio"`
+		}
+		if err := json.Unmarshal(data, &v); err != nil {
+			return err
+		}
+		for _, sum := range v.Audio {
+			named[sum] = true
+		}
+	}
+	cutoff := time.Now().Add(-audioGrace).UnixMilli()
+	pipe := s.rdb.Pipeline()
+	for _, sum := range old {
+		if !named[sum] {
+			forgetScript.Eval(ctx, pipe, []string{s.keys.ContentAudios(), s.keys.ContentAudio(sum)}, sum, cutoff)
+		}
+	}
+	_, err = pipe.Exec(ctx)
+	return err
+}
+
+// forgetScript deletes a recording unless it was stored again since the
+// cutoff (by a publish under way, whose version is not kept yet).
+//
+// KEYS[1] the recordings kept (sorted set), KEYS[2] the recording.
+// ARGV[1] its SHA-256, ARGV[2] the cutoff (Unix milliseconds).
+var forgetScript = redis.NewScript(`
+local at = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if at and tonumber(at) < tonumber(ARGV[2]) then
+  redis.call('DEL', KEYS[2])
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  return 1
+end
+return 0`)
 
 // Current returns the current version (1, the built-in content, until a
 // first publish).
@@ -308,7 +492,11 @@ func (s *Store) Follow(ctx context.Context, poll time.Duration, log *slog.Logger
 			log.Warn("reading the content version failed", "version", n, "err", err)
 			return
 		}
-		c, problems := Check(v.Files)
+		c, problems, err := s.Content(ctx, v)
+		if err != nil {
+			log.Warn("reading the content version's recordings failed", "version", n, "err", err)
+			return
+		}
 		if c == nil || problems.HasErrors() {
 			log.Error("the current content version does not load; keeping the one in use", "version", n)
 			bad = n
