@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"strconv"
@@ -26,8 +27,10 @@ func problemViews(ps content.Problems) []problemView {
 	return out
 }
 
-// maxContent bounds a content upload: the whole set of flows and locales.
-const maxContent = 2 << 20
+// maxContent bounds a content upload: the whole set of flows and locales,
+// and the recordings in base64 (content.MaxAudioTotalBytes, 16 MiB, is
+// 22 MiB so).
+const maxContent = 24 << 20
 
 // putContent publishes a new content version: {"files":{"flows/main.yaml":"…",
 // "locales/fr.yaml":"…",…}}, the whole set. Invalid content is refused with
@@ -35,6 +38,9 @@ const maxContent = 2 << 20
 func (s *Server) putContent(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Files map[string]string `json:"files"`
+		// Audio are the recordings, base64, by path; absent, the current
+		// version's are kept.
+		Audio map[string]string `json:"audio"`
 	}
 	if err := decode(r, &req); err != nil {
 		return err
@@ -42,7 +48,19 @@ func (s *Server) putContent(w http.ResponseWriter, r *http.Request) error {
 	if len(req.Files) == 0 {
 		return apiError(Invalid, `"files" is required: the whole content set, by path (flows/main.yaml, locales/fr.yaml, …)`)
 	}
-	meta, c, problems, err := s.opts.Versions.Publish(r.Context(), req.Files, principal(r).Name)
+	var audio map[string][]byte
+	if req.Audio != nil {
+		audio = make(map[string][]byte, len(req.Audio))
+		for path, b64 := range req.Audio {
+			data, err := base64.StdEncoding.DecodeString(b64)
+			if err != nil {
+				return &Error{Kind: Unprocessable, Message: "the content is not valid; nothing was published",
+					Problems: []problemView{{File: path, Message: "not base64: a recording is sent as its bytes in base64"}}}
+			}
+			audio[path] = data
+		}
+	}
+	meta, c, problems, err := s.opts.Versions.PublishSet(r.Context(), req.Files, audio, principal(r).Name, "")
 	var invalid *versions.ErrInvalid
 	switch {
 	case errors.As(err, &invalid):

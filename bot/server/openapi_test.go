@@ -32,6 +32,8 @@ var fixedRoutes = []string{
 	"GET /metrics",
 	"POST /webhooks/twilio",
 	"POST /webhooks/twilio/status",
+	"POST /webhooks/twilio/voice",
+	"GET /audio/{file}",
 	"POST /webhooks/telegram",
 	"GET /api/v1/openapi.yaml",
 }
@@ -75,6 +77,8 @@ func fullServer() *Server {
 		Versions:      &versions.Store{},
 		TwilioInbound: webhook,
 		TwilioStatus:  webhook,
+		TwilioVoice:   webhook,
+		Audio:         webhook,
 		Telegram:      webhook,
 	})
 }

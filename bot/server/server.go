@@ -99,7 +99,7 @@ func (s *Server) Handler() http.Handler {
 	}
 	if s.opts.TwilioVoice != nil {
 		mux.Handle("POST /webhooks/twilio/voice", s.counted("twilio_voice", s.opts.TwilioVoice))
-		mux.Handle("GET /audio/", s.opts.Audio)
+		mux.Handle("GET /audio/{file}", s.opts.Audio)
 	}
 	if s.opts.Telegram != nil {
 		mux.Handle("POST /webhooks/telegram", s.counted("telegram", s.opts.Telegram))
