@@ -75,8 +75,8 @@ type Config struct {
 	Twilio   Twilio
 	Telegram Telegram
 	// Voice is how calls to the Twilio number are answered.
-	Voice Voice
-	Outbox   Outbox
+	Voice  Voice
+	Outbox Outbox
 
 	// QuietHours hold bulk traffic (OUTREACH_QUIET_HOURS, default 21:00-08:00).
 	QuietHours QuietHours
