@@ -54,7 +54,9 @@ func (c *Content) Costs() []Cost {
 	var ids []string
 	for _, loc := range c.locales {
 		for id := range loc.Messages {
-			ids = append(ids, id)
+			if !strings.HasPrefix(id, PrefixPoster) { // print, not SMS
+				ids = append(ids, id)
+			}
 		}
 	}
 	slices.Sort(ids)
@@ -172,6 +174,9 @@ func (c *Content) checkGSM() Problems {
 			continue
 		}
 		for id, m := range loc.Messages {
+			if strings.HasPrefix(id, PrefixPoster) {
+				continue // print, not SMS
+			}
 			for _, text := range m.Forms {
 				named := false
 				for r, fix := range gsmBreakers {
