@@ -238,6 +238,9 @@ func PDF(p Poster, title string) ([]byte, error) {
 	doc := fpdf.New("P", "pt", "A4", "")
 	doc.SetTitle(title, true)
 	doc.SetCreator("outreach poster", true)
+	// The page holds one image: its few words need no compression, and
+	// stay readable.
+	doc.SetCompression(false)
 	doc.SetMargins(0, 0, 0)
 	doc.SetAutoPageBreak(false, 0)
 	doc.AddPage()
