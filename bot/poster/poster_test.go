@@ -2,11 +2,13 @@ package poster
 
 import (
 	"bytes"
+	"errors"
 	"image"
 	"image/png"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/go-text/typesetting/di"
@@ -15,6 +17,7 @@ import (
 	"github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/outreach-org/outreach/bot/content"
+	"github.com/outreach-org/outreach/bot/engine"
 )
 
 var all = Channels{SMS: "+212600000001", WhatsApp: "+212600000002", Telegram: "OutreachNadorBot", Voice: VoiceSMSBack}
@@ -266,5 +269,30 @@ func TestPosterFitsInEveryLanguage(t *testing.T) {
 		if _, _, err := layout(compose(t, lang, long)); err != nil {
 			t.Errorf("%s: %v", lang, err)
 		}
+	}
+}
+
+func TestPosterForASite(t *testing.T) {
+	t.Parallel()
+	c, err := content.Load(content.Embedded())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sites := []engine.Site{{ID: "nador", Names: map[string]string{"fr": "Nador-centre"}}, {ID: "oujda", Retired: true}, {ID: "rabat"}}
+	p, err := For(c, sites, "nador", "fr", all)
+	if err != nil || p.Heading != "Nador-centre" {
+		t.Errorf("poster of nador: %q, %v; want the staff's name", p.Heading, err)
+	}
+	if _, err := For(c, sites, "oujda", "fr", all); !errors.Is(err, ErrRetired) {
+		t.Errorf("retired: %v", err)
+	}
+	if _, err := For(c, sites, "tanger", "fr", all); !errors.Is(err, ErrUnknownSite) || !strings.Contains(err.Error(), "the sites are nador, rabat") {
+		t.Errorf("unknown: %v", err)
+	}
+	if _, err := For(c, sites, "rabat", "de", all); !errors.Is(err, ErrLanguage) {
+		t.Errorf("language: %v", err)
+	}
+	if _, err := For(c, sites, "rabat", "", Channels{Voice: VoiceIVR}); !errors.Is(err, ErrNoChannel) {
+		t.Errorf("no channel: %v", err)
 	}
 }
