@@ -167,13 +167,13 @@ func TestPosterArabicIsShapedRightToLeft(t *testing.T) {
 	}
 	x, firstX, lastX := 0, -1, -1
 	for _, g := range run.Glyphs {
-		switch g.ClusterIndex {
+		switch g.TextIndex() {
 		case 0:
 			firstX = x
 		case len([]rune(word)) - 1:
 			lastX = x
 		}
-		x += g.XAdvance.Round()
+		x += g.Advance.Round()
 	}
 	if firstX <= lastX {
 		t.Errorf("first letter at x=%d, last at x=%d: want the first to the right", firstX, lastX)
@@ -182,7 +182,7 @@ func TestPosterArabicIsShapedRightToLeft(t *testing.T) {
 	// isolated glyphs the font maps them to.
 	same := 0
 	for _, g := range run.Glyphs {
-		r := []rune(word)[g.ClusterIndex]
+		r := []rune(word)[g.TextIndex()]
 		if iso, _ := ts.regular.arabic.NominalGlyph(r); iso == g.GlyphID {
 			same++
 		}

@@ -161,7 +161,7 @@ func (t *typesetter) draw(img *image.RGBA, p paragraph, x, y, width int, c color
 				if outline, ok := run.Face.GlyphData(g.GlyphID).(font.GlyphOutline); ok {
 					addOutline(ras, outline, scale, gx, gy)
 				}
-				pen += float32(g.XAdvance) / 64
+				pen += float32(g.Advance) / 64
 			}
 		}
 		ras.Draw(img, box, src, image.Point{})
