@@ -94,6 +94,8 @@ type Config struct {
 	Prices map[string]float64
 	// Currency names the prices' currency (OUTREACH_CURRENCY, default USD).
 	Currency string
+	// Poster is what a site's printed poster needs (poster.go).
+	Poster Poster
 }
 
 // MaxRequestTimeout bounds OUTREACH_REQUEST_TIMEOUT: Twilio waits 15 s for a
@@ -211,6 +213,9 @@ func Load(lookupEnv func(string) (string, bool)) (Config, error) {
 	}
 	c.Currency = or(getenv("OUTREACH_CURRENCY"), "USD")
 	if c.OrgName, err = parseOrgName(getenv("OUTREACH_ORG_NAME")); err != nil {
+		return c, err
+	}
+	if err := loadPoster(&c, getenv); err != nil {
 		return c, err
 	}
 	c.MaxReplies = 6

@@ -25,6 +25,7 @@ import (
 	"github.com/outreach-org/outreach/bot/distribution"
 	"github.com/outreach-org/outreach/bot/engine"
 	"github.com/outreach-org/outreach/bot/outbox"
+	"github.com/outreach-org/outreach/bot/poster"
 	"github.com/outreach-org/outreach/bot/store"
 	"github.com/outreach-org/outreach/bot/versions"
 )
@@ -118,6 +119,10 @@ type Options struct {
 	// Census is the last count of the people by site and language
 	// (store.Contacts); nil leaves it out.
 	Census Census
+
+	// Poster returns the channels a site's poster shows (the distributions
+	// page's poster links); nil leaves the posters out.
+	Poster func(context.Context) (poster.Channels, error)
 }
 
 // DefaultRefresh is how often, by default, a page that follows a job under

@@ -18,6 +18,7 @@ import (
 	"github.com/outreach-org/outreach/bot/distribution"
 	"github.com/outreach-org/outreach/bot/engine"
 	"github.com/outreach-org/outreach/bot/outbox"
+	"github.com/outreach-org/outreach/bot/poster"
 	"github.com/outreach-org/outreach/bot/sms"
 )
 
@@ -65,7 +66,7 @@ func (c *Console) distRoutes(staff []access.Role) []route {
 	if c.opts.Distributions == nil || c.opts.Broadcasts == nil || c.opts.Dialog == nil {
 		return nil
 	}
-	return []route{
+	rs := []route{
 		{"GET /distributions", staff, c.distList},
 		{"GET /distributions/new", staff, c.distNew},
 		{"POST /distributions/new", staff, c.distNewPost},
@@ -78,6 +79,10 @@ func (c *Console) distRoutes(staff []access.Role) []route {
 		{"GET /distributions/{id}/cancel", staff, c.distCancelPage},
 		{"POST /distributions/{id}/cancel", staff, c.distCancel},
 	}
+	if c.opts.Poster != nil {
+		rs = append(rs, route{"GET /distributions/poster", staff, c.distPoster})
+	}
+	return rs
 }
 
 // distOption is a site or an item as a form offers it.
@@ -108,6 +113,15 @@ type distListData struct {
 	Page, Pages int
 	// Prev and Next are the links to the pages around, if any.
 	Prev, Next template.URL
+	// Posters are the links to each site's poster, by language; none
+	// when posters are off.
+	Posters []distPosters
+}
+
+// distPosters are a site's poster links, one per language.
+type distPosters struct {
+	Name  string
+	Links []distOption // ID: the link; Name: the language's own name
 }
 
 func (c *Console) distList(w http.ResponseWriter, r *http.Request) error {
@@ -165,6 +179,19 @@ func (c *Console) distList(w http.ResponseWriter, r *http.Request) error {
 	}
 	if d.Page < d.Pages {
 		d.Next = page(d.Page + 1)
+	}
+	if c.opts.Poster != nil {
+		for _, s := range sites {
+			if s.Retired {
+				continue
+			}
+			ps := distPosters{Name: engine.SiteName(cont, sites, p.Lang, s.ID)}
+			for _, lang := range cont.Languages {
+				v := url.Values{"site": {s.ID}, "lang": {lang}}
+				ps.Links = append(ps.Links, distOption{ID: "/distributions/poster?" + v.Encode(), Name: cont.Text(lang, content.MsgLanguageName, nil)})
+			}
+			d.Posters = append(d.Posters, ps)
+		}
 	}
 	p.Data = d
 	c.render(w, r, http.StatusOK, "distributions", p)
@@ -852,4 +879,39 @@ func (c *Console) distCancel(w http.ResponseWriter, r *http.Request) error {
 	}
 	http.Redirect(w, r, "/distributions/"+d.ID, http.StatusSeeOther)
 	return nil
+}
+
+// distPoster is a site's poster in a language, a PDF to download.
+func (c *Console) distPoster(w http.ResponseWriter, r *http.Request) error {
+	sites, err := c.opts.Broadcasts.Sites(r.Context())
+	if err != nil {
+		return err
+	}
+	ch, err := c.opts.Poster(r.Context())
+	if err != nil {
+		return err
+	}
+	cont := c.opts.Dialog.Content()
+	id, lang := r.URL.Query().Get("site"), r.URL.Query().Get("lang")
+	if lang == "" {
+		lang = cont.Languages[0]
+	}
+	p, err := poster.For(cont, sites, id, lang, ch)
+	switch {
+	case errors.Is(err, poster.ErrUnknownSite), errors.Is(err, poster.ErrRetired), errors.Is(err, poster.ErrLanguage):
+		return errNotFound
+	case errors.Is(err, poster.ErrNoChannel):
+		return &pageError{status: http.StatusConflict, message: "dist_poster_no_channel"}
+	case err != nil:
+		return err
+	}
+	data, err := poster.PDF(p, p.Heading)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/pdf")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", "poster-"+id+"-"+lang+".pdf"))
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	_, err = w.Write(data)
+	return err
 }

@@ -25,7 +25,8 @@ import (
 )
 
 // distEnv is a console on a real Redis with three Telegram subscribers of
-// nador (fr, en, ar), and a client signed in as a person of role.
+// nador (fr, en, ar), and a client signed in as a person of role; with
+// changes the console's options.
 type distEnv struct {
 	env    *channeltest.Env
 	dists  *distribution.Service
@@ -34,7 +35,7 @@ type distEnv struct {
 	client *http.Client
 }
 
-func newDistEnv(t *testing.T, role access.Role) *distEnv {
+func newDistEnv(t *testing.T, role access.Role, with ...func(*Options)) *distEnv {
 	t.Helper()
 	env := channeltest.New(t, telegram.Channel)
 	ctx := context.Background()
@@ -54,9 +55,13 @@ func newDistEnv(t *testing.T, role access.Role) *distEnv {
 	dists := distribution.New(env.Store, bc, env.Dialog.Content, 24*time.Hour, nil, nil, log)
 	people := access.NewPeople(env.Redis, env.Prefix, "bootstrap-admin-token-0123456789", nil)
 	audit := access.NewAudit(env.Redis, env.Prefix, access.AuditOptions{})
-	c, err := New(Options{People: people, Sessions: access.NewSessions(env.Redis, env.Prefix), Audit: audit,
+	opts := Options{People: people, Sessions: access.NewSessions(env.Redis, env.Prefix), Audit: audit,
 		Dialog: env.Dialog, Broadcasts: bc, Distributions: dists, Location: loc,
-		Prices: map[string]float64{"sms": 0.35}, Currency: "MAD"})
+		Prices: map[string]float64{"sms": 0.35}, Currency: "MAD"}
+	for _, f := range with {
+		f(&opts)
+	}
+	c, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func (c *Content) Costs() []Cost {
 	var ids []string
 	for _, loc := range c.locales {
 		for id := range loc.Messages {
-			if !SpokenOnly(id) {
+			if !SpokenOnly(id) && !strings.HasPrefix(id, PrefixPoster) { // said on calls, printed: not SMS
 				ids = append(ids, id)
 			}
 		}
@@ -174,8 +174,8 @@ func (c *Content) checkGSM() Problems {
 			continue
 		}
 		for id, m := range loc.Messages {
-			if SpokenOnly(id) {
-				continue // never an SMS
+			if SpokenOnly(id) || strings.HasPrefix(id, PrefixPoster) {
+				continue // said on calls, printed: never an SMS
 			}
 			for _, text := range m.Forms {
 				named := false

@@ -56,6 +56,11 @@ const (
 	PrefixMonth   = "month_"
 )
 
+// PrefixPoster starts the ids of the printed poster's messages
+// ("poster_title", package poster): print, not SMS, they are used by no
+// flow, may hold any character and cost no SMS.
+const PrefixPoster = "poster_"
+
 // validate checks the loaded flow and messages together.
 func (c *Content) validate() Problems {
 	var ps Problems
@@ -509,7 +514,7 @@ func needed(lang string) []string {
 }
 
 func dataMessage(id string) bool {
-	for _, p := range []string{PrefixItem, PrefixSite, PrefixWeekday, PrefixMonth} {
+	for _, p := range []string{PrefixItem, PrefixSite, PrefixWeekday, PrefixMonth, PrefixPoster} {
 		if strings.HasPrefix(id, p) {
 			return true
 		}

@@ -4,6 +4,7 @@
 //	outreach serve            the webhook service and admin API
 //	outreach chat             talk to the bot in the terminal
 //	outreach validate [DIR]   check flows and locales
+//	outreach poster --site ID a site's printable poster (PDF or PNG)
 package main
 
 import (

@@ -30,6 +30,10 @@ commands:
   telegram-webhook [set]
                    show the Telegram webhook's status, or set it to
                    OUTREACH_PUBLIC_URL/webhooks/telegram with the secret token
+  poster --site ID [--lang L] [--out FILE]
+                   write a site's printable A4 poster (PDF, or PNG by --out's
+                   extension; --out - to stdout) with QR codes for SMS,
+                   WhatsApp and Telegram, the call number and the scam warning
 
 staff commands (talk to a running service: OUTREACH_URL or --url, OUTREACH_TOKEN):
   distributions list | create …      announce and list distributions
@@ -68,6 +72,8 @@ func command(ctx context.Context, args []string, lookupEnv func(string) (string,
 		return validate(args[1:], stdout, stderr)
 	case "telegram-webhook":
 		return telegramWebhook(args[1:], lookupEnv, stdout, stderr)
+	case "poster":
+		return posterCmd(ctx, args[1:], lookupEnv, stdout, stderr)
 	case "distributions":
 		return distributions(ctx, args[1:], lookupEnv, stdout, stderr)
 	case "broadcast", "broadcasts":

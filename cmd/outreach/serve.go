@@ -88,6 +88,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		Drafts:      console.NewContentDrafts(a.store.Client(), cfg.KeyPrefix),
 		Subscribers: a.store.Contacts(),
 		Census:      a.store.Contacts(),
+		Poster:      newPosterChannels(cfg, io.Discard),
 	})
 	if err != nil {
 		return err
