@@ -46,6 +46,15 @@ var (
 	voiceName   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 )
 
+// CallNumber is the number people call to hear the menus (the Twilio
+// SMS number, with OUTREACH_VOICE=ivr), or "" when calls are not answered.
+func (c Config) CallNumber() string {
+	if c.Voice.Mode != VoiceIVR {
+		return ""
+	}
+	return c.Twilio.SMSFrom
+}
+
 func loadVoice(c *Config, getenv func(string) string) error {
 	v := Voice{Mode: getenv("OUTREACH_VOICE"), Voices: map[string]SayVoice{}}
 	switch v.Mode {

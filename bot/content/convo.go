@@ -15,6 +15,9 @@ const (
 	// MsgMediaOnly answers a message with no text but a photo, a voice
 	// note, a sticker, a file or a place: the bot reads text only.
 	MsgMediaOnly = "media_only"
+	// MsgMediaOnlyCall is MsgMediaOnly where calls are answered: it also
+	// gives the number to call to hear the menus, {{.Phone}}. Optional.
+	MsgMediaOnlyCall = "media_only_call"
 )
 
 // conversationMessages are the ids above, which every language must have.

@@ -45,7 +45,7 @@ func NoticeKinds() []string {
 // messages of the conversation's nodes, such as the welcome and the
 // privacy notice; {{.Count}} in plural messages; the others in the messages
 // that show a distribution.
-var TemplateFields = []string{"Bring", "Count", "Date", "Day", "End", "Hours", "Items", "Key", "Label", "Month", "Months", "Org", "Place", "Site", "Start", "Time", "Weekday", "Who"}
+var TemplateFields = []string{"Bring", "Count", "Date", "Day", "End", "Hours", "Items", "Key", "Label", "Month", "Months", "Org", "Phone", "Place", "Site", "Start", "Time", "Weekday", "Who"}
 
 // Prefixes of message ids that name data: kit items ("item_rice"), sites
 // ("site_nador"), weekdays ("weekday_0" = Sunday) and months ("month_1").
@@ -287,7 +287,7 @@ func (c *Content) validate() Problems {
 	for _, id := range distributionMessages {
 		use(id, sf, 0, "distributions")
 	}
-	for _, id := range voiceMessages {
+	for _, id := range append(slices.Clone(voiceMessages), MsgMediaOnlyCall) {
 		if c.anyHas(id) { // a content set from before calls may lack them
 			use(id, sf, 0, "calls")
 		}
@@ -562,7 +562,7 @@ func sortProblems(ps Problems) {
 // as long as the bot's usual ones.
 var sampleFields = map[string]any{
 	"Bring": "une pièce d'identité", "Count": 2, "Date": "samedi 14 juin", "Day": "14",
-	"End": "12:00", "Hours": "du lundi au vendredi, de 9 h à 17 h", "Items": "riz, huile, savon", "Key": "2", "Label": "Santé", "Month": "juin", "Months": 6, "Org": "Association d'aide aux migrants",
+	"End": "12:00", "Hours": "du lundi au vendredi, de 9 h à 17 h", "Items": "riz, huile, savon", "Key": "2", "Label": "Santé", "Month": "juin", "Months": 6, "Phone": "+212522000000", "Org": "Association d'aide aux migrants",
 	"Place": "Salle municipale, rue 12", "Site": "Casablanca", "Start": "09:00",
 	"Time": "09:00 - 12:00", "Weekday": "samedi", "Who": "familles avec enfants",
 }

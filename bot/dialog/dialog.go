@@ -137,6 +137,9 @@ type Options struct {
 	// SimulationTTL is how long a simulated conversation is kept after its
 	// last message; zero means an hour.
 	SimulationTTL time.Duration
+	// CallNumber is the number to call to hear the menus, when calls are
+	// answered (OUTREACH_VOICE=ivr): the note to a voice message says it.
+	CallNumber string
 	// Org is the organisation that runs the service (OUTREACH_ORG_NAME),
 	// which the welcome and the privacy notice name; empty, the content
 	// names it in neutral words.
@@ -607,7 +610,7 @@ func (s *Service) readData(ctx context.Context) (engine.Data, error) {
 	if err != nil {
 		return engine.Data{}, err
 	}
-	return engine.Data{Sites: sites, Distributions: dists, Org: s.opts.Org, Months: months(s.opts.Retention)}, nil
+	return engine.Data{Sites: sites, Distributions: dists, Org: s.opts.Org, Months: months(s.opts.Retention), CallNumber: s.opts.CallNumber}, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

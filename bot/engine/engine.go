@@ -100,6 +100,9 @@ type Data struct {
 	// Months is how long a silent person's data is kept, in months, as the
 	// privacy notice says it: {{.Months}}. Zero shows 6, the default.
 	Months int
+	// CallNumber is the number to call to hear the menus, when calls are
+	// answered: a person who sent a voice note is told it ({{.Phone}}).
+	CallNumber string
 }
 
 // Site is a place where aid is distributed and notices can be received.
@@ -579,7 +582,7 @@ func (r *step) vars() map[string]any {
 	if months <= 0 {
 		months = 6
 	}
-	return map[string]any{"Site": r.siteName(r.st.Vars["site"]), "Org": r.org(), "Months": months}
+	return map[string]any{"Site": r.siteName(r.st.Vars["site"]), "Org": r.org(), "Months": months, "Phone": r.data.CallNumber}
 }
 
 // org returns who runs the service, as {{.Org}} shows it.

@@ -99,7 +99,10 @@ func (r *step) media(hint string, idle bool) {
 			return
 		}
 	}
-	if r.c.Has(r.st.Lang, content.MsgMediaOnly) {
+	switch {
+	case r.data.CallNumber != "" && r.c.Has(r.st.Lang, content.MsgMediaOnlyCall):
+		r.say(r.text(content.MsgMediaOnlyCall), nil)
+	case r.c.Has(r.st.Lang, content.MsgMediaOnly):
 		r.say(r.text(content.MsgMediaOnly), nil)
 	}
 	switch {

@@ -114,3 +114,21 @@ func TestMissedCallBySMS(t *testing.T) {
 		t.Errorf("at %q:\n%s", res.State.Node, joined(res))
 	}
 }
+
+// Where calls are answered, a voice note or a photo is told the number to
+// call to hear the menus; elsewhere only that text is read.
+func TestMediaToldTheCallNumber(t *testing.T) {
+	e := newEngine(t)
+	c := e.Content
+	data := defaultData(c)
+	st := State{Lang: "fr", LastSeen: t0, Node: c.Flow.Settings.Main}
+	res := e.Step(st, Input{Media: true, Now: t0.Add(time.Minute)}, data)
+	if joined(res) != text(c, "fr", content.MsgMediaOnly) {
+		t.Errorf("without calls: %q", joined(res))
+	}
+	data.CallNumber = "+212522000000"
+	res = e.Step(st, Input{Media: true, Now: t0.Add(time.Minute)}, data)
+	if !strings.Contains(joined(res), "appelez le +212522000000 pour l'écouter") {
+		t.Errorf("with calls: %q", joined(res))
+	}
+}

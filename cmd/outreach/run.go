@@ -165,6 +165,7 @@ func newApp(ctx context.Context, lookupEnv func(string) (string, bool), contentD
 		Outbox:         ob,
 		Deliver:        deliver,
 		Org:            cfg.OrgName,
+		CallNumber:     cfg.CallNumber(),
 		Retention:      cfg.Retention,
 		Stats:          counts,
 	})
