@@ -282,6 +282,9 @@ func (c *Content) validate() Problems {
 	for _, id := range distributionMessages {
 		use(id, sf, 0, "distributions")
 	}
+	for _, id := range locationMessages {
+		use(id, sf, 0, "locations")
+	}
 	use(MsgOrgDefault, sf, 0, "privacy notice")
 	use(MsgStaffHours, sf, 0, "requests to a person")
 	ps = append(ps, c.checkStaffHours()...)
