@@ -72,9 +72,10 @@ type Config struct {
 	// retries. It is under MaxRequestTimeout.
 	RequestTimeout time.Duration
 
-	Twilio   Twilio
-	Telegram Telegram
-	Outbox   Outbox
+	Twilio    Twilio
+	Telegram  Telegram
+	Outbox    Outbox
+	Locations Locations
 
 	// QuietHours hold bulk traffic (OUTREACH_QUIET_HOURS, default 21:00-08:00).
 	QuietHours QuietHours
@@ -164,6 +165,9 @@ func Load(lookupEnv func(string) (string, bool)) (Config, error) {
 		return c, fmt.Errorf("OUTREACH_REQUEST_TIMEOUT: want less than %s (Twilio gives up on a webhook after 15 s and counts it failed), got %s", MaxRequestTimeout, c.RequestTimeout)
 	}
 	if err := loadChannels(&c, getenv); err != nil {
+		return c, err
+	}
+	if err := loadLocations(&c, getenv); err != nil {
 		return c, err
 	}
 	quiet, ok := lookupEnv("OUTREACH_QUIET_HOURS")

@@ -73,6 +73,9 @@ type Message struct {
 	// sticker, a file or a place. Only that it did is passed on: nothing
 	// of the media is read, kept or logged.
 	Media bool
+	// Location is a place the person shared: answered with the nearest
+	// site, and never kept, logged or passed on (see engine.Input).
+	Location *engine.Point
 	// Callback is a Telegram callback query to answer with the replies.
 	Callback string
 	// Content, when set, is used instead of the content in use: a preview
@@ -102,6 +105,9 @@ type Options struct {
 	IdleAfter time.Duration
 	// MaxReplies bounds the replies of one step.
 	MaxReplies int
+	// NearestSiteKm is how far a shared location's nearest site may be;
+	// zero means engine.DefaultNearestSiteKm.
+	NearestSiteKm float64
 	// DataMaxAge is how old the snapshot of sites and distributions may get
 	// before it is read again.
 	DataMaxAge time.Duration
@@ -301,8 +307,8 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 		if c == nil {
 			c = s.Content()
 		}
-		eng := engine.Engine{Content: c, Location: s.opts.Location, IdleAfter: s.opts.IdleAfter, MaxReplies: s.opts.MaxReplies}
-		res := eng.Step(state, engine.Input{Text: msg.Text, Now: s.opts.Now(), Lang: msg.LangHint, Site: msg.Site, Media: msg.Media}, data)
+		eng := engine.Engine{Content: c, Location: s.opts.Location, IdleAfter: s.opts.IdleAfter, MaxReplies: s.opts.MaxReplies, NearestSiteKm: s.opts.NearestSiteKm}
+		res := eng.Step(state, engine.Input{Text: msg.Text, Now: s.opts.Now(), Lang: msg.LangHint, Site: msg.Site, Media: msg.Media, Location: msg.Location}, data)
 		if res.Guarded {
 			s.metrics.Guarded.Inc()
 			s.log.Warn("loop guard stopped a step", "contact", contact, "node", state.Node)

@@ -21,7 +21,7 @@ func TestParseStartAndMedia(t *testing.T) {
 		{"message_start_bad_payload.json", "MENU", "", false},
 		{"message_photo.json", "", "", true},
 		{"message_voice.json", "", "", true},
-		{"message_location.json", "", "", true},
+		{"message_location.json", "", "", false},
 		{"message_text_fr.json", "Bonjour", "", false},
 	} {
 		ev, err := Parse(update(t, tt.file))
@@ -80,11 +80,6 @@ func TestSiteLinkAndMedia(t *testing.T) {
 			Status: 200, Replies: 3, ReplyHas: "أقرأ النص فقط", Channel: Channel, Address: chat, Lang: "ar",
 			Check: func(t testing.TB, env *channeltest.Env) {
 				noTrace(t, env, chat, "AwACAgQAAxkBAAIBaGmAyVoiceFileIdForTests0001", "AgADvoiceUniq1", "audio/ogg")
-			}},
-		{Label: "a place shared is told text only; the coordinates are not kept", Request: post("message_location.json", secret),
-			Status: 200, Replies: 3, ReplyHas: "Je lis seulement le texte", Channel: Channel, Address: chat, Lang: "fr",
-			Check: func(t testing.TB, env *channeltest.Env) {
-				noTrace(t, env, chat, "35.16", "2.93")
 			}},
 	}, setup)
 }
