@@ -30,9 +30,9 @@ func TestDistance(t *testing.T) {
 		{paris, london, 343.6, 1},
 		{london, paris, 343.6, 1},
 		{paris, paris, 0, 1e-9},
-		{Point{0, 0}, Point{0, 180}, math.Pi * earthRadiusKm, 1e-6},
-		{Point{90, 0}, Point{-90, 0}, math.Pi * earthRadiusKm, 1e-6},
-		{Point{0, 179.9}, Point{0, -179.9}, 0.2 * math.Pi / 180 * earthRadiusKm, 1e-6},
+		{Point{Lat: 0, Lon: 0}, Point{Lat: 0, Lon: 180}, math.Pi * earthRadiusKm, 1e-6},
+		{Point{Lat: 90, Lon: 0}, Point{Lat: -90, Lon: 0}, math.Pi * earthRadiusKm, 1e-6},
+		{Point{Lat: 0, Lon: 179.9}, Point{Lat: 0, Lon: -179.9}, 0.2 * math.Pi / 180 * earthRadiusKm, 1e-6},
 	} {
 		if got := Distance(tt.a, tt.b); math.Abs(got-tt.want) > tt.by {
 			t.Errorf("Distance(%v, %v) = %.4f km, want %.4f", tt.a, tt.b, got, tt.want)
