@@ -40,26 +40,15 @@ func TestParseLocation(t *testing.T) {
 	}
 }
 
-// A location shared in Telegram, through the real tgbotapi to the fake
-// Telegram API: the welcome, then menu 1 for the nearest site (Nador, under
-// a km away) with the line that names it, and 2 subscribes. The
-// coordinates are stored and logged nowhere.
-func TestLocationAnswersNearestSite(t *testing.T) {
-	t.Parallel()
-	channeltest.Run(t, []channeltest.Case{
-		{Label: "a location is answered with the nearest site", Request: post("message_location.json", secret),
-			Status: 200, Replies: 3, ReplyHas: "Ici ", Channel: Channel, Address: chat, Lang: "fr",
-			Sends: []string{chat + " Ici ", chat + " La ville la plus proche de vous : Nador, à environ 1 km.\nPas de distribution annoncée à Nador", `"callback_data":"2"`},
-			Check: func(t testing.TB, env *channeltest.Env) {
-				if _, err := env.Dialog.Handle(context.Background(), dialog.Message{Channel: Channel, Address: chat, Text: "2"}); err != nil {
-					t.Fatal(err)
-				}
-				if n, _ := env.Store.Contacts().SubscriberCounts(context.Background(), []string{"nador"}); n["nador"] != 1 {
-					t.Errorf("2 after the location: %d subscribers of nador, want 1", n["nador"])
-				}
-				noTrace(t, env, chat, "35.16", "2.93", "168796", "933542")
-			}},
-	}, setup)
+// subscribes checks that 2, sent next, subscribes the person to site.
+func subscribes(t testing.TB, env *channeltest.Env, site string) {
+	t.Helper()
+	if _, err := env.Dialog.Handle(context.Background(), dialog.Message{Channel: Channel, Address: chat, Text: "2"}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := env.Store.Contacts().SubscriberCounts(context.Background(), []string{site}); n[site] != 1 {
+		t.Errorf("2 next: %d subscribers of %s, want 1", n[site], site)
+	}
 }
 
 // A location while a request to staff is open is not passed on: the
