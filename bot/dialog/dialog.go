@@ -70,7 +70,8 @@ type Message struct {
 	// payload of a Telegram link t.me/<bot>?start=<site>); see engine.Input.
 	Site string
 	// Media is set when the message carried a photo, a voice note, a
-	// sticker, a file or a place. Only that it did is passed on: nothing
+	// sticker, a file or a place that cannot be read (else Location).
+	// Only that it did is passed on: nothing
 	// of the media is read, kept or logged.
 	Media bool
 	// Location is a place the person shared: answered with the nearest

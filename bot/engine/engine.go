@@ -70,8 +70,9 @@ type Input struct {
 	// presets that site (Settings.SiteStart); anything else is ignored.
 	Site string
 	// Media is set when the message carried what the bot cannot read: a
-	// photo, a voice note, a sticker, a file, a place. With no Text, the
-	// person is told that only text is read.
+	// photo, a voice note, a sticker, a file, a place it cannot read (one
+	// it can is Location). With no Text, the person is told that only text
+	// is read.
 	Media bool
 	// Location is a place the person shared (a WhatsApp or Telegram
 	// location): with no Text, it is answered with the nearest site. It is
