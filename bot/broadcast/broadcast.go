@@ -244,8 +244,9 @@ var siteID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,39}$`)
 // areas — in one of languages (the bot's), not blank, at most MaxSiteName
 // (names) or MaxSiteArea (areas) characters, without spaces at either end,
 // line breaks, control characters or bidirectional overrides (they are
-// shown inside the bot's messages); and who sees exact places: empty,
-// engine.ExactPlaceSubscribers or engine.ExactPlaceEveryone. The error
+// shown inside the bot's messages); who sees exact places: empty,
+// engine.ExactPlaceSubscribers or engine.ExactPlaceEveryone; and its
+// centre, if given, a place (checkCoords). The error
 // wraps ErrInvalid and names each field that is wrong ("names.ar: …").
 func CheckSite(site engine.Site, languages []string) error {
 	var p problems
@@ -281,6 +282,7 @@ func CheckSite(site engine.Site, languages []string) error {
 	default:
 		p.add("exact_place", ReasonInvalid, site.ExactPlace, "%q: want %q (the exact place only to subscribers, the default) or %q", site.ExactPlace, engine.ExactPlaceSubscribers, engine.ExactPlaceEveryone)
 	}
+	checkCoords(&p, site.Coords)
 	return p.err("site")
 }
 

@@ -75,8 +75,9 @@ type Config struct {
 	Twilio   Twilio
 	Telegram Telegram
 	// Voice is how calls to the Twilio number are answered.
-	Voice  Voice
-	Outbox Outbox
+	Voice     Voice
+	Outbox    Outbox
+	Locations Locations
 
 	// QuietHours hold bulk traffic (OUTREACH_QUIET_HOURS, default 21:00-08:00).
 	QuietHours QuietHours
@@ -171,6 +172,9 @@ func Load(lookupEnv func(string) (string, bool)) (Config, error) {
 		return c, err
 	}
 	if err := loadVoice(&c, getenv); err != nil {
+		return c, err
+	}
+	if err := loadLocations(&c, getenv); err != nil {
 		return c, err
 	}
 	quiet, ok := lookupEnv("OUTREACH_QUIET_HOURS")

@@ -450,6 +450,8 @@ func siteErrors(err error) map[string]string {
 				errs["area_"+lang] = "admin_site_area_invalid"
 			case "exact_place":
 				errs["exact_place"] = "admin_site_exact_invalid"
+			case "coords":
+				errs["coords"] = errCoords["coords"]
 			}
 		}
 	}
@@ -472,8 +474,14 @@ func (c *Console) addSite(w http.ResponseWriter, r *http.Request) error {
 	if len(area) > 0 {
 		site.Area = area
 	}
-	site, err = s.Add(r.Context(), site)
-	if errs := siteErrors(err); errs != nil {
+	coords, ok := siteCoords(r)
+	site.Coords = coords
+	errs := errCoords
+	if ok {
+		site, err = s.Add(r.Context(), site)
+		errs = siteErrors(err)
+	}
+	if errs != nil {
 		p, err := c.sitesPage(r)
 		if err != nil {
 			return err
@@ -538,8 +546,14 @@ func (c *Console) changeSite(w http.ResponseWriter, r *http.Request) error {
 	if len(area) > 0 {
 		ch.Area = area
 	}
-	_, err = s.Change(r.Context(), v.ID, ch)
-	if errs := siteErrors(err); errs != nil {
+	coords, ok := siteCoords(r)
+	ch.Coords = coords
+	errs := errCoords
+	if ok {
+		_, err = s.Change(r.Context(), v.ID, ch)
+		errs = siteErrors(err)
+	}
+	if errs != nil {
 		p := c.newPage(r, "admin_site_title", siteData{Site: v, Stored: stored, Languages: s.Languages()})
 		p.Form, p.Errors = r.PostForm, translate(p, errs)
 		c.render(w, r, http.StatusUnprocessableEntity, "admin-site", p)

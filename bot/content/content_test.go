@@ -153,7 +153,7 @@ func TestValidationErrors(t *testing.T) {
 			}
 		}, []string{"locales/fr.yaml:", "{{.Nom}}: the bot fills no such field"}},
 		{"site without a name", func(t *testing.T, f fstest.MapFS) {
-			edit(t, f, "flows/sites.yaml", "tanger]", "tanger, tiznit]")
+			edit(t, f, "flows/sites.yaml", "lon: -5.8340}\n", "lon: -5.8340}\n  - tiznit\n")
 		}, []string{"flows/sites.yaml:", "message \"site_tiznit\" does not exist in any language"}},
 	}
 	refused(t, tests, false)

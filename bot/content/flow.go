@@ -52,6 +52,9 @@ type Flow struct {
 	Nodes     map[string]*Node
 	// Sites are the ids of the default sites (names are messages "site_<id>").
 	Sites []string
+	// SiteCoords are the default sites' centres, by id, where sites.yaml
+	// gives them (see parseSites).
+	SiteCoords map[string]Point
 	// Urgent is how words of danger are heard at every step.
 	Urgent Urgent
 
@@ -262,13 +265,7 @@ func (f *Flow) parse(file string, data []byte) Problems {
 			}
 			f.Urgent = u
 		case "sites":
-			var sites []string
-			if err := val.Decode(&sites); err != nil {
-				bad(err)
-				continue
-			}
-			f.Sites = append(f.Sites, sites...)
-			f.sitesFile, f.sitesLine = file, val.Line
+			problems = append(problems, f.parseSites(file, val)...)
 		case "nodes":
 			problems = append(problems, f.parseNodes(file, val)...)
 		default:

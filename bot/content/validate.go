@@ -299,6 +299,11 @@ func (c *Content) validate() Problems {
 	}
 	ps = append(ps, c.checkVoice(used)...)
 	ps = append(ps, c.checkAudio()...)
+	for _, id := range locationMessages {
+		if c.anyHas(id) { // a content set from before locations may lack them
+			use(id, sf, 0, "locations")
+		}
+	}
 	use(MsgOrgDefault, sf, 0, "privacy notice")
 	use(MsgStaffHours, sf, 0, "requests to a person")
 	ps = append(ps, c.checkStaffHours()...)

@@ -85,9 +85,13 @@ type Message struct {
 	// payload of a Telegram link t.me/<bot>?start=<site>); see engine.Input.
 	Site string
 	// Media is set when the message carried a photo, a voice note, a
-	// sticker, a file or a place. Only that it did is passed on: nothing
+	// sticker, a file or a place that cannot be read (else Location).
+	// Only that it did is passed on: nothing
 	// of the media is read, kept or logged.
 	Media bool
+	// Location is a place the person shared: answered with the nearest
+	// site, and never kept, logged or passed on (see engine.Input).
+	Location *engine.Point
 	// Callback is a Telegram callback query to answer with the replies.
 	Callback string
 	// Call, Repeat: a call begins, or asks to hear the last answer again
@@ -121,6 +125,9 @@ type Options struct {
 	IdleAfter time.Duration
 	// MaxReplies bounds the replies of one step.
 	MaxReplies int
+	// NearestSiteKm is how far a shared location's nearest site may be;
+	// zero means engine.DefaultNearestSiteKm.
+	NearestSiteKm float64
 	// DataMaxAge is how old the snapshot of sites and distributions may get
 	// before it is read again.
 	DataMaxAge time.Duration
@@ -329,8 +336,8 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 		if c == nil {
 			c = s.Content()
 		}
-		eng := engine.Engine{Content: c, Location: s.opts.Location, IdleAfter: s.opts.IdleAfter, MaxReplies: s.opts.MaxReplies}
-		res := eng.Step(state, engine.Input{Text: msg.Text, Now: s.opts.Now(), Lang: msg.LangHint, Site: msg.Site, Media: msg.Media,
+		eng := engine.Engine{Content: c, Location: s.opts.Location, IdleAfter: s.opts.IdleAfter, MaxReplies: s.opts.MaxReplies, NearestSiteKm: s.opts.NearestSiteKm}
+		res := eng.Step(state, engine.Input{Text: msg.Text, Now: s.opts.Now(), Lang: msg.LangHint, Site: msg.Site, Media: msg.Media, Location: msg.Location,
 			Voice: msg.Channel == ChannelVoice, Call: msg.Call, Repeat: msg.Repeat}, data)
 		if res.Guarded {
 			s.metrics.Guarded.Inc()

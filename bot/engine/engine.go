@@ -70,8 +70,9 @@ type Input struct {
 	// presets that site (Settings.SiteStart); anything else is ignored.
 	Site string
 	// Media is set when the message carried what the bot cannot read: a
-	// photo, a voice note, a sticker, a file, a place. With no Text, the
-	// person is told that only text is read.
+	// photo, a voice note, a sticker, a file, a place it cannot read (one
+	// it can is Location). With no Text, the person is told that only text
+	// is read.
 	Media bool
 	// Voice is set on a phone call: the content's spoken view says the
 	// replies (content.Spoken: spoken variants, options read as keys to
@@ -86,6 +87,10 @@ type Input struct {
 	// Repeat says again what was said last, changing nothing: a call's
 	// silence.
 	Repeat bool
+	// Location is a place the person shared (a WhatsApp or Telegram
+	// location): with no Text, it is answered with the nearest site. It is
+	// never kept: only the site chosen from it is.
+	Location *Point
 }
 
 // Data is the stored data the conversation shows, as a snapshot, and what
@@ -121,6 +126,9 @@ type Site struct {
 	// ("Nador, quartier Lari Chikh"), shown instead of the exact place;
 	// none shows the site's name.
 	Area Localized `json:"area,omitempty"`
+	// Coords is the site's centre, to answer a shared location with the
+	// nearest site; none takes the content's (flows/sites.yaml) for its id.
+	Coords *Point `json:"coords,omitempty"`
 }
 
 // Who sees a site's exact distribution places (Site.ExactPlace).
@@ -254,6 +262,9 @@ type Engine struct {
 	IdleAfter time.Duration
 	// MaxReplies bounds the messages one step may send (the loop guard).
 	MaxReplies int
+	// NearestSiteKm is how far a shared location's nearest site may be
+	// (OUTREACH_NEAREST_SITE_KM); zero means DefaultNearestSiteKm.
+	NearestSiteKm float64
 }
 
 // DefaultMaxReplies is the loop guard's bound when none is set.
@@ -311,6 +322,10 @@ func (e *Engine) Step(st State, in Input, data Data) Result {
 		return r.result()
 	}
 
+	if r.raw == "" && in.Location != nil {
+		r.located(*in.Location, in.Lang, idle)
+		return r.result()
+	}
 	if r.raw == "" && in.Media {
 		r.media(in.Lang, idle)
 		return r.result()
@@ -540,6 +555,9 @@ type step struct {
 	// afterWelcome, when set, is where the welcome goes on to instead of
 	// its own goto: the site start of a site link.
 	afterWelcome string
+	// afterWelcomeAt is the index of the first reply after the welcome,
+	// once the welcome went on to afterWelcome.
+	afterWelcomeAt int
 	// firstMessage is set for a new contact's first message.
 	firstMessage bool
 	// voice is set on a call (Input.Voice); said is the node the answer
@@ -778,6 +796,7 @@ func (r *step) run(id string) {
 				next := n.Goto
 				if id == r.s.Welcome && r.afterWelcome != "" {
 					next, r.afterWelcome = r.afterWelcome, ""
+					r.afterWelcomeAt = len(r.replies)
 				}
 				id = next
 				continue

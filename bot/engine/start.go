@@ -78,7 +78,14 @@ func (r *step) startAt(site, text, hint string, idle bool) {
 		return
 	}
 	r.run(r.s.SiteStart)
-	if idle && len(r.replies) > 0 && r.c.Has(r.st.Lang, content.MsgWelcomeBackShort) {
+	if idle {
+		r.welcomeBackShort()
+	}
+}
+
+// welcomeBackShort puts the short welcome back before the first reply.
+func (r *step) welcomeBackShort() {
+	if len(r.replies) > 0 && r.c.Has(r.st.Lang, content.MsgWelcomeBackShort) {
 		r.replies[0].Text = r.text(content.MsgWelcomeBackShort) + "\n" + r.replies[0].Text
 	}
 }

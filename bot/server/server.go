@@ -277,6 +277,8 @@ type simulateRequest struct {
 	// content set (files by path).
 	Version int               `json:"version"`
 	Draft   map[string]string `json:"draft"`
+	// Location previews the answer to a shared location.
+	Location *pointRequest `json:"location"`
 }
 
 type simulateReply struct {
@@ -298,6 +300,13 @@ func (s *Server) simulate(w http.ResponseWriter, r *http.Request) error {
 	case utf8.RuneCountInString(req.Text) > maxText:
 		return apiError(Invalid, `"text": longer than 1600 characters`)
 	}
+	location, err := req.Location.point("location")
+	if err != nil {
+		return err
+	}
+	if location != nil && !location.Valid() {
+		return apiError(Unprocessable, "location: want a latitude (lat) from -90 to 90 and a longitude (lon) from -180 to 180, in decimal degrees")
+	}
 	preview, err := s.previewContent(r, req.Version, req.Draft)
 	if err != nil {
 		return err
@@ -306,7 +315,7 @@ func (s *Server) simulate(w http.ResponseWriter, r *http.Request) error {
 	if preview != nil {
 		channel = dialog.ChannelPreview // a preview keeps its own conversation
 	}
-	outcome, err := s.opts.Dialog.Handle(r.Context(), dialog.Message{Channel: channel, Address: req.Contact, Text: req.Text, Content: preview})
+	outcome, err := s.opts.Dialog.Handle(r.Context(), dialog.Message{Channel: channel, Address: req.Contact, Text: req.Text, Location: location, Content: preview})
 	if err != nil {
 		return err
 	}

@@ -38,14 +38,43 @@ func siteError(err error) error {
 	return err
 }
 
+// pointRequest is a place as the API reads it (a site's centre, a
+// simulated location): both of lat and lon are required, so that a missing
+// one is not taken as 0.
+type pointRequest struct {
+	Lat *float64 `json:"lat"`
+	Lon *float64 `json:"lon"`
+}
+
+// point returns the place asked for, nil when none was; what is missing
+// is refused with 422 naming the field (what: "invalid site: coords").
+func (c *pointRequest) point(what string) (*engine.Point, error) {
+	switch {
+	case c == nil:
+		return nil, nil
+	case c.Lat == nil:
+		return nil, apiError(Unprocessable, "%s.lat: missing: want a latitude from -90 to 90 (decimal degrees)", what)
+	case c.Lon == nil:
+		return nil, apiError(Unprocessable, "%s.lon: missing: want a longitude from -180 to 180 (decimal degrees)", what)
+	}
+	return &engine.Point{Lat: *c.Lat, Lon: *c.Lon}, nil
+}
+
 // addSite adds a site: {"id":"tiznit","names":{"fr":"Tiznit","ar":"تيزنيت"}},
-// with "exact_place" and "area" if given.
+// with "exact_place", "area" and "coords" ({"lat":29.69,"lon":-9.73}) if given.
 func (s *Server) addSite(w http.ResponseWriter, r *http.Request) error {
-	var req engine.Site
+	var req struct {
+		engine.Site
+		Coords *pointRequest `json:"coords"` // read here, not by engine.Site
+	}
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	site, err := s.siteService().Add(r.Context(), req)
+	var err error
+	if req.Site.Coords, err = req.Coords.point("invalid site: coords"); err != nil {
+		return err
+	}
+	site, err := s.siteService().Add(r.Context(), req.Site)
 	if err != nil {
 		return siteError(err)
 	}
@@ -55,20 +84,25 @@ func (s *Server) addSite(w http.ResponseWriter, r *http.Request) error {
 }
 
 // changeSite renames ({"names":{…}}), retires ({"retired":true}), sets who
-// sees exact places ({"exact_place":"everyone"}) or the public area
-// ({"area":{…}}) of a site.
+// sees exact places ({"exact_place":"everyone"}), the public area
+// ({"area":{…}}) or the centre ({"coords":{"lat":…,"lon":…}}) of a site.
 func (s *Server) changeSite(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Names      map[string]string `json:"names"`
 		Retired    *bool             `json:"retired"`
 		ExactPlace *string           `json:"exact_place"`
 		Area       map[string]string `json:"area"`
+		Coords     *pointRequest     `json:"coords"`
 	}
 	if err := decode(r, &req); err != nil {
 		return err
 	}
+	coords, err := req.Coords.point("invalid site: coords")
+	if err != nil {
+		return err
+	}
 	site, err := s.siteService().Change(r.Context(), r.PathValue("id"), sites.Change{
-		Names: req.Names, Retired: req.Retired, ExactPlace: req.ExactPlace, Area: req.Area,
+		Names: req.Names, Retired: req.Retired, ExactPlace: req.ExactPlace, Area: req.Area, Coords: coords,
 	})
 	if err != nil {
 		return siteError(err)

@@ -59,6 +59,10 @@ type View struct {
 	// ExactPlace is who sees exact places: the default made plain.
 	ExactPlace string           `json:"exact_place"`
 	Area       engine.Localized `json:"area,omitempty"`
+	// Coords is the site's centre, which answers a shared location: its
+	// own, else the content's for its id (flows/sites.yaml); none when
+	// neither has one.
+	Coords *engine.Point `json:"coords,omitempty"`
 }
 
 // Views returns every site as a view, and the sites as stored.
@@ -73,6 +77,9 @@ func (s *Service) Views(ctx context.Context) ([]View, []engine.Site, error) {
 		v := View{ID: site.ID, Names: map[string]string{}, Retired: site.Retired, ExactPlace: site.ExactPlace, Area: site.Area}
 		if v.ExactPlace == "" {
 			v.ExactPlace = engine.ExactPlaceSubscribers
+		}
+		if p, ok := engine.SiteCoords(c, site); ok {
+			v.Coords = &p
 		}
 		for _, lang := range c.Languages {
 			switch {
@@ -123,12 +130,15 @@ func (s *Service) defaults() []engine.Site {
 }
 
 // Change is a change to a site: each field left nil stays as it is; the
-// names and areas given replace those of their languages.
+// names and areas given replace those of their languages, the centre given
+// the site's.
 type Change struct {
 	Names      map[string]string
 	Retired    *bool
 	ExactPlace *string
 	Area       map[string]string
+	// Coords, when set, replaces the site's centre.
+	Coords *engine.Point
 }
 
 // Change changes the site id and returns it as changed.
@@ -172,6 +182,9 @@ func apply(site engine.Site, ch Change) engine.Site {
 	}
 	if ch.ExactPlace != nil {
 		site.ExactPlace = *ch.ExactPlace
+	}
+	if ch.Coords != nil {
+		site.Coords = ch.Coords
 	}
 	if ch.Area != nil {
 		area := engine.Localized{}

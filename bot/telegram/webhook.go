@@ -15,6 +15,7 @@ import (
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
 	"github.com/outreach-org/outreach/bot/dialog"
+	"github.com/outreach-org/outreach/bot/engine"
 )
 
 // Kind is what an update asks for.
@@ -46,6 +47,10 @@ type Event struct {
 	// Media is set for a message with no text but a photo, a voice note,
 	// a sticker, a file, a place…: nothing of it is kept.
 	Media bool
+	// Location is a place the person shared (message.location, also sent
+	// with a venue), when the message has no text: answered with the
+	// nearest site, never kept. A venue's title and address are not read.
+	Location *engine.Point
 	// Callback is the id of the button press to answer.
 	Callback string
 }
@@ -95,6 +100,20 @@ func hasMedia(m *tgbotapi.Message) bool {
 		m.Video != nil || m.VideoNote != nil || m.Animation != nil || m.Location != nil || m.Venue != nil || m.Contact != nil
 }
 
+// location returns the place a message shares: message.location, which
+// Telegram also sets for a venue (https://core.telegram.org/bots/api#message).
+func location(m *tgbotapi.Message) (engine.Point, bool) {
+	loc := m.Location
+	if loc == nil && m.Venue != nil {
+		loc = &m.Venue.Location
+	}
+	if loc == nil {
+		return engine.Point{}, false
+	}
+	p := engine.Point{Lat: loc.Latitude, Lon: loc.Longitude}
+	return p, p.Valid()
+}
+
 // Parse reads one update.
 func Parse(body []byte) (Event, error) {
 	var u tgbotapi.Update
@@ -114,6 +133,9 @@ func Parse(body []byte) (Event, error) {
 		}
 		ev.Kind, ev.ChatID, ev.Text = KindMessage, strconv.FormatInt(m.Chat.ID, 10), dialog.Clean(text)
 		ev.Media = ev.Text == "" && hasMedia(m)
+		if p, ok := location(m); ok && ev.Text == "" {
+			ev.Location, ev.Media = &p, false
+		}
 		if m.From != nil {
 			ev.Lang = m.From.LanguageCode
 		}
@@ -208,7 +230,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch ev.Kind {
 	case KindMessage:
 		_, err = h.dialog.Handle(r.Context(), dialog.Message{
-			Channel: Channel, Address: ev.ChatID, Text: ev.Text, LangHint: ev.Lang, Site: ev.Start, Media: ev.Media,
+			Channel: Channel, Address: ev.ChatID, Text: ev.Text, LangHint: ev.Lang, Site: ev.Start, Media: ev.Media, Location: ev.Location,
 			ProviderID: "u" + strconv.Itoa(ev.UpdateID), Callback: ev.Callback,
 		})
 	case KindBlocked, KindUnblocked:

@@ -17,6 +17,7 @@ import (
 	"github.com/twilio/twilio-go/client"
 
 	"github.com/outreach-org/outreach/bot/dialog"
+	"github.com/outreach-org/outreach/bot/engine"
 	"github.com/outreach-org/outreach/bot/metrics"
 	"github.com/outreach-org/outreach/bot/outbox"
 )
@@ -47,8 +48,11 @@ type Inbound struct {
 	Address string
 	Body    string
 	// Media is set when the message carried media (NumMedia > 0) or a
-	// WhatsApp place (Latitude): nothing of them is kept.
+	// WhatsApp place that cannot be read: nothing of them is kept.
 	Media bool
+	// Location is a WhatsApp place (Latitude, Longitude): answered with the
+	// nearest site, never kept. Its Address and Label are not read.
+	Location *engine.Point
 }
 
 // ErrMalformed means a webhook's fields are missing or wrong.
@@ -70,6 +74,9 @@ func ParseInbound(form url.Values) (Inbound, error) {
 	if n, err := strconv.Atoi(form.Get("NumMedia")); err == nil && n > 0 || form.Get("Latitude") != "" {
 		in.Media = true
 	}
+	if p, ok := location(form); ok && in.Body == "" {
+		in.Location, in.Media = &p, false
+	}
 	if !validSID(in.MessageSID) || in.Address == "" || len(in.Address) > 64 {
 		return Inbound{}, ErrMalformed
 	}
@@ -80,6 +87,15 @@ func ParseInbound(form url.Values) (Inbound, error) {
 		return Inbound{}, ErrMalformed
 	}
 	return in, nil
+}
+
+// location reads a WhatsApp location's Latitude and Longitude (decimal
+// degrees, https://www.twilio.com/docs/messaging/guides/webhook-request).
+func location(form url.Values) (engine.Point, bool) {
+	lat, err1 := strconv.ParseFloat(form.Get("Latitude"), 64)
+	lon, err2 := strconv.ParseFloat(form.Get("Longitude"), 64)
+	p := engine.Point{Lat: lat, Lon: lon}
+	return p, err1 == nil && err2 == nil && p.Valid()
 }
 
 // Status is one delivery status callback.
@@ -248,7 +264,7 @@ func (h *Handler) Inbound(w http.ResponseWriter, r *http.Request) {
 		emptyTwiML(w)
 		return
 	}
-	_, err = h.dialog.Handle(r.Context(), dialog.Message{Channel: in.Channel, Address: in.Address, Text: in.Body, ProviderID: in.MessageSID, Media: in.Media})
+	_, err = h.dialog.Handle(r.Context(), dialog.Message{Channel: in.Channel, Address: in.Address, Text: in.Body, ProviderID: in.MessageSID, Media: in.Media, Location: in.Location})
 	if err != nil {
 		h.log.Error("handling an inbound message failed; Twilio will retry", "channel", in.Channel, "err", err)
 		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)

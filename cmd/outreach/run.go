@@ -161,6 +161,7 @@ func newApp(ctx context.Context, lookupEnv func(string) (string, bool), contentD
 		Location:       cfg.Timezone,
 		IdleAfter:      cfg.IdleAfter,
 		MaxReplies:     cfg.MaxReplies,
+		NearestSiteKm:  cfg.Locations.NearestSiteKm,
 		FloodPerMinute: cfg.FloodPerMinute,
 		Outbox:         ob,
 		Deliver:        deliver,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -23,7 +24,9 @@ type people struct {
 	seq  int
 }
 
-func (p *people) sms(from, body string) {
+// sms posts a message from a person, signed, as Twilio does; extra are
+// more fields, name then value ("Latitude", "34.69").
+func (p *people) sms(from, body string, extra ...string) {
 	p.t.Helper()
 	p.seq++
 	f := url.Values{
@@ -32,6 +35,9 @@ func (p *people) sms(from, body string) {
 	}
 	if strings.HasPrefix(from, "whatsapp:") {
 		f.Set("To", "whatsapp:"+e2eOurPhone)
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		f.Set(extra[i], extra[i+1])
 	}
 	req, _ := http.NewRequest("POST", p.base+"/webhooks/twilio", strings.NewReader(f.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -46,14 +52,23 @@ func (p *people) sms(from, body string) {
 	}
 }
 
-func (p *people) telegram(chat int64, lang, text string) {
+// telegram posts a message from a person, as Telegram does; fields are
+// more fields of the message ("location"), and an empty text is left out.
+func (p *people) telegram(chat int64, lang, text string, fields ...map[string]any) {
 	p.t.Helper()
 	p.seq++
-	u := map[string]any{"update_id": 900000 + p.seq, "message": map[string]any{
+	m := map[string]any{
 		"message_id": p.seq, "date": time.Now().Unix(), "text": text,
 		"chat": map[string]any{"id": chat, "type": "private"},
 		"from": map[string]any{"id": chat, "is_bot": false, "first_name": "A", "language_code": lang},
-	}}
+	}
+	if text == "" {
+		delete(m, "text")
+	}
+	for _, f := range fields {
+		maps.Copy(m, f)
+	}
+	u := map[string]any{"update_id": 900000 + p.seq, "message": m}
 	body, _ := json.Marshal(u)
 	req, _ := http.NewRequest("POST", p.base+"/webhooks/telegram", strings.NewReader(string(body)))
 	req.Header.Set("X-Telegram-Bot-Api-Secret-Token", e2eSecret)
