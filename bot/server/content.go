@@ -32,6 +32,9 @@ func problemViews(ps content.Problems) []problemView {
 // 22 MiB so).
 const maxContent = 24 << 20
 
+// maxDraft bounds a simulation's draft: a content set's texts.
+const maxDraft = 2 << 20
+
 // putContent publishes a new content version: {"files":{"flows/main.yaml":"…",
 // "locales/fr.yaml":"…",…}}, the whole set. Invalid content is refused with
 // 422 and every problem; the running content is untouched.

@@ -175,8 +175,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	})
 }
 
-// limitBodies bounds every request body: 64 KiB, but for the content
-// routes and simulate, which carry a whole content set (2 MiB).
+// limitBodies bounds every request body (BodyLimit).
 func limitBodies(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, BodyLimit(r.URL.Path))
@@ -185,10 +184,14 @@ func limitBodies(next http.Handler) http.Handler {
 }
 
 // BodyLimit is the bound on the body of a request to path: 64 KiB, but for
-// the content routes and simulate, which carry a whole content set (2 MiB).
+// simulate, which may carry a draft content set (2 MiB), and for a publish,
+// which carries a whole content set and its recordings (24 MiB).
 func BodyLimit(path string) int64 {
-	if path == "/api/v1/content" || path == "/api/v1/simulate" {
+	switch path {
+	case "/api/v1/content":
 		return maxContent
+	case "/api/v1/simulate":
+		return maxDraft
 	}
 	return maxBody
 }

@@ -69,7 +69,7 @@ func TestPosterCommandErrors(t *testing.T) {
 		{"unknown language", []string{"--site", "nador", "--lang", "de"}, nil, `no such language "de"`},
 		{"no site", nil, nil, "--site is required"},
 		{"bad extension", []string{"--site", "nador", "--out", "poster.jpg"}, nil, "want a .pdf or .png file"},
-		{"nothing configured", []string{"--site", "nador"}, map[string]string{"TWILIO_ACCOUNT_SID": "", "TWILIO_AUTH_TOKEN": "", "TWILIO_SMS_FROM": "", "TWILIO_WHATSAPP_FROM": "", "TELEGRAM_BOT_USERNAME": ""},
+		{"nothing configured", []string{"--site", "nador"}, map[string]string{"TWILIO_ACCOUNT_SID": "", "TWILIO_AUTH_TOKEN": "", "TWILIO_SMS_FROM": "", "TWILIO_WHATSAPP_FROM": "", "TELEGRAM_BOT_USERNAME": "", "OUTREACH_VOICE": ""},
 			"no channel is configured; set TWILIO_SMS_FROM"},
 	} {
 		var stdout, stderr bytes.Buffer
