@@ -94,6 +94,9 @@ type Message struct {
 	Location *engine.Point
 	// Callback is a Telegram callback query to answer with the replies.
 	Callback string
+	// Voice is set for a simulation of a call (ChannelVoice is one): the
+	// replies are as a call says them.
+	Voice bool
 	// Call, Repeat: a call begins, or asks to hear the last answer again
 	// (see engine.Input). A missed call answered by SMS is a Call on the
 	// SMS channel.
@@ -338,7 +341,7 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 		}
 		eng := engine.Engine{Content: c, Location: s.opts.Location, IdleAfter: s.opts.IdleAfter, MaxReplies: s.opts.MaxReplies, NearestSiteKm: s.opts.NearestSiteKm}
 		res := eng.Step(state, engine.Input{Text: msg.Text, Now: s.opts.Now(), Lang: msg.LangHint, Site: msg.Site, Media: msg.Media, Location: msg.Location,
-			Voice: msg.Channel == ChannelVoice, Call: msg.Call, Repeat: msg.Repeat}, data)
+			Voice: msg.Channel == ChannelVoice || msg.Voice, Call: msg.Call, Repeat: msg.Repeat}, data)
 		if res.Guarded {
 			s.metrics.Guarded.Inc()
 			s.log.Warn("loop guard stopped a step", "contact", contact, "node", state.Node)

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -282,10 +283,20 @@ type simulateRequest struct {
 	Draft   map[string]string `json:"draft"`
 	// Location previews the answer to a shared location.
 	Location *pointRequest `json:"location"`
+	// Call previews a phone call: "start" its beginning, "key" a key
+	// pressed (text is the key), as a call says the replies.
+	Call string `json:"call"`
 }
 
 type simulateReply struct {
 	Text string `json:"text"`
+	// Spoken are the parts a call says, each in its language (call only).
+	Spoken []spokenPart `json:"spoken,omitempty"`
+}
+
+type spokenPart struct {
+	Text string `json:"text"`
+	Lang string `json:"lang"`
 }
 
 // simulate runs a message through the same engine, state and content as the
@@ -302,6 +313,10 @@ func (s *Server) simulate(w http.ResponseWriter, r *http.Request) error {
 		return apiError(Invalid, `"contact": longer than 256 bytes`)
 	case utf8.RuneCountInString(req.Text) > maxText:
 		return apiError(Invalid, `"text": longer than 1600 characters`)
+	case req.Call != "" && req.Call != "start" && req.Call != "key":
+		return apiError(Unprocessable, `"call": want "start" (a call begins) or "key" (text is the key pressed)`)
+	case req.Call == "key" && (len(req.Text) != 1 || !strings.Contains("0123456789*#", req.Text)):
+		return apiError(Unprocessable, `"text": on a call, one key: 0-9, * or #`)
 	}
 	location, err := req.Location.point("location")
 	if err != nil {
@@ -318,7 +333,8 @@ func (s *Server) simulate(w http.ResponseWriter, r *http.Request) error {
 	if preview != nil {
 		channel = dialog.ChannelPreview // a preview keeps its own conversation
 	}
-	outcome, err := s.opts.Dialog.Handle(r.Context(), dialog.Message{Channel: channel, Address: req.Contact, Text: req.Text, Location: location, Content: preview})
+	msg := dialog.Message{Channel: channel, Address: req.Contact, Text: req.Text, Location: location, Content: preview, Voice: req.Call != "", Call: req.Call == "start"}
+	outcome, err := s.opts.Dialog.Handle(r.Context(), msg)
 	if err != nil {
 		return err
 	}
@@ -327,6 +343,9 @@ func (s *Server) simulate(w http.ResponseWriter, r *http.Request) error {
 	}{Replies: make([]simulateReply, len(outcome.Replies))}
 	for i, rep := range outcome.Replies {
 		out.Replies[i] = simulateReply{Text: rep.Text}
+		for _, p := range rep.Parts {
+			out.Replies[i].Spoken = append(out.Replies[i].Spoken, spokenPart{Text: p.Text, Lang: p.Lang})
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -150,3 +150,26 @@ func TestSimulateLocation(t *testing.T) {
 		}
 	}
 }
+
+// simulate previews a call: its beginning offers each language in itself,
+// and a key answers as a call says it; anything but one key is refused.
+func TestSimulateCall(t *testing.T) {
+	t.Parallel()
+	call := sitesServer(t)
+	code, body := call("POST", "/api/v1/simulate", `{"contact":"c1","call":"start"}`)
+	if code != 200 || !strings.Contains(body, `{"text":"For English, press 2.","lang":"en"}`) {
+		t.Fatalf("simulate a call's start: %d %s", code, body)
+	}
+	code, body = call("POST", "/api/v1/simulate", `{"contact":"c1","call":"key","text":"2"}`)
+	if code != 200 || !strings.Contains(body, "Health care: press 2.") || strings.Contains(body, "reply with a number") {
+		t.Errorf("simulate key 2: %d %s", code, body)
+	}
+	for in, want := range map[string]string{
+		`{"contact":"c1","call":"key","text":"12"}`: "one key",
+		`{"contact":"c1","call":"ring"}`:            "a call begins",
+	} {
+		if code, body := call("POST", "/api/v1/simulate", in); code != 422 || !strings.Contains(body, want) {
+			t.Errorf("simulate %s: %d %s; want 422 naming %q", in, code, body, want)
+		}
+	}
+}
