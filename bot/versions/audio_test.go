@@ -46,9 +46,14 @@ func TestRecordingsAreVersioned(t *testing.T) {
 	if rec, ok := loaded.RecordingOf("fr", loaded.Spoken().Text("fr", "main_title", nil)); !ok || !bytes.Equal(rec.Data, title) {
 		t.Errorf("the loaded content does not play the French title's recording")
 	}
-	blobs, err := rdb.Keys(ctx, prefix+"{content}:audio:*").Result()
-	if err != nil || len(blobs) != 2 {
-		t.Errorf("%d recordings kept for 2 versions naming the same 2: %v", len(blobs), err)
+	var blobs []string
+	for _, k := range redistest.KeysUnder(t, rdb, prefix) {
+		if strings.HasPrefix(k, prefix+"{content}:audio:") {
+			blobs = append(blobs, k)
+		}
+	}
+	if len(blobs) != 2 {
+		t.Errorf("%d recordings kept for 2 versions naming the same 2", len(blobs))
 	}
 	// The same texts without recordings; with 2 versions kept, version 2 is
 	// gone, and 3 still names them.
