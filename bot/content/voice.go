@@ -30,10 +30,13 @@ const (
 	// MsgVoiceGoodbye ends a call that heard no key after the prompt was
 	// said again.
 	MsgVoiceGoodbye = "voice_goodbye"
+	// MsgVoiceWithheld tells a caller whose number is withheld that a
+	// call back or notices by SMS need their number.
+	MsgVoiceWithheld = "voice_withheld"
 )
 
 // voiceMessages are the ids above.
-var voiceMessages = []string{MsgVoiceOption, MsgVoiceLanguage, MsgVoiceRepeat, MsgVoiceCallback, MsgVoiceGoodbye}
+var voiceMessages = []string{MsgVoiceOption, MsgVoiceLanguage, MsgVoiceRepeat, MsgVoiceCallback, MsgVoiceGoodbye, MsgVoiceWithheld}
 
 // SpokenOnly reports whether message id is only ever said on a call (a
 // spoken variant, a call's own message): it is never an SMS, so what an

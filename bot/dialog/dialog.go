@@ -58,13 +58,15 @@ func identity(channel string) string {
 }
 
 // Simulated reports whether a message is a simulation: it came on a
-// simulation channel, or it previews content of its own.
+// simulation channel, or it previews content of its own. A call from a
+// withheld number is kept as one: nothing can reach the caller again, so
+// nothing is recorded for them, and their conversation expires.
 func Simulated(msg Message) bool {
 	switch msg.Channel {
 	case ChannelSimulate, ChannelPreview, ChannelChat:
 		return true
 	}
-	return msg.Content != nil
+	return msg.Content != nil || msg.Withheld
 }
 
 // Message is one message from a person on a channel.
@@ -97,6 +99,9 @@ type Message struct {
 	// Voice is set for a simulation of a call (ChannelVoice is one): the
 	// replies are as a call says them.
 	Voice bool
+	// Withheld is set for a call from a withheld number: Address is then
+	// the call's id, and the engine offers nothing that needs the number.
+	Withheld bool
 	// Call, Repeat: a call begins, or asks to hear the last answer again
 	// (see engine.Input). A missed call answered by SMS is a Call on the
 	// SMS channel.
@@ -341,7 +346,7 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 		}
 		eng := engine.Engine{Content: c, Location: s.opts.Location, IdleAfter: s.opts.IdleAfter, MaxReplies: s.opts.MaxReplies, NearestSiteKm: s.opts.NearestSiteKm}
 		res := eng.Step(state, engine.Input{Text: msg.Text, Now: s.opts.Now(), Lang: msg.LangHint, Site: msg.Site, Media: msg.Media, Location: msg.Location,
-			Voice: msg.Channel == ChannelVoice || msg.Voice, Call: msg.Call, Repeat: msg.Repeat}, data)
+			Voice: msg.Channel == ChannelVoice || msg.Voice, Call: msg.Call, Repeat: msg.Repeat, Withheld: msg.Withheld}, data)
 		if res.Guarded {
 			s.metrics.Guarded.Inc()
 			s.log.Warn("loop guard stopped a step", "contact", contact, "node", state.Node)

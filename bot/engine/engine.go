@@ -87,6 +87,10 @@ type Input struct {
 	// Repeat says again what was said last, changing nothing: a call's
 	// silence.
 	Repeat bool
+	// Withheld is set on a call from a withheld number: nobody can call
+	// the person back or send them a notice, so neither is offered as done
+	// (content.MsgVoiceWithheld says so instead).
+	Withheld bool
 	// Location is a place the person shared (a WhatsApp or Telegram
 	// location): with no Text, it is answered with the nearest site. It is
 	// never kept: only the site chosen from it is.
@@ -282,6 +286,7 @@ func (e *Engine) Step(st State, in Input, data Data) Result {
 	if in.Voice {
 		r.c, r.voice = e.Content.Spoken(), true
 	}
+	r.withheld = in.Withheld
 	text := content.Digits(r.raw)
 	idle := !st.LastSeen.IsZero() && e.IdleAfter > 0 && in.Now.Sub(st.LastSeen) > e.IdleAfter
 	r.firstMessage = st.LastSeen.IsZero()
@@ -565,6 +570,8 @@ type step struct {
 	voice   bool
 	said    string
 	saidSet bool
+	// withheld: a call from a withheld number (Input.Withheld).
+	withheld bool
 }
 
 func (r *step) result() Result {
@@ -772,7 +779,11 @@ func (r *step) run(id string) {
 			return
 		case content.KindQuestion:
 			if r.voice && n.Expect == content.ExpectText {
-				id = r.callback(n)
+				if r.withheld {
+					id = r.unreachable()
+				} else {
+					id = r.callback(n)
+				}
 				continue
 			}
 			r.ask(n, "")
@@ -810,6 +821,10 @@ func (r *step) run(id string) {
 			r.st.Tries = 0
 			return
 		case content.KindAction:
+			if r.withheld && (n.Do == content.DoHandover || n.Do == content.DoSubscribe) {
+				id = r.unreachable()
+				continue
+			}
 			r.act(n)
 			id = n.Goto
 		case content.KindSwitch:

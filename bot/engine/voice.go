@@ -97,6 +97,16 @@ func (r *step) callback(n *content.Node) string {
 	return n.Goto
 }
 
+// unreachable tells a caller whose number is withheld that what they asked
+// (a call back, notices by SMS) needs their number, and goes on to the
+// main menu; nothing is recorded.
+func (r *step) unreachable() string {
+	if r.c.Has(r.st.Lang, content.MsgVoiceWithheld) {
+		r.say(r.text(content.MsgVoiceWithheld), nil)
+	}
+	return r.s.Main
+}
+
 // languageParts offers, on a call, each language in itself: "Pour le
 // français, tapez 1", "For English, press 2", then Arabic.
 func (r *step) languageParts(n *content.Node) []Part {

@@ -170,8 +170,9 @@ func (v *Voice) ivr(w http.ResponseWriter, ctx context.Context, call Call) {
 	}
 	msg := dialog.Message{Channel: dialog.ChannelVoice, Address: call.From, Text: call.Digits}
 	if call.From == "" {
-		// A withheld number: a conversation of its own, for this call.
-		msg.Address = "call:" + call.CallSID
+		// A withheld number: a conversation of its own, for this call,
+		// kept apart and short-lived; nothing can reach the caller again.
+		msg.Address, msg.Withheld = "call:"+call.CallSID, true
 	}
 	switch {
 	case call.Turn == 0 && call.Silences == 0:

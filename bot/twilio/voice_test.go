@@ -20,6 +20,7 @@ import (
 	"github.com/outreach-org/outreach/bot/content"
 	"github.com/outreach-org/outreach/bot/dialog"
 	"github.com/outreach-org/outreach/bot/outbox"
+	"github.com/outreach-org/outreach/bot/redistest"
 	"github.com/outreach-org/outreach/bot/twilio/twiliotest"
 )
 
@@ -454,6 +455,18 @@ func TestCallFromAWithheldNumber(t *testing.T) {
 	c := newCaller(t, h, "anonymous", 206)
 	c.press("")
 	saysAll(t, c.press("1"), "Menu principal.")
+	// A person, or notices: neither can reach a hidden number, and the
+	// caller is told so instead of a promise.
+	saysAll(t, c.press("0"), "fr-FR: "+env.Text("fr", content.MsgVoiceWithheld), "Menu principal.")
+	c.press("4")
+	c.press("1")
+	saysAll(t, c.press("1"), env.Text("fr", content.MsgVoiceWithheld))
+	if reqs, err := env.Store.Requests().List(context.Background()); err != nil || len(reqs) != 0 {
+		t.Errorf("requests %+v, %v; want none for a hidden number", reqs, err)
+	}
+	if keys := redistest.KeysUnder(t, env.Redis, env.Prefix); slices.ContainsFunc(keys, func(k string) bool { return strings.Contains(k, ":subscribers") }) {
+		t.Errorf("a hidden number subscribed: %v", keys)
+	}
 	if _, ok := env.State(SMS, "anonymous"); ok {
 		t.Error("a withheld caller is kept as the SMS sender \"anonymous\"")
 	}
