@@ -189,10 +189,7 @@ func (a *recordings) index(c *Content) {
 	a.byText = map[string]map[string]*Recording{}
 	for _, rec := range a.byPath {
 		a.bySum[rec.Sum] = rec
-		text, ok := c.plain[rec.Lang][rec.ID+VoiceSuffix]
-		if !ok {
-			text, ok = c.plain[rec.Lang][rec.ID]
-		}
+		text, ok := c.SpokenText(rec.Lang, rec.ID)
 		if !ok {
 			continue
 		}
@@ -201,6 +198,17 @@ func (a *recordings) index(c *Content) {
 		}
 		a.byText[rec.Lang][text] = rec
 	}
+}
+
+// SpokenText returns what a call says for message id in lang when the
+// message reads the same whatever the data (its spoken variant if any):
+// what a recording of it must say.
+func (c *Content) SpokenText(lang, id string) (string, bool) {
+	if text, ok := c.plain[lang][id+VoiceSuffix]; ok {
+		return text, true
+	}
+	text, ok := c.plain[lang][id]
+	return text, ok
 }
 
 // Recordings returns the content's recordings, by path.

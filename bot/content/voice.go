@@ -33,10 +33,13 @@ const (
 	// MsgVoiceWithheld tells a caller whose number is withheld that a
 	// call back or notices by SMS need their number.
 	MsgVoiceWithheld = "voice_withheld"
+	// MsgVoiceAlreadyAsked tells a caller who asks for a person again,
+	// while their request is open, that it is recorded.
+	MsgVoiceAlreadyAsked = "voice_already_asked"
 )
 
 // voiceMessages are the ids above.
-var voiceMessages = []string{MsgVoiceOption, MsgVoiceLanguage, MsgVoiceRepeat, MsgVoiceCallback, MsgVoiceGoodbye, MsgVoiceWithheld}
+var voiceMessages = []string{MsgVoiceOption, MsgVoiceLanguage, MsgVoiceRepeat, MsgVoiceCallback, MsgVoiceGoodbye, MsgVoiceWithheld, MsgVoiceAlreadyAsked}
 
 // SpokenOnly reports whether message id is only ever said on a call (a
 // spoken variant, a call's own message): it is never an SMS, so what an

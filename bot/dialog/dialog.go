@@ -318,7 +318,9 @@ func (s *Service) Handle(ctx context.Context, msg Message) (Outcome, error) {
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		var stored store.State
 		var count int64
-		if attempt == 0 && s.opts.FloodPerMinute > 0 {
+		// A call's keys are not counted: Twilio paces them, and a call cut
+		// short by the flood limit would end in silence.
+		if attempt == 0 && s.opts.FloodPerMinute > 0 && msg.Channel != ChannelVoice {
 			stored, count, err = st.LoadStateCounting(ctx, contact, msg.ProviderID, s.opts.Now())
 		} else {
 			stored, err = st.LoadState(ctx, contact, msg.ProviderID)

@@ -78,11 +78,16 @@ func (r *step) entered(id string, n *content.Node) {
 	}
 }
 
-// callback answers, on a call, a question for the person's own words (a
-// request to a person): a caller cannot write, and no voice is recorded,
-// so the request asks staff to call back. The flow goes on as if the person
-// had written that.
+// callback answers, on a call, a question for the person's own words (in
+// the shipped flows, the request to a person): a caller cannot write, and
+// no voice is recorded, so the request tells staff it came by phone. The
+// flow goes on as if the person had written that. A request already open
+// is not made again: the caller is told it is recorded.
 func (r *step) callback(n *content.Node) string {
+	if r.st.Request != "" && r.c.Has(r.st.Lang, content.MsgVoiceAlreadyAsked) {
+		r.say(r.text(content.MsgVoiceAlreadyAsked), nil)
+		return r.s.Main
+	}
 	if r.st.Vars == nil {
 		r.st.Vars = map[string]string{}
 	}

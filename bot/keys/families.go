@@ -196,7 +196,7 @@ var (
 	ContentVersionsF  = shared("the content versions kept", "{content}:versions", "{content}", ZSet, TTL{Trimmed, "the last OUTREACH_CONTENT_VERSIONS"}, Nothing)
 	ContentVersionF   = shared("one content version", "{content}:v:*", "{content}", String, TTL{Trimmed, "the last OUTREACH_CONTENT_VERSIONS"}, Nothing)
 	ContentAudioF     = shared("a recording of the content, by its SHA-256", "{content}:audio:*", "{content}", String, TTL{Trimmed, "while a version kept names it"}, Nothing)
-	ContentAudiosF    = shared("the recordings kept, with when each was first stored", "{content}:audios", "{content}", ZSet, TTL{Trimmed, "while a version kept names them"}, Nothing)
+	ContentAudiosF    = shared("the recordings kept, with when each was last stored", "{content}:audios", "{content}", ZSet, TTL{Trimmed, "while a version kept names them"}, Nothing)
 	APITokenF         = shared("an API token (by hash)", "{tokens}:token:*", "{tokens}", Hash, TTL{Rule: None}, Staff)
 	APITokenNamesF    = shared("API token names", "{tokens}:names", "{tokens}", Hash, TTL{Rule: None}, Staff)
 	SessionF          = shared("a console session", "{session}:*", "{session}", String, TTL{Fixed, "the session's lifetime"}, Staff)

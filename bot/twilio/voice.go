@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twilio/twilio-go/twiml"
@@ -145,14 +146,23 @@ func (v *Voice) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// missedCallWindow is how often, at most, a number's missed calls are
+// answered by SMS.
+const missedCallWindow = 10 * time.Minute
+
 // smsBack sends a missed call's caller what a first SMS would get: the
-// language choice or the menu. The call id keeps a retried webhook from
-// sending it twice. A withheld number cannot be answered.
+// language choice or the menu — once in missedCallWindow, however many
+// calls, and however often Twilio asks. A withheld number cannot be
+// answered.
 func (v *Voice) smsBack(ctx context.Context, call Call) {
 	if call.From == "" || !v.opts.SMS || call.Turn > 0 {
 		return
 	}
-	_, err := v.h.dialog.Handle(ctx, dialog.Message{Channel: SMS, Address: call.From, ProviderID: call.CallSID, Call: true})
+	// At most one SMS a number in missedCallWindow: the window, not the
+	// call, is the message's id, so that calls from a forged caller id
+	// cannot make the service send SMS after SMS to someone.
+	id := "missed-" + strconv.FormatInt(time.Now().Unix()/int64(missedCallWindow/time.Second), 10)
+	_, err := v.h.dialog.Handle(ctx, dialog.Message{Channel: SMS, Address: call.From, ProviderID: id, Call: true})
 	if err != nil {
 		// The call is rejected all the same: answering it would cost the
 		// caller. They can call again.
@@ -206,12 +216,17 @@ func (v *Voice) ivr(w http.ResponseWriter, ctx context.Context, call Call) {
 	if call.Digits != "" {
 		silence = 1
 	}
+	// The hint to repeat, and the goodbye after silences, are in the
+	// language of the last reply's first part: the person's, or on the
+	// language choice the first offered.
 	lang := ""
+	if last := out.Replies[len(out.Replies)-1]; len(last.Parts) > 0 {
+		lang = last.Parts[0].Lang
+	}
 	gather := twiml.VoiceGather{Input: "dtmf", NumDigits: "1", Timeout: gatherTimeout, Method: http.MethodPost, Action: v.url(next, 0, "")}
 	for _, reply := range out.Replies {
 		for _, p := range reply.Parts {
 			gather.InnerElements = append(gather.InnerElements, v.speak(c, p)...)
-			lang = p.Lang
 		}
 	}
 	if c.Has(lang, content.MsgVoiceRepeat) {

@@ -225,9 +225,9 @@ func TestCallInEachLanguage(t *testing.T) {
 		lang, key, tag               string
 		menu, health, back, recorded string
 	}{
-		{"fr", "1", "fr-FR", "Distributions d'aide : tapez 1.", "Santé.", "Menu principal.", "vous rappellera à ce numéro"},
-		{"en", "2", "en-GB", "Aid distributions: press 1.", "Health.", "Main menu.", "will call you back on this number"},
-		{"ar", "3", "arb", "اضغط 1.", "الصحة.", "القائمة الرئيسية.", "سيتصل بك موظف على هذا الرقم"},
+		{"fr", "1", "fr-FR", "Distributions d'aide : tapez 1.", "Santé.", "Menu principal.", "vous répondra à ce numéro par SMS"},
+		{"en", "2", "en-GB", "Aid distributions: press 1.", "Health.", "Main menu.", "will answer you on this number by SMS"},
+		{"ar", "3", "arb", "اضغط 1.", "الصحة.", "القائمة الرئيسية.", "سيجيبك موظف على هذا الرقم برسالة قصيرة"},
 	} {
 		t.Run(tc.lang, func(t *testing.T) {
 			t.Parallel()
@@ -246,6 +246,10 @@ func TestCallInEachLanguage(t *testing.T) {
 			if v, _ := gather.attr("input"); v != "dtmf" {
 				t.Errorf("input %q", v)
 			}
+			// # is a key like the others, not the end of the input.
+			if v, ok := gather.attr("finishOnKey"); !ok || v != "" {
+				t.Errorf("finishOnKey %q (set %v), want it set empty", v, ok)
+			}
 			menu := c.press(tc.key)
 			saysAll(t, menu, tc.tag+": "+tc.back, tc.menu)
 			if st, ok := env.State(SMS, from); !ok || st.Lang != tc.lang {
@@ -254,6 +258,9 @@ func TestCallInEachLanguage(t *testing.T) {
 			saysAll(t, c.press("2"), tc.tag+": "+tc.health)
 			saysAll(t, c.press("0"), tc.back)
 			saysAll(t, c.press("0"), tc.recorded)
+			// # is the main menu; 0 again does not ask twice.
+			saysAll(t, c.press("#"), tc.back)
+			saysAll(t, c.press("0"), tc.tag+": "+env.Content.Text(tc.lang, content.MsgVoiceAlreadyAsked, map[string]any{}))
 			reqs, err := env.Store.Requests().List(context.Background())
 			if err != nil || len(reqs) != 1 {
 				t.Fatalf("requests %+v, %v; want 1", reqs, err)
@@ -490,5 +497,25 @@ func TestParseCall(t *testing.T) {
 		if _, err := ParseCall(tc.form, tc.query); (err == nil) != tc.ok {
 			t.Errorf("%v %v: %v, want ok %v", tc.form, tc.query, err, tc.ok)
 		}
+	}
+}
+
+// BenchmarkCallKey times one key pressed on a call, through the real
+// dialog and Redis: verify, the step, the TwiML answer. Keys alternate
+// between the health menu (2) and back (0), each a new turn of the call.
+//
+//	go test -run '^$' -bench CallKey ./bot/twilio
+func BenchmarkCallKey(b *testing.B) {
+	_, h := voiceSetup(b, config.VoiceIVR)
+	var c *caller
+	i := 0
+	for b.Loop() {
+		if i%500 == 0 { // a call of 500 keys, then the next
+			c = newCaller(b, h, "+212612345099", 1000+i)
+			c.press("")
+			c.press("1")
+		}
+		c.press([]string{"2", "0"}[i%2])
+		i++
 	}
 }

@@ -3,6 +3,7 @@ package versions
 import (
 	"bytes"
 	"context"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -135,3 +136,29 @@ func TestRecordingsAreChecked(t *testing.T) {
 }
 
 func redisZ(score float64, member string) redis.Z { return redis.Z{Score: score, Member: member} }
+
+// A recording carried by a publish of texts says its message as it was:
+// when that message now reads otherwise, it is left out. One no longer in
+// Redis is left out too, and the version still loads.
+func TestRecordingsFollowTheirText(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := redistest.New(t)
+	raw, files := shipped(t)
+	s := New(rdb, prefix, raw)
+	ctx := context.Background()
+	if _, _, _, err := s.PublishSet(ctx, files, map[string][]byte{"audio/fr/main_title.mp3": mp3(10), "audio/fr/help_title.mp3": mp3(20)}, "t", ""); err != nil {
+		t.Fatal(err)
+	}
+	edited := maps.Clone(files)
+	edited["locales/fr.yaml"] = strings.Replace(files["locales/fr.yaml"], `main_title.voice: "Menu principal."`, `main_title.voice: "Le menu."`, 1)
+	_, c, problems, err := s.PublishNote(ctx, edited, "t", "")
+	if err != nil || len(c.Recordings()) != 1 || c.Recordings()[0].ID != "help_title" || !strings.Contains(problems.Error(), "the text of main_title changed") {
+		t.Fatalf("after main_title changed: %v, %d recordings, problems %v", err, len(c.Recordings()), problems)
+	}
+	cur, _ := s.Current(ctx)
+	rdb.Del(ctx, s.keys.ContentAudio(cur.Audio["audio/fr/help_title.mp3"]))
+	_, loaded, err := s.Load(ctx)
+	if err != nil || len(loaded.Recordings()) != 0 {
+		t.Errorf("a version whose recording is gone: %v; want it loaded without it", err)
+	}
+}

@@ -117,16 +117,38 @@ func (s *Store) PublishNote(ctx context.Context, files map[string]string, by, no
 // warning.
 func (s *Store) PublishSet(ctx context.Context, files map[string]string, audio map[string][]byte, by, note string) (Meta, *content.Content, content.Problems, error) {
 	carried := audio == nil
+	var before *content.Content // the current version, whose recordings are carried
+	var missing content.Problems
 	if carried {
 		cur, err := s.Current(ctx)
 		if err != nil {
 			return Meta{}, nil, nil, err
 		}
-		if audio, err = s.recordings(ctx, cur.Audio); err != nil {
+		if audio, missing, err = s.recordings(ctx, cur.Audio); err != nil {
 			return Meta{}, nil, nil, err
+		}
+		if len(audio) > 0 {
+			before, _ = checkSet(cur.Files, audio)
 		}
 	}
 	c, problems := checkSet(files, audio)
+	if carried && c != nil && before != nil {
+		// A recording says its message's words as they were: one whose
+		// message now reads otherwise is left out, to be recorded again.
+		var changed content.Problems
+		for _, rec := range c.Recordings() {
+			old, _ := before.SpokenText(rec.Lang, rec.ID)
+			if now, ok := c.SpokenText(rec.Lang, rec.ID); ok && now != old {
+				delete(audio, rec.Path)
+				changed = append(changed, content.Problem{File: rec.Path, Warning: true, Msg: "recording left out: the text of " + rec.ID + " changed; record it again"})
+			}
+		}
+		if len(changed) > 0 {
+			c, problems = checkSet(files, audio)
+			problems = append(problems, changed...)
+		}
+	}
+	problems = append(problems, missing...)
 	if carried && c != nil && problems.HasErrors() {
 		// A recording kept from the current version whose message is gone:
 		// left out, said as a warning, rather than refusing the texts.
@@ -254,6 +276,11 @@ func (s *Store) Rollback(ctx context.Context, to int, by string) (Meta, *content
 	if c == nil || problems.HasErrors() {
 		return Meta{}, nil, &ErrInvalid{Problems: problems.Errors()}
 	}
+	// Stored again, so that a publish racing this one does not forget them
+	// before the new version names them.
+	if err := s.storeAudio(ctx, c.Recordings()); err != nil {
+		return Meta{}, nil, err
+	}
 	n, err := s.rdb.Incr(ctx, s.seq()).Result()
 	if err != nil {
 		return Meta{}, nil, err
@@ -263,7 +290,10 @@ func (s *Store) Rollback(ctx context.Context, to int, by string) (Meta, *content
 			return Meta{}, nil, err
 		}
 	}
-	v := Version{Meta: Meta{Version: int(n), PublishedBy: by, PublishedAt: time.Now().UTC(), Note: fmt.Sprintf("rollback to version %d", to)}, Files: old.Files, Audio: old.Audio}
+	v := Version{Meta: Meta{Version: int(n), PublishedBy: by, PublishedAt: time.Now().UTC(), Note: fmt.Sprintf("rollback to version %d", to)}, Files: old.Files, Audio: map[string]string{}}
+	for _, rec := range c.Recordings() {
+		v.Audio[rec.Path] = rec.Sum
+	}
 	return v.Meta, c, s.store(ctx, v)
 }
 
@@ -283,20 +313,23 @@ func checkSet(files map[string]string, audio map[string][]byte) (*content.Conten
 }
 
 // Content checks and loads a version, with its recordings.
+// A recording that is not in Redis any more is left out, with a warning:
+// the version still loads, and calls say that message.
 func (s *Store) Content(ctx context.Context, v Version) (*content.Content, content.Problems, error) {
-	audio, err := s.recordings(ctx, v.Audio)
+	audio, missing, err := s.recordings(ctx, v.Audio)
 	if err != nil {
 		return nil, nil, err
 	}
 	c, problems := checkSet(v.Files, audio)
-	return c, problems, nil
+	return c, append(problems, missing...), nil
 }
 
-// recordings reads the recordings a version names, by path.
-func (s *Store) recordings(ctx context.Context, named map[string]string) (map[string][]byte, error) {
+// recordings reads the recordings a version names, by path; those not in
+// Redis are returned as warnings.
+func (s *Store) recordings(ctx context.Context, named map[string]string) (map[string][]byte, content.Problems, error) {
 	out := map[string][]byte{}
 	if len(named) == 0 {
-		return out, nil
+		return out, nil, nil
 	}
 	paths := make([]string, 0, len(named))
 	ks := make([]string, 0, len(named))
@@ -306,16 +339,18 @@ func (s *Store) recordings(ctx context.Context, named map[string]string) (map[st
 	}
 	vals, err := s.rdb.MGet(ctx, ks...).Result()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var missing content.Problems
 	for i, v := range vals {
 		data, ok := v.(string)
 		if !ok {
-			return nil, fmt.Errorf("versions: the recording %s (%s) is not in Redis", paths[i], named[paths[i]])
+			missing = append(missing, content.Problem{File: paths[i], Warning: true, Msg: "recording left out: it is no longer kept (" + named[paths[i]] + "); add it again"})
+			continue
 		}
 		out[paths[i]] = []byte(data)
 	}
-	return out, nil
+	return out, missing, nil
 }
 
 // audioGrace is how long a recording no kept version names is kept still:

@@ -95,7 +95,7 @@ func TestEndToEndCall(t *testing.T) {
 		t.Errorf("GET %s: %d %q, %d bytes", menu.Gather.Plays[0], resp.StatusCode, resp.Header.Get("Content-Type"), len(got))
 	}
 	recorded := call(t, s.base, menu.Gather.Action, sid, caller, "0")
-	if len(recorded.Gather.Says) == 0 || !strings.Contains(recorded.Gather.Says[0].Text, "vous rappellera") {
+	if len(recorded.Gather.Says) == 0 || !strings.Contains(recorded.Gather.Says[0].Text, "vous répondra à ce numéro par SMS") {
 		t.Fatalf("a person asked on the call: %+v", recorded.Gather.Says)
 	}
 
