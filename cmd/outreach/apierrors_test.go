@@ -267,15 +267,17 @@ func TestSiteNamesAreChecked(t *testing.T) {
 func TestSlowUploadIsNotASlowRedis(t *testing.T) {
 	t.Parallel()
 	s := startServe(t, map[string]string{"REDIS_URL": redistest.URL(t), "OUTREACH_REDIS_PREFIX": redistest.Prefix(t),
-		"OUTREACH_ADMIN_TOKEN": adminToken, "OUTREACH_REQUEST_TIMEOUT": "1s"})
+		"OUTREACH_ADMIN_TOKEN": adminToken, "OUTREACH_REQUEST_TIMEOUT": "2s"})
 	body, _ := json.Marshal(map[string]any{"files": contentFiles(t)})
 	pr, pw := io.Pipe()
 	go func() {
-		// The body arrives in 8 pieces over 2 s: twice the deadline.
+		// The body arrives in 8 pieces over 4 s: twice the deadline. (The
+		// deadline leaves the check of a whole content set, under -race on
+		// a loaded machine, room to finish once the body is in.)
 		step := len(body)/8 + 1
 		for i := 0; i < len(body); i += step {
 			pw.Write(body[i:min(i+step, len(body))])
-			time.Sleep(250 * time.Millisecond)
+			time.Sleep(500 * time.Millisecond)
 		}
 		pw.Close()
 	}()
