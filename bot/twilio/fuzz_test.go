@@ -23,6 +23,8 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add("MessageSid=SM00000000000000000000000000000000&From=whatsapp:")
 	f.Add("MessageSid=%ZZ&From=%00")
+	f.Add("CallSid=CA00000000000000000000000000000000&From=%2B212612345678&Digits=%23&t=3&s=1&l=fr")
+	f.Add("CallSid=CA00000000000000000000000000000000&From=anonymous&Digits=12&t=-1")
 	f.Fuzz(func(t *testing.T, body string) {
 		form, err := url.ParseQuery(body)
 		if err != nil {
@@ -47,6 +49,14 @@ func FuzzParse(f *testing.F) {
 		if st, err := ParseStatus(form); err == nil {
 			if !validSID(st.MessageSID) || st.Status == "" {
 				t.Errorf("accepted a bad status: %+v", st)
+			}
+		}
+		// A voice webhook, the same body as its form and as its URL's query.
+		if c, err := ParseCall(form, form); err == nil {
+			if !strings.HasPrefix(c.CallSID, "CA") || !validSID(c.CallSID) || len(c.Digits) > 1 ||
+				c.Turn < 0 || c.Turn > 1000 || c.Silences < 0 || c.Silences > 1000 || len(c.Lang) > 8 ||
+				c.From != "" && !phoneNumber(c.From) {
+				t.Errorf("accepted a bad call: %+v", c)
 			}
 		}
 	})
