@@ -163,7 +163,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		log.Info("metrics listening", "component", "serve", "metrics_addr", mln.Addr().String())
 	}
 	log.Info("listening", "component", "serve", "addr", ln.Addr().String(), "admin_api", cfg.AdminToken != "",
-		"sms", cfg.Twilio.SMS(), "whatsapp", cfg.Twilio.WhatsApp(), "telegram", cfg.Telegram.On())
+		"sms", cfg.Twilio.SMS(), "whatsapp", cfg.Twilio.WhatsApp(), "telegram", cfg.Telegram.On(), "calls", cfg.Voice.Mode)
 	if cfg.OrgName == "" {
 		log.Warn("OUTREACH_ORG_NAME is not set: the welcome and the privacy notice do not name who runs the service", "component", "serve")
 	}
