@@ -296,3 +296,17 @@ func (e *Env) Stored() string {
 	}
 	return b.String()
 }
+
+// NoTrace checks that none of the words is stored (Stored) or logged.
+func (e *Env) NoTrace(t testing.TB, words ...string) {
+	t.Helper()
+	stored, logs := e.Stored(), e.Logs.String()
+	for _, w := range words {
+		if strings.Contains(stored, w) {
+			t.Errorf("%q is stored", w)
+		}
+		if strings.Contains(logs, w) {
+			t.Errorf("%q is logged", w)
+		}
+	}
+}

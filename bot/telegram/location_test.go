@@ -78,5 +78,5 @@ func TestLocationDuringRequest(t *testing.T) {
 	if err != nil || len(notes) != 0 {
 		t.Errorf("the request's notes: %q, %v; want none", notes, err)
 	}
-	noTrace(t, env, chat, "35.16", "2.93", "168796", "933542")
+	env.NoTrace(t, chat, "35.16", "2.93", "168796", "933542")
 }

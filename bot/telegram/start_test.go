@@ -42,20 +42,6 @@ func TestParseStartAndMedia(t *testing.T) {
 	}
 }
 
-// noTrace checks that none of the words was stored or logged.
-func noTrace(t testing.TB, env *channeltest.Env, words ...string) {
-	t.Helper()
-	stored, logs := env.Stored(), env.Logs.String()
-	for _, w := range words {
-		if strings.Contains(stored, w) {
-			t.Errorf("%q is stored", w)
-		}
-		if strings.Contains(logs, w) {
-			t.Errorf("%q is logged", w)
-		}
-	}
-}
-
 func TestSiteLinkAndMedia(t *testing.T) {
 	t.Parallel()
 	channeltest.Run(t, []channeltest.Case{
@@ -65,7 +51,7 @@ func TestSiteLinkAndMedia(t *testing.T) {
 			Check: func(t testing.TB, env *channeltest.Env) {
 				// 2 then subscribes to Nador: the site was preset.
 				subscribes(t, env, "nador")
-				noTrace(t, env, chat)
+				env.NoTrace(t, chat)
 			}},
 		// A location near Nador (under a km away), through the real
 		// tgbotapi to the fake Telegram API, is answered as a link to Nador
@@ -76,15 +62,15 @@ func TestSiteLinkAndMedia(t *testing.T) {
 			Sends: []string{chat + " Ici ", chat + " La ville la plus proche de vous : Nador, à environ 1 km.\nPas de distribution annoncée à Nador", `"callback_data":"2"`},
 			Check: func(t testing.TB, env *channeltest.Env) {
 				subscribes(t, env, "nador")
-				noTrace(t, env, chat, "35.16", "2.93", "168796", "933542")
+				env.NoTrace(t, chat, "35.16", "2.93", "168796", "933542")
 			}},
 		{Label: "a payload Telegram would not send is a plain /start", Request: post("message_start_bad_payload.json", secret),
 			Status: 200, Replies: 2, ReplyHas: "This is", Channel: Channel, Address: chat, Lang: "en",
-			Check: func(t testing.TB, env *channeltest.Env) { noTrace(t, env, "passwd") }},
+			Check: func(t testing.TB, env *channeltest.Env) { env.NoTrace(t, "passwd") }},
 		{Label: "a voice note is told text only, in the app's language", Request: post("message_voice.json", secret),
 			Status: 200, Replies: 3, ReplyHas: "أقرأ النص فقط", Channel: Channel, Address: chat, Lang: "ar",
 			Check: func(t testing.TB, env *channeltest.Env) {
-				noTrace(t, env, chat, "AwACAgQAAxkBAAIBaGmAyVoiceFileIdForTests0001", "AgADvoiceUniq1", "audio/ogg")
+				env.NoTrace(t, chat, "AwACAgQAAxkBAAIBaGmAyVoiceFileIdForTests0001", "AgADvoiceUniq1", "audio/ogg")
 			}},
 	}, setup)
 }

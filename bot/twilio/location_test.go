@@ -57,7 +57,7 @@ func TestWhatsAppLocation(t *testing.T) {
 				if len(replies) != 4 || !strings.HasPrefix(replies[1].Text, "Ici ") || !strings.HasPrefix(replies[2].Text, "Pas de distribution annoncée à Nador") {
 					t.Errorf("after the language: %+v", replies)
 				}
-				noTrace(t, env, person, "35.16", "2.93", "168796", "933542")
+				env.NoTrace(t, person, "35.16", "2.93", "168796", "933542")
 			}},
 		{Label: "a known person: the line, then the nearest site", Request: withFrom("inbound_whatsapp_location.form", "whatsapp:+212612345699"),
 			Status: 200, Replies: 1, ReplyHas: "Choisissez votre langue", Channel: WhatsApp, Address: "+212612345699",
@@ -84,7 +84,7 @@ func TestWhatsAppLocation(t *testing.T) {
 				if len(replies) != 5 || !found {
 					t.Errorf("replies %+v; want the question to the first number, the welcome, the menu, then %q", replies, want)
 				}
-				noTrace(t, env, known, "34.0011", "6.8502", "Oudayas", "Chez Amina", "35.16", "2.93")
+				env.NoTrace(t, known, "34.0011", "6.8502", "Oudayas", "Chez Amina", "35.16", "2.93")
 			}},
 	}, inboundSetup)
 }

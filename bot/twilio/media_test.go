@@ -10,20 +10,6 @@ import (
 	"github.com/outreach-org/outreach/bot/channeltest"
 )
 
-// noTrace checks that none of the words was stored or logged.
-func noTrace(t testing.TB, env *channeltest.Env, words ...string) {
-	t.Helper()
-	stored, logs := env.Stored(), env.Logs.String()
-	for _, w := range words {
-		if strings.Contains(stored, w) {
-			t.Errorf("%q is stored", w)
-		}
-		if strings.Contains(logs, w) {
-			t.Errorf("%q is logged", w)
-		}
-	}
-}
-
 // withFrom is a payload from another number, signed as Twilio would.
 func withFrom(file, from string) func(t testing.TB) *http.Request {
 	return func(t testing.TB) *http.Request {
@@ -65,12 +51,12 @@ func TestSiteNameAndMedia(t *testing.T) {
 				if len(replies) != 4 || !strings.HasPrefix(replies[1].Text, "Ici ") || !strings.HasPrefix(replies[2].Text, "Pas de distribution annoncée à Nador") {
 					t.Errorf("after the language: %+v", replies)
 				}
-				noTrace(t, env, person, "NADOR")
+				env.NoTrace(t, person, "NADOR")
 			}},
 		{Label: "a picture from a new number still asks the language", Request: signed("/webhooks/twilio", "inbound_sms_mms_no_body.form", authToken, nil),
 			Status: 200, Replies: 1, ReplyHas: "Choisissez votre langue", Channel: SMS, Address: mms,
 			Check: func(t testing.TB, env *channeltest.Env) {
-				noTrace(t, env, mms, mediaURL, "ME7837cc908156191f9907af444be1df55")
+				env.NoTrace(t, mms, mediaURL, "ME7837cc908156191f9907af444be1df55")
 			}},
 	}, inboundSetup)
 }
@@ -106,5 +92,5 @@ func TestPictureMidConversation(t *testing.T) {
 	if replies := env.Replies(); len(replies) != 4 || !strings.HasPrefix(replies[3].Text, env.Text("fr", "school_title")) {
 		t.Errorf("3 after the picture: %+v, want the school menu", replies[3:])
 	}
-	noTrace(t, env, person, mediaURL, "image/jpeg")
+	env.NoTrace(t, person, mediaURL, "image/jpeg")
 }

@@ -272,7 +272,7 @@ func TestCallInEachLanguage(t *testing.T) {
 			if len(env.Entries(outbox.Reply)) != 0 {
 				t.Error("a call sent messages: its replies are said, not sent")
 			}
-			noTrace(t, env, from)
+			env.NoTrace(t, from)
 		})
 	}
 }
