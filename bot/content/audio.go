@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -113,7 +114,10 @@ func readAudio(fsys fs.FS) (map[string]*Recording, Problems) {
 			continue
 		}
 		data, err := readBounded(fsys, name, MaxAudioBytes)
-		if err != nil {
+		if errors.Is(err, errTooBig) {
+			ps.add(Problem{File: name, Msg: fmt.Sprintf("over %d KiB: a recording holds at most %d KiB (about a minute of MP3)", MaxAudioBytes>>10, MaxAudioBytes>>10)})
+			continue
+		} else if err != nil {
 			ps.add(Problem{File: name, Msg: err.Error()})
 			continue
 		}
@@ -132,8 +136,11 @@ func readAudio(fsys fs.FS) (map[string]*Recording, Problems) {
 	return out, ps
 }
 
+// errTooBig is a file over the bound readBounded was given.
+var errTooBig = errors.New("content: file over its bound")
+
 // readBounded reads a file of at most max bytes, never more than one byte
-// past it.
+// past it; a larger one is errTooBig.
 func readBounded(fsys fs.FS, name string, max int) ([]byte, error) {
 	f, err := fsys.Open(name)
 	if err != nil {
@@ -145,7 +152,7 @@ func readBounded(fsys fs.FS, name string, max int) ([]byte, error) {
 		return nil, err
 	}
 	if len(data) > max {
-		return nil, fmt.Errorf("over %d KiB: a recording holds at most %d KiB (about a minute of MP3)", max>>10, max>>10)
+		return nil, errTooBig
 	}
 	return data, nil
 }

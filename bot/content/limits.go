@@ -1,8 +1,8 @@
 package content
 
 import (
+	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"maps"
 	"path"
@@ -99,17 +99,11 @@ type reader struct {
 // or brings the set over MaxTotalBytes. It never reads more than one byte
 // past the bound.
 func (r *reader) read(name string) ([]byte, *Problem) {
-	f, err := r.fsys.Open(name)
-	if err != nil {
-		return nil, &Problem{File: name, Msg: err.Error()}
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
-	if err != nil {
-		return nil, &Problem{File: name, Msg: err.Error()}
-	}
-	if len(data) > MaxFileBytes {
+	data, err := readBounded(r.fsys, name, MaxFileBytes)
+	if errors.Is(err, errTooBig) {
 		return nil, &Problem{File: name, Msg: fmt.Sprintf("over %d bytes: a file holds at most %d KiB", MaxFileBytes, MaxFileBytes>>10)}
+	} else if err != nil {
+		return nil, &Problem{File: name, Msg: err.Error()}
 	}
 	r.total += len(data)
 	if r.total > MaxTotalBytes {
